@@ -1,0 +1,1 @@
+"""The API Lambda: FastAPI behind API Gateway (REST), wrapped by Mangum."""

@@ -1,0 +1,34 @@
+"""The Lambda entry point: ``rag_api.app.handler``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from fastapi import FastAPI
+from mangum import Mangum
+
+from . import errors
+from .routes import router
+
+logger = Logger(service="ragcore-api")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="ragcore",
+        summary="Asynchronous RAG: queue a question, poll for a grounded answer with citations.",
+        version="0.1.0",
+    )
+    app.include_router(router)
+    errors.install(app)
+    return app
+
+
+app = create_app()
+_mangum = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _mangum(event, context)

@@ -1,0 +1,98 @@
+"""HTTP routes: parse, call the core, shape the response. Nothing else lives here."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Callable
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ragcore.bootstrap import Container, get_container
+from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.jobs import JOB_ID_PATTERN, JobStatus
+from ragcore.domain.messages import ChatRequest
+from ragcore.services.submit import submit_chat
+
+from .errors import error_response
+from .views import Accepted, Check, Health, JobStatusView, NotReady, ResultView, iso, links_for
+
+router = APIRouter()
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+JobId = Annotated[
+    str, Path(pattern=JOB_ID_PATTERN.pattern, description="32 lower-case hex characters")
+]
+POLL_AFTER_SECONDS = "2"
+
+
+def _check(probe: Callable[[], None]) -> Check:
+    started = time.perf_counter()
+    try:
+        probe()
+    except DependencyUnavailableError as exc:
+        return Check(status="unavailable", error=str(exc))
+    return Check(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+@router.get("/", response_model=Health, summary="Health, with a check of each dependency")
+def health(container: ContainerDep) -> JSONResponse:
+    checks = {"valkey": _check(container.job_store.ping), "queue": _check(container.queue.ping)}
+    healthy = all(c.status == "ok" for c in checks.values())
+    body = Health(status="ok" if healthy else "degraded", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+def _require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise HTTPException(415, "send the body as JSON with Content-Type: application/json")
+
+
+@router.post(
+    "/chat",
+    status_code=202,
+    response_model=Accepted,
+    dependencies=[Depends(_require_json)],
+    summary="Queue a question; poll the returned links for the answer",
+)
+def chat(body: ChatRequest, container: ContainerDep) -> Accepted:
+    job = submit_chat(body, container.job_store, container.queue)
+    return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id))
+
+
+@router.get("/job-status/{job_id}", response_model=JobStatusView)
+def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
+    return JobStatusView.of(container.job_store.get(job_id))
+
+
+@router.get(
+    "/result/{job_id}",
+    response_model=ResultView,
+    responses={202: {"model": NotReady}, 409: {"description": "the job failed or was stopped"}},
+)
+def result(job_id: JobId, container: ContainerDep) -> JSONResponse:
+    job = container.job_store.get(job_id)
+    if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
+        body = NotReady(
+            job_id=job_id,
+            status=job.status,
+            message=f"the job is {job.status.value}; poll again in a moment",
+            links=links_for(job_id),
+        )
+        return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
+    if job.status is not JobStatus.FINISHED:
+        return error_response(
+            409, f"job_{job.status.value}", job.error or f"the job was {job.status.value}",
+            job_id=job_id, status=job.status.value,
+        )
+    answer = container.job_store.get_result(job_id) or {}
+    view = ResultView(
+        job_id=job_id,
+        status=job.status,
+        created_at=iso(job.created_at),
+        finished_at=iso(job.finished_at),
+        **answer,
+    )
+    return JSONResponse(view.model_dump())

@@ -1,0 +1,78 @@
+"""Response documents of the API, kept apart from routes so they can be read in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+
+from ragcore.domain.answers import Answer
+from ragcore.domain.jobs import Job, JobStatus
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else None
+
+
+class Links(BaseModel):
+    status: str
+    result: str
+
+
+def links_for(job_id: str) -> Links:
+    return Links(status=f"/job-status/{job_id}", result=f"/result/{job_id}")
+
+
+class Accepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    links: Links
+
+
+class JobStatusView(BaseModel):
+    job_id: str
+    status: JobStatus
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    error: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> "JobStatusView":
+        return cls(
+            job_id=job.job_id,
+            status=job.status,
+            created_at=iso(job.created_at),
+            started_at=iso(job.started_at),
+            finished_at=iso(job.finished_at),
+            attempts=job.attempts,
+            error=job.error,
+        )
+
+
+class NotReady(BaseModel):
+    """Returned with 202 while the job is queued or started."""
+
+    job_id: str
+    status: JobStatus
+    message: str
+    links: Links
+
+
+class ResultView(Answer):
+    job_id: str
+    status: JobStatus
+    created_at: str | None
+    finished_at: str | None
+
+
+class Check(BaseModel):
+    status: str
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, Check]

@@ -1,0 +1,1 @@
+"""The worker Lambda: SQS batches of job messages."""

@@ -1,0 +1,60 @@
+"""The Lambda entry point: ``rag_worker.handler.handler``.
+
+Records of a batch run concurrently (Powertools' async batch processor; the blocking work
+goes to threads). A record that raises is reported in ``batchItemFailures`` and only it is
+redelivered by SQS; the others are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from ragcore.bootstrap import get_container
+from ragcore.domain.errors import InvalidMessageError
+from ragcore.domain.messages import JobMessage
+from ragcore.services.answer import AnswerPorts, answer_job
+
+logger = Logger(service="ragcore-worker")
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+def _ports() -> AnswerPorts:
+    container = get_container()
+    return AnswerPorts(
+        store=container.job_store,
+        embedder=container.embedder,
+        index=container.vector_index,
+        chat=container.chat_model,
+    )
+
+
+async def _process(record: SQSRecord) -> str:
+    try:
+        message = JobMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        # No job to mark failed; raising sends it back until it lands in the DLQ.
+        raise InvalidMessageError(f"message {record.message_id} is not a job message") from exc
+    settings = get_container().settings
+    outcome = await asyncio.to_thread(
+        answer_job, message, _ports(), settings.job_lease_seconds, settings.job_max_attempts
+    )
+    logger.info("job processed", job_id=message.job_id, outcome=outcome.value)
+    return outcome.value
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _ports()  # build adapters once, before records fan out to threads
+    return async_process_partial_response(
+        event=event, record_handler=_process, processor=processor, context=context
+    )

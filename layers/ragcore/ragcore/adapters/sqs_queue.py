@@ -1,0 +1,33 @@
+"""The job queue on Amazon SQS (LocalStack offline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.messages import JobMessage
+
+
+class SqsJobQueue:
+    """Implements ``ports.JobQueue``. The client is built by ``bootstrap`` with timeouts and
+    botocore's own retry mode, so no retry loop lives here."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, message: JobMessage) -> None:
+        try:
+            self._client.send_message(QueueUrl=self._queue_url, MessageBody=message.model_dump_json())
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailableError("queue", type(exc).__name__) from exc
+
+    def ping(self) -> None:
+        try:
+            self._client.get_queue_attributes(
+                QueueUrl=self._queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailableError("queue", type(exc).__name__) from exc

@@ -1,0 +1,69 @@
+"""The one settings object, read from environment variables (names in the README's table).
+
+Standard names are used where the ecosystem has them (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
+``AWS_ENDPOINT_URL``, ``AWS_REGION``); the rest are plain upper-case field names.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL_DIR = PACKAGE_DIR / "models" / "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # Job store and queue
+    valkey_url: str = "redis://127.0.0.1:6379/0"
+    jobs_queue_url: str | None = None
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # A started job is re-claimable once its lease ends; keep it >= the worker timeout and
+    # < the queue's visibility timeout (template.yaml), so a redelivery finds it expired.
+    job_lease_seconds: int = Field(default=90, ge=1)
+    # Transient failures are retried by redelivery up to this many attempts; keep it equal
+    # to the queue's maxReceiveCount so the job is failed before its message hits the DLQ.
+    job_max_attempts: int = Field(default=5, ge=1)
+
+    # Retrieval
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_api_key_secret_arn: str | None = None
+    qdrant_path: Path = Path(".data/qdrant")
+    embedding_model_dir: Path = DEFAULT_MODEL_DIR
+    embedder_threads: int = Field(default=1, ge=1, le=16)
+
+    # LLM (any OpenAI-compatible endpoint)
+    openai_api_key: SecretStr | None = None
+    openai_api_key_secret_arn: str | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4.1-mini"
+    llm_max_tokens: int = Field(default=400, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_timeout_seconds: float = Field(default=15.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+
+    # Set by the Lambda runtime itself.
+    aws_lambda_function_name: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_in_lambda(self) -> "Settings":
+        if self.aws_lambda_function_name and not self.qdrant_url:
+            raise ValueError(
+                "QDRANT_URL must be set in AWS Lambda: the embedded Qdrant keeps its data on "
+                "local disk, which Lambda discards"
+            )
+        return self
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

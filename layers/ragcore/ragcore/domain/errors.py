@@ -1,0 +1,36 @@
+"""Every error the core raises, under one base class.
+
+Handlers map these to HTTP statuses at the edge (``functions/api``); the core never knows
+about HTTP.
+"""
+
+
+class RagError(Exception):
+    """Base class: the message is safe to show to a client (no secrets, no internals)."""
+
+
+class JobNotFoundError(RagError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}; it may never have existed or has expired")
+        self.job_id = job_id
+
+
+class DependencyUnavailableError(RagError):
+    """A backing service (Valkey, SQS, Qdrant, the LLM) could not be reached."""
+
+    def __init__(self, dependency: str, detail: str = "") -> None:
+        message = f"{dependency} is unavailable"
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.dependency = dependency
+
+
+class InvalidMessageError(RagError):
+    """A queue message that can never be processed, however often it is retried."""
+
+
+class AnswerGenerationError(RagError):
+    """The LLM call failed or returned nothing usable."""
+
+
+class JobBusyError(RagError):
+    """Another worker holds a live lease on the job; its message should come back later."""

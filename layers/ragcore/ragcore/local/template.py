@@ -1,0 +1,92 @@
+"""Reads what the local runner needs from ``template.yaml``, so offline behaviour follows
+the deployed configuration instead of a second copy of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Accepts CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {f"!{tag_suffix}": loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {f"!{tag_suffix}": loader.construct_sequence(node, deep=True)}
+    return {f"!{tag_suffix}": loader.construct_mapping(node, deep=True)}
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    visibility_timeout: int
+    max_receive_count: int
+
+
+@dataclass(frozen=True)
+class SqsTrigger:
+    function: FunctionSpec
+    queue: QueueSpec
+    batch_size: int
+    batching_window_seconds: int
+
+
+@dataclass(frozen=True)
+class Template:
+    api: FunctionSpec
+    worker: SqsTrigger
+
+
+def load_template(path: Path, api_id: str = "ApiFunction", worker_id: str = "WorkerFunction") -> Template:
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    resources = doc["Resources"]
+    defaults = doc.get("Globals", {}).get("Function", {})
+
+    def function(logical_id: str) -> FunctionSpec:
+        props = {**defaults, **resources[logical_id]["Properties"]}
+        return FunctionSpec(
+            logical_id=logical_id,
+            code_uri=(path.parent / props["CodeUri"]).resolve(),
+            handler=props["Handler"],
+            timeout=int(props.get("Timeout", 3)),
+        )
+
+    worker = function(worker_id)
+    worker_props = resources[worker_id]["Properties"]
+    (sqs_event,) = [e for e in worker_props["Events"].values() if e["Type"] == "SQS"]
+    queue_ref = sqs_event["Properties"]["Queue"]["!GetAtt"]
+    queue_id = queue_ref.split(".")[0] if isinstance(queue_ref, str) else queue_ref[0]
+    queue_props = resources[queue_id]["Properties"]
+    queue = QueueSpec(
+        logical_id=queue_id,
+        visibility_timeout=int(queue_props["VisibilityTimeout"]),
+        max_receive_count=int(queue_props["RedrivePolicy"]["maxReceiveCount"]),
+    )
+    return Template(
+        api=function(api_id),
+        worker=SqsTrigger(
+            function=worker,
+            queue=queue,
+            batch_size=int(sqs_event["Properties"].get("BatchSize", 10)),
+            batching_window_seconds=int(
+                sqs_event["Properties"].get("MaximumBatchingWindowInSeconds", 0)
+            ),
+        ),
+    )

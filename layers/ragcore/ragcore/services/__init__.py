@@ -1,0 +1,1 @@
+"""Use-cases. They take ports (``ragcore.ports``) and import no SDK."""
