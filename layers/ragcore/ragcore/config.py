@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=15.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
 
+    # Offline stack only (`ragcore dev` / `ragcore demo`); unused in AWS.
+    dev_host: str = "127.0.0.1"
+    dev_api_port: int = 8787
+    dev_valkey_port: int = 16399
+    dev_localstack_port: int = 14566
+    dev_llm_port: int = 18089
+    dev_data_dir: Path = Path(".data")
+    dev_localstack_python: Path = Path(".venv-localstack/bin/python")
+    dev_llm_python: Path = Path(".venv-llm/bin/python")
+    dev_llm_threads: int = Field(default=2, ge=1)
+
     # Set by the Lambda runtime itself.
     aws_lambda_function_name: str | None = None
 

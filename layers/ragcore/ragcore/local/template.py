@@ -51,6 +51,8 @@ class SqsTrigger:
 @dataclass(frozen=True)
 class Template:
     api: FunctionSpec
+    api_routes: list[tuple[str, str]]  # (method, path) of the REST API events
+    stage: str
     worker: SqsTrigger
 
 
@@ -79,8 +81,15 @@ def load_template(path: Path, api_id: str = "ApiFunction", worker_id: str = "Wor
         visibility_timeout=int(queue_props["VisibilityTimeout"]),
         max_receive_count=int(queue_props["RedrivePolicy"]["maxReceiveCount"]),
     )
+    api_events = resources[api_id]["Properties"]["Events"].values()
     return Template(
         api=function(api_id),
+        api_routes=[
+            (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+            for e in api_events
+            if e["Type"] == "Api"
+        ],
+        stage=str(doc.get("Parameters", {}).get("StageName", {}).get("Default", "v1")),
         worker=SqsTrigger(
             function=worker,
             queue=queue,

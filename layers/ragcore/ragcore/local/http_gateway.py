@@ -1,0 +1,97 @@
+"""A local stand-in for API Gateway: real HTTP in, a REST proxy event to the API handler,
+its response back out. Uses the standard library's threading server; no framework is
+needed for a pass-through."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from ragcore.local.apigateway import MISSING_ROUTE, Route, find_route, from_response, to_event
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
+
+
+class HttpGateway:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: list[Route],
+        stage: str,
+        invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> None:
+        gateway = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                gateway._handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # the handlers log each request themselves
+
+        self._routes = routes
+        self._stage = stage
+        self._invoke = invoke
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._reply(request, 413, [("Content-Type", "application/json")],
+                        json.dumps({"message": "Request Too Long"}).encode())
+            return
+        body = request.rfile.read(length) if length else b""
+        parts = urlsplit(request.path)
+        found = find_route(self._routes, request.command, parts.path)
+        if found is None:
+            self._reply(request, 403, [("Content-Type", "application/json")],
+                        json.dumps(MISSING_ROUTE).encode())
+            return
+        route, params = found
+        event = to_event(
+            method=request.command,
+            path=parts.path,
+            query=parts.query,
+            headers=list(request.headers.items()),
+            body=body,
+            route=route,
+            path_parameters=params,
+            stage=self._stage,
+            source_ip=request.client_address[0],
+        )
+        status, headers, payload = from_response(self._invoke(event))
+        self._reply(request, status, headers, payload)
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        request.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection"):
+                request.send_header(name, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)

