@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+def error_response(http_status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message, **extra}}
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if http_status == 503 else None
+    return JSONResponse(body, status_code=http_status, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -25,7 +25,9 @@ from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 
 logger = Logger(service="ragcore-worker")
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# Report every failure as a batch item failure, even when all records fail, rather than
+# raising: SQS redelivers the same records either way, and this keeps the invocation "ok".
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _ports() -> AnswerPorts:

