@@ -114,9 +114,11 @@ class SqsPoller:
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
+            if not batch and not received:
+                break  # an empty long poll: let the caller check for stop and poll again
             batch.extend(received)
-            if batch and deadline is None:
+            if deadline is None:
                 deadline = time.monotonic() + self._window
-            if batch and (not received or time.monotonic() >= deadline):  # type: ignore[operator]
+            if not received or time.monotonic() >= deadline:
                 break
         return batch
