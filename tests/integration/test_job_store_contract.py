@@ -1,4 +1,5 @@
-"""The job store against a real Valkey: every transition is atomic and guarded."""
+"""The job store contract, run against real Valkey and against the in-memory fake that unit
+tests use, so the fake cannot drift from the real thing: every transition atomic and guarded."""
 
 from __future__ import annotations
 
@@ -13,14 +14,20 @@ from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
 from ragcore.domain.jobs import Job, JobStatus, new_job_id
 from ragcore.ports import ClaimOutcome
+from tests.support.fakes import InMemoryJobStore
 
 
 @pytest.fixture
-def store(valkey_url: str) -> ValkeyJobStore:
+def valkey_store(valkey_url: str) -> ValkeyJobStore:
     return ValkeyJobStore(
         valkey.Valkey.from_url(valkey_url, decode_responses=True), ttl_seconds=3600,
         prefix=f"test:{uuid.uuid4().hex[:8]}:",
     )
+
+
+@pytest.fixture(params=["valkey", "in-memory fake"])
+def store(request: pytest.FixtureRequest, valkey_store: ValkeyJobStore):  # type: ignore[no-untyped-def]
+    return valkey_store if request.param == "valkey" else InMemoryJobStore()
 
 
 def _queued(store: ValkeyJobStore) -> Job:
@@ -37,9 +44,9 @@ def test_create_then_get_round_trips(store: ValkeyJobStore) -> None:
     assert loaded.attempts == 0 and loaded.started_at is None
 
 
-def test_record_expires_after_the_ttl(store: ValkeyJobStore) -> None:
-    job = _queued(store)
-    ttl = store._client.ttl(store._key(job.job_id))
+def test_record_expires_after_the_ttl(valkey_store: ValkeyJobStore) -> None:
+    job = _queued(valkey_store)
+    ttl = valkey_store._client.ttl(valkey_store._key(job.job_id))
     assert 3500 < ttl <= 3600
 
 

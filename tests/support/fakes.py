@@ -1,0 +1,124 @@
+"""In-memory fakes of the ports, for unit tests of the use-cases. The job store fake is held
+to the same contract as the Valkey adapter (tests/integration/test_job_store_contract.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Sequence
+
+from ragcore.domain.answers import Completion, Passage, Usage
+from ragcore.domain.documents import Chunk
+from ragcore.domain.errors import JobNotFoundError
+from ragcore.domain.jobs import Job, JobStatus, can_transition
+from ragcore.ports import Claim, ClaimOutcome
+
+
+class InMemoryJobStore:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.results: dict[str, dict] = {}
+        self.leases: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def ping(self) -> None:
+        pass
+
+    def create(self, job: Job) -> None:
+        self.jobs[job.job_id] = job.model_copy()
+
+    def get(self, job_id: str) -> Job:
+        if job_id not in self.jobs:
+            raise JobNotFoundError(job_id)
+        return self.jobs[job_id].model_copy()
+
+    def get_result(self, job_id: str) -> dict | None:
+        return self.results.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+    def claim(self, job_id: str, lease_seconds: int) -> Claim:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return Claim(ClaimOutcome.MISSING)
+            if not can_transition(job.status, JobStatus.STARTED):
+                return Claim(ClaimOutcome.ALREADY_DONE, job.attempts)
+            now = time.time()
+            if job.status is JobStatus.STARTED and self.leases.get(job_id, 0) > now:
+                return Claim(ClaimOutcome.IN_PROGRESS, job.attempts)
+            job.status, job.started_at, job.attempts = JobStatus.STARTED, now, job.attempts + 1
+            self.leases[job_id] = now + lease_seconds
+            return Claim(ClaimOutcome.CLAIMED, job.attempts)
+
+    def _end(self, job_id: str, attempt: int, target: JobStatus) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is None or not can_transition(job.status, target) or job.attempts != attempt:
+            return None
+        job.status, job.finished_at = target, time.time()
+        return job
+
+    def finish(self, job_id: str, attempt: int, result: dict) -> bool:
+        with self._lock:
+            if self._end(job_id, attempt, JobStatus.FINISHED) is None:
+                return False
+            self.results[job_id] = result
+            return True
+
+    def fail(self, job_id: str, attempt: int, error: str) -> bool:
+        with self._lock:
+            job = self._end(job_id, attempt, JobStatus.FAILED)
+            if job is None:
+                return False
+            job.error = error
+            return True
+
+
+class RecordingQueue:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.sent: list = []
+        self.error = error
+
+    def send(self, message) -> None:  # type: ignore[no-untyped-def]
+        if self.error:
+            raise self.error
+        self.sent.append(message)
+
+    def ping(self) -> None:
+        pass
+
+
+class KeywordEmbedder:
+    """Two-dimensional 'embeddings' so that retrieval order is predictable."""
+
+    dimension = 2
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if "light" in t.lower() else [0.0, 1.0] for t in texts]
+
+
+class ListIndex:
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+        self.searches: list[tuple[str, int]] = []
+
+    def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
+        raise NotImplementedError
+
+    def search(self, collection: str, vector: list[float], limit: int) -> list[Passage]:
+        self.searches.append((collection, limit))
+        return self.passages[:limit]
+
+
+class ScriptedChat:
+    def __init__(self, text: str = "First lit in 1874 [1].", error: Exception | None = None) -> None:
+        self.text = text
+        self.error = error
+        self.calls: list[list[dict[str, str]]] = []
+
+    def complete(self, messages: list[dict[str, str]]) -> Completion:
+        self.calls.append(messages)
+        if self.error:
+            raise self.error
+        return Completion(text=self.text, model="scripted", usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))

@@ -1,0 +1,39 @@
+"""Invariants of template.yaml that the code relies on, read the way the local runner reads it."""
+
+import yaml
+
+from ragcore.local.template import _CfnLoader, load_template
+from tests.support.paths import ROOT
+
+TEMPLATE = load_template(ROOT / "template.yaml")
+RAW = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+WORKER_ENV = RAW["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+
+
+def test_functions_and_routes() -> None:
+    assert TEMPLATE.api.handler == "rag_api.app.handler"
+    assert TEMPLATE.worker.function.handler == "rag_worker.handler.handler"
+    assert sorted(TEMPLATE.api_routes) == [
+        ("GET", "/"), ("GET", "/job-status/{job_id}"), ("GET", "/result/{job_id}"), ("POST", "/chat"),
+    ]
+    assert RAW["Resources"]["RestApi"]["Type"] == "AWS::Serverless::Api"  # REST, not HTTP API
+    assert RAW["Globals"]["Function"]["Runtime"] == "python3.12"
+    assert RAW["Globals"]["Function"]["Architectures"] == ["x86_64"]
+
+
+def test_queue_settings_follow_the_worker() -> None:
+    worker = TEMPLATE.worker
+    assert worker.queue.visibility_timeout >= 6 * worker.function.timeout
+    assert worker.queue.max_receive_count == 5
+    assert int(WORKER_ENV["JOB_MAX_ATTEMPTS"]) == worker.queue.max_receive_count
+    assert worker.function.timeout <= int(WORKER_ENV["JOB_LEASE_SECONDS"]) < worker.queue.visibility_timeout
+    llm_budget = 3 * int(WORKER_ENV["LLM_TIMEOUT_SECONDS"])  # first try + 2 SDK retries
+    assert llm_budget < worker.function.timeout
+    events = RAW["Resources"]["WorkerFunction"]["Properties"]["Events"]
+    assert events["Jobs"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_openai_key_is_never_plaintext() -> None:
+    assert "OPENAI_API_KEY" not in WORKER_ENV
+    assert WORKER_ENV["OPENAI_API_KEY_SECRET_ARN"] == {"!Ref": "OpenAIApiKeySecretArn"}
+    assert RAW["Parameters"]["ExistingValkeyUrl"]["NoEcho"] is True

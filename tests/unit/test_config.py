@@ -1,0 +1,30 @@
+import pytest
+from pydantic import ValidationError
+
+from ragcore.config import Settings
+
+
+def test_standard_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://llm:8080/v1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
+    settings = Settings()
+    assert settings.openai_base_url == "http://llm:8080/v1"
+    assert settings.aws_region == "eu-west-1" and settings.aws_endpoint_url == "http://localhost:4566"
+    assert settings.openai_api_key is not None
+    assert settings.openai_api_key.get_secret_value() == "sk-secret-value"
+    assert "sk-secret-value" not in repr(settings) and "sk-secret-value" not in str(settings.model_dump())
+
+
+def test_lambda_refuses_to_start_without_a_qdrant_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "WorkerFunction")
+    monkeypatch.delenv("QDRANT_URL", raising=False)
+    with pytest.raises(ValidationError, match="QDRANT_URL must be set"):
+        Settings()
+
+
+def test_bad_numbers_fail_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOB_MAX_ATTEMPTS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
