@@ -14,7 +14,8 @@ def test_functions_and_routes() -> None:
     assert TEMPLATE.api.handler == "rag_api.app.handler"
     assert TEMPLATE.worker.function.handler == "rag_worker.handler.handler"
     assert sorted(TEMPLATE.api_routes) == [
-        ("GET", "/"), ("GET", "/job-status/{job_id}"), ("GET", "/result/{job_id}"), ("POST", "/chat"),
+        ("GET", "/"), ("GET", "/job-status/{job_id}"), ("GET", "/openapi.json"), ("GET", "/result/{job_id}"),
+        ("POST", "/chat"),
     ]
     assert RAW["Resources"]["RestApi"]["Type"] == "AWS::Serverless::Api"  # REST, not HTTP API
     assert RAW["Globals"]["Function"]["Runtime"] == "python3.12"

@@ -5,10 +5,12 @@ everything it spawned, and stop() always ends with SIGKILL if SIGTERM is ignored
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -43,6 +45,14 @@ def _http_ok(url: str) -> bool:
         return response.status == 200
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the runner is killed outright (SIGKILL skips every
+    cleanup), Linux kills this service too, so nothing is left running."""
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class ManagedProcess:
     def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path) -> None:
         self.name = name
@@ -56,7 +66,7 @@ class ManagedProcess:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()
 
