@@ -45,6 +45,22 @@ def test_health_checks_each_dependency() -> None:
     assert body["checks"]["valkey"]["status"] == "ok" and body["checks"]["queue"]["status"] == "ok"
 
 
+def test_every_sample_event_gets_a_json_answer_and_no_server_error() -> None:
+    from tests.support.paths import EVENTS
+
+    names = sorted(p.name for p in EVENTS.glob("api_*.json"))
+    assert len(names) == 5
+    for name in names:
+        status, body, _ = call(load_event(name))
+        assert status < 500, (name, body)
+
+
+def test_openapi_document_lists_the_routes() -> None:
+    status, body, _ = call(load_event("api_openapi.json"))
+    assert status == 200
+    assert {"/", "/chat", "/job-status/{job_id}", "/result/{job_id}"} <= set(body["paths"])
+
+
 def test_chat_queues_a_job_and_sends_one_message(sqs: Any, queue: dict[str, str]) -> None:
     status, body, _ = call(load_event("api_chat.json"))
     assert status == 202

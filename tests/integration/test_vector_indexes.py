@@ -12,6 +12,9 @@ from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
 from ragcore.adapters.qdrant_server_index import QdrantServerIndex
 from ragcore.domain.documents import Chunk, chunk_id_for
 
+# qdrant-client's local mode ignores payload indexes and says so; a server honours them.
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+
 VECTORS = {"north": [1.0, 0.0, 0.0], "east": [0.0, 1.0, 0.0], "up": [0.0, 0.0, 1.0], "ne": [0.7, 0.7, 0.0]}
 
 

@@ -83,20 +83,20 @@ def _ingest_samples(paths: list[Path]) -> None:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    with _stack() as stack:
-        if args.ingest:
-            _ingest_samples(args.ingest)
-        print(f"\nragcore is up: API {stack.api_url}  (Ctrl-C stops everything)")
-        print(f"  curl -s -X POST {stack.api_url}/chat -H 'Content-Type: application/json' "
-              f"-d '{{\"query\": \"{DEMO_QUESTION}\", \"top_k\": 3}}'")
-        try:
-            while not stop["now"]:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        print("\nstopping...")
+    # SIGTERM takes the same path as Ctrl-C: the stack's context manager stops every service,
+    # whether the signal comes during start-up, ingestion or serving.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with _stack() as stack:
+            if args.ingest:
+                _ingest_samples(args.ingest)
+            print(f"\nragcore is up: API {stack.api_url}  (Ctrl-C stops everything)")
+            print(f"  curl -s -X POST {stack.api_url}/chat -H 'Content-Type: application/json' "
+                  f"-d '{{\"query\": \"{DEMO_QUESTION}\", \"top_k\": 3}}'", flush=True)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopped; every service the stack started has been shut down")
     return 0
 
 

@@ -19,9 +19,15 @@ class QdrantServerIndex:
     def __init__(self, client: QdrantClient, dimension: int) -> None:
         self._client = client
         self._dimension = dimension
+        self._known: set[str] = set()  # collections seen to exist: saves a round trip per query
+
+    def _exists(self, collection: str) -> bool:
+        if collection not in self._known and self._client.collection_exists(collection):
+            self._known.add(collection)
+        return collection in self._known
 
     def _ensure_collection(self, collection: str) -> None:
-        if self._client.collection_exists(collection):
+        if self._exists(collection):
             return
         self._client.create_collection(
             collection,
@@ -32,6 +38,7 @@ class QdrantServerIndex:
         self._client.create_payload_index(
             collection, "document_id", field_schema=models.PayloadSchemaType.KEYWORD
         )
+        self._known.add(collection)
 
     def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
         try:
@@ -49,7 +56,7 @@ class QdrantServerIndex:
 
     def search(self, collection: str, vector: list[float], limit: int) -> list[Passage]:
         try:
-            if not self._client.collection_exists(collection):
+            if not self._exists(collection):
                 return []
             response = self._client.query_points(
                 collection, query=vector, using=DENSE_VECTOR, limit=limit, with_payload=True

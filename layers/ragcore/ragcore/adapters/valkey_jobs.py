@@ -136,9 +136,8 @@ class ValkeyJobStore:
             self._client.delete(self._key(job_id))
 
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
-        now = time.time()
-        outcome, current, attempts = self._run(
-            job_id, JobStatus.STARTED, lease_seconds=lease_seconds, set={"started_at": repr(now)}
+        outcome, _, attempts = self._run(
+            job_id, JobStatus.STARTED, lease_seconds=lease_seconds, set={"started_at": repr(time.time())}
         )
         if outcome == "ok":
             return Claim(ClaimOutcome.CLAIMED, int(attempts))
