@@ -5,30 +5,57 @@ embedding model and the worker never pays for clients it does not need."""
 from __future__ import annotations
 
 import threading
-from functools import cached_property
+from typing import Any, Callable, TypeVar
 
 from pydantic import SecretStr
 
 from ragcore.config import Settings, get_settings
 from ragcore.ports import ChatModel, Embedder, JobQueue, JobStore, VectorIndex
 
+T = TypeVar("T")
+
 
 class Container:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # cached_property has no lock since Python 3.12; the worker builds adapters from
-        # several threads at once, so construction is serialised here.
+        self._built: dict[str, Any] = {}
         self._build_lock = threading.RLock()
 
-    @cached_property
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        """Build an adapter at most once, even when several threads ask for it at the same time
+        (the worker's records and the local runner's requests run on threads)."""
+        with self._build_lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return self._built[name]
+
+    @property
     def job_store(self) -> JobStore:
+        return self._once("job_store", self._job_store)
+
+    @property
+    def queue(self) -> JobQueue:
+        return self._once("queue", self._queue)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._once("embedder", self._embedder)
+
+    @property
+    def vector_index(self) -> VectorIndex:
+        return self._once("vector_index", self._vector_index)
+
+    @property
+    def chat_model(self) -> ChatModel:
+        return self._once("chat_model", self._chat_model)
+
+    def _job_store(self) -> JobStore:
         from ragcore.adapters.valkey_jobs import ValkeyJobStore
 
         s = self.settings
         return ValkeyJobStore.from_url(s.valkey_url, s.job_ttl_seconds, s.dependency_timeout_seconds)
 
-    @cached_property
-    def queue(self) -> JobQueue:
+    def _queue(self) -> JobQueue:
         import boto3
         from botocore.config import Config
 
@@ -49,50 +76,49 @@ class Container:
         )
         return SqsJobQueue(client, s.jobs_queue_url)
 
-    @cached_property
-    def embedder(self) -> Embedder:
-        with self._build_lock:
-            from ragcore.adapters.onnx_embedder import OnnxEmbedder
+    def _embedder(self) -> Embedder:
+        from ragcore.adapters.onnx_embedder import OnnxEmbedder
 
-            return OnnxEmbedder(self.settings.embedding_model_dir, self.settings.embedder_threads)
+        return OnnxEmbedder(self.settings.embedding_model_dir, self.settings.embedder_threads)
 
-    @cached_property
-    def vector_index(self) -> VectorIndex:
-        with self._build_lock:
-            s = self.settings
-            dimension = self.embedder.dimension
-            if s.qdrant_url:
-                from qdrant_client import QdrantClient
+    def _vector_index(self) -> VectorIndex:
+        s = self.settings
+        dimension = self.embedder.dimension
+        if s.qdrant_url:
+            from qdrant_client import QdrantClient
 
-                from ragcore.adapters.qdrant_server_index import QdrantServerIndex
+            from ragcore.adapters.qdrant_server_index import QdrantServerIndex
 
-                api_key = _secret(s.qdrant_api_key, s.qdrant_api_key_secret_arn)
-                client = QdrantClient(url=s.qdrant_url, api_key=api_key, timeout=int(s.llm_timeout_seconds))
-                return QdrantServerIndex(client, dimension)
-            from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
-
-            return QdrantEdgeIndex(s.qdrant_path, dimension)
-
-    @cached_property
-    def chat_model(self) -> ChatModel:
-        with self._build_lock:
-            import openai
-
-            from ragcore.adapters.openai_chat import OpenAIChatModel
-
-            s = self.settings
-            api_key = _secret(s.openai_api_key, s.openai_api_key_secret_arn)
-            if api_key is None:
-                if not s.openai_base_url:
-                    raise ValueError("set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN")
-                api_key = "unused"  # a local OpenAI-compatible server needs no key
-            client = openai.OpenAI(
-                api_key=api_key,
-                base_url=s.openai_base_url,
-                timeout=s.llm_timeout_seconds,
-                max_retries=s.llm_max_retries,
+            api_key = _secret(s.qdrant_api_key, s.qdrant_api_key_secret_arn)
+            client = QdrantClient(url=s.qdrant_url, api_key=api_key, timeout=s.qdrant_timeout_seconds)
+            return QdrantServerIndex(client, dimension)
+        if s.aws_lambda_function_name:
+            raise ValueError(
+                "QDRANT_URL must be set in AWS Lambda: the embedded Qdrant keeps its data on "
+                "local disk, which Lambda discards"
             )
-            return OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature)
+        from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
+
+        return QdrantEdgeIndex(s.qdrant_path, dimension)
+
+    def _chat_model(self) -> ChatModel:
+        import openai
+
+        from ragcore.adapters.openai_chat import OpenAIChatModel
+
+        s = self.settings
+        api_key = _secret(s.openai_api_key, s.openai_api_key_secret_arn)
+        if api_key is None:
+            if not s.openai_base_url:
+                raise ValueError("set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN")
+            api_key = "unused"  # a local OpenAI-compatible server needs no key
+        client = openai.OpenAI(
+            api_key=api_key,
+            base_url=s.openai_base_url,
+            timeout=s.llm_timeout_seconds,
+            max_retries=s.llm_max_retries,
+        )
+        return OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature)
 
 
 def _secret(value: SecretStr | None, secret_arn: str | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_api_key_secret_arn: str | None = None
+    qdrant_timeout_seconds: int = Field(default=5, ge=1, le=60)
     qdrant_path: Path = Path(".data/qdrant")
     embedding_model_dir: Path = DEFAULT_MODEL_DIR
     embedder_threads: int = Field(default=1, ge=1, le=16)
@@ -64,15 +65,6 @@ class Settings(BaseSettings):
 
     # Set by the Lambda runtime itself.
     aws_lambda_function_name: str | None = None
-
-    @model_validator(mode="after")
-    def _refuse_unsafe_in_lambda(self) -> "Settings":
-        if self.aws_lambda_function_name and not self.qdrant_url:
-            raise ValueError(
-                "QDRANT_URL must be set in AWS Lambda: the embedded Qdrant keeps its data on "
-                "local disk, which Lambda discards"
-            )
-        return self
 
 
 @cache
