@@ -58,6 +58,7 @@ def answered(http: httpx.Client) -> dict[str, Any]:
     accepted = http.post("/chat", json={"query": QUESTION, "top_k": 3})
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["job_id"]
+    assert http.get(accepted.json()["links"]["status"]).status_code == 200  # links work as given
     status, seen = wait_for_final(http, job_id)
     assert status["status"] == "finished", status
     assert seen <= {"queued", "started", "finished"}

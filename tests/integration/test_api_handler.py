@@ -66,7 +66,8 @@ def test_chat_queues_a_job_and_sends_one_message(sqs: Any, queue: dict[str, str]
     assert status == 202
     assert body["status"] == "queued"
     job_id = body["job_id"]
-    assert body["links"] == {"status": f"/job-status/{job_id}", "result": f"/result/{job_id}"}
+    # The sample event came through the execute-api URL of stage v1: links carry the stage.
+    assert body["links"] == {"status": f"/v1/job-status/{job_id}", "result": f"/v1/result/{job_id}"}
     job = get_container().job_store.get(job_id)
     assert job.status is JobStatus.QUEUED
     assert job.request == {"query": "When was Skerry Point Lighthouse first lit?", "top_k": 3, "collection": "default"}

@@ -101,3 +101,12 @@ def test_unreachable_valkey_is_reported_as_unavailable() -> None:
     dead = ValkeyJobStore.from_url("redis://127.0.0.1:1/0", ttl_seconds=60, timeout_seconds=0.5)
     with pytest.raises(DependencyUnavailableError, match="valkey"):
         dead.ping()
+
+
+def test_a_valkey_that_refuses_writes_is_reported_as_unavailable(valkey_store: ValkeyJobStore) -> None:
+    valkey_store._client.config_set("maxmemory", "1")  # every write now fails with OOM
+    try:
+        with pytest.raises(DependencyUnavailableError, match="OutOfMemoryError"):
+            _queued(valkey_store)
+    finally:
+        valkey_store._client.config_set("maxmemory", "0")

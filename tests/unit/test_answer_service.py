@@ -67,6 +67,13 @@ def test_transient_errors_are_redelivered_until_the_last_attempt() -> None:
     assert ports.store.get(job_id).error == "gave up after 2 attempts: llm is unavailable: APITimeoutError"
 
 
+def test_the_queues_last_delivery_gives_up_even_if_earlier_ones_never_claimed() -> None:
+    ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APIConnectionError")))
+    # Deliveries 1-4 bounced before claiming (e.g. the job was busy): this is the first claim.
+    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5, delivery=5) is Outcome.FAILED
+    assert ports.store.get(job_id).error.startswith("gave up after 1 attempts")
+
+
 def test_permanent_errors_fail_the_job_at_once() -> None:
     ports, job_id = setup(ScriptedChat(error=AnswerGenerationError("LLM returned an empty answer")))
     assert answer_job(JobMessage(job_id=job_id), ports, 60, 5) is Outcome.FAILED

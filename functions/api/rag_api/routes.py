@@ -33,6 +33,8 @@ def _check(probe: Callable[[], None]) -> Check:
         probe()
     except DependencyUnavailableError as exc:
         return Check(status="unavailable", error=str(exc))
+    except Exception as exc:  # health must report, not crash; the type is enough to act on
+        return Check(status="error", error=type(exc).__name__)
     return Check(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
@@ -42,6 +44,14 @@ def health(container: ContainerDep) -> JSONResponse:
     healthy = all(c.status == "ok" for c in checks.values())
     body = Health(status="ok" if healthy else "degraded", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+def _base_path(request: Request) -> str:
+    """The prefix API Gateway put before our routes: the stage (``/v1``) on an execute-api
+    URL, a base path on a custom domain, nothing locally. Links must carry it to work."""
+    event = request.scope.get("aws.event") or {}
+    full, routed = (event.get("requestContext") or {}).get("path", ""), event.get("path", "")
+    return full[: -len(routed)] if routed and full.endswith(routed) else ""
 
 
 def _require_json(request: Request) -> None:
@@ -57,9 +67,9 @@ def _require_json(request: Request) -> None:
     dependencies=[Depends(_require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
-def chat(body: ChatRequest, container: ContainerDep) -> Accepted:
+def chat(body: ChatRequest, request: Request, container: ContainerDep) -> Accepted:
     job = submit_chat(body, container.job_store, container.queue)
-    return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id))
+    return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, _base_path(request)))
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
@@ -72,14 +82,14 @@ def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
     response_model=ResultView,
     responses={202: {"model": NotReady}, 409: {"description": "the job failed or was stopped"}},
 )
-def result(job_id: JobId, container: ContainerDep) -> JSONResponse:
+def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResponse:
     job = container.job_store.get(job_id)
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(
             job_id=job_id,
             status=job.status,
             message=f"the job is {job.status.value}; poll again in a moment",
-            links=links_for(job_id),
+            links=links_for(job_id, _base_path(request)),
         )
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
     if job.status is not JobStatus.FINISHED:

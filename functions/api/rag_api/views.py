@@ -19,8 +19,8 @@ class Links(BaseModel):
     result: str
 
 
-def links_for(job_id: str) -> Links:
-    return Links(status=f"/job-status/{job_id}", result=f"/result/{job_id}")
+def links_for(job_id: str, base_path: str = "") -> Links:
+    return Links(status=f"{base_path}/job-status/{job_id}", result=f"{base_path}/result/{job_id}")
 
 
 class Accepted(BaseModel):

@@ -47,8 +47,9 @@ async def _process(record: SQSRecord) -> str:
         # No job to mark failed; raising sends it back until it lands in the DLQ.
         raise InvalidMessageError(f"message {record.message_id} is not a job message") from exc
     settings = get_container().settings
+    delivery = int(record.attributes.approximate_receive_count or 1)
     outcome = await asyncio.to_thread(
-        answer_job, message, _ports(), settings.job_lease_seconds, settings.job_max_attempts
+        answer_job, message, _ports(), settings.job_lease_seconds, settings.job_max_attempts, delivery
     )
     logger.info("job processed", job_id=message.job_id, outcome=outcome.value)
     return outcome.value

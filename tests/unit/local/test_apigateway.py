@@ -20,7 +20,7 @@ def test_event_has_the_shape_of_the_committed_sample() -> None:
     assert set(event) == set(sample)
     assert event["queryStringParameters"] == {"a": "2", "b": ""}
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
-    assert event["requestContext"]["path"] == "/v1/chat"
+    assert event["requestContext"]["path"] == "/chat" and event["requestContext"]["stage"] == "v1"
     assert event["body"] == '{"query": "q"}' and event["isBase64Encoded"] is False
 
 

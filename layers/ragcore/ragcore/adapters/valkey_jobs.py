@@ -57,11 +57,25 @@ def _sources_of(target: JobStatus) -> list[str]:
     return [s.value for s, targets in TRANSITIONS.items() if target in targets]
 
 
+# Replies that mean "the server cannot serve now" rather than "the command is wrong":
+# out of memory, a replica during failover, cluster not ready. (Still loading its data is a
+# ConnectionError subclass already.)
+_UNAVAILABLE_REPLIES = (
+    valkey.exceptions.OutOfMemoryError,
+    valkey.exceptions.ReadOnlyError,
+    valkey.exceptions.ClusterDownError,
+    valkey.exceptions.MasterDownError,
+    valkey.exceptions.TryAgainError,
+)
+
+
 @contextmanager
 def _valkey_errors() -> Iterator[None]:
     try:
         yield
     except (valkey.exceptions.ConnectionError, valkey.exceptions.TimeoutError) as exc:
+        raise DependencyUnavailableError("valkey", type(exc).__name__) from exc
+    except _UNAVAILABLE_REPLIES as exc:
         raise DependencyUnavailableError("valkey", type(exc).__name__) from exc
 
 

@@ -75,7 +75,9 @@ def to_event(
         "requestContext": {
             "resourcePath": route.path,
             "httpMethod": method.upper(),
-            "path": f"/{stage}{path}",
+            # As behind a custom domain with an empty base path mapping: the local URLs have
+            # no stage prefix, so links built from this path work locally.
+            "path": path,
             "stage": stage,
             "requestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

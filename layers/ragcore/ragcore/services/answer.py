@@ -30,9 +30,15 @@ class AnswerPorts:
     chat: ChatModel
 
 
-def answer_job(message: JobMessage, ports: AnswerPorts, lease_seconds: int, max_attempts: int) -> Outcome:
+def answer_job(
+    message: JobMessage, ports: AnswerPorts, lease_seconds: int, max_attempts: int, delivery: int = 1
+) -> Outcome:
     """Raises ``JobBusyError`` or ``DependencyUnavailableError`` when the message should be
-    redelivered; every other failure is recorded on the job, which is then final."""
+    redelivered; every other failure is recorded on the job, which is then final.
+
+    ``delivery`` is the queue's receive count for this message. Deliveries that never reached
+    a claim (a busy job, Valkey down) count there but not in the job's attempts, so the last
+    delivery before the dead-letter queue is recognised by whichever is higher."""
     claim = ports.store.claim(message.job_id, lease_seconds)
     if claim.outcome is ClaimOutcome.ALREADY_DONE:
         log.info("job already final; redelivered message ignored", extra={"job_id": message.job_id})
@@ -48,7 +54,7 @@ def answer_job(message: JobMessage, ports: AnswerPorts, lease_seconds: int, max_
         request = ChatRequest.model_validate(ports.store.get(message.job_id).request)
         answer = _answer(request, ports)
     except DependencyUnavailableError as exc:
-        if attempt < max_attempts:
+        if max(attempt, delivery) < max_attempts:
             raise  # transient: let the queue redeliver
         ports.store.fail(message.job_id, attempt, f"gave up after {attempt} attempts: {exc}")
         return Outcome.FAILED
