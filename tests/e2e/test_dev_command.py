@@ -21,27 +21,45 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, int]]:
     ports = {name: free_port() for name in ("API", "VALKEY", "LOCALSTACK", "LLM")}
     env = {**os.environ, "DEV_DATA_DIR": str(tmp_path), **{f"DEV_{k}_PORT": str(v) for k, v in ports.items()}}
     process = subprocess.Popen(
         [sys.executable, "-m", "ragcore.cli", "dev"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
     )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and not listening(ports["API"]):
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            time.sleep(0.5)
-        health = httpx.get(f"http://127.0.0.1:{ports['API']}/", timeout=10)
-        assert health.status_code == 200, health.text
-        assert all(listening(p) for p in ports.values())
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not listening(ports["API"]):
+        assert process.poll() is None, "ragcore dev exited during start-up"
+        time.sleep(0.5)
+    health = httpx.get(f"http://127.0.0.1:{ports['API']}/", timeout=10)
+    assert health.status_code == 200, health.text
+    assert all(listening(p) for p in ports.values())
+    return process, ports
 
+
+def open_ports(ports: dict[str, int], wait: float = 10) -> list[str]:
+    deadline = time.monotonic() + wait
+    while True:
+        still_open = [name for name, port in ports.items() if listening(port)]
+        if not still_open or time.monotonic() > deadline:
+            return still_open
+        time.sleep(0.5)
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    process, ports = start_dev(tmp_path)
+    try:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
-    time.sleep(1)
-    still_open = [name for name, port in ports.items() if listening(port)]
-    assert still_open == []
+    assert open_ports(ports) == []
+
+
+def test_even_a_killed_runner_leaves_nothing_running(tmp_path: Path) -> None:
+    process, ports = start_dev(tmp_path)
+    process.kill()  # SIGKILL: no cleanup code runs; the services must die with it
+    process.wait()
+    assert open_ports(ports) == []

@@ -55,3 +55,18 @@ def test_unknown_route_is_answered_like_api_gateway(gateway) -> None:  # type: i
     response = httpx.get(f"{server.url}/nope")
     assert response.status_code == 403 and response.json() == {"message": "Missing Authentication Token"}
     assert received == []
+
+
+def test_a_crashing_handler_is_a_502_like_api_gateway() -> None:
+    def crash(event: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("handler bug")
+
+    server = HttpGateway("127.0.0.1", free_port(), [Route("GET", "/")], "v1", crash)
+    server.start()
+    try:
+        response = httpx.get(f"{server.url}/")
+        assert response.status_code == 502 and response.json() == {"message": "Internal server error"}
+        chunked = httpx.post(f"{server.url}/", content=iter([b"a", b"b"]))
+        assert chunked.status_code == 411
+    finally:
+        server.stop()

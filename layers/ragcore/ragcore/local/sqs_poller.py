@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 MAX_RECEIVE = 10  # SQS's own per-call limit
 
 
+def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """SQS's API says StringValue/DataType; the Lambda event says stringValue/dataType."""
+    return {key[0].lower() + key[1:]: item for key, item in value.items()}
+
+
 def to_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     return {
         "Records": [
@@ -27,7 +32,9 @@ def to_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) ->
                 "receiptHandle": m["ReceiptHandle"],
                 "body": m["Body"],
                 "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
+                "messageAttributes": {
+                    name: _lambda_attribute(value) for name, value in m.get("MessageAttributes", {}).items()
+                },
                 "md5OfBody": m.get("MD5OfBody", ""),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": queue_arn,
