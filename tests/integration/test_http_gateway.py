@@ -53,7 +53,8 @@ def test_path_parameters_are_extracted(gateway) -> None:  # type: ignore[no-unty
 def test_unknown_route_is_answered_like_api_gateway(gateway) -> None:  # type: ignore[no-untyped-def]
     server, received = gateway
     response = httpx.get(f"{server.url}/nope")
-    assert response.status_code == 403 and response.json() == {"message": "Missing Authentication Token"}
+    assert response.status_code == 403
+    assert response.json() == {"error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"}}
     assert received == []
 
 
@@ -65,7 +66,8 @@ def test_a_crashing_handler_is_a_502_like_api_gateway() -> None:
     server.start()
     try:
         response = httpx.get(f"{server.url}/")
-        assert response.status_code == 502 and response.json() == {"message": "Internal server error"}
+        assert response.status_code == 502
+        assert response.json()["error"] == {"code": "INTEGRATION_FAILURE", "message": "Internal server error"}
         chunked = httpx.post(f"{server.url}/", content=iter([b"a", b"b"]))
         assert chunked.status_code == 411
     finally:

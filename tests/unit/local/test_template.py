@@ -37,6 +37,12 @@ def test_queue_settings_follow_the_worker() -> None:
     assert events["Jobs"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_gateway_errors_use_the_apps_error_shape() -> None:
+    responses = RAW["Resources"]["RestApi"]["Properties"]["GatewayResponses"]
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[kind]["ResponseTemplates"]["application/json"].startswith('{"error": {"code": ')
+
+
 def test_the_openai_key_is_never_plaintext() -> None:
     assert "OPENAI_API_KEY" not in WORKER_ENV
     assert WORKER_ENV["OPENAI_API_KEY_SECRET_ARN"] == {"!Ref": "OpenAIApiKeySecretArn"}

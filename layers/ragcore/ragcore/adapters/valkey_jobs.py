@@ -22,6 +22,9 @@ from ragcore.ports import Claim, ClaimOutcome
 
 _TRANSITION_LUA = """
 local spec = cjson.decode(ARGV[1])
+-- Leases use the server's clock, so workers whose clocks disagree still agree on expiry.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {'missing', '', 0} end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
@@ -36,11 +39,11 @@ if spec.attempt and spec.attempt ~= attempts then return {'stale', current, atte
 -- held it is presumed dead. A live lease means someone is working on it now.
 if spec.lease_seconds and current == 'started' then
   local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
-  if lease > spec.now then return {'busy', current, attempts} end
+  if lease > now then return {'busy', current, attempts} end
 end
 if spec.lease_seconds then
   attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-  redis.call('HSET', KEYS[1], 'lease_until', tostring(spec.now + spec.lease_seconds))
+  redis.call('HSET', KEYS[1], 'lease_until', tostring(now + spec.lease_seconds))
 end
 redis.call('HSET', KEYS[1], 'status', spec.target)
 for field, value in pairs(spec.set) do redis.call('HSET', KEYS[1], field, value) end
@@ -189,7 +192,6 @@ class ValkeyJobStore:
         lease_seconds: int | None = None,
     ) -> tuple[str, str, int]:
         spec = {
-            "now": time.time(),
             "target": target.value,
             "allowed_from": _sources_of(target),
             "set": set,

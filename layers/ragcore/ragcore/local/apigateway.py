@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-MISSING_ROUTE = {"message": "Missing Authentication Token"}  # what API Gateway answers
+
+
+def gateway_error(response_type: str, message: str) -> dict[str, dict[str, str]]:
+    """API Gateway's own error, as the template's GatewayResponses shape it."""
+    return {"error": {"code": response_type, "message": message}}
+
+
+MISSING_ROUTE = gateway_error("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from ragcore.local.apigateway import MISSING_ROUTE, Route, find_route, from_response, to_event
+from ragcore.local.apigateway import (
+    MISSING_ROUTE,
+    Route,
+    find_route,
+    from_response,
+    gateway_error,
+    to_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ class HttpGateway:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         if request.headers.get("Transfer-Encoding"):
             request.close_connection = True
-            self._json(request, 411, {"message": "Length Required"})
+            self._json(request, 411, gateway_error("DEFAULT_4XX", "Length Required"))
             return
         try:
             length = int(request.headers.get("Content-Length") or 0)
@@ -71,11 +78,11 @@ class HttpGateway:
             length = -1
         if length < 0:
             request.close_connection = True
-            self._json(request, 400, {"message": "Invalid Content-Length"})
+            self._json(request, 400, gateway_error("DEFAULT_4XX", "Invalid Content-Length"))
             return
         if length > MAX_BODY_BYTES:
             request.close_connection = True
-            self._json(request, 413, {"message": "Request Too Long"})
+            self._json(request, 413, gateway_error("REQUEST_TOO_LARGE", "Request Too Long"))
             return
         body = request.rfile.read(length) if length else b""
         parts = urlsplit(request.path)
@@ -99,12 +106,12 @@ class HttpGateway:
             status, headers, payload = from_response(self._invoke(event))
         except Exception:  # a crashed or malformed invocation: API Gateway answers 502
             log.exception("API handler failed")
-            self._json(request, 502, {"message": "Internal server error"})
+            self._json(request, 502, gateway_error("INTEGRATION_FAILURE", "Internal server error"))
             return
         self._reply(request, status, headers, payload)
 
     @classmethod
-    def _json(cls, request: BaseHTTPRequestHandler, status: int, body: dict[str, str]) -> None:
+    def _json(cls, request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
         cls._reply(request, status, [("Content-Type", "application/json")], json.dumps(body).encode())
 
     @staticmethod
