@@ -12,9 +12,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragcore.config import DEFAULT_MODEL_DIR, get_settings
+
+if TYPE_CHECKING:
+    from ragcore.local.stack import DevStack
 
 SAMPLE_DOCS = Path("samples/docs")
 DEMO_QUESTION = "When was Skerry Point Lighthouse first lit?"
@@ -67,7 +70,7 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack(**overrides: Any):  # type: ignore[no-untyped-def]
+def _stack(**overrides: Any) -> "DevStack":
     from ragcore.local.stack import DevStack, StackOptions
 
     return DevStack(StackOptions.from_settings(get_settings(), **overrides))
@@ -139,11 +142,8 @@ def _http(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local stack
             return json.load(response)
-    except urllib.error.HTTPError as exc:
-        payload = json.load(exc)
-        if exc.code == 202:
-            return payload
-        raise SystemExit(f"{method} {url} -> {exc.code}: {payload}") from exc
+    except urllib.error.HTTPError as exc:  # 4xx/5xx; a 202 is a success and returns above
+        raise SystemExit(f"{method} {url} -> {exc.code}: {exc.read().decode(errors='replace')}") from exc
 
 
 if __name__ == "__main__":

@@ -63,10 +63,10 @@ def to_event(
         single_headers[name] = value
         multi_headers.setdefault(name, []).append(value)
     pairs = parse_qsl(query, keep_blank_values=True)
-    single_query = {k: v for k, v in pairs} or None
-    multi_query: dict[str, list[str]] | None = {}
+    single_query = dict(pairs) or None
+    multi_query: dict[str, list[str]] = {}
     for k, v in pairs:
-        multi_query.setdefault(k, []).append(v)  # type: ignore[union-attr]
+        multi_query.setdefault(k, []).append(v)
     text_body, is_base64 = _encode_body(body)
     now = time.time()
     return {
