@@ -39,6 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("paths", type=Path, nargs="+")
     ingest.add_argument("--collection", default="default")
 
+    evaluation = commands.add_parser("eval", help="measure retrieval quality")
+    benchmarks = evaluation.add_subparsers(dest="benchmark", required=True)
+    beir = benchmarks.add_parser("beir", help="a BEIR-format benchmark directory")
+    beir.add_argument("directory", type=Path, help="holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+    beir.add_argument("--split", required=True)
+    # Only dense retrieval exists so far; hybrid and sparse arrive with BM25 vectors (issue 3).
+    beir.add_argument("--mode", choices=["dense"], default="dense")
+    beir.add_argument("--collection", default=None, help="default: beir-<directory name>")
+    beir.add_argument("--json", action="store_true", help="print one JSON object")
+
     model = commands.add_parser("model", help="build steps for the embedding model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     export = model_commands.add_parser("export", help="export all-MiniLM-L6-v2 to ONNX")
@@ -46,7 +56,28 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return {"dev": _dev, "demo": _demo, "ingest": _ingest, "model": _model}[args.command](args)
+    commands_by_name = {"dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "model": _model}
+    return commands_by_name[args.command](args)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ragcore.bootstrap import get_container
+    from ragcore.evaluation.beir import evaluate
+
+    container = get_container()
+    collection = args.collection or f"beir-{args.directory.resolve().name}"
+    report = evaluate(
+        args.directory, args.split, collection, container.embedder, container.vector_index,
+        progress=lambda line: print(f"\r{line}", end="", file=sys.stderr, flush=True),
+    )
+    print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{'metric':<20}{'value':>10}   ({args.mode}, split {args.split!r}, collection {collection!r})")
+    for name, value in report.items():
+        print(f"{name:<20}{value:>10}")
+    return 0
 
 
 def _model(args: argparse.Namespace) -> int:

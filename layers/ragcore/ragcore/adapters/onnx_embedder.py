@@ -41,9 +41,14 @@ class OnnxEmbedder:
         self._batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self._batch_size):
-            vectors.extend(self._embed_batch(texts[start : start + self._batch_size]).tolist())
+        # A batch is padded to its longest text, so texts of similar length are batched
+        # together (as sentence-transformers does) and put back in order afterwards.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self._batch_size):
+            chosen = order[start : start + self._batch_size]
+            for i, vector in zip(chosen, self._embed_batch([texts[i] for i in chosen]).tolist()):
+                vectors[i] = vector
         return vectors
 
     def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:

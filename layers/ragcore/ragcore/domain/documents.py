@@ -11,6 +11,15 @@ from pydantic import BaseModel
 _CHUNK_NAMESPACE = uuid.UUID("6f1d5a80-4c1e-4b8e-9f57-3c1f0e6b2a11")
 
 
+class SourceDocument(BaseModel):
+    """A document as it arrives for ingestion, before chunking."""
+
+    document_id: str
+    title: str
+    text: str
+    source: str
+
+
 class Chunk(BaseModel):
     chunk_id: str
     document_id: str
