@@ -20,6 +20,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ragcore.bootstrap import get_container  # noqa: E402
+from ragcore.evaluation.metrics import percentile  # noqa: E402
 from ragcore.local.stack import DevStack, StackOptions  # noqa: E402
 from ragcore.services.ingest import ingest_files  # noqa: E402
 from tests.support.paths import ROOT, SAMPLES, free_port  # noqa: E402
@@ -31,11 +32,6 @@ QUESTIONS = [
     "How far is the food when a honeybee waggles for one second?",
     "What does the ochre sea star eat?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -88,32 +88,29 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    _ingest_into(args.paths, args.collection)
+    return 0
+
+
+def _ingest_into(paths: list[Path], collection: str) -> None:
+    """Uses the process's own adapters: inside `dev`/`demo` that is the running stack's, which
+    matters because the embedded Qdrant can be opened by one process only."""
     from ragcore.bootstrap import get_container
     from ragcore.services.ingest import ingest_files
 
     container = get_container()
     started = time.perf_counter()
-    summary = ingest_files(args.paths, args.collection, container.embedder, container.vector_index)
+    summary = ingest_files(paths, collection, container.embedder, container.vector_index)
     print(
         f"ingested {summary.documents} documents as {summary.chunks} chunks into "
-        f"{args.collection!r} in {time.perf_counter() - started:.1f}s"
+        f"{collection!r} in {time.perf_counter() - started:.1f}s"
     )
-    return 0
 
 
 def _stack(**overrides: Any) -> "DevStack":
     from ragcore.local.stack import DevStack, StackOptions
 
     return DevStack(StackOptions.from_settings(get_settings(), **overrides))
-
-
-def _ingest_samples(paths: list[Path]) -> None:
-    from ragcore.bootstrap import get_container
-    from ragcore.services.ingest import ingest_files
-
-    container = get_container()  # the stack's own adapters: the embedded shard is single-process
-    summary = ingest_files(paths, "default", container.embedder, container.vector_index)
-    print(f"ingested {summary.documents} documents ({summary.chunks} chunks) into 'default'")
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -123,7 +120,7 @@ def _dev(args: argparse.Namespace) -> int:
     try:
         with _stack() as stack:
             if args.ingest:
-                _ingest_samples(args.ingest)
+                _ingest_into(args.ingest, "default")
             print(f"\nragcore is up: API {stack.api_url}  (Ctrl-C stops everything)")
             print(f"  curl -s -X POST {stack.api_url}/chat -H 'Content-Type: application/json' "
                   f"-d '{{\"query\": \"{DEMO_QUESTION}\", \"top_k\": 3}}'", flush=True)
@@ -139,7 +136,7 @@ def _demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the demo's output readable
     print("starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant, local LLM)...")
     with _stack() as stack:
-        _ingest_samples([SAMPLE_DOCS])
+        _ingest_into([SAMPLE_DOCS], "default")
         print(f"\nQ: {args.question}")
         accepted = _http("POST", f"{stack.api_url}/chat", {"query": args.question, "top_k": args.top_k})
         job_id = accepted["job_id"]

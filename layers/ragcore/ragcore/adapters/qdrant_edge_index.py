@@ -71,8 +71,8 @@ class QdrantEdgeIndex:
             Point(chunk.chunk_id, {DENSE_VECTOR: vector}, payload_of(chunk))
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
+        # No flush per batch: an update is in the shard's write-ahead log once it returns.
         shard.update(UpdateOperation.upsert_points(points))
-        shard.flush()
 
     def search(self, collection: str, vector: list[float], limit: int) -> list[Passage]:
         shard = self._shard(collection, create=False)
