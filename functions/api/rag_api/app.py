@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from . import errors
+from .document_routes import router as document_router
 from .routes import router
 
 logger = Logger(service="ragcore-api")
@@ -21,6 +22,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     app.include_router(router)
+    app.include_router(document_router)
     errors.install(app)
     return app
 

@@ -13,7 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError, RagError
+from ragcore.domain.errors import (
+    DependencyUnavailableError,
+    DocumentNotFoundError,
+    InvalidDocumentError,
+    JobNotFoundError,
+    RagError,
+    UnsupportedDocumentTypeError,
+)
+from ragcore.services.documents import TooLargeError, UploadIncompleteError
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +47,25 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(JobNotFoundError)
     async def _job_not_found(_: Request, exc: JobNotFoundError) -> JSONResponse:
         return error_response(404, "job_not_found", str(exc))
+
+    @app.exception_handler(DocumentNotFoundError)
+    async def _document_not_found(_: Request, exc: DocumentNotFoundError) -> JSONResponse:
+        return error_response(404, "document_not_found", str(exc))
+
+    @app.exception_handler(InvalidDocumentError)
+    async def _invalid_document(_: Request, exc: InvalidDocumentError) -> JSONResponse:
+        status, code = {
+            UnsupportedDocumentTypeError: (415, "unsupported_document_type"),
+            TooLargeError: (413, "too_large"),
+            UploadIncompleteError: (409, "upload_incomplete"),
+        }.get(type(exc), (422, "invalid_document"))
+        return error_response(status, code, str(exc))
 
     @app.exception_handler(DependencyUnavailableError)
     async def _unavailable(_: Request, exc: DependencyUnavailableError) -> JSONResponse:

@@ -46,7 +46,7 @@ def health(container: ContainerDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
-def _base_path(request: Request) -> str:
+def base_path(request: Request) -> str:
     """The prefix API Gateway put before our routes: the stage (``/v1``) on an execute-api
     URL, a base path on a custom domain, nothing locally. Links must carry it to work."""
     event = request.scope.get("aws.event") or {}
@@ -69,7 +69,7 @@ def _require_json(request: Request) -> None:
 )
 def chat(body: ChatRequest, request: Request, container: ContainerDep) -> Accepted:
     job = submit_chat(body, container.job_store, container.queue)
-    return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, _base_path(request)))
+    return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
@@ -89,7 +89,7 @@ def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResp
             job_id=job_id,
             status=job.status,
             message=f"the job is {job.status.value}; poll again in a moment",
-            links=links_for(job_id, _base_path(request)),
+            links=links_for(job_id, base_path(request)),
         )
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
     if job.status is not JobStatus.FINISHED:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel
 
 from ragcore.domain.answers import Answer
+from ragcore.domain.documents import DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 
 
@@ -76,3 +77,32 @@ class Check(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, Check]
+
+
+class DocumentAccepted(BaseModel):
+    """Returned with 202 when document work is queued; poll ``links`` like a chat job."""
+
+    document_id: str
+    collection: str
+    job_id: str
+    status: JobStatus
+    links: Links
+    document: str  # where the document's registry entry is
+
+
+class UploadTicketView(BaseModel):
+    """PUT the file to ``url`` with ``headers``, then POST to ``complete``."""
+
+    upload_id: str
+    document_id: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_in: int
+    complete: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentRecord]
+    total: int
+    next_offset: int | None

@@ -23,6 +23,8 @@ from ragcore.bootstrap import get_container
 from ragcore.domain.errors import InvalidMessageError
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
+from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
+from ragcore.services.job_runner import Outcome
 
 logger = Logger(service="ragcore-worker")
 # Report every failure as a batch item failure, even when all records fail, rather than
@@ -30,14 +32,25 @@ logger = Logger(service="ragcore-worker")
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _ports() -> AnswerPorts:
+def _run(message: JobMessage, delivery: int) -> Outcome:
     container = get_container()
-    return AnswerPorts(
+    s = container.settings
+    if message.kind == "chat":
+        ports = AnswerPorts(
+            store=container.job_store,
+            embedder=container.embedder,
+            index=container.vector_index,
+            chat=container.chat_model,
+        )
+        return answer_job(message, ports, s.job_lease_seconds, s.job_max_attempts, delivery)
+    document_ports = DocumentJobPorts(
         store=container.job_store,
+        documents=container.document_store,
+        blobs=container.blob_store,
         embedder=container.embedder,
         index=container.vector_index,
-        chat=container.chat_model,
     )
+    return run_document_job(message, document_ports, s.job_lease_seconds, s.job_max_attempts, delivery)
 
 
 async def _process(record: SQSRecord) -> str:
@@ -46,18 +59,21 @@ async def _process(record: SQSRecord) -> str:
     except ValidationError as exc:
         # No job to mark failed; raising sends it back until it lands in the DLQ.
         raise InvalidMessageError(f"message {record.message_id} is not a job message") from exc
-    settings = get_container().settings
     delivery = int(record.attributes.approximate_receive_count or 1)
-    outcome = await asyncio.to_thread(
-        answer_job, message, _ports(), settings.job_lease_seconds, settings.job_max_attempts, delivery
-    )
-    logger.info("job processed", job_id=message.job_id, outcome=outcome.value)
+    outcome = await asyncio.to_thread(_run, message, delivery)
+    logger.info("job processed", job_id=message.job_id, kind=message.kind, outcome=outcome.value)
     return outcome.value
+
+
+def _warm_up() -> None:
+    container = get_container()
+    for adapter in ("job_store", "embedder", "vector_index"):
+        getattr(container, adapter)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _ports()  # build adapters once, before records fan out to threads
+    _warm_up()  # build adapters once, before records fan out to threads
     return async_process_partial_response(
         event=event, record_handler=_process, processor=processor, context=context
     )

@@ -10,7 +10,7 @@ from typing import Any, Callable, TypeVar
 from pydantic import SecretStr
 
 from ragcore.config import Settings, get_settings
-from ragcore.ports import ChatModel, Embedder, JobQueue, JobStore, VectorIndex
+from ragcore.ports import BlobStore, ChatModel, DocumentStore, Embedder, JobQueue, JobStore, VectorIndex
 
 T = TypeVar("T")
 
@@ -34,6 +34,14 @@ class Container:
         return self._once("job_store", self._job_store)
 
     @property
+    def document_store(self) -> DocumentStore:
+        return self._once("document_store", self._document_store)
+
+    @property
+    def blob_store(self) -> BlobStore:
+        return self._once("blob_store", self._blob_store)
+
+    @property
     def queue(self) -> JobQueue:
         return self._once("queue", self._queue)
 
@@ -55,26 +63,47 @@ class Container:
         s = self.settings
         return ValkeyJobStore.from_url(s.valkey_url, s.job_ttl_seconds, s.dependency_timeout_seconds)
 
-    def _queue(self) -> JobQueue:
+    def _document_store(self) -> DocumentStore:
+        from ragcore.adapters.valkey_documents import ValkeyDocumentStore
+
+        return ValkeyDocumentStore.from_url(self.settings.valkey_url, self.settings.dependency_timeout_seconds)
+
+    def _aws_client(self, service: str, read_timeout: float, **config: Any) -> Any:
         import boto3
         from botocore.config import Config
 
+        s = self.settings
+        return boto3.client(
+            service,
+            region_name=s.aws_region,
+            endpoint_url=s.aws_endpoint_url,
+            config=Config(
+                connect_timeout=s.dependency_timeout_seconds,
+                read_timeout=read_timeout,
+                retries={"mode": "standard", "max_attempts": 3},
+                **config,
+            ),
+        )
+
+    def _queue(self) -> JobQueue:
         from ragcore.adapters.sqs_queue import SqsJobQueue
 
         s = self.settings
         if not s.jobs_queue_url:
             raise ValueError("JOBS_QUEUE_URL is not set")
-        client = boto3.client(
-            "sqs",
-            region_name=s.aws_region,
-            endpoint_url=s.aws_endpoint_url,
-            config=Config(
-                connect_timeout=s.dependency_timeout_seconds,
-                read_timeout=s.dependency_timeout_seconds * 2,
-                retries={"mode": "standard", "max_attempts": 3},
-            ),
+        return SqsJobQueue(self._aws_client("sqs", s.dependency_timeout_seconds * 2), s.jobs_queue_url)
+
+    def _blob_store(self) -> BlobStore:
+        from ragcore.adapters.s3_blobs import S3BlobStore
+
+        s = self.settings
+        if not s.documents_bucket:
+            raise ValueError("DOCUMENTS_BUCKET is not set")
+        # Path-style URLs work with LocalStack and with any bucket name; signed with SigV4.
+        client = self._aws_client(
+            "s3", 30.0, signature_version="s3v4", s3={"addressing_style": "path"}
         )
-        return SqsJobQueue(client, s.jobs_queue_url)
+        return S3BlobStore(client, s.documents_bucket)
 
     def _embedder(self) -> Embedder:
         from ragcore.adapters.onnx_embedder import OnnxEmbedder
@@ -90,7 +119,10 @@ class Container:
             from ragcore.adapters.qdrant_server_index import QdrantServerIndex
 
             api_key = _secret(s.qdrant_api_key, s.qdrant_api_key_secret_arn)
-            client = QdrantClient(url=s.qdrant_url, api_key=api_key, timeout=s.qdrant_timeout_seconds)
+            # cloud_inference: BM25 documents are embedded by the Qdrant server, not by fastembed here.
+            client = QdrantClient(
+                url=s.qdrant_url, api_key=api_key, timeout=s.qdrant_timeout_seconds, cloud_inference=True
+            )
             return QdrantServerIndex(client, dimension)
         if s.aws_lambda_function_name:
             raise ValueError(

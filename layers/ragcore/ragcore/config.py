@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     # to the queue's maxReceiveCount so the job is failed before its message hits the DLQ.
     job_max_attempts: int = Field(default=5, ge=1)
 
+    # Documents: uploaded files are handed to the worker through this bucket.
+    documents_bucket: str | None = None
+    # A file sent in the request body; API Gateway and Lambda cap a request at 6-10 MB and
+    # binary bodies arrive base64-encoded (4/3 larger), so larger files use presigned uploads.
+    max_inline_document_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+
     # Retrieval
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None

@@ -2,6 +2,7 @@
 
 One Edge shard per collection, each in its own folder under the data directory. A shard is
 locked by the process that opens it, so only one process may use a data directory at a time.
+BM25 vectors come from qdrant-edge's own ``Bm25`` model, configured as a server's would be.
 """
 
 from __future__ import annotations
@@ -11,21 +12,47 @@ from pathlib import Path
 from typing import Sequence
 
 from qdrant_edge import (
+    Bm25,
+    Bm25Config,
     Distance,
     EdgeConfig,
     EdgeShard,
+    EdgeSparseVectorParams,
     EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    Fusion,
+    MatchValue,
+    Modifier,
     PayloadSchemaType,
     Point,
+    Prefetch,
     Query,
     QueryRequest,
     UpdateOperation,
 )
 
-from ragcore.adapters.qdrant_payload import DENSE_VECTOR, passage_of, payload_of
+from ragcore.adapters.qdrant_schema import (
+    BM25_CONFIG,
+    DENSE_VECTOR,
+    INDEXED_KEYWORDS,
+    LIVE_FIELD,
+    SPARSE_VECTOR,
+    passage_of,
+    payload_of,
+    prefetch_limit,
+)
 from ragcore.domain.answers import Passage
 from ragcore.domain.documents import Chunk
 from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.retrieval import RetrievalMode, SearchQuery
+
+
+def _match(key: str, value: str | bool) -> FieldCondition:
+    return FieldCondition(key=key, match=MatchValue(value))
+
+
+_LIVE = Filter(must=[_match(LIVE_FIELD, True)])
 
 
 class QdrantEdgeIndex:
@@ -34,12 +61,14 @@ class QdrantEdgeIndex:
     def __init__(self, data_dir: Path, dimension: int) -> None:
         self._data_dir = data_dir
         self._dimension = dimension
+        self._bm25 = Bm25(Bm25Config(**BM25_CONFIG))
         self._shards: dict[str, EdgeShard] = {}
         self._lock = threading.Lock()
 
     def _config(self) -> EdgeConfig:
         return EdgeConfig(
-            vectors={DENSE_VECTOR: EdgeVectorParams(size=self._dimension, distance=Distance.Cosine)}
+            vectors={DENSE_VECTOR: EdgeVectorParams(size=self._dimension, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
         )
 
     def _shard(self, collection: str, create: bool) -> EdgeShard | None:
@@ -52,9 +81,9 @@ class QdrantEdgeIndex:
                     shard = EdgeShard.load(str(path))
                 elif create:
                     shard = EdgeShard.create(str(path), self._config())
-                    shard.update(
-                        UpdateOperation.create_field_index("document_id", PayloadSchemaType.Keyword)
-                    )
+                    for field in INDEXED_KEYWORDS:
+                        shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
+                    shard.update(UpdateOperation.create_field_index(LIVE_FIELD, PayloadSchemaType.Bool))
                 else:
                     return None
             except Exception as exc:  # the binding raises a bare Exception subclass
@@ -68,20 +97,62 @@ class QdrantEdgeIndex:
         shard = self._shard(collection, create=True)
         assert shard is not None
         points = [
-            Point(chunk.chunk_id, {DENSE_VECTOR: vector}, payload_of(chunk))
+            Point(
+                chunk.chunk_id,
+                {DENSE_VECTOR: vector, SPARSE_VECTOR: self._bm25.embed_document(chunk.text)},
+                payload_of(chunk),
+            )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         # No flush per batch: an update is in the shard's write-ahead log once it returns.
         shard.update(UpdateOperation.upsert_points(points))
 
-    def search(self, collection: str, vector: list[float], limit: int) -> list[Passage]:
+    def publish(self, collection: str, document_id: str, version: str) -> None:
+        shard = self._shard(collection, create=True)
+        assert shard is not None
+        # Old versions go first, then the new one turns live: between the two a query sees
+        # neither, never both.
+        shard.update(UpdateOperation.delete_points_by_filter(Filter(
+            must=[_match("document_id", document_id)], must_not=[_match("version", version)]
+        )))
+        shard.update(UpdateOperation.set_payload_by_filter(
+            Filter(must=[_match("document_id", document_id), _match("version", version)]),
+            {LIVE_FIELD: True},
+        ))
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        shard = self._shard(collection, create=False)
+        if shard is not None:
+            shard.update(UpdateOperation.delete_points_by_filter(
+                Filter(must=[_match("document_id", document_id)])
+            ))
+
+    def search(self, collection: str, query: SearchQuery, limit: int) -> list[Passage]:
         shard = self._shard(collection, create=False)
         if shard is None:
             return []
-        hits = shard.query(
-            QueryRequest(limit=limit, query=Query.Nearest(vector, using=DENSE_VECTOR), with_payload=True)
-        )
+        hits = shard.query(self._request(query, limit))
         return [passage_of(hit.payload or {}, hit.score) for hit in hits]
+
+    def _request(self, query: SearchQuery, limit: int) -> QueryRequest:
+        dense = (
+            Query.Nearest(query.vector, using=DENSE_VECTOR) if query.vector is not None else None
+        )
+        sparse = Query.Nearest(self._bm25.embed_query(query.text), using=SPARSE_VECTOR)
+        if query.mode is RetrievalMode.DENSE:
+            return QueryRequest(limit=limit, query=dense, filter=_LIVE, with_payload=True)
+        if query.mode is RetrievalMode.SPARSE:
+            return QueryRequest(limit=limit, query=sparse, filter=_LIVE, with_payload=True)
+        pool = prefetch_limit(limit)
+        return QueryRequest(
+            limit=limit,
+            prefetches=[
+                Prefetch(limit=pool, query=dense, filter=_LIVE),
+                Prefetch(limit=pool, query=sparse, filter=_LIVE),
+            ],
+            query=Fusion.Dbsf(),
+            with_payload=True,
+        )
 
     def close(self) -> None:
         with self._lock:

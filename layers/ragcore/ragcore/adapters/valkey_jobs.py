@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 import valkey
-from valkey.backoff import ExponentialBackoff
-from valkey.retry import Retry
 
-from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
+from ragcore.adapters.valkey_client import connect, valkey_errors
+from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import TRANSITIONS, Job, JobStatus
 from ragcore.ports import Claim, ClaimOutcome
 
@@ -60,28 +57,6 @@ def _sources_of(target: JobStatus) -> list[str]:
     return [s.value for s, targets in TRANSITIONS.items() if target in targets]
 
 
-# Replies that mean "the server cannot serve now" rather than "the command is wrong":
-# out of memory, a replica during failover, cluster not ready. (Still loading its data is a
-# ConnectionError subclass already.)
-_UNAVAILABLE_REPLIES = (
-    valkey.exceptions.OutOfMemoryError,
-    valkey.exceptions.ReadOnlyError,
-    valkey.exceptions.ClusterDownError,
-    valkey.exceptions.MasterDownError,
-    valkey.exceptions.TryAgainError,
-)
-
-
-@contextmanager
-def _valkey_errors() -> Iterator[None]:
-    try:
-        yield
-    except (valkey.exceptions.ConnectionError, valkey.exceptions.TimeoutError) as exc:
-        raise DependencyUnavailableError("valkey", type(exc).__name__) from exc
-    except _UNAVAILABLE_REPLIES as exc:
-        raise DependencyUnavailableError("valkey", type(exc).__name__) from exc
-
-
 class ValkeyJobStore:
     """Implements ``ports.JobStore``."""
 
@@ -93,21 +68,13 @@ class ValkeyJobStore:
 
     @classmethod
     def from_url(cls, url: str, ttl_seconds: int, timeout_seconds: float) -> "ValkeyJobStore":
-        client = valkey.Valkey.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            health_check_interval=30,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-            decode_responses=True,
-        )
-        return cls(client, ttl_seconds)
+        return cls(connect(url, timeout_seconds), ttl_seconds)
 
     def _key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"
 
     def ping(self) -> None:
-        with _valkey_errors():
+        with valkey_errors():
             self._client.ping()
 
     def create(self, job: Job) -> None:
@@ -119,14 +86,14 @@ class ValkeyJobStore:
             "attempts": job.attempts,
             "request": json.dumps(job.request),
         }
-        with _valkey_errors():
+        with valkey_errors():
             pipe = self._client.pipeline(transaction=True)
             pipe.hset(self._key(job.job_id), mapping=fields)
             pipe.expire(self._key(job.job_id), self._ttl)
             pipe.execute()
 
     def get(self, job_id: str) -> Job:
-        with _valkey_errors():
+        with valkey_errors():
             values = self._client.hmget(self._key(job_id), _STATUS_FIELDS)
         record = dict(zip(_STATUS_FIELDS, values))
         if record["status"] is None:
@@ -144,12 +111,12 @@ class ValkeyJobStore:
         )
 
     def get_result(self, job_id: str) -> dict | None:
-        with _valkey_errors():
+        with valkey_errors():
             raw = self._client.hget(self._key(job_id), "result")
         return json.loads(raw) if raw else None
 
     def delete(self, job_id: str) -> None:
-        with _valkey_errors():
+        with valkey_errors():
             self._client.delete(self._key(job_id))
 
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
@@ -200,7 +167,7 @@ class ValkeyJobStore:
             spec["attempt"] = attempt
         if lease_seconds is not None:
             spec["lease_seconds"] = lease_seconds
-        with _valkey_errors():
+        with valkey_errors():
             outcome, current, attempts = self._transition(keys=[self._key(job_id)], args=[json.dumps(spec)])
         return outcome, current, int(attempts)
 

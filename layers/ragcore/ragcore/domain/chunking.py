@@ -1,8 +1,11 @@
 """Splitting Markdown and plain text into retrieval chunks.
 
-Sections follow headings; inside a section, paragraphs are packed up to a word budget that
-keeps a chunk within the embedder's 256 word-piece window (about 0.75 words per piece for
-English prose). A paragraph longer than the budget is cut at word boundaries.
+Sections follow headings, and every chunk starts with its heading trail ("Title › Section"),
+so a chunk stands alone for both the embedder and BM25. Inside a section, whole sentences are
+packed up to a word budget that keeps a chunk inside the embedder's 256 word-piece window
+(scientific prose runs to about 1.4 pieces per word); consecutive chunks share their last
+sentences as overlap, so a fact that straddles a boundary is whole in at least one chunk.
+A sentence longer than the budget is cut at word boundaries.
 """
 
 from __future__ import annotations
@@ -11,14 +14,23 @@ import re
 from dataclasses import dataclass
 
 MAX_WORDS = 160
+OVERLAP_WORDS = 40
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
+# A sentence ends at . ! or ? followed by space and an upper-case letter, digit or bracket.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
 
 
 @dataclass(frozen=True)
 class TextChunk:
     position: int
     text: str
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    paragraph: int
+    words: tuple[str, ...]
 
 
 def title_of(text: str, fallback: str) -> str:
@@ -29,15 +41,21 @@ def title_of(text: str, fallback: str) -> str:
     return fallback
 
 
-def chunk_text(text: str, max_words: int = MAX_WORDS) -> list[TextChunk]:
+def chunk_text(text: str, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS) -> list[TextChunk]:
+    if not 0 <= overlap_words < max_words:
+        raise ValueError("overlap_words must be at least 0 and less than max_words")
     pieces: list[str] = []
-    for heading, paragraphs in _sections(text):
-        pieces.extend(_pack(heading, paragraphs, max_words))
+    for trail, paragraphs in _sections(text):
+        prefix = f"{trail}\n" if trail else ""
+        for sentences in _pack(_sentences(paragraphs, max_words, overlap_words), max_words, overlap_words):
+            pieces.append(prefix + _render(sentences))
     return [TextChunk(position=i, text=piece) for i, piece in enumerate(pieces)]
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:
+    """(heading trail, paragraphs) for each section that has text."""
     sections: list[tuple[str, list[str]]] = [("", [])]
+    trail: list[tuple[int, str]] = []
     paragraph: list[str] = []
 
     def close_paragraph() -> None:
@@ -49,30 +67,67 @@ def _sections(text: str) -> list[tuple[str, list[str]]]:
         match = _HEADING.match(line)
         if match:
             close_paragraph()
-            sections.append((match.group(2), []))
+            level = len(match.group(1))
+            trail = [(lvl, name) for lvl, name in trail if lvl < level] + [(level, match.group(2))]
+            sections.append((" › ".join(name for _, name in trail), []))
         elif line.strip():
             paragraph.append(line.strip())
         else:
             close_paragraph()
     close_paragraph()
-    return [(h, ps) for h, ps in sections if ps]
+    return [(t, ps) for t, ps in sections if ps]
 
 
-def _pack(heading: str, paragraphs: list[str], max_words: int) -> list[str]:
-    """Greedy packing; the section heading prefixes every chunk so each one stands alone."""
-    prefix = f"{heading}\n" if heading else ""
-    chunks: list[str] = []
-    current: list[str] = []
-    count = 0
-    for paragraph in paragraphs:
-        words = paragraph.split()
-        for start in range(0, len(words), max_words):
-            part = words[start : start + max_words]
-            if count + len(part) > max_words and current:
-                chunks.append(prefix + "\n\n".join(current))
-                current, count = [], 0
-            current.append(" ".join(part))
-            count += len(part)
-    if current:
-        chunks.append(prefix + "\n\n".join(current))
+def _sentences(paragraphs: list[str], max_words: int, overlap_words: int) -> list[_Sentence]:
+    sentences: list[_Sentence] = []
+    step = max_words - overlap_words
+    for number, paragraph in enumerate(paragraphs):
+        for sentence in _SENTENCE_END.split(paragraph):
+            words = tuple(sentence.split())
+            # An over-long sentence becomes overlapping word windows of at most max_words.
+            for start in range(0, max(len(words) - overlap_words, 1), step):
+                sentences.append(_Sentence(number, words[start : start + max_words]))
+    return [s for s in sentences if s.words]
+
+
+def _pack(sentences: list[_Sentence], max_words: int, overlap_words: int) -> list[list[_Sentence]]:
+    """Greedy packing of whole sentences; each new chunk repeats the previous one's trailing
+    sentences that fit in ``overlap_words``."""
+    chunks: list[list[_Sentence]] = []
+    current: list[_Sentence] = []
+    fresh = False  # does ``current`` hold anything not already in the previous chunk?
+    for sentence in sentences:
+        if current and fresh and _words(current) + len(sentence.words) > max_words:
+            chunks.append(current)
+            current = _tail(current, overlap_words)
+            while current and _words(current) + len(sentence.words) > max_words:
+                current = current[1:]
+        current.append(sentence)
+        fresh = True
+    if current and fresh:
+        chunks.append(current)
     return chunks
+
+
+def _tail(sentences: list[_Sentence], budget: int) -> list[_Sentence]:
+    tail: list[_Sentence] = []
+    for sentence in reversed(sentences):
+        if _words(tail) + len(sentence.words) > budget:
+            break
+        tail.insert(0, sentence)
+    return tail
+
+
+def _words(sentences: list[_Sentence]) -> int:
+    return sum(len(s.words) for s in sentences)
+
+
+def _render(sentences: list[_Sentence]) -> str:
+    paragraphs: list[list[str]] = []
+    last = None
+    for sentence in sentences:
+        if sentence.paragraph != last:
+            paragraphs.append([])
+            last = sentence.paragraph
+        paragraphs[-1].append(" ".join(sentence.words))
+    return "\n\n".join(" ".join(p) for p in paragraphs)

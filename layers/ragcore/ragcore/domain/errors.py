@@ -34,3 +34,17 @@ class AnswerGenerationError(RagError):
 
 class JobBusyError(RagError):
     """Another worker holds a live lease on the job; its message should come back later."""
+
+
+class InvalidDocumentError(RagError):
+    """A document that cannot be ingested as sent (type, encoding, no text)."""
+
+
+class DocumentNotFoundError(RagError):
+    def __init__(self, collection: str, document_id: str) -> None:
+        super().__init__(f"no document {document_id!r} in collection {collection!r}")
+        self.document_id = document_id
+
+
+class UnsupportedDocumentTypeError(InvalidDocumentError):
+    pass

@@ -1,4 +1,8 @@
-"""Ingestion: chunk documents, embed the chunks in batches, upsert them."""
+"""Indexing: chunk documents, embed the chunks in batches, upsert them, publish each document.
+
+Used by the worker's ingest jobs, by ``ragcore ingest`` and by the evaluation harness, so all
+three index exactly the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ragcore.domain.chunking import chunk_text, title_of
-from ragcore.domain.documents import Chunk, SourceDocument, chunk_id_for
+from ragcore.domain.documents import Chunk, SourceDocument, chunk_id_for, document_id_from_name
 from ragcore.ports import Embedder, VectorIndex
+from ragcore.services.parsing import TYPE_BY_SUFFIX, content_type_for, parse
 
-SUPPORTED_SUFFIXES = (".md", ".txt")
 EMBED_BATCH = 64  # chunks per embedder call: large enough to amortise, small enough for memory
 
 
@@ -20,67 +24,100 @@ class IngestSummary:
     chunks: int
 
 
-def find_documents(paths: list[Path]) -> list[Path]:
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES))
-        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.append(path)
-        else:
-            raise ValueError(f"{path}: only {', '.join(SUPPORTED_SUFFIXES)} files are supported")
-    return found
-
-
-def read_document(path: Path) -> SourceDocument:
-    text = path.read_text(encoding="utf-8")
-    fallback = path.stem.replace("-", " ").replace("_", " ")
-    return SourceDocument(document_id=path.stem, title=title_of(text, fallback), text=text, source=path.name)
-
-
 def chunks_of(document: SourceDocument) -> list[Chunk]:
+    version = document.content_hash()
     return [
         Chunk(
-            chunk_id=chunk_id_for(document.document_id, piece.position),
+            chunk_id=chunk_id_for(document.document_id, version, piece.position),
             document_id=document.document_id,
+            version=version,
             title=document.title,
             source=document.source,
             position=piece.position,
             text=piece.text,
+            metadata=document.metadata,
         )
         for piece in chunk_text(document.text)
     ]
 
 
-def ingest_documents(
+def index_documents(
     documents: Iterable[SourceDocument],
     collection: str,
     embedder: Embedder,
     index: VectorIndex,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
-    """Chunks from consecutive documents share embedder batches; ``progress`` gets the running
-    counts of documents and chunks after each batch."""
+    """Chunks from consecutive documents share embedder batches; a document is published once
+    all its chunks are in. ``progress`` gets the running counts of documents and chunks."""
     counts = {"documents": 0, "chunks": 0}
+    unpublished: list[tuple[SourceDocument, int]] = []  # (document, chunks written when complete)
 
     def batches() -> Iterator[list[Chunk]]:
         pending: list[Chunk] = []
+        queued = 0
         for document in documents:
-            pending.extend(chunks_of(document))
-            counts["documents"] += 1
+            chunks = chunks_of(document)
+            pending.extend(chunks)
+            queued += len(chunks)
+            unpublished.append((document, queued))
             while len(pending) >= EMBED_BATCH:
                 yield pending[:EMBED_BATCH]
                 pending = pending[EMBED_BATCH:]
-        if pending:
-            yield pending
+        yield pending
 
     for batch in batches():
-        index.upsert(collection, batch, embedder.embed([c.text for c in batch]))
-        counts["chunks"] += len(batch)
+        if batch:
+            index.upsert(collection, batch, embedder.embed([c.text for c in batch]))
+            counts["chunks"] += len(batch)
+        while unpublished and unpublished[0][1] <= counts["chunks"]:
+            document, _ = unpublished.pop(0)
+            index.publish(collection, document.document_id, document.content_hash())
+            counts["documents"] += 1
         if progress:
             progress(counts["documents"], counts["chunks"])
     return IngestSummary(documents=counts["documents"], chunks=counts["chunks"])
 
 
-def ingest_files(paths: list[Path], collection: str, embedder: Embedder, index: VectorIndex) -> IngestSummary:
-    return ingest_documents((read_document(p) for p in find_documents(paths)), collection, embedder, index)
+def document_from_bytes(
+    data: bytes,
+    content_type: str,
+    document_id: str,
+    fallback_title: str,
+    source: str,
+    metadata: dict | None = None,
+    title: str | None = None,
+) -> SourceDocument:
+    parsed = parse(data, content_type)
+    return SourceDocument(
+        document_id=document_id,
+        title=title or parsed.title or title_of(parsed.text, fallback_title),
+        text=parsed.text,
+        source=source,
+        metadata=metadata or {},
+    )
+
+
+def find_files(paths: list[Path]) -> list[Path]:
+    """Files of a supported type, folders searched recursively; a named file of another type
+    is an error rather than silently skipped."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TYPE_BY_SUFFIX))
+        elif path.is_file():
+            content_type_for(path.name)  # raises for an unsupported type
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return found
+
+
+def read_file(path: Path) -> SourceDocument:
+    return document_from_bytes(
+        path.read_bytes(),
+        content_type_for(path.name),
+        document_id=document_id_from_name(path.stem),
+        fallback_title=path.stem.replace("-", " ").replace("_", " "),
+        source=path.name,
+    )

@@ -1,0 +1,186 @@
+"""Document routes: parse, call the core, shape the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from ragcore.bootstrap import Container, get_container
+from ragcore.domain.documents import DOCUMENT_ID_PATTERN, DocumentRecord
+from ragcore.domain.errors import DocumentNotFoundError
+from ragcore.domain.jobs import JOB_ID_PATTERN, Job
+from ragcore.domain.messages import CollectionName, DocumentCreate, DocumentFields, UploadCreate
+from ragcore.services import documents as service
+from ragcore.services.parsing import content_type_for
+
+from .routes import ContainerDep, base_path
+from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
+
+router = APIRouter(tags=["documents"])
+
+DocumentIdPath = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN.pattern)]
+CollectionQuery = Annotated[CollectionName, Query(description="the collection the document is in")]
+UploadId = Annotated[str, Path(pattern=JOB_ID_PATTERN.pattern)]
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentCreate.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": ".txt, .md, .html or .pdf"},
+                        "collection": {"type": "string"},
+                        "document_id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "source": {"type": "string"},
+                        "metadata": {"type": "string", "description": "a JSON object"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _ports(container: Container) -> service.DocumentPorts:
+    return service.DocumentPorts(
+        jobs=container.job_store, queue=container.queue,
+        documents=container.document_store, blobs=container.blob_store,
+    )
+
+
+def _accepted(record: DocumentRecord, job: Job, request: Request) -> DocumentAccepted:
+    prefix = base_path(request)
+    return DocumentAccepted(
+        document_id=record.document_id, collection=record.collection, job_id=job.job_id,
+        status=job.status, links=links_for(job.job_id, prefix),
+        document=f"{prefix}/documents/{record.document_id}?collection={record.collection}",
+    )
+
+
+def _validation_error(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError(exc.errors(include_url=False))
+
+
+async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, bytes, str | None, str]:
+    """(fields, content, file name, content type) from a JSON or a multipart body."""
+    length = int(request.headers.get("content-length") or 0)
+    body = await request.body()
+    if max(length, len(body)) > limit:
+        raise HTTPException(413, f"the body is larger than {limit} bytes; use POST /documents/uploads")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json":
+        try:
+            created = DocumentCreate.model_validate_json(body)
+        except ValidationError as exc:
+            raise _validation_error(exc) from exc
+        fields = DocumentFields.model_validate(created.model_dump(exclude={"text", "content_type"}))
+        return fields, created.text.encode(), None, created.content_type
+    if media_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RequestValidationError([{"loc": ("body", "file"), "msg": "a file field is required",
+                                           "type": "missing"}])
+        values: dict[str, Any] = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
+        try:
+            if "metadata" in values:
+                values["metadata"] = json.loads(values["metadata"])
+            fields = DocumentFields.model_validate(values)
+        except json.JSONDecodeError as exc:
+            raise RequestValidationError([{"loc": ("body", "metadata"), "msg": "must be a JSON object",
+                                           "type": "json_invalid_field"}]) from exc
+        except ValidationError as exc:
+            raise _validation_error(exc) from exc
+        filename = upload.filename or "upload"
+        content_type = content_type_for(filename, upload.content_type)
+        return fields, await upload.read(), filename, content_type
+    raise HTTPException(415, "send JSON (application/json) or a file (multipart/form-data)")
+
+
+@router.post(
+    "/documents",
+    status_code=202,
+    response_model=DocumentAccepted,
+    summary="Add or replace a document: JSON text or an uploaded file; ingested by the worker",
+    openapi_extra=_BODY_DOC,
+)
+async def add_document(request: Request, container: ContainerDep) -> DocumentAccepted:
+    fields, data, filename, content_type = await _read_request(
+        request, container.settings.max_inline_document_bytes
+    )
+    record, job = await run_in_threadpool(
+        service.submit_file, fields, data, filename, content_type, _ports(container)
+    )
+    return _accepted(record, job, request)
+
+
+@router.post(
+    "/documents/uploads",
+    status_code=201,
+    response_model=UploadTicketView,
+    summary="Get a presigned URL for a file too large to send to the API",
+)
+def create_upload(body: UploadCreate, request: Request, container: ContainerDep) -> UploadTicketView:
+    ticket = service.create_upload(body, _ports(container))
+    return UploadTicketView(
+        upload_id=ticket.upload_id, document_id=ticket.document_id, url=ticket.url, method="PUT",
+        headers={"Content-Type": ticket.content_type}, expires_in=ticket.expires_in,
+        complete=f"{base_path(request)}/documents/uploads/{ticket.upload_id}/complete",
+    )
+
+
+@router.post(
+    "/documents/uploads/{upload_id}/complete",
+    status_code=202,
+    response_model=DocumentAccepted,
+    summary="Queue the ingestion of a file uploaded to its presigned URL",
+)
+def complete_upload(upload_id: UploadId, request: Request, container: ContainerDep) -> DocumentAccepted:
+    record, job = service.complete_upload(upload_id, container.settings.max_upload_bytes, _ports(container))
+    return _accepted(record, job, request)
+
+
+@router.get("/documents", response_model=DocumentList, summary="Documents of a collection, oldest first")
+def list_documents(
+    container: ContainerDep,
+    collection: CollectionQuery = "default",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DocumentList:
+    records, total = container.document_store.list(collection, offset, limit)
+    more = offset + len(records) < total
+    return DocumentList(documents=records, total=total, next_offset=offset + len(records) if more else None)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentRecord)
+def get_document(document_id: DocumentIdPath, container: ContainerDep,
+                 collection: CollectionQuery = "default") -> DocumentRecord:
+    record = container.document_store.get(collection, document_id)
+    if record is None:
+        raise DocumentNotFoundError(collection, document_id)
+    return record
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=202,
+    response_model=DocumentAccepted,
+    summary="Delete a document and its chunks (done by the worker; poll the job)",
+)
+def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep,
+                    collection: CollectionQuery = "default") -> DocumentAccepted:
+    record, job = service.submit_delete(collection, document_id, _ports(container))
+    return _accepted(record, job, request)

@@ -1,0 +1,41 @@
+"""The collection layout shared by both Qdrant adapters, so embedded and server hold the same
+data and rank the same way: named vectors, payload fields, the BM25 model and the fusion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragcore.domain.answers import Passage
+from ragcore.domain.documents import Chunk
+
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"  # sparse, with the IDF modifier: Qdrant supplies the IDF at query time
+LIVE_FIELD = "live"  # false while a new document version is being written
+INDEXED_KEYWORDS = ("document_id", "version")
+
+# Qdrant's own BM25 (the same `Bm25Config` shape on qdrant-edge and on a server), so tokens,
+# stemming and stop words are identical in both. avg_len is the typical chunk length in tokens
+# after stop-word removal (chunks are at most ~160 words).
+BM25_CONFIG: dict[str, Any] = {"language": "english", "k": 1.2, "b": 0.75, "avg_len": 100.0}
+# Each retriever contributes this many candidates per wanted result before fusion.
+PREFETCH_FACTOR = 2
+MIN_PREFETCH = 100
+
+
+def prefetch_limit(limit: int) -> int:
+    return max(limit * PREFETCH_FACTOR, MIN_PREFETCH)
+
+
+def payload_of(chunk: Chunk) -> dict[str, Any]:
+    return {**chunk.model_dump(), LIVE_FIELD: False}
+
+
+def passage_of(payload: dict[str, Any], score: float) -> Passage:
+    return Passage(
+        chunk_id=str(payload["chunk_id"]),
+        document_id=str(payload["document_id"]),
+        title=str(payload.get("title", "")),
+        source=str(payload.get("source", "")),
+        text=str(payload.get("text", "")),
+        score=float(score),
+    )

@@ -1,0 +1,107 @@
+"""Ingest and delete jobs in the worker (claiming and recording are ``job_runner``'s).
+
+Each holds the document's lock while it touches the index, and acts only if it is still the
+document's newest job: with the queue free to deliver in any order, an older ingest must not
+resurrect a deleted document or overwrite a newer version.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ragcore.domain.documents import DocumentRecord, DocumentStatus
+from ragcore.domain.errors import JobBusyError
+from ragcore.domain.jobs import Job
+from ragcore.domain.messages import DeleteRequest, IngestRequest, JobMessage
+from ragcore.ports import BlobStore, DocumentStore, Embedder, JobStore, VectorIndex
+from ragcore.services.ingest import document_from_bytes, index_documents
+from ragcore.services.job_runner import Outcome, run_job
+
+
+@dataclass(frozen=True)
+class DocumentJobPorts:
+    store: JobStore
+    documents: DocumentStore
+    blobs: BlobStore
+    embedder: Embedder
+    index: VectorIndex
+
+
+def run_document_job(
+    message: JobMessage, ports: DocumentJobPorts, lease_seconds: int, max_attempts: int, delivery: int = 1
+) -> Outcome:
+    work = _ingest if message.kind == "ingest" else _delete
+
+    def guarded(job: Job) -> dict[str, Any]:
+        return work(job, ports, lease_seconds)
+
+    def failed(job: Job, error: str) -> None:
+        collection, document_id = job.request["collection"], job.request["document_id"]
+        record = ports.documents.get(collection, document_id)
+        if record is not None and record.job_id == job.job_id:
+            ports.documents.put(record.model_copy(update={
+                "status": DocumentStatus.FAILED, "error": error, "updated_at": time.time()
+            }))
+
+    return run_job(message, ports.store, guarded, lease_seconds, max_attempts, delivery, on_failed=failed)
+
+
+@contextmanager
+def _document_lock(
+    documents: DocumentStore, collection: str, document_id: str, job_id: str, seconds: int
+) -> Iterator[None]:
+    if not documents.lock(collection, document_id, job_id, seconds):
+        raise JobBusyError(f"document {document_id!r} is being changed by another job")
+    try:
+        yield
+    finally:
+        documents.unlock(collection, document_id, job_id)
+
+
+def _current(documents: DocumentStore, collection: str, document_id: str, job: Job) -> DocumentRecord | None:
+    record = documents.get(collection, document_id)
+    return record if record is not None and record.job_id == job.job_id else None
+
+
+def _ingest(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, Any]:
+    request = IngestRequest.model_validate(job.request)
+    outcome: dict[str, Any] = {"document_id": request.document_id, "collection": request.collection}
+    with _document_lock(ports.documents, request.collection, request.document_id, job.job_id, lease_seconds):
+        record = _current(ports.documents, request.collection, request.document_id, job)
+        if record is None:
+            return {**outcome, "action": "superseded"}
+        document = document_from_bytes(
+            ports.blobs.get(request.blob_key),
+            request.content_type,
+            document_id=request.document_id,
+            fallback_title=(request.filename or request.document_id).rsplit(".", 1)[0],
+            source=request.source or request.filename or "",
+            metadata=request.metadata,
+            title=request.title,
+        )
+        version = document.content_hash()
+        if record.content_hash == version:
+            action, chunks = "unchanged", record.chunks
+        else:
+            action = "replaced" if record.content_hash else "created"
+            chunks = index_documents([document], request.collection, ports.embedder, ports.index).chunks
+        ports.documents.put(record.model_copy(update={
+            "status": DocumentStatus.READY, "title": document.title, "source": document.source,
+            "metadata": document.metadata, "content_hash": version, "chunks": chunks,
+            "error": None, "updated_at": time.time(),
+        }))
+    return {**outcome, "action": action, "chunks": chunks, "title": document.title}
+
+
+def _delete(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, Any]:
+    request = DeleteRequest.model_validate(job.request)
+    outcome: dict[str, Any] = {"document_id": request.document_id, "collection": request.collection}
+    with _document_lock(ports.documents, request.collection, request.document_id, job.job_id, lease_seconds):
+        if _current(ports.documents, request.collection, request.document_id, job) is None:
+            return {**outcome, "action": "superseded"}
+        ports.index.delete_document(request.collection, request.document_id)
+        ports.documents.delete(request.collection, request.document_id)
+    return {**outcome, "action": "deleted"}
