@@ -1,65 +1,133 @@
-"""Both vector index adapters hold and return the same data: the embedded Qdrant engine
-(qdrant-edge) and qdrant-client (here in its local mode, the same code path as a server)."""
+"""The vector index on the real Qdrant engine (qdrant-edge): dense, BM25 and hybrid search,
+hidden-until-published versions, deletion, collection isolation and persistence.
+
+The server adapter builds the same query through qdrant-client; no Qdrant server runs on this
+machine (and qdrant-client's local mode cannot make BM25 vectors offline), so only the shape
+of its requests is checked here."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
-from qdrant_client import QdrantClient
+from qdrant_client import models
 
 from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
-from ragcore.adapters.qdrant_server_index import QdrantServerIndex
+from ragcore.adapters.qdrant_schema import DENSE_VECTOR, STATE_FIELD, SPARSE_VECTOR
+from ragcore.adapters.qdrant_server_index import BM25_MODEL, QdrantServerIndex
 from ragcore.domain.documents import Chunk, chunk_id_for
-
-# qdrant-client's local mode ignores payload indexes and says so; a server honours them.
-pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 VECTORS = {"north": [1.0, 0.0, 0.0], "east": [0.0, 1.0, 0.0], "up": [0.0, 0.0, 1.0], "ne": [0.7, 0.7, 0.0]}
+TEXTS = {
+    "north": "the lighthouse keeper trimmed the lamp wicks",
+    "east": "honeybees dance to show where the nectar is",
+    "up": "sourdough starter needs flour and water daily",
+    "ne": "tidal pools shelter anemones at low tide",
+}
 
 
-def _chunks() -> list[Chunk]:
+def _chunks(version: str = "v1", names: list[str] | None = None) -> list[Chunk]:
     return [
-        Chunk(chunk_id=chunk_id_for(name, 0), document_id=name, title=name.title(), source=f"{name}.md",
-              position=0, text=f"text about {name}")
-        for name in VECTORS
+        Chunk(chunk_id=chunk_id_for(name, version, 0), document_id=name, version=version,
+              title=name.title(), source=f"{name}.md", position=0, text=f"{TEXTS[name]} ({version})")
+        for name in names or list(VECTORS)
     ]
 
 
-@pytest.fixture(params=["edge", "client"])
-def index(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "edge":
-        edge = QdrantEdgeIndex(tmp_path, dimension=3)
-        yield edge
-        edge.close()
-    else:
-        yield QdrantServerIndex(QdrantClient(location=":memory:"), dimension=3)
+def _load(index: QdrantEdgeIndex, collection: str = "docs", version: str = "v1") -> None:
+    chunks = _chunks(version)
+    index.upsert(collection, chunks, [VECTORS[c.document_id] for c in chunks])
+    for chunk in chunks:
+        index.publish(collection, chunk.document_id, version)
 
 
-def test_search_returns_nearest_chunks_with_their_payload(index) -> None:  # type: ignore[no-untyped-def]
-    index.upsert("docs", _chunks(), list(VECTORS.values()))
-    hits = index.search("docs", [0.9, 0.1, 0.0], limit=2)
+def _query(text: str, vector: list[float] | None, mode: RetrievalMode = RetrievalMode.HYBRID) -> SearchQuery:
+    return SearchQuery(text=text, vector=vector, mode=mode)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[QdrantEdgeIndex]:
+    edge = QdrantEdgeIndex(tmp_path, dimension=3)
+    yield edge
+    edge.close()
+
+
+def test_dense_search_returns_nearest_chunks_with_their_payload(index: QdrantEdgeIndex) -> None:
+    _load(index)
+    hits = index.search("docs", _query("", [0.9, 0.1, 0.0], RetrievalMode.DENSE), limit=2)
     assert [h.document_id for h in hits] == ["north", "ne"]
-    assert hits[0].title == "North" and hits[0].source == "north.md" and hits[0].text == "text about north"
+    assert hits[0].title == "North" and hits[0].source == "north.md"
+    assert hits[0].text.startswith("the lighthouse keeper")
     assert hits[0].score > hits[1].score
 
 
-def test_collections_are_separate_and_missing_ones_are_empty(index) -> None:  # type: ignore[no-untyped-def]
-    index.upsert("a", _chunks()[:1], [VECTORS["north"]])
-    assert index.search("b", [1.0, 0.0, 0.0], limit=5) == []
-    assert len(index.search("a", [1.0, 0.0, 0.0], limit=5)) == 1
+def test_sparse_search_matches_words_with_stemming(index: QdrantEdgeIndex) -> None:
+    _load(index)
+    hits = index.search("docs", _query("dancing honeybee", None, RetrievalMode.SPARSE), limit=4)
+    assert [h.document_id for h in hits] == ["east"]  # BM25 returns only chunks sharing a term
 
 
-def test_reingesting_overwrites_instead_of_duplicating(index) -> None:  # type: ignore[no-untyped-def]
-    index.upsert("docs", _chunks(), list(VECTORS.values()))
-    index.upsert("docs", _chunks(), list(VECTORS.values()))
-    assert len(index.search("docs", [1.0, 0.0, 0.0], limit=10)) == len(VECTORS)
+def test_hybrid_fuses_both_retrievers(index: QdrantEdgeIndex) -> None:
+    _load(index)
+    # The words point at "up" (sourdough), the vector at "north": both come back, above the rest.
+    hits = index.search("docs", _query("sourdough flour", [1.0, 0.0, 0.0]), limit=4)
+    assert {h.document_id for h in hits[:2]} == {"up", "north"}
+
+
+def test_chunks_are_hidden_until_their_version_is_published(index: QdrantEdgeIndex) -> None:
+    chunks = _chunks("v1", ["north"])
+    index.upsert("docs", chunks, [VECTORS["north"]])
+    assert index.search("docs", _query("lighthouse", [1.0, 0.0, 0.0]), limit=5) == []
+    index.publish("docs", "north", "v1")
+    assert [h.document_id for h in index.search("docs", _query("lighthouse", [1.0, 0.0, 0.0]), limit=5)] == ["north"]
+
+
+def test_a_new_version_replaces_the_old_without_a_mix(index: QdrantEdgeIndex) -> None:
+    _load(index, version="v1")
+    new = _chunks("v2", ["north"])
+    index.upsert("docs", new, [VECTORS["north"]])
+    # Written but not published: readers still see only v1.
+    hits = index.search("docs", _query("lighthouse lamp", [1.0, 0.0, 0.0]), limit=10)
+    assert [h.text for h in hits if h.document_id == "north"] == [f"{TEXTS['north']} (v1)"]
+    index.publish("docs", "north", "v2")
+    hits = index.search("docs", _query("lighthouse lamp", [1.0, 0.0, 0.0]), limit=10)
+    assert [h.text for h in hits if h.document_id == "north"] == [f"{TEXTS['north']} (v2)"]
+
+
+def test_delete_document_removes_all_its_chunks(index: QdrantEdgeIndex) -> None:
+    _load(index)
+    index.delete_document("docs", "north")
+    for mode in RetrievalMode:
+        hits = index.search("docs", _query("lighthouse", [1.0, 0.0, 0.0], mode), limit=10)
+        assert "north" not in {h.document_id for h in hits}
+    index.delete_document("never-created", "north")  # a missing collection is not an error
+
+
+def test_collections_are_separate_and_missing_ones_are_empty(index: QdrantEdgeIndex) -> None:
+    _load(index, collection="a")
+    assert index.search("b", _query("lighthouse", [1.0, 0.0, 0.0]), limit=5) == []
+    assert len(index.search("a", _query("lighthouse", [1.0, 0.0, 0.0]), limit=5)) >= 1
 
 
 def test_embedded_index_persists_across_reopen(tmp_path: Path) -> None:
     first = QdrantEdgeIndex(tmp_path, dimension=3)
-    first.upsert("docs", _chunks(), list(VECTORS.values()))
+    _load(first)
     first.close()
     reopened = QdrantEdgeIndex(tmp_path, dimension=3)
-    assert reopened.search("docs", [0.0, 0.0, 1.0], limit=1)[0].document_id == "up"
+    assert reopened.search("docs", _query("", [0.0, 0.0, 1.0], RetrievalMode.DENSE), limit=1)[0].document_id == "up"
     reopened.close()
+
+
+def test_server_adapter_asks_the_same_question() -> None:
+    request = QdrantServerIndex.request(_query("lamp", [1.0, 0.0, 0.0]), limit=10)
+    assert request["query"] == models.FusionQuery(fusion=models.Fusion.DBSF)
+    dense, sparse = request["prefetch"]
+    assert dense.using == DENSE_VECTOR and sparse.using == SPARSE_VECTOR
+    assert isinstance(sparse.query, models.Document) and sparse.query.model == BM25_MODEL
+    assert sparse.query.options["language"] == "english"
+    for prefetch in (dense, sparse):
+        assert prefetch.filter.must[0].key == STATE_FIELD and prefetch.limit >= 10
+    only_dense = QdrantServerIndex.request(_query("lamp", [1.0, 0.0, 0.0], RetrievalMode.DENSE), limit=3)
+    assert only_dense["using"] == DENSE_VECTOR and only_dense["limit"] == 3

@@ -8,9 +8,10 @@ import time
 from typing import Sequence
 
 from ragcore.domain.answers import Completion, Passage, Usage
-from ragcore.domain.documents import Chunk
+from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import Job, JobStatus, can_transition
+from ragcore.domain.retrieval import SearchQuery
 from ragcore.ports import Claim, ClaimOutcome
 
 
@@ -106,9 +107,65 @@ class ListIndex:
     def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
         raise NotImplementedError
 
-    def search(self, collection: str, vector: list[float], limit: int) -> list[Passage]:
+    def publish(self, collection: str, document_id: str, version: str) -> None:
+        raise NotImplementedError
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        raise NotImplementedError
+
+    def search(self, collection: str, query: SearchQuery, limit: int) -> list[Passage]:
         self.searches.append((collection, limit))
         return self.passages[:limit]
+
+
+class InMemoryDocumentStore:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], DocumentRecord] = {}
+        self.locks: dict[tuple[str, str], str] = {}
+        self.uploads: dict[str, dict] = {}
+
+    def put(self, record: DocumentRecord) -> None:
+        self.records[(record.collection, record.document_id)] = record
+
+    def get(self, collection: str, document_id: str) -> DocumentRecord | None:
+        return self.records.get((collection, document_id))
+
+    def list(self, collection: str, offset: int, limit: int) -> tuple[list[DocumentRecord], int]:
+        mine = sorted((r for (c, _), r in self.records.items() if c == collection), key=lambda r: r.created_at)
+        return mine[offset : offset + limit], len(mine)
+
+    def delete(self, collection: str, document_id: str) -> None:
+        self.records.pop((collection, document_id), None)
+
+    def lock(self, collection: str, document_id: str, owner: str, seconds: int) -> bool:
+        return self.locks.setdefault((collection, document_id), owner) == owner
+
+    def unlock(self, collection: str, document_id: str, owner: str) -> None:
+        if self.locks.get((collection, document_id)) == owner:
+            del self.locks[(collection, document_id)]
+
+    def save_upload(self, upload_id: str, request: dict, ttl_seconds: int) -> None:
+        self.uploads[upload_id] = request
+
+    def load_upload(self, upload_id: str) -> dict | None:
+        return self.uploads.get(upload_id)
+
+
+class InMemoryBlobStore:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.blobs[key] = data
+
+    def get(self, key: str) -> bytes:
+        return self.blobs[key]
+
+    def size(self, key: str) -> int | None:
+        return len(self.blobs[key]) if key in self.blobs else None
+
+    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
+        return f"https://blobs.invalid/{key}"
 
 
 class ScriptedChat:

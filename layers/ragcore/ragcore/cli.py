@@ -9,12 +9,11 @@ import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragcore.config import DEFAULT_MODEL_DIR, get_settings
+from ragcore.domain.retrieval import RetrievalMode
 
 if TYPE_CHECKING:
     from ragcore.local.stack import DevStack
@@ -35,18 +34,25 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--question", default=DEMO_QUESTION)
     demo.add_argument("--top-k", type=int, default=3)
 
-    ingest = commands.add_parser("ingest", help="chunk, embed and upsert .md/.txt files")
+    ingest = commands.add_parser(
+        "ingest", help="add .txt/.md/.html/.pdf files and folders (recursive) to a collection"
+    )
     ingest.add_argument("paths", type=Path, nargs="+")
     ingest.add_argument("--collection", default="default")
+    ingest.add_argument("--api", metavar="URL",
+                        help="go through a running API (e.g. http://127.0.0.1:8787) instead of "
+                             "writing to this machine's index directly")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bars")
 
     evaluation = commands.add_parser("eval", help="measure retrieval quality")
     benchmarks = evaluation.add_subparsers(dest="benchmark", required=True)
     beir = benchmarks.add_parser("beir", help="a BEIR-format benchmark directory")
     beir.add_argument("directory", type=Path, help="holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
     beir.add_argument("--split", required=True)
-    # Only dense retrieval exists so far; hybrid and sparse arrive with BM25 vectors (issue 3).
-    beir.add_argument("--mode", choices=["dense"], default="dense")
+    beir.add_argument("--mode", choices=[m.value for m in RetrievalMode], default=RetrievalMode.HYBRID.value)
     beir.add_argument("--collection", default=None, help="default: beir-<directory name>")
+    beir.add_argument("--skip-ingest", action="store_true",
+                      help="reuse the collection an earlier run filled (to compare modes quickly)")
     beir.add_argument("--json", action="store_true", help="print one JSON object")
 
     model = commands.add_parser("model", help="build steps for the embedding model")
@@ -68,6 +74,7 @@ def _eval(args: argparse.Namespace) -> int:
     collection = args.collection or f"beir-{args.directory.resolve().name}"
     report = evaluate(
         args.directory, args.split, collection, container.embedder, container.vector_index,
+        mode=RetrievalMode(args.mode), ingest=not args.skip_ingest,
         progress=lambda line: print(f"\r{line}", end="", file=sys.stderr, flush=True),
     )
     print(file=sys.stderr)
@@ -88,23 +95,23 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    _ingest_into(args.paths, args.collection)
-    return 0
+    from ragcore.cli_ingest import ingest_locally, ingest_through_api
+
+    if args.api:
+        report = ingest_through_api(args.paths, args.collection, args.api, show_progress=not args.quiet)
+    else:
+        report = ingest_locally(args.paths, args.collection, show_progress=not args.quiet)
+    print(f"ingested {report.line(args.collection)}")
+    failed = sum(n for what, n in report.outcomes.items() if what in ("failed", "stopped", "timed out"))
+    return 1 if failed else 0
 
 
-def _ingest_into(paths: list[Path], collection: str) -> None:
-    """Uses the process's own adapters: inside `dev`/`demo` that is the running stack's, which
-    matters because the embedded Qdrant can be opened by one process only."""
-    from ragcore.bootstrap import get_container
-    from ragcore.services.ingest import ingest_files
+def _ingest_samples(api_url: str, paths: list[Path]) -> None:
+    """Through the API, as a client would: the documents are listed by ``GET /documents``."""
+    from ragcore.cli_ingest import ingest_through_api
 
-    container = get_container()
-    started = time.perf_counter()
-    summary = ingest_files(paths, collection, container.embedder, container.vector_index)
-    print(
-        f"ingested {summary.documents} documents as {summary.chunks} chunks into "
-        f"{collection!r} in {time.perf_counter() - started:.1f}s"
-    )
+    report = ingest_through_api(paths, "default", api_url, show_progress=False)
+    print(f"ingested {report.line('default')}")
 
 
 def _stack(**overrides: Any) -> "DevStack":
@@ -120,7 +127,7 @@ def _dev(args: argparse.Namespace) -> int:
     try:
         with _stack() as stack:
             if args.ingest:
-                _ingest_into(args.ingest, "default")
+                _ingest_samples(stack.api_url, args.ingest)
             print(f"\nragcore is up: API {stack.api_url}  (Ctrl-C stops everything)")
             print(f"  curl -s -X POST {stack.api_url}/chat -H 'Content-Type: application/json' "
                   f"-d '{{\"query\": \"{DEMO_QUESTION}\", \"top_k\": 3}}'", flush=True)
@@ -132,24 +139,26 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from ragcore.cli_ingest import call
+
     logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the demo's output readable
     print("starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant, local LLM)...")
     with _stack() as stack:
-        _ingest_into([SAMPLE_DOCS], "default")
+        _ingest_samples(stack.api_url, [SAMPLE_DOCS])
         print(f"\nQ: {args.question}")
-        accepted = _http("POST", f"{stack.api_url}/chat", {"query": args.question, "top_k": args.top_k})
+        accepted = call(stack.api_url, "POST", "/chat", {"query": args.question, "top_k": args.top_k})
         job_id = accepted["job_id"]
         print(f"   job {job_id} queued; waiting for the worker...")
         deadline = time.monotonic() + 300
         status = accepted["status"]
         while status in ("queued", "started") and time.monotonic() < deadline:
             time.sleep(0.5)
-            status = _http("GET", f"{stack.api_url}/job-status/{job_id}")["status"]
+            status = call(stack.api_url, "GET", f"/job-status/{job_id}")["status"]
         if status != "finished":
-            print(f"job ended as {status}: {_http('GET', f'{stack.api_url}/job-status/{job_id}')}")
+            print(f"job ended as {status}: {call(stack.api_url, 'GET', f'/job-status/{job_id}')}")
             return 1
-        result = _http("GET", f"{stack.api_url}/result/{job_id}")
+        result = call(stack.api_url, "GET", f"/result/{job_id}")
         print(f"\nA: {result['answer']}\n")
         for source in result["sources"]:
             print(f"   [{source['n']}] {source['title']} ({source['source']}, score {source['score']:.2f})")
@@ -160,18 +169,6 @@ def _demo(args: argparse.Namespace) -> int:
             f"{t['embed_ms'] + t['retrieval_ms']:.0f} ms, LLM {t['llm_ms']:.0f} ms, total {t['total_ms']:.0f} ms"
         )
     return 0
-
-
-def _http(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local stack
-            return json.load(response)
-    except urllib.error.HTTPError as exc:  # 4xx/5xx; a 202 is a success and returns above
-        raise SystemExit(f"{method} {url} -> {exc.code}: {exc.read().decode(errors='replace')}") from exc
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ from ragcore.adapters.qdrant_schema import (
     BM25_CONFIG,
     DENSE_VECTOR,
     INDEXED_KEYWORDS,
-    LIVE_FIELD,
+    LIVE,
+    STATE_FIELD,
     SPARSE_VECTOR,
     passage_of,
     payload_of,
@@ -48,11 +49,11 @@ from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 
-def _match(key: str, value: str | bool) -> FieldCondition:
+def _match(key: str, value: str) -> FieldCondition:
     return FieldCondition(key=key, match=MatchValue(value))
 
 
-_LIVE = Filter(must=[_match(LIVE_FIELD, True)])
+_LIVE = Filter(must=[_match(STATE_FIELD, LIVE)])
 
 
 class QdrantEdgeIndex:
@@ -83,7 +84,6 @@ class QdrantEdgeIndex:
                     shard = EdgeShard.create(str(path), self._config())
                     for field in INDEXED_KEYWORDS:
                         shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
-                    shard.update(UpdateOperation.create_field_index(LIVE_FIELD, PayloadSchemaType.Bool))
                 else:
                     return None
             except Exception as exc:  # the binding raises a bare Exception subclass
@@ -117,7 +117,7 @@ class QdrantEdgeIndex:
         )))
         shard.update(UpdateOperation.set_payload_by_filter(
             Filter(must=[_match("document_id", document_id), _match("version", version)]),
-            {LIVE_FIELD: True},
+            {STATE_FIELD: LIVE},
         ))
 
     def delete_document(self, collection: str, document_id: str) -> None:

@@ -10,8 +10,11 @@ from ragcore.domain.documents import Chunk
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"  # sparse, with the IDF modifier: Qdrant supplies the IDF at query time
-LIVE_FIELD = "live"  # false while a new document version is being written
-INDEXED_KEYWORDS = ("document_id", "version")
+# "pending" while a new document version is being written, "live" once published. A keyword,
+# not a bool: qdrant-edge's Python binding turns True into 1, which never matches a bool.
+STATE_FIELD = "state"
+LIVE, PENDING = "live", "pending"
+INDEXED_KEYWORDS = ("document_id", "version", STATE_FIELD)
 
 # Qdrant's own BM25 (the same `Bm25Config` shape on qdrant-edge and on a server), so tokens,
 # stemming and stop words are identical in both. avg_len is the typical chunk length in tokens
@@ -27,7 +30,7 @@ def prefetch_limit(limit: int) -> int:
 
 
 def payload_of(chunk: Chunk) -> dict[str, Any]:
-    return {**chunk.model_dump(), LIVE_FIELD: False}
+    return {**chunk.model_dump(), STATE_FIELD: PENDING}
 
 
 def passage_of(payload: dict[str, Any], score: float) -> Passage:

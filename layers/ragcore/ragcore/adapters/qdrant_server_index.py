@@ -18,7 +18,8 @@ from ragcore.adapters.qdrant_schema import (
     BM25_CONFIG,
     DENSE_VECTOR,
     INDEXED_KEYWORDS,
-    LIVE_FIELD,
+    LIVE,
+    STATE_FIELD,
     SPARSE_VECTOR,
     passage_of,
     payload_of,
@@ -33,11 +34,11 @@ BM25_MODEL = "qdrant/bm25"
 _ERRORS = (ResponseHandlingException, UnexpectedResponse)
 
 
-def _match(key: str, value: str | bool) -> models.FieldCondition:
+def _match(key: str, value: str) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
-_LIVE = models.Filter(must=[_match(LIVE_FIELD, True)])
+_LIVE = models.Filter(must=[_match(STATE_FIELD, LIVE)])
 
 
 def _bm25(text: str) -> models.Document:
@@ -69,7 +70,6 @@ class QdrantServerIndex:
         )
         for field in INDEXED_KEYWORDS:
             self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
-        self._client.create_payload_index(collection, LIVE_FIELD, models.PayloadSchemaType.BOOL)
         self._known.add(collection)
 
     def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
@@ -96,7 +96,7 @@ class QdrantServerIndex:
                 must=[_match("document_id", document_id)], must_not=[_match("version", version)]
             )), wait=True)
             self._client.set_payload(
-                collection, {LIVE_FIELD: True},
+                collection, {STATE_FIELD: LIVE},
                 points=models.Filter(must=[_match("document_id", document_id), _match("version", version)]),
                 wait=True,
             )

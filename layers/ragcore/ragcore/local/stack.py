@@ -26,6 +26,7 @@ from ragcore.local.template import Template, load_template
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "ragcore-jobs"
+BUCKET_NAME = "ragcore-documents"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
@@ -117,6 +118,8 @@ class DevStack:
             )
         self._create_queues(localstack.url)
         self.env["JOBS_QUEUE_URL"] = self.queue_url
+        self._client("s3", localstack.url).create_bucket(Bucket=BUCKET_NAME)
+        self.env["DOCUMENTS_BUCKET"] = BUCKET_NAME
         previous = {name: os.environ.get(name) for name in self.env}
         self._cleanup.callback(_restore_environ, previous)
         os.environ.update(self.env)
@@ -126,8 +129,11 @@ class DevStack:
             self._serve(localstack.url)
 
     def _sqs(self, endpoint: str) -> Any:
+        return self._client("sqs", endpoint)
+
+    def _client(self, service: str, endpoint: str) -> Any:
         return boto3.client(
-            "sqs",
+            service,
             region_name=self.options.region,
             endpoint_url=endpoint,
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
