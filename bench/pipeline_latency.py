@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ragcore.bootstrap import get_container  # noqa: E402
 from ragcore.evaluation.metrics import percentile  # noqa: E402
 from ragcore.local.stack import DevStack, StackOptions  # noqa: E402
-from ragcore.services.ingest import ingest_files  # noqa: E402
+from ragcore.services.ingest import index_files  # noqa: E402
 from tests.support.paths import ROOT, SAMPLES, free_port  # noqa: E402
 
 QUESTIONS = [
@@ -47,7 +47,7 @@ def main() -> None:
     rows: dict[str, list[float]] = {k: [] for k in ("submit", "embed", "retrieval", "llm", "worker total", "round trip")}
     with DevStack(options) as stack, httpx.Client(base_url=stack.api_url, timeout=60) as http:
         container = get_container()
-        ingest_files([SAMPLES], "default", container.embedder, container.vector_index)
+        index_files([SAMPLES], "default", container.embedder, container.vector_index)
         for _ in range(args.rounds):
             for question in QUESTIONS:  # one at a time: latency, not throughput
                 started = time.perf_counter()

@@ -15,7 +15,7 @@ import pytest
 
 from ragcore.bootstrap import get_container
 from ragcore.local.stack import DevStack, StackOptions
-from ragcore.services.ingest import ingest_files
+from ragcore.services.ingest import index_files
 from tests.support.paths import ROOT, SAMPLES, free_port
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
@@ -31,7 +31,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     )
     with DevStack(options) as running:
         container = get_container()
-        ingest_files([SAMPLES], "default", container.embedder, container.vector_index)
+        index_files([SAMPLES], "default", container.embedder, container.vector_index)
         yield running
 
 

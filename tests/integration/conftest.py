@@ -45,6 +45,17 @@ def sqs(localstack_url: str) -> Any:
     return boto3.client("sqs", region_name=REGION, endpoint_url=localstack_url, **CREDENTIALS)
 
 
+@pytest.fixture(scope="session")
+def s3(localstack_url: str) -> Any:
+    return boto3.client("s3", region_name=REGION, endpoint_url=localstack_url, **CREDENTIALS)
+
+
+@pytest.fixture(scope="session")
+def bucket(s3: Any) -> str:
+    s3.create_bucket(Bucket="ragcore-test-documents")
+    return "ragcore-test-documents"
+
+
 @pytest.fixture
 def queue(sqs: Any) -> dict[str, str]:
     """A fresh queue with a DLQ (maxReceiveCount 2, visibility 1 s, so redelivery is quick)."""
@@ -71,12 +82,13 @@ def fake_llm() -> Iterator[FakeLLM]:
 @pytest.fixture
 def lambda_env(
     monkeypatch: pytest.MonkeyPatch, valkey_url: str, localstack_url: str, queue: dict[str, str],
-    fake_llm: FakeLLM, tmp_path: Any,
+    bucket: str, fake_llm: FakeLLM, tmp_path: Any,
 ) -> Iterator[dict[str, str]]:
     """The environment a deployed function would have, pointing at the real local services."""
     env = {
         "VALKEY_URL": valkey_url,
         "JOBS_QUEUE_URL": queue["url"],
+        "DOCUMENTS_BUCKET": bucket,
         "AWS_ENDPOINT_URL": localstack_url,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "test",

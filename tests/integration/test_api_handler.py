@@ -70,7 +70,9 @@ def test_chat_queues_a_job_and_sends_one_message(sqs: Any, queue: dict[str, str]
     assert body["links"] == {"status": f"/v1/job-status/{job_id}", "result": f"/v1/result/{job_id}"}
     job = get_container().job_store.get(job_id)
     assert job.status is JobStatus.QUEUED
-    assert job.request == {"query": "When was Skerry Point Lighthouse first lit?", "top_k": 3, "collection": "default"}
+    assert job.request == {
+        "query": "When was Skerry Point Lighthouse first lit?", "top_k": 3, "collection": "default", "mode": "hybrid",
+    }
     messages = sqs.receive_message(QueueUrl=queue["url"], WaitTimeSeconds=2)["Messages"]
     assert [json.loads(m["Body"])["job_id"] for m in messages] == [job_id]
 

@@ -13,7 +13,7 @@ import pytest
 from ragcore.bootstrap import get_container
 from ragcore.domain.jobs import Job, JobStatus, new_job_id
 from ragcore.local.lambda_context import LocalLambdaContext
-from ragcore.services.ingest import ingest_files
+from ragcore.services.ingest import index_files
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import SAMPLES, load_event
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("lambda_env")
 @pytest.fixture(autouse=True)
 def ingested_samples(lambda_env: dict[str, str]) -> None:
     container = get_container()
-    ingest_files([SAMPLES], "default", container.embedder, container.vector_index)
+    index_files([SAMPLES], "default", container.embedder, container.vector_index)
 
 
 def queued_job(query: str = "When was Skerry Point Lighthouse first lit?", top_k: int = 3) -> str:

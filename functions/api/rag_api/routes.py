@@ -16,7 +16,17 @@ from ragcore.domain.messages import ChatRequest
 from ragcore.services.submit import submit_chat
 
 from .errors import error_response
-from .views import Accepted, Check, Health, JobStatusView, NotReady, ResultView, iso, links_for
+from .views import (
+    Accepted,
+    Check,
+    DocumentResultView,
+    Health,
+    JobStatusView,
+    NotReady,
+    ResultView,
+    iso,
+    links_for,
+)
 
 router = APIRouter()
 
@@ -79,8 +89,9 @@ def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
 
 @router.get(
     "/result/{job_id}",
-    response_model=ResultView,
+    response_model=ResultView | DocumentResultView,
     responses={202: {"model": NotReady}, 409: {"description": "the job failed or was stopped"}},
+    summary="The answer of a chat job, or what an ingest or delete job did",
 )
 def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResponse:
     job = container.job_store.get(job_id)
@@ -97,12 +108,14 @@ def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResp
             409, f"job_{job.status.value}", job.error or f"the job was {job.status.value}",
             job_id=job_id, status=job.status.value,
         )
-    answer = container.job_store.get_result(job_id) or {}
-    view = ResultView(
+    outcome = container.job_store.get_result(job_id) or {}
+    view_type = ResultView if job.kind == "chat" else DocumentResultView
+    view = view_type(
         job_id=job_id,
+        kind=job.kind,
         status=job.status,
         created_at=iso(job.created_at),
         finished_at=iso(job.finished_at),
-        **answer,
+        **outcome,
     )
-    return JSONResponse(view.model_dump())
+    return JSONResponse(view.model_dump(exclude_none=view_type is DocumentResultView))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -32,6 +33,7 @@ class Accepted(BaseModel):
 
 class JobStatusView(BaseModel):
     job_id: str
+    kind: str
     status: JobStatus
     created_at: str | None
     started_at: str | None
@@ -43,6 +45,7 @@ class JobStatusView(BaseModel):
     def of(cls, job: Job) -> "JobStatusView":
         return cls(
             job_id=job.job_id,
+            kind=job.kind,
             status=job.status,
             created_at=iso(job.created_at),
             started_at=iso(job.started_at),
@@ -63,9 +66,27 @@ class NotReady(BaseModel):
 
 class ResultView(Answer):
     job_id: str
+    kind: Literal["chat"] = "chat"
     status: JobStatus
     created_at: str | None
     finished_at: str | None
+
+
+class DocumentResultView(BaseModel):
+    """What an ingest or delete job did. ``action``: created, replaced, unchanged (same
+    content hash, nothing re-embedded), deleted, or superseded (a newer job for the same
+    document came first, so this one left the index alone)."""
+
+    job_id: str
+    kind: Literal["ingest", "delete"]
+    status: JobStatus
+    created_at: str | None
+    finished_at: str | None
+    document_id: str
+    collection: str
+    action: Literal["created", "replaced", "unchanged", "deleted", "superseded"]
+    chunks: int | None = None
+    title: str | None = None
 
 
 class Check(BaseModel):

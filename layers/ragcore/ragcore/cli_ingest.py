@@ -21,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ragcore.domain.documents import document_id_from_name
-from ragcore.services.ingest import find_files, index_documents, read_file
+from ragcore.services.ingest import find_files, index_files
 from ragcore.services.parsing import content_type_for
 
 INLINE_LIMIT = 1024 * 1024  # larger files, and every PDF, use a presigned upload
@@ -52,9 +52,7 @@ def ingest_locally(paths: list[Path], collection: str, show_progress: bool = Tru
             bar.update(documents - bar.n)
             bar.set_postfix(chunks=chunks)
 
-        summary = index_documents(
-            (read_file(f) for f in files), collection, container.embedder, container.vector_index, progress
-        )
+        summary = index_files(files, collection, container.embedder, container.vector_index, progress)
     return IngestReport(len(files), Counter({"indexed": summary.documents}), summary.chunks,
                         time.perf_counter() - started)
 

@@ -121,3 +121,13 @@ def read_file(path: Path) -> SourceDocument:
         fallback_title=path.stem.replace("-", " ").replace("_", " "),
         source=path.name,
     )
+
+
+def index_files(
+    paths: list[Path],
+    collection: str,
+    embedder: Embedder,
+    index: VectorIndex,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestSummary:
+    return index_documents((read_file(p) for p in find_files(paths)), collection, embedder, index, progress)
