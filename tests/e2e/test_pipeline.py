@@ -13,10 +13,10 @@ import boto3
 import httpx
 import pytest
 
-from ragcore.bootstrap import get_container
+from ragcore.cli_ingest import ingest_through_api
 from ragcore.local.stack import DevStack, StackOptions
-from ragcore.services.ingest import index_files
 from tests.support.paths import ROOT, SAMPLES, free_port
+from tests.support.documents import make_pdf
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
 
@@ -30,8 +30,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         llm_threads=2, template_path=ROOT / "template.yaml", visibility_timeout=5,
     )
     with DevStack(options) as running:
-        container = get_container()
-        index_files([SAMPLES], "default", container.embedder, container.vector_index)
+        report = ingest_through_api([SAMPLES], "default", running.api_url, show_progress=False)
+        assert report.outcomes == {"created": 5}, report
         yield running
 
 
@@ -119,3 +119,20 @@ def test_client_mistakes_over_http(http: httpx.Client) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "query"
     assert http.post("/chat", content=b"{", headers={"Content-Type": "application/json"}).status_code == 400
     assert http.get("/nowhere").status_code == 403  # as API Gateway answers an unknown route
+
+
+def test_an_uploaded_document_is_answerable_through_chat(http: httpx.Client) -> None:
+    pdf = make_pdf("Quillon Bridge", ["The Quillon Bridge over the river Esk was opened in 1932."])
+    accepted = http.post("/documents", files={"file": ("quillon-bridge.pdf", pdf, "application/pdf")},
+                         data={"document_id": "quillon-bridge"})
+    assert accepted.status_code == 202, accepted.text
+    status, _ = wait_for_final(http, accepted.json()["job_id"])
+    assert status["status"] == "finished", status
+    assert http.get("/documents/quillon-bridge").json()["status"] == "ready"
+
+    asked = http.post("/chat", json={"query": "When was the Quillon Bridge opened?", "top_k": 3})
+    status, _ = wait_for_final(http, asked.json()["job_id"])
+    assert status["status"] == "finished", status
+    result = http.get(f"/result/{asked.json()['job_id']}").json()
+    assert result["sources"][0]["document_id"] == "quillon-bridge"
+    assert "1932" in result["answer"], result["answer"]

@@ -18,7 +18,7 @@ from ragcore.local.sqs_poller import SqsPoller
 from ragcore.local.template import load_template
 from tests.integration.conftest import REGION
 from tests.support.paths import ROOT, free_port
-from tests.unit.test_parsing import make_pdf
+from tests.support.documents import make_pdf
 
 LIGHTHOUSE = "# Skerry Point\n\nThe lighthouse at Skerry Point was first lit on 12 October 1874."
 

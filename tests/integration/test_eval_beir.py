@@ -44,3 +44,20 @@ def test_json_report_through_the_real_paths(tmp_path: Path) -> None:
     assert report["queries"] == 2 and report["documents"] == 4
     assert report["ndcg@10"] == 1.0 and report["recall@10"] == 1.0  # each query's document ranks first
     assert 0 < report["latency_ms_p50"] <= report["latency_ms_p95"]
+
+
+def test_every_mode_runs_and_a_second_run_can_reuse_the_collection(tmp_path: Path) -> None:
+    write_benchmark(tmp_path / "tiny")
+    env = {**os.environ, "QDRANT_PATH": str(tmp_path / "qdrant")}
+    reports = {}
+    for mode, extra in (("hybrid", []), ("dense", ["--skip-ingest"]), ("sparse", ["--skip-ingest"])):
+        result = subprocess.run(
+            [sys.executable, "-m", "ragcore.cli", "eval", "beir", str(tmp_path / "tiny"), "--split", "test",
+             "--mode", mode, "--json", *extra],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        reports[mode] = json.loads(result.stdout)
+    assert {r["mode"] for r in reports.values()} == {"hybrid", "dense", "sparse"}
+    assert "chunks_per_second" in reports["hybrid"] and "chunks_per_second" not in reports["dense"]
+    assert all(r["recall@10"] == 1.0 for r in reports.values())

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fpdf import FPDF
 
 from ragcore.domain.chunking import chunk_text
 from ragcore.domain.errors import InvalidDocumentError, UnsupportedDocumentTypeError
 from ragcore.services.ingest import document_from_bytes
 from ragcore.services.parsing import content_type_for, parse
-
-
-def make_pdf(title: str, lines: list[str]) -> bytes:
-    pdf = FPDF()
-    pdf.set_title(title)
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    for line in lines:
-        pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+from tests.support.documents import make_pdf
 
 
 def test_plain_text_and_markdown_are_decoded_as_utf8() -> None:
