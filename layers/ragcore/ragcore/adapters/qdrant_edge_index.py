@@ -99,7 +99,7 @@ class QdrantEdgeIndex:
         points = [
             Point(
                 chunk.chunk_id,
-                {DENSE_VECTOR: vector, SPARSE_VECTOR: self._bm25.embed_document(chunk.text)},
+                {DENSE_VECTOR: vector, SPARSE_VECTOR: self._bm25.embed_document(chunk.context or chunk.text)},
                 payload_of(chunk),
             )
             for chunk, vector in zip(chunks, vectors, strict=True)

@@ -9,7 +9,9 @@ from ragcore.domain.answers import Passage
 from ragcore.domain.documents import Chunk
 
 DENSE_VECTOR = "dense"
-SPARSE_VECTOR = "bm25"  # sparse, with the IDF modifier: Qdrant supplies the IDF at query time
+# BM25 of each chunk together with its neighbours (``Chunk.context``): sparse, with the IDF
+# modifier, so Qdrant supplies the IDF at query time.
+SPARSE_VECTOR = "bm25"
 # "pending" while a new document version is being written, "live" once published. A keyword,
 # not a bool: qdrant-edge's Python binding turns True into 1, which never matches a bool.
 STATE_FIELD = "state"
@@ -30,7 +32,7 @@ def prefetch_limit(limit: int) -> int:
 
 
 def payload_of(chunk: Chunk) -> dict[str, Any]:
-    return {**chunk.model_dump(), STATE_FIELD: PENDING}
+    return {**chunk.model_dump(exclude={"context"}), STATE_FIELD: PENDING}
 
 
 def passage_of(payload: dict[str, Any], score: float) -> Passage:

@@ -80,7 +80,7 @@ class QdrantServerIndex:
                 points=[
                     models.PointStruct(
                         id=c.chunk_id,
-                        vector={DENSE_VECTOR: v, SPARSE_VECTOR: _bm25(c.text)},
+                        vector={DENSE_VECTOR: v, SPARSE_VECTOR: _bm25(c.context or c.text)},
                         payload=payload_of(c),
                     )
                     for c, v in zip(chunks, vectors, strict=True)

@@ -25,10 +25,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
 class TextChunk:
     position: int
     text: str
+    # The chunk with its neighbours in the same section: indexed for BM25 beside the chunk's
+    # own words, so a passage also scores on the words around it (measured in docs/RETRIEVAL.md).
+    context: str
 
 
 @dataclass(frozen=True)
 class _Sentence:
+    index: int  # position in the section, so overlapping windows can be merged
     paragraph: int
     words: tuple[str, ...]
 
@@ -44,12 +48,14 @@ def title_of(text: str, fallback: str) -> str:
 def chunk_text(text: str, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS) -> list[TextChunk]:
     if not 0 <= overlap_words < max_words:
         raise ValueError("overlap_words must be at least 0 and less than max_words")
-    pieces: list[str] = []
+    pieces: list[tuple[str, str]] = []
     for trail, paragraphs in _sections(text):
         prefix = f"{trail}\n" if trail else ""
-        for sentences in _pack(_sentences(paragraphs, max_words, overlap_words), max_words, overlap_words):
-            pieces.append(prefix + _render(sentences))
-    return [TextChunk(position=i, text=piece) for i, piece in enumerate(pieces)]
+        packed = _pack(_sentences(paragraphs, max_words, overlap_words), max_words, overlap_words)
+        for i, sentences in enumerate(packed):
+            around = {s.index: s for chunk in packed[max(0, i - 1) : i + 2] for s in chunk}
+            pieces.append((prefix + _render(sentences), prefix + _render([around[k] for k in sorted(around)])))
+    return [TextChunk(position=i, text=text, context=context) for i, (text, context) in enumerate(pieces)]
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:
@@ -86,7 +92,7 @@ def _sentences(paragraphs: list[str], max_words: int, overlap_words: int) -> lis
             words = tuple(sentence.split())
             # An over-long sentence becomes overlapping word windows of at most max_words.
             for start in range(0, max(len(words) - overlap_words, 1), step):
-                sentences.append(_Sentence(number, words[start : start + max_words]))
+                sentences.append(_Sentence(len(sentences), number, words[start : start + max_words]))
     return [s for s in sentences if s.words]
 
 

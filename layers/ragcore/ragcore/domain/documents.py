@@ -57,6 +57,7 @@ class Chunk(BaseModel):
     source: str
     position: int
     text: str
+    context: str = ""  # the chunk with its neighbours; what BM25 indexes (not stored)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -35,6 +35,7 @@ def chunks_of(document: SourceDocument) -> list[Chunk]:
             source=document.source,
             position=piece.position,
             text=piece.text,
+            context=piece.context,
             metadata=document.metadata,
         )
         for piece in chunk_text(document.text)
