@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--words", type=int, default=100)
     parser.add_argument("--overlap", type=int, default=30)
+    parser.add_argument("--neighbours", type=int, default=1, help="chunks each side in a chunk's context")
     parser.add_argument("--k", type=float, default=1.2)
     parser.add_argument("--b", type=float, default=0.75)
     parser.add_argument("--avg-len", type=float, default=256.0)
@@ -73,7 +74,7 @@ def main() -> None:
 
     rows, sparse_texts = [], {"chunk": [], "context": [], "document": []}
     for document in read_corpus(args.benchmark):
-        for piece in chunk_text(document.text, args.words, args.overlap):
+        for piece in chunk_text(document.text, args.words, args.overlap, args.neighbours):
             rows.append({"document_id": document.document_id, "chunk_id": f"{document.document_id}#{piece.position}",
                          "title": document.title, "source": "", "text": piece.text})
             sparse_texts["chunk"].append(piece.text)
@@ -103,7 +104,7 @@ def main() -> None:
 
     modes = {"dense": ["dense"], **{f"bm25 {n}": [n] for n in sparse_texts}}
     fusions = {f"dense+{n}": ["dense", n] for n in sparse_texts}
-    print(f"{len(rows)} chunks (≤{args.words} words, overlap {args.overlap}); BM25 k={args.k} b={args.b} "
+    print(f"{len(rows)} chunks (≤{args.words} words, overlap {args.overlap}, context ±{args.neighbours}); BM25 k={args.k} b={args.b} "
           f"avg_len={args.avg_len}; pool {pool}; {len(queries)} queries")
     print(f"{'mode':<22}{'nDCG@10':>9}{'R@10':>8}{'R@100':>8}")
     for name, using in [*modes.items(), *[(f"{f} {kind}", u) for f, u in fusions.items() for kind in ("dbsf", "rrf")]]:

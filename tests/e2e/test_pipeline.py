@@ -97,11 +97,11 @@ def test_redelivered_message_leaves_the_finished_job_alone(
 ) -> None:
     sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=stack.env["AWS_ENDPOINT_URL"],
                        aws_access_key_id="test", aws_secret_access_key="test")
-    sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"job_id": answered["job_id"], "kind": "chat"}))
+    sqs.send_message(QueueUrl=stack.queue_urls["JobsQueue"], MessageBody=json.dumps({"job_id": answered["job_id"], "kind": "chat"}))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         attrs = sqs.get_queue_attributes(
-            QueueUrl=stack.queue_url,
+            QueueUrl=stack.queue_urls["JobsQueue"],
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         if attrs == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:

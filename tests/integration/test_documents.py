@@ -27,11 +27,13 @@ LIGHTHOUSE = "# Skerry Point\n\nThe lighthouse at Skerry Point was first lit on 
 def api(lambda_env: dict[str, str], sqs: Any, queue: dict[str, str]) -> Iterator[httpx.Client]:
     valkey.Valkey.from_url(lambda_env["VALKEY_URL"]).flushall()  # the registry outlives a test
     template = load_template(ROOT / "template.yaml")
-    api_handler, worker_handler = load_handler(template.api), load_handler(template.worker.function)
+    # One queue for every job kind here (INGEST_QUEUE_URL unset): the worker handler is the
+    # same code in both functions.
+    worker = template.trigger("IngestFunction").function
+    api_handler, worker_handler = load_handler(template.api), load_handler(worker)
     poller = SqsPoller(
         sqs, queue["url"], queue["arn"], REGION,
-        lambda event: invoke(template.worker.function, worker_handler, event),
-        batch_size=template.worker.batch_size, batching_window_seconds=0,
+        lambda event: invoke(worker, worker_handler, event), batch_size=5, batching_window_seconds=0,
     )
     port = free_port()
     gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,

@@ -179,3 +179,30 @@ class ScriptedChat:
         if self.error:
             raise self.error
         return Completion(text=self.text, model="scripted", usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))
+
+
+class RecordingIndex:
+    """Keeps chunks per collection and marks published versions; enough to check what the
+    ingest use-cases write, not how Qdrant ranks."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, dict[str, Chunk]] = {}
+        self.live: dict[tuple[str, str], str] = {}
+
+    def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
+        self.chunks.setdefault(collection, {}).update({c.chunk_id: c for c in chunks})
+
+    def publish(self, collection: str, document_id: str, version: str) -> None:
+        mine = self.chunks.setdefault(collection, {})
+        for chunk_id in [i for i, c in mine.items() if c.document_id == document_id and c.version != version]:
+            del mine[chunk_id]
+        self.live[(collection, document_id)] = version
+
+    def delete_document(self, collection: str, document_id: str) -> None:
+        mine = self.chunks.get(collection, {})
+        for chunk_id in [i for i, c in mine.items() if c.document_id == document_id]:
+            del mine[chunk_id]
+        self.live.pop((collection, document_id), None)
+
+    def search(self, collection: str, query: SearchQuery, limit: int) -> list[Passage]:
+        raise NotImplementedError

@@ -91,7 +91,8 @@ class Container:
         s = self.settings
         if not s.jobs_queue_url:
             raise ValueError("JOBS_QUEUE_URL is not set")
-        return SqsJobQueue(self._aws_client("sqs", s.dependency_timeout_seconds * 2), s.jobs_queue_url)
+        client = self._aws_client("sqs", s.dependency_timeout_seconds * 2)
+        return SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url)
 
     def _blob_store(self) -> BlobStore:
         from ragcore.adapters.s3_blobs import S3BlobStore

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     # Job store and queue
     valkey_url: str = "redis://127.0.0.1:6379/0"
     jobs_queue_url: str | None = None
+    # Document jobs (ingest, delete) go here when set; otherwise to the jobs queue.
+    ingest_queue_url: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)

@@ -1,5 +1,6 @@
 """Invariants of template.yaml that the code relies on, read the way the local runner reads it."""
 
+import pytest
 import yaml
 
 from rag_api.app import app
@@ -13,7 +14,9 @@ WORKER_ENV = RAW["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Va
 
 def test_functions_and_routes() -> None:
     assert TEMPLATE.api.handler == "rag_api.app.handler"
-    assert TEMPLATE.worker.function.handler == "rag_worker.handler.handler"
+    assert {w.function.logical_id for w in TEMPLATE.workers} == {"WorkerFunction", "IngestFunction"}
+    assert {w.function.handler for w in TEMPLATE.workers} == {"rag_worker.handler.handler"}
+    assert TEMPLATE.queue_env == {"JOBS_QUEUE_URL": "JobsQueue", "INGEST_QUEUE_URL": "IngestQueue"}
     # Every route of the app, and only those, is wired in API Gateway.
     app_routes = {
         (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
@@ -24,19 +27,24 @@ def test_functions_and_routes() -> None:
     assert RAW["Globals"]["Function"]["Architectures"] == ["x86_64"]
 
 
-def test_queue_settings_follow_the_worker() -> None:
-    worker = TEMPLATE.worker
+@pytest.mark.parametrize("function_id", ["WorkerFunction", "IngestFunction"])
+def test_queue_settings_follow_each_worker(function_id: str) -> None:
+    worker = TEMPLATE.trigger(function_id)
+    env = RAW["Resources"][function_id]["Properties"]["Environment"]["Variables"]
     assert worker.queue.visibility_timeout >= 6 * worker.function.timeout
-    assert worker.queue.max_receive_count == 5
-    assert int(WORKER_ENV["JOB_MAX_ATTEMPTS"]) == worker.queue.max_receive_count
-    assert worker.function.timeout <= int(WORKER_ENV["JOB_LEASE_SECONDS"]) < worker.queue.visibility_timeout
+    assert int(env["JOB_MAX_ATTEMPTS"]) == worker.queue.max_receive_count
+    assert worker.function.timeout <= int(env["JOB_LEASE_SECONDS"]) < worker.queue.visibility_timeout
+    events = RAW["Resources"][function_id]["Properties"]["Events"]
+    assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events.values())
+
+
+def test_the_chat_worker_answers_within_its_timeout() -> None:
+    worker = TEMPLATE.trigger("WorkerFunction")
     # The SDK's exponential backoff between its tries is ~1.5 s; 10 s leaves room. (A server's
     # Retry-After can ask for longer; bounding that is part of the reliability work.)
     backoff = 10
     budget = 3 * int(WORKER_ENV["LLM_TIMEOUT_SECONDS"]) + backoff + int(WORKER_ENV["QDRANT_TIMEOUT_SECONDS"])
     assert budget < worker.function.timeout
-    events = RAW["Resources"]["WorkerFunction"]["Properties"]["Events"]
-    assert events["Jobs"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_gateway_errors_use_the_apps_error_shape() -> None:

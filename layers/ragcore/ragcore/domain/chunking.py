@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 MAX_WORDS = 160
 OVERLAP_WORDS = 40
+CONTEXT_NEIGHBOURS = 1  # chunks on each side that make up a chunk's context
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 # A sentence ends at . ! or ? followed by space and an upper-case letter, digit or bracket.
@@ -45,7 +46,12 @@ def title_of(text: str, fallback: str) -> str:
     return fallback
 
 
-def chunk_text(text: str, max_words: int = MAX_WORDS, overlap_words: int = OVERLAP_WORDS) -> list[TextChunk]:
+def chunk_text(
+    text: str,
+    max_words: int = MAX_WORDS,
+    overlap_words: int = OVERLAP_WORDS,
+    neighbours: int = CONTEXT_NEIGHBOURS,
+) -> list[TextChunk]:
     if not 0 <= overlap_words < max_words:
         raise ValueError("overlap_words must be at least 0 and less than max_words")
     pieces: list[tuple[str, str]] = []
@@ -53,7 +59,7 @@ def chunk_text(text: str, max_words: int = MAX_WORDS, overlap_words: int = OVERL
         prefix = f"{trail}\n" if trail else ""
         packed = _pack(_sentences(paragraphs, max_words, overlap_words), max_words, overlap_words)
         for i, sentences in enumerate(packed):
-            around = {s.index: s for chunk in packed[max(0, i - 1) : i + 2] for s in chunk}
+            around = {s.index: s for chunk in packed[max(0, i - neighbours) : i + neighbours + 1] for s in chunk}
             pieces.append((prefix + _render(sentences), prefix + _render([around[k] for k in sorted(around)])))
     return [TextChunk(position=i, text=text, context=context) for i, (text, context) in enumerate(pieces)]
 

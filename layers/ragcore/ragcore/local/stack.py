@@ -4,6 +4,7 @@ and the integration and end-to-end tests."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,7 +26,6 @@ from ragcore.local.template import Template, load_template
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "ragcore-jobs"
 BUCKET_NAME = "ragcore-documents"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -71,8 +71,8 @@ class DevStack:
         self.template: Template = load_template(options.template_path)
         self._cleanup = ExitStack()
         self.api_url = ""
-        self.queue_url = ""
-        self.dead_letter_queue_url = ""
+        self.queue_urls: dict[str, str] = {}  # by the queue's logical id in the template
+        self.dead_letter_queue_urls: dict[str, str] = {}
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> "DevStack":
@@ -117,7 +117,6 @@ class DevStack:
                 OPENAI_BASE_URL=llm.base_url, LLM_MODEL=LOCAL_LLM_ALIAS, LLM_TIMEOUT_SECONDS="120"
             )
         self._create_queues(localstack.url)
-        self.env["JOBS_QUEUE_URL"] = self.queue_url
         self._client("s3", localstack.url).create_bucket(Bucket=BUCKET_NAME)
         self.env["DOCUMENTS_BUCKET"] = BUCKET_NAME
         previous = {name: os.environ.get(name) for name in self.env}
@@ -141,42 +140,51 @@ class DevStack:
         )
 
     def _create_queues(self, endpoint: str) -> None:
+        """One queue (with its dead-letter queue) per SQS-triggered function, configured as the
+        template configures it, and named in the environment variable the template uses."""
         sqs = self._sqs(endpoint)
-        queue = self.template.worker.queue
-        self.dead_letter_queue_url = sqs.create_queue(QueueName=f"{QUEUE_NAME}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(
-            QueueUrl=self.dead_letter_queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        visibility = self.options.visibility_timeout or queue.visibility_timeout
-        self.queue_url = sqs.create_queue(
-            QueueName=QUEUE_NAME,
-            Attributes={
-                "VisibilityTimeout": str(visibility),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
-                ),
-            },
-        )["QueueUrl"]
-        # create_queue returns an existing queue unchanged; make its settings match.
-        sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"VisibilityTimeout": str(visibility)})
+        for worker in self.template.workers:
+            queue = worker.queue
+            name = f"ragcore-{queue.logical_id.lower()}"
+            dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            visibility = self.options.visibility_timeout or queue.visibility_timeout
+            url = sqs.create_queue(
+                QueueName=name,
+                Attributes={
+                    "VisibilityTimeout": str(visibility),
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
+                    ),
+                },
+            )["QueueUrl"]
+            # create_queue returns an existing queue unchanged; make its settings match.
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility)})
+            self.queue_urls[queue.logical_id] = url
+            self.dead_letter_queue_urls[queue.logical_id] = dlq_url
+        for variable, queue_id in self.template.queue_env.items():
+            self.env[variable] = self.queue_urls[queue_id]
 
     def _serve(self, endpoint: str) -> None:
         o, t = self.options, self.template
         api_handler = load_handler(t.api)
-        worker_handler = load_handler(t.worker.function)
         sqs = self._sqs(endpoint)
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        poller = SqsPoller(
-            sqs,
-            self.queue_url,
-            queue_arn,
-            o.region,
-            lambda event: invoke(t.worker.function, worker_handler, event),
-            batch_size=t.worker.batch_size,
-            batching_window_seconds=t.worker.batching_window_seconds,
-        )
+        for worker in t.workers:
+            url = self.queue_urls[worker.queue.logical_id]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            poller = SqsPoller(
+                sqs,
+                url,
+                arn,
+                o.region,
+                functools.partial(invoke, worker.function, load_handler(worker.function)),
+                batch_size=worker.batch_size,
+                batching_window_seconds=worker.batching_window_seconds,
+            )
+            poller.start()
+            self._cleanup.callback(poller.stop)
         gateway = HttpGateway(
             o.host,
             o.api_port,
@@ -184,8 +192,6 @@ class DevStack:
             t.stage,
             lambda event: invoke(t.api, api_handler, event),
         )
-        poller.start()
-        self._cleanup.callback(poller.stop)
         gateway.start()
         self._cleanup.callback(gateway.stop)
         self.api_url = gateway.url

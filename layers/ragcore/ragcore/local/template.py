@@ -53,10 +53,15 @@ class Template:
     api: FunctionSpec
     api_routes: list[tuple[str, str]]  # (method, path) of the REST API events
     stage: str
-    worker: SqsTrigger
+    workers: list[SqsTrigger]  # every function fed by an SQS queue
+    queue_env: dict[str, str]  # environment variable -> the queue (logical id) it names
+
+    def trigger(self, function_id: str) -> SqsTrigger:
+        (found,) = [w for w in self.workers if w.function.logical_id == function_id]
+        return found
 
 
-def load_template(path: Path, api_id: str = "ApiFunction", worker_id: str = "WorkerFunction") -> Template:
+def load_template(path: Path, api_id: str = "ApiFunction") -> Template:
     doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     resources = doc["Resources"]
     defaults = doc.get("Globals", {}).get("Function", {})
@@ -70,17 +75,33 @@ def load_template(path: Path, api_id: str = "ApiFunction", worker_id: str = "Wor
             timeout=int(props.get("Timeout", 3)),
         )
 
-    worker = function(worker_id)
-    worker_props = resources[worker_id]["Properties"]
-    (sqs_event,) = [e for e in worker_props["Events"].values() if e["Type"] == "SQS"]
-    queue_ref = sqs_event["Properties"]["Queue"]["!GetAtt"]
-    queue_id = queue_ref.split(".")[0] if isinstance(queue_ref, str) else queue_ref[0]
-    queue_props = resources[queue_id]["Properties"]
-    queue = QueueSpec(
-        logical_id=queue_id,
-        visibility_timeout=int(queue_props["VisibilityTimeout"]),
-        max_receive_count=int(queue_props["RedrivePolicy"]["maxReceiveCount"]),
-    )
+    def queue(queue_id: str) -> QueueSpec:
+        props = resources[queue_id]["Properties"]
+        return QueueSpec(
+            logical_id=queue_id,
+            visibility_timeout=int(props["VisibilityTimeout"]),
+            max_receive_count=int(props["RedrivePolicy"]["maxReceiveCount"]),
+        )
+
+    workers = []
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] != "SQS":
+                continue
+            ref = event["Properties"]["Queue"]["!GetAtt"]
+            workers.append(SqsTrigger(
+                function=function(logical_id),
+                queue=queue(ref.split(".")[0] if isinstance(ref, str) else ref[0]),
+                batch_size=int(event["Properties"].get("BatchSize", 10)),
+                batching_window_seconds=int(event["Properties"].get("MaximumBatchingWindowInSeconds", 0)),
+            ))
+    variables = defaults.get("Environment", {}).get("Variables", {})
+    queue_env = {
+        name: value["!Ref"] for name, value in variables.items()
+        if isinstance(value, dict) and resources.get(value.get("!Ref", ""), {}).get("Type") == "AWS::SQS::Queue"
+    }
     api_events = resources[api_id]["Properties"]["Events"].values()
     return Template(
         api=function(api_id),
@@ -90,12 +111,6 @@ def load_template(path: Path, api_id: str = "ApiFunction", worker_id: str = "Wor
             if e["Type"] == "Api"
         ],
         stage=str(doc.get("Parameters", {}).get("StageName", {}).get("Default", "v1")),
-        worker=SqsTrigger(
-            function=worker,
-            queue=queue,
-            batch_size=int(sqs_event["Properties"].get("BatchSize", 10)),
-            batching_window_seconds=int(
-                sqs_event["Properties"].get("MaximumBatchingWindowInSeconds", 0)
-            ),
-        ),
+        workers=workers,
+        queue_env=queue_env,
     )

@@ -1,0 +1,131 @@
+"""Document use-cases on in-memory fakes: what is registered, queued, written and skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragcore.domain.documents import DocumentStatus
+from ragcore.domain.errors import DependencyUnavailableError, DocumentNotFoundError, JobBusyError
+from ragcore.domain.messages import DocumentFields, JobMessage, UploadCreate
+from ragcore.services import documents as service
+from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
+from ragcore.services.job_runner import Outcome
+from tests.support.fakes import (
+    InMemoryBlobStore,
+    InMemoryDocumentStore,
+    InMemoryJobStore,
+    KeywordEmbedder,
+    RecordingIndex,
+    RecordingQueue,
+)
+
+TEXT = b"# Skerry Point\n\nThe light was first lit in 1874."
+
+
+class World:
+    def __init__(self, queue_error: Exception | None = None) -> None:
+        self.jobs, self.queue = InMemoryJobStore(), RecordingQueue(error=queue_error)
+        self.documents, self.blobs, self.index = InMemoryDocumentStore(), InMemoryBlobStore(), RecordingIndex()
+        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs)
+        self.worker = DocumentJobPorts(self.jobs, self.documents, self.blobs, KeywordEmbedder(), self.index)
+
+    def submit(self, text: bytes = TEXT, document_id: str = "skerry") -> str:
+        _, job = service.submit_file(DocumentFields(document_id=document_id), text, "a.md", "text/markdown", self.api)
+        return job.job_id
+
+    def run(self, job_id: str, kind: str = "ingest", lease_seconds: int = 60) -> Outcome:
+        message = JobMessage(job_id=job_id, kind=kind)
+        return run_document_job(message, self.worker, lease_seconds=lease_seconds, max_attempts=5)
+
+    def result(self, job_id: str) -> dict:
+        return self.jobs.get_result(job_id) or {}
+
+
+def test_an_ingest_job_indexes_publishes_and_marks_the_document_ready() -> None:
+    world = World()
+    job_id = world.submit()
+    assert world.documents.get("default", "skerry").status is DocumentStatus.INGESTING
+    assert world.run(job_id) is Outcome.FINISHED
+    record = world.documents.get("default", "skerry")
+    assert record.status is DocumentStatus.READY and record.chunks == 1 and record.title == "Skerry Point"
+    assert world.index.live[("default", "skerry")] == record.content_hash
+    assert world.result(job_id)["action"] == "created"
+
+
+def test_same_content_is_not_reembedded_and_new_content_replaces_the_old() -> None:
+    world = World()
+    world.run(world.submit())
+    first = dict(world.index.chunks["default"])
+    again = world.submit()
+    world.run(again)
+    assert world.result(again)["action"] == "unchanged" and world.index.chunks["default"] == first
+    changed = world.submit(b"# Skerry Point\n\nAutomated in 1987.")
+    world.run(changed)
+    assert world.result(changed)["action"] == "replaced"
+    assert [c.text for c in world.index.chunks["default"].values()] == ["Skerry Point\nAutomated in 1987."]
+
+
+def test_a_failed_send_leaves_neither_job_nor_registry_entry_behind() -> None:
+    world = World(queue_error=DependencyUnavailableError("queue"))
+    with pytest.raises(DependencyUnavailableError):
+        world.submit()
+    assert world.jobs.jobs == {} and world.documents.records == {}
+
+
+def test_a_failed_send_restores_the_previous_registry_entry() -> None:
+    world = World()
+    world.run(world.submit())
+    before = world.documents.get("default", "skerry")
+    world.queue.error = DependencyUnavailableError("queue")
+    with pytest.raises(DependencyUnavailableError):
+        world.submit(b"new text")
+    assert world.documents.get("default", "skerry") == before
+
+
+def test_an_older_job_that_was_superseded_leaves_the_index_alone() -> None:
+    world = World()
+    old = world.submit(b"old text")
+    new = world.submit(b"new text")
+    world.run(new)
+    assert world.run(old) is Outcome.FINISHED and world.result(old)["action"] == "superseded"
+    assert [c.text for c in world.index.chunks["default"].values()] == ["new text"]
+
+
+def test_a_delete_that_arrives_before_an_older_ingest_wins() -> None:
+    world = World()
+    world.run(world.submit())
+    late_ingest = world.submit(b"late text")
+    _, delete = service.submit_delete("default", "skerry", world.api)
+    world.run(delete.job_id, "delete")
+    world.run(late_ingest)
+    assert world.documents.get("default", "skerry") is None
+    assert world.index.chunks["default"] == {}
+
+
+def test_a_locked_document_sends_the_job_back_to_the_queue() -> None:
+    world = World()
+    job_id = world.submit()
+    world.documents.lock("default", "skerry", "someone-else", 60)
+    with pytest.raises(JobBusyError):
+        world.run(job_id, lease_seconds=0)  # the job's own lease has run out by the redelivery
+    world.documents.unlock("default", "skerry", "someone-else")
+    assert world.run(job_id) is Outcome.FINISHED
+
+
+def test_deleting_an_unknown_document_is_an_error() -> None:
+    with pytest.raises(DocumentNotFoundError):
+        service.submit_delete("default", "nope", World().api)
+
+
+def test_an_upload_ticket_reserves_an_id_and_completing_it_queues_the_ingest() -> None:
+    world = World()
+    ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
+    assert ticket.content_type == "text/markdown" and ticket.document_id
+    with pytest.raises(service.UploadIncompleteError):
+        service.complete_upload(ticket.upload_id, 10_000, world.api)
+    world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
+    with pytest.raises(service.TooLargeError):
+        service.complete_upload(ticket.upload_id, 10, world.api)
+    record, job = service.complete_upload(ticket.upload_id, 10_000, world.api)
+    assert record.document_id == ticket.document_id and record.size_bytes == len(TEXT)
+    assert world.run(job.job_id) is Outcome.FINISHED
