@@ -33,3 +33,16 @@ def prefetch_limit(limit: int) -> int:
     return max(limit, MIN_PREFETCH)
 
 
+def payload_of(chunk: Chunk) -> dict[str, Any]:
+    return {**chunk.model_dump(exclude={"context"}), STATE_FIELD: PENDING}
+
+
+def passage_of(payload: dict[str, Any], score: float) -> Passage:
+    return Passage(
+        chunk_id=str(payload["chunk_id"]),
+        document_id=str(payload["document_id"]),
+        title=str(payload.get("title", "")),
+        source=str(payload.get("source", "")),
+        text=str(payload.get("text", "")),
+        score=float(score),
+    )
