@@ -16,8 +16,7 @@ from ragcore.ports import Embedder, VectorIndex
 from ragcore.services.parsing import TYPE_BY_SUFFIX, content_type_for, parse
 
 # Chunks per embedder call. The embedder sorts a call by length before batching, so a larger
-# call wastes less on padding (SciFact: 17.5 -> see docs/RETRIEVAL.md); 256 short chunks
-# are still only a few MB of activations.
+# call wastes less on padding; 256 short chunks are still only a few MB of activations.
 EMBED_BATCH = 256
 
 
