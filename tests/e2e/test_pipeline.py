@@ -122,17 +122,17 @@ def test_client_mistakes_over_http(http: httpx.Client) -> None:
 
 
 def test_an_uploaded_document_is_answerable_through_chat(http: httpx.Client) -> None:
-    pdf = make_pdf("Quillon Bridge", ["The Quillon Bridge over the river Esk was opened in 1932."])
-    accepted = http.post("/documents", files={"file": ("quillon-bridge.pdf", pdf, "application/pdf")},
-                         data={"document_id": "quillon-bridge"})
+    pdf = make_pdf("Marrow Hill Observatory", ["The Marrow Hill telescope has a mirror 2.4 metres wide."])
+    accepted = http.post("/documents", files={"file": ("marrow-hill.pdf", pdf, "application/pdf")},
+                         data={"document_id": "marrow-hill"})
     assert accepted.status_code == 202, accepted.text
     status, _ = wait_for_final(http, accepted.json()["job_id"])
     assert status["status"] == "finished", status
-    assert http.get("/documents/quillon-bridge").json()["status"] == "ready"
+    assert http.get("/documents/marrow-hill").json()["status"] == "ready"
 
-    asked = http.post("/chat", json={"query": "When was the Quillon Bridge opened?", "top_k": 3})
+    asked = http.post("/chat", json={"query": "How wide is the mirror of the Marrow Hill telescope?", "top_k": 3})
     status, _ = wait_for_final(http, asked.json()["job_id"])
     assert status["status"] == "finished", status
     result = http.get(f"/result/{asked.json()['job_id']}").json()
-    assert result["sources"][0]["document_id"] == "quillon-bridge"
-    assert "1932" in result["answer"], result["answer"]
+    assert result["sources"][0]["document_id"] == "marrow-hill"
+    assert "2.4" in result["answer"], result["answer"]
