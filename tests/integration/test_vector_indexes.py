@@ -131,3 +131,17 @@ def test_server_adapter_asks_the_same_question() -> None:
         assert prefetch.filter.must[0].key == STATE_FIELD and prefetch.limit >= 10
     only_dense = QdrantServerIndex.request(_query("lamp", [1.0, 0.0, 0.0], RetrievalMode.DENSE), limit=3)
     assert only_dense["using"] == DENSE_VECTOR and only_dense["limit"] == 3
+
+
+def test_a_collection_from_an_older_layout_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
+    from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams
+
+    from ragcore.domain.errors import IndexOutdatedError
+
+    EdgeShard.create(str(tmp_path / "old"), EdgeConfig(
+        vectors={DENSE_VECTOR: EdgeVectorParams(size=3, distance=Distance.Cosine)}
+    )).close()
+    assert QdrantEdgeIndex.is_outdated(tmp_path / "old")
+    index = QdrantEdgeIndex(tmp_path, dimension=3)
+    with pytest.raises(IndexOutdatedError, match="ingest its documents again"):
+        index.search("old", _query("lamp", [1.0, 0.0, 0.0]), limit=3)

@@ -45,7 +45,7 @@ from ragcore.adapters.qdrant_schema import (
 )
 from ragcore.domain.answers import Passage
 from ragcore.domain.documents import Chunk
-from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.errors import DependencyUnavailableError, IndexOutdatedError
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 
@@ -80,12 +80,20 @@ class QdrantEdgeIndex:
             try:
                 if (path / "wal").exists():
                     shard = EdgeShard.load(str(path))
+                    if STATE_FIELD not in shard.info().payload_schema:
+                        shard.close()
+                        raise IndexOutdatedError(
+                            f"collection {collection!r} ({path}) was built by an older ragcore, "
+                            "without BM25 vectors; delete that folder and ingest its documents again"
+                        )
                 elif create:
                     shard = EdgeShard.create(str(path), self._config())
                     for field in INDEXED_KEYWORDS:
                         shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
                 else:
                     return None
+            except IndexOutdatedError:
+                raise
             except Exception as exc:  # the binding raises a bare Exception subclass
                 raise DependencyUnavailableError(
                     "embedded qdrant", f"cannot open {path} ({exc}); is another process using it?"
@@ -153,6 +161,15 @@ class QdrantEdgeIndex:
             query=Fusion.Dbsf(),
             with_payload=True,
         )
+
+    @staticmethod
+    def is_outdated(path: Path) -> bool:
+        """Whether the shard at ``path`` predates the current layout (see ``_shard``)."""
+        shard = EdgeShard.load(str(path))
+        try:
+            return STATE_FIELD not in shard.info().payload_schema
+        finally:
+            shard.close()
 
     def close(self) -> None:
         with self._lock:

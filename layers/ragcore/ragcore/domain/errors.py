@@ -48,3 +48,7 @@ class DocumentNotFoundError(RagError):
 
 class UnsupportedDocumentTypeError(InvalidDocumentError):
     pass
+
+
+class IndexOutdatedError(RagError):
+    """A collection built by an older ragcore, without the vectors or fields this one needs."""

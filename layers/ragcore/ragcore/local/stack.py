@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import os
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ class DevStack:
         if llm:
             llm.wait_ready()
 
+        _set_aside_outdated_collections(data / "qdrant")
         self.env = {
             **LOCAL_CREDENTIALS,
             "AWS_REGION": o.region,
@@ -206,3 +208,16 @@ def _restore_environ(previous: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def _set_aside_outdated_collections(qdrant_dir: Path) -> None:
+    """Collections an older ragcore built offline lack BM25 vectors; they are moved aside (not
+    deleted) so the stack starts, and their documents can be ingested again."""
+    from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
+
+    for path in sorted(qdrant_dir.glob("*/wal")):
+        collection = path.parent
+        if ".outdated-" not in collection.name and QdrantEdgeIndex.is_outdated(collection):
+            target = collection.with_name(f"{collection.name}.outdated-{int(time.time())}")
+            collection.rename(target)
+            log.warning("collection %r was built by an older ragcore; moved to %s", collection.name, target)
