@@ -137,6 +137,18 @@ class InMemoryDocumentStore:
     def delete(self, collection: str, document_id: str) -> None:
         self.records.pop((collection, document_id), None)
 
+    def replace_if(
+        self, collection: str, document_id: str, job_id: str, record: DocumentRecord | None
+    ) -> bool:
+        stored = self.records.get((collection, document_id))
+        if stored is None or stored.job_id != job_id:
+            return False
+        if record is None:
+            del self.records[(collection, document_id)]
+        else:
+            self.records[(collection, document_id)] = record
+        return True
+
     def lock(self, collection: str, document_id: str, owner: str, seconds: int) -> bool:
         return self.locks.setdefault((collection, document_id), owner) == owner
 

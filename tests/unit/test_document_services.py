@@ -27,7 +27,7 @@ class World:
         self.jobs, self.queue = InMemoryJobStore(), RecordingQueue(error=queue_error)
         self.documents, self.blobs, self.index = InMemoryDocumentStore(), InMemoryBlobStore(), RecordingIndex()
         self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs)
-        self.worker = DocumentJobPorts(self.jobs, self.documents, self.blobs, KeywordEmbedder(), self.index)
+        self.worker = DocumentJobPorts(self.jobs, self.documents, self.blobs, KeywordEmbedder(), self.index, 10_000)
 
     def submit(self, text: bytes = TEXT, document_id: str = "skerry") -> str:
         _, job = service.submit_file(DocumentFields(document_id=document_id), text, "a.md", "text/markdown", self.api)
@@ -129,3 +129,37 @@ def test_an_upload_ticket_reserves_an_id_and_completing_it_queues_the_ingest() -
     record, job = service.complete_upload(ticket.upload_id, 10_000, world.api)
     assert record.document_id == ticket.document_id and record.size_bytes == len(TEXT)
     assert world.run(job.job_id) is Outcome.FINISHED
+
+
+def test_completing_an_upload_twice_is_refused() -> None:
+    world = World()
+    ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
+    world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
+    service.complete_upload(ticket.upload_id, 10_000, world.api)
+    with pytest.raises(service.UploadCompletedError):
+        service.complete_upload(ticket.upload_id, 10_000, world.api)
+
+
+def test_the_worker_refuses_a_file_grown_past_the_limit_after_completion() -> None:
+    world = World()
+    job_id = world.submit()
+    world.blobs.blobs[f"uploads/{job_id}"] = b"x" * 20_000  # re-PUT through a still-valid URL
+    assert world.run(job_id) is Outcome.FAILED
+    assert "limit" in (world.jobs.get(job_id).error or "")
+    assert world.documents.get("default", "skerry").status is DocumentStatus.FAILED
+
+
+def test_a_newer_upload_during_indexing_wins_the_registry() -> None:
+    world = World()
+    old = world.submit(b"old text")
+    real_publish = world.index.publish
+
+    def publish_then_newer_arrives(collection: str, document_id: str, version: str) -> None:
+        real_publish(collection, document_id, version)
+        world.submit(b"new text")  # accepted by the API while the old job is still indexing
+
+    world.index.publish = publish_then_newer_arrives  # type: ignore[method-assign]
+    world.run(old)
+    assert world.result(old)["action"] == "superseded"
+    record = world.documents.get("default", "skerry")
+    assert record.status is DocumentStatus.INGESTING  # the newer job still owns the entry

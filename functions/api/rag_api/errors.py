@@ -21,7 +21,7 @@ from ragcore.domain.errors import (
     RagError,
     UnsupportedDocumentTypeError,
 )
-from ragcore.services.documents import TooLargeError, UploadIncompleteError
+from ragcore.services.documents import TooLargeError, UploadCompletedError, UploadIncompleteError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def install(app: FastAPI) -> None:
             UnsupportedDocumentTypeError: (415, "unsupported_document_type"),
             TooLargeError: (413, "too_large"),
             UploadIncompleteError: (409, "upload_incomplete"),
+            UploadCompletedError: (409, "upload_already_completed"),
         }.get(type(exc), (422, "invalid_document"))
         return error_response(status, code, str(exc))
 

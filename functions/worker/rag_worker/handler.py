@@ -27,9 +27,6 @@ from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import Outcome
 
 logger = Logger(service="ragcore-worker")
-# Report every failure as a batch item failure, even when all records fail, rather than
-# raising: SQS redelivers the same records either way, and this keeps the invocation "ok".
-processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _run(message: JobMessage, delivery: int) -> Outcome:
@@ -49,6 +46,7 @@ def _run(message: JobMessage, delivery: int) -> Outcome:
         blobs=container.blob_store,
         embedder=container.embedder,
         index=container.vector_index,
+        max_bytes=s.max_upload_bytes,
     )
     return run_document_job(message, document_ports, s.job_lease_seconds, s.job_max_attempts, delivery)
 
@@ -74,6 +72,10 @@ def _warm_up() -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _warm_up()  # build adapters once, before records fan out to threads
+    # Report every failure as a batch item failure, even when all records fail, rather than
+    # raising: SQS redelivers the same records either way, and this keeps the invocation "ok".
+    # A processor per call: it holds the batch's state, and the local runner calls from threads.
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return async_process_partial_response(
         event=event, record_handler=_process, processor=processor, context=context
     )

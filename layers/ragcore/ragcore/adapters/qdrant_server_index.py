@@ -61,13 +61,17 @@ class QdrantServerIndex:
     def _ensure_collection(self, collection: str) -> None:
         if self._exists(collection):
             return
-        self._client.create_collection(
-            collection,
-            vectors_config={
-                DENSE_VECTOR: models.VectorParams(size=self._dimension, distance=models.Distance.COSINE)
-            },
-            sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
+        try:
+            self._client.create_collection(
+                collection,
+                vectors_config={
+                    DENSE_VECTOR: models.VectorParams(size=self._dimension, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+        except UnexpectedResponse as exc:
+            if exc.status_code != 409:  # 409: another worker created it first, which is fine
+                raise
         for field in INDEXED_KEYWORDS:
             self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
         self._known.add(collection)

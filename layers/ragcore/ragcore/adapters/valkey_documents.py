@@ -14,6 +14,21 @@ import valkey
 from ragcore.adapters.valkey_client import connect, valkey_errors
 from ragcore.domain.documents import DocumentRecord
 
+# Change an entry only while it still names the job making the change, so a job that has been
+# superseded (a newer upload or a delete came in meanwhile) cannot overwrite the newer state.
+# An empty ARGV[2] deletes the entry.
+_REPLACE_IF_LUA = """
+local stored = redis.call('GET', KEYS[1])
+if not stored or cjson.decode(stored).job_id ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+end
+return 1
+"""
 # Release only a lock we still hold: after a lease ran out, another job may own it.
 _UNLOCK_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -28,6 +43,7 @@ class ValkeyDocumentStore:
         self._client = client
         self._prefix = prefix
         self._unlock = client.register_script(_UNLOCK_LUA)
+        self._replace_if = client.register_script(_REPLACE_IF_LUA)
 
     @classmethod
     def from_url(cls, url: str, timeout_seconds: float) -> "ValkeyDocumentStore":
@@ -69,6 +85,15 @@ class ValkeyDocumentStore:
             pipe.delete(self._doc_key(collection, document_id))
             pipe.zrem(self._index_key(collection), document_id)
             pipe.execute()
+
+    def replace_if(
+        self, collection: str, document_id: str, job_id: str, record: DocumentRecord | None
+    ) -> bool:
+        keys = [self._doc_key(collection, document_id), self._index_key(collection)]
+        args = [job_id, record.model_dump_json() if record else "", document_id,
+                repr(record.created_at) if record else "0"]
+        with valkey_errors():
+            return bool(self._replace_if(keys=keys, args=args))
 
     def lock(self, collection: str, document_id: str, owner: str, seconds: int) -> bool:
         with valkey_errors():

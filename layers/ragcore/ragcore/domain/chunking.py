@@ -112,16 +112,14 @@ def _pack(sentences: list[_Sentence], max_words: int, overlap_words: int) -> lis
     sentences that fit in ``overlap_words``."""
     chunks: list[list[_Sentence]] = []
     current: list[_Sentence] = []
-    fresh = False  # does ``current`` hold anything not already in the previous chunk?
     for sentence in sentences:
-        if current and fresh and _words(current) + len(sentence.words) > max_words:
+        if current and _words(current) + len(sentence.words) > max_words:
             chunks.append(current)
             current = _tail(current, overlap_words)
             while current and _words(current) + len(sentence.words) > max_words:
                 current = current[1:]
         current.append(sentence)
-        fresh = True
-    if current and fresh:
+    if current:
         chunks.append(current)
     return chunks
 

@@ -41,7 +41,6 @@ class ChatRequest(BaseModel):
 
 
 MAX_METADATA_CHARS = 4000
-DOCUMENT_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf")
 TextType = Literal["text/plain", "text/markdown", "text/html"]
 
 

@@ -73,7 +73,6 @@ class DevStack:
         self._cleanup = ExitStack()
         self.api_url = ""
         self.queue_urls: dict[str, str] = {}  # by the queue's logical id in the template
-        self.dead_letter_queue_urls: dict[str, str] = {}
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> "DevStack":
@@ -165,7 +164,6 @@ class DevStack:
             # create_queue returns an existing queue unchanged; make its settings match.
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility)})
             self.queue_urls[queue.logical_id] = url
-            self.dead_letter_queue_urls[queue.logical_id] = dlq_url
         for variable, queue_id in self.template.queue_env.items():
             self.env[variable] = self.queue_urls[queue_id]
 

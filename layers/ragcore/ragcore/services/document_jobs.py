@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus
-from ragcore.domain.errors import JobBusyError
+from ragcore.domain.errors import InvalidDocumentError, JobBusyError
 from ragcore.domain.jobs import Job
 from ragcore.domain.messages import DeleteRequest, IngestRequest, JobMessage
 from ragcore.ports import BlobStore, DocumentStore, Embedder, JobStore, VectorIndex
@@ -28,6 +28,7 @@ class DocumentJobPorts:
     blobs: BlobStore
     embedder: Embedder
     index: VectorIndex
+    max_bytes: int  # the upload limit, checked again here: a presigned URL can be re-used
 
 
 def run_document_job(
@@ -41,8 +42,8 @@ def run_document_job(
     def failed(job: Job, error: str) -> None:
         collection, document_id = job.request["collection"], job.request["document_id"]
         record = ports.documents.get(collection, document_id)
-        if record is not None and record.job_id == job.job_id:
-            ports.documents.put(record.model_copy(update={
+        if record is not None:
+            ports.documents.replace_if(collection, document_id, job.job_id, record.model_copy(update={
                 "status": DocumentStatus.FAILED, "error": error, "updated_at": time.time()
             }))
 
@@ -73,6 +74,12 @@ def _ingest(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, 
         record = _current(ports.documents, request.collection, request.document_id, job)
         if record is None:
             return {**outcome, "action": "superseded"}
+        size = ports.blobs.size(request.blob_key)
+        if size is None or size > ports.max_bytes:
+            raise InvalidDocumentError(
+                "the uploaded file is missing" if size is None
+                else f"the file is {size} bytes; the limit is {ports.max_bytes}"
+            )
         document = document_from_bytes(
             ports.blobs.get(request.blob_key),
             request.content_type,
@@ -88,11 +95,15 @@ def _ingest(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, 
         else:
             action = "replaced" if record.content_hash else "created"
             chunks = index_documents([document], request.collection, ports.embedder, ports.index).chunks
-        ports.documents.put(record.model_copy(update={
+        ready = record.model_copy(update={
             "status": DocumentStatus.READY, "title": document.title, "source": document.source,
             "metadata": document.metadata, "content_hash": version, "chunks": chunks,
             "error": None, "updated_at": time.time(),
-        }))
+        })
+        if not ports.documents.replace_if(request.collection, request.document_id, job.job_id, ready):
+            # A newer job arrived while this one indexed; it runs after this lock is released
+            # and brings the index to its own state.
+            return {**outcome, "action": "superseded"}
     return {**outcome, "action": action, "chunks": chunks, "title": document.title}
 
 
@@ -103,5 +114,6 @@ def _delete(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, 
         if _current(ports.documents, request.collection, request.document_id, job) is None:
             return {**outcome, "action": "superseded"}
         ports.index.delete_document(request.collection, request.document_id)
-        ports.documents.delete(request.collection, request.document_id)
+        if not ports.documents.replace_if(request.collection, request.document_id, job.job_id, None):
+            return {**outcome, "action": "superseded"}  # re-ingested meanwhile: that job re-indexes
     return {**outcome, "action": "deleted"}

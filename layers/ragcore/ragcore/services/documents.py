@@ -10,7 +10,12 @@ import time
 from dataclasses import dataclass
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus, new_document_id
-from ragcore.domain.errors import DependencyUnavailableError, DocumentNotFoundError, InvalidDocumentError
+from ragcore.domain.errors import (
+    DependencyUnavailableError,
+    DocumentNotFoundError,
+    InvalidDocumentError,
+    JobNotFoundError,
+)
 from ragcore.domain.jobs import Job, JobStatus, new_job_id
 from ragcore.domain.messages import (
     DeleteRequest,
@@ -47,6 +52,10 @@ class UploadIncompleteError(InvalidDocumentError):
     """The presigned upload has not arrived in the bucket (yet)."""
 
 
+class UploadCompletedError(InvalidDocumentError):
+    """``complete`` was called twice: a replay must not queue the old file again."""
+
+
 class TooLargeError(InvalidDocumentError):
     pass
 
@@ -79,6 +88,12 @@ def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tup
     saved = ports.documents.load_upload(upload_id)
     if saved is None:
         raise UploadIncompleteError(f"no upload {upload_id!r}; it may have expired")
+    try:
+        ports.jobs.get(upload_id)  # the upload's job takes the upload's id
+    except JobNotFoundError:
+        pass
+    else:
+        raise UploadCompletedError(f"upload {upload_id!r} was completed already; its job is {upload_id}")
     request = UploadCreate.model_validate({k: v for k, v in saved.items() if k != "content_type"})
     blob_key = f"uploads/{upload_id}"
     size = ports.blobs.size(blob_key)
@@ -145,8 +160,6 @@ def _register_and_send(
         ports.queue.send(JobMessage(job_id=job.job_id, kind=kind))
     except DependencyUnavailableError:
         ports.jobs.delete(job.job_id)
-        if previous is None:
-            ports.documents.delete(updated.collection, updated.document_id)
-        else:
-            ports.documents.put(previous)
+        # Put the entry back only if it is still ours: a concurrent request may own it now.
+        ports.documents.replace_if(updated.collection, updated.document_id, job.job_id, previous)
         raise
