@@ -36,10 +36,10 @@ from ragcore.evaluation.metrics import ndcg_at_k, recall_at_k
 
 
 class CachedEmbedder:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, model_dir: Path) -> None:
         self.path = path
         self.cache: dict[str, np.ndarray] = pickle.loads(path.read_bytes()) if path.exists() else {}
-        self.model = OnnxEmbedder(DEFAULT_MODEL_DIR, threads=2)
+        self.model = OnnxEmbedder(model_dir, threads=2)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
@@ -68,7 +68,9 @@ def main() -> None:
     parser.add_argument("--b", type=float, default=0.75)
     parser.add_argument("--avg-len", type=float, default=256.0)
     parser.add_argument("--pool", type=int, default=400, help="candidates per retriever before fusion")
-    parser.add_argument("--cache", type=Path, default=Path(".data/bench/embeddings.pkl"))
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="e.g. a quantised export")
+    parser.add_argument("--cache", type=Path, default=Path(".data/bench/embeddings.pkl"),
+                        help="one cache per model")
     args = parser.parse_args()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
 
@@ -80,7 +82,7 @@ def main() -> None:
             sparse_texts["chunk"].append(piece.text)
             sparse_texts["context"].append(piece.context)
             sparse_texts["document"].append(document.text)
-    embedder = CachedEmbedder(args.cache)
+    embedder = CachedEmbedder(args.cache, args.model_dir)
     vectors = embedder.embed([r["text"] for r in rows])
     bm25 = Bm25(Bm25Config(language="english", k=args.k, b=args.b, avg_len=args.avg_len))
     shard = EdgeShard.create(tempfile.mkdtemp(), EdgeConfig(
