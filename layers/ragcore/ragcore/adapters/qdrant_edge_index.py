@@ -143,20 +143,22 @@ class QdrantEdgeIndex:
         return [passage_of(hit.payload or {}, hit.score) for hit in hits]
 
     def _request(self, query: SearchQuery, limit: int) -> QueryRequest:
-        dense = (
-            Query.Nearest(query.vector, using=DENSE_VECTOR) if query.vector is not None else None
-        )
-        sparse = Query.Nearest(self._bm25.embed_query(query.text), using=SPARSE_VECTOR)
+        def dense() -> Query:
+            return Query.Nearest(query.vector, using=DENSE_VECTOR)
+
+        def sparse() -> Query:  # tokenises the query: only when BM25 takes part
+            return Query.Nearest(self._bm25.embed_query(query.text), using=SPARSE_VECTOR)
+
         if query.mode is RetrievalMode.DENSE:
-            return QueryRequest(limit=limit, query=dense, filter=_LIVE, with_payload=True)
+            return QueryRequest(limit=limit, query=dense(), filter=_LIVE, with_payload=True)
         if query.mode is RetrievalMode.SPARSE:
-            return QueryRequest(limit=limit, query=sparse, filter=_LIVE, with_payload=True)
+            return QueryRequest(limit=limit, query=sparse(), filter=_LIVE, with_payload=True)
         pool = prefetch_limit(limit)
         return QueryRequest(
             limit=limit,
             prefetches=[
-                Prefetch(limit=pool, query=dense, filter=_LIVE),
-                Prefetch(limit=pool, query=sparse, filter=_LIVE),
+                Prefetch(limit=pool, query=dense(), filter=_LIVE),
+                Prefetch(limit=pool, query=sparse(), filter=_LIVE),
             ],
             query=Fusion.Dbsf(),
             with_payload=True,

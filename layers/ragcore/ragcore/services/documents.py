@@ -67,7 +67,7 @@ def submit_file(
     if not data.strip():
         raise InvalidDocumentError("the document is empty")
     job_id = new_job_id()
-    blob_key = f"uploads/{job_id}"
+    blob_key = _blob_key(job_id)
     ports.blobs.put(blob_key, data, content_type)
     return _queue_ingest(fields, blob_key, filename, content_type, len(data), ports, job_id)
 
@@ -77,7 +77,7 @@ def create_upload(request: UploadCreate, ports: DocumentPorts) -> UploadTicket:
     content_type = content_type_for(request.filename, request.content_type)
     upload_id = new_job_id()
     fields = request.model_copy(update={"document_id": request.document_id or new_document_id()})
-    url = ports.blobs.presign_put(f"uploads/{upload_id}", content_type, UPLOAD_URL_SECONDS)
+    url = ports.blobs.presign_put(_blob_key(upload_id), content_type, UPLOAD_URL_SECONDS)
     ports.documents.save_upload(
         upload_id, {**fields.model_dump(), "content_type": content_type}, UPLOAD_URL_SECONDS + 3600
     )
@@ -95,7 +95,7 @@ def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tup
     else:
         raise UploadCompletedError(f"upload {upload_id!r} was completed already; its job is {upload_id}")
     request = UploadCreate.model_validate({k: v for k, v in saved.items() if k != "content_type"})
-    blob_key = f"uploads/{upload_id}"
+    blob_key = _blob_key(upload_id)
     size = ports.blobs.size(blob_key)
     if size is None:
         raise UploadIncompleteError("the file has not been uploaded yet: PUT it to the upload URL first")
@@ -143,6 +143,12 @@ def _queue_ingest(
     })
     _register_and_send(job, "ingest", previous, updated, ports)
     return updated, job
+
+
+def _blob_key(upload_id: str) -> str:
+    """Uploads live under ``uploads/`` (the prefix the template's IAM and lifecycle rule use),
+    keyed by the id of the job that ingests them."""
+    return f"uploads/{upload_id}"
 
 
 def _new_job(kind: JobKind, request: dict, job_id: str) -> Job:

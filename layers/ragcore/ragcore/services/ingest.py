@@ -26,8 +26,8 @@ class IngestSummary:
     chunks: int
 
 
-def chunks_of(document: SourceDocument) -> list[Chunk]:
-    version = document.content_hash()
+def chunks_of(document: SourceDocument, version: str) -> list[Chunk]:
+    """``version`` is the document's content hash, computed once by the caller."""
     return [
         Chunk(
             chunk_id=chunk_id_for(document.document_id, version, piece.position),
@@ -54,16 +54,18 @@ def index_documents(
     """Chunks from consecutive documents share embedder batches; a document is published once
     all its chunks are in. ``progress`` gets the running counts of documents and chunks."""
     counts = {"documents": 0, "chunks": 0}
-    unpublished: list[tuple[SourceDocument, int]] = []  # (document, chunks written when complete)
+    # (document id, version, chunks written once all of its chunks are in)
+    unpublished: list[tuple[str, str, int]] = []
 
     def batches() -> Iterator[list[Chunk]]:
         pending: list[Chunk] = []
         queued = 0
         for document in documents:
-            chunks = chunks_of(document)
+            version = document.content_hash()
+            chunks = chunks_of(document, version)
             pending.extend(chunks)
             queued += len(chunks)
-            unpublished.append((document, queued))
+            unpublished.append((document.document_id, version, queued))
             while len(pending) >= EMBED_BATCH:
                 yield pending[:EMBED_BATCH]
                 pending = pending[EMBED_BATCH:]
@@ -73,9 +75,9 @@ def index_documents(
         if batch:
             index.upsert(collection, batch, embedder.embed([c.text for c in batch]))
             counts["chunks"] += len(batch)
-        while unpublished and unpublished[0][1] <= counts["chunks"]:
-            document, _ = unpublished.pop(0)
-            index.publish(collection, document.document_id, document.content_hash())
+        while unpublished and unpublished[0][2] <= counts["chunks"]:
+            document_id, version, _ = unpublished.pop(0)
+            index.publish(collection, document_id, version)
             counts["documents"] += 1
         if progress:
             progress(counts["documents"], counts["chunks"])
