@@ -96,7 +96,7 @@ def lambda_env(
         "QDRANT_PATH": str(tmp_path / "qdrant"),
         "OPENAI_BASE_URL": fake_llm.base_url,
         "LLM_MODEL": "fake-model",
-        "LLM_MAX_RETRIES": "0",
+        "RETRY_INITIAL_SECONDS": "0.05",  # quick backoff; Retry-After is still honoured
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -12,7 +12,7 @@ import valkey
 
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
-from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, new_job, new_job_id
 from ragcore.ports import ClaimOutcome
 from tests.support.fakes import InMemoryJobStore
 
@@ -30,8 +30,8 @@ def store(request: pytest.FixtureRequest, valkey_store: ValkeyJobStore):  # type
     return valkey_store if request.param == "valkey" else InMemoryJobStore()
 
 
-def _queued(store: ValkeyJobStore) -> Job:
-    job = Job(job_id=new_job_id(), status=JobStatus.QUEUED, created_at=time.time(), request={"query": "q"})
+def _queued(store: ValkeyJobStore, deadline_seconds: float = 600) -> Job:
+    job = new_job("chat", {"query": "q"}, deadline_seconds)
     store.create(job)
     return job
 
@@ -42,6 +42,7 @@ def test_create_then_get_round_trips(store: ValkeyJobStore) -> None:
     assert loaded.status is JobStatus.QUEUED
     assert loaded.request == {"query": "q"}
     assert loaded.attempts == 0 and loaded.started_at is None
+    assert loaded.deadline_at == job.deadline_at and not loaded.cancel_requested
 
 
 def test_record_expires_after_the_ttl(valkey_store: ValkeyJobStore) -> None:
@@ -60,7 +61,7 @@ def test_claim_finish_and_redelivery(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     assert claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1
-    assert store.finish(job.job_id, claim.attempt, {"answer": "a"})
+    assert store.finish(job.job_id, claim.attempt, {"answer": "a"}) is JobStatus.FINISHED
     finished = store.get(job.job_id)
     assert finished.status is JobStatus.FINISHED and finished.finished_at is not None
     assert store.get_result(job.job_id) == {"answer": "a"}
@@ -83,8 +84,8 @@ def test_expired_lease_is_reclaimed_and_the_stale_attempt_cannot_write(store: Va
     time.sleep(1.1)
     second = store.claim(job.job_id, lease_seconds=60)
     assert second.outcome is ClaimOutcome.CLAIMED and second.attempt == 2
-    assert not store.finish(job.job_id, first.attempt, {"answer": "stale"})
-    assert store.finish(job.job_id, second.attempt, {"answer": "fresh"})
+    assert store.finish(job.job_id, first.attempt, {"answer": "stale"}) is None
+    assert store.finish(job.job_id, second.attempt, {"answer": "fresh"}) is JobStatus.FINISHED
     assert store.get_result(job.job_id) == {"answer": "fresh"}
 
 
@@ -94,7 +95,78 @@ def test_fail_records_a_readable_error(store: ValkeyJobStore) -> None:
     assert store.fail(job.job_id, claim.attempt, "LLM returned an empty answer")
     failed = store.get(job.job_id)
     assert failed.status is JobStatus.FAILED and failed.error == "LLM returned an empty answer"
-    assert not store.finish(job.job_id, claim.attempt, {"answer": "late"})
+    assert store.finish(job.job_id, claim.attempt, {"answer": "late"}) is None
+
+
+def test_a_queued_job_stops_at_once_and_is_never_claimed(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    assert store.request_stop(job.job_id) is JobStatus.STOPPED
+    stopped = store.get(job.job_id)
+    assert stopped.status is JobStatus.STOPPED and stopped.error == STOPPED_ERROR
+    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
+    assert store.request_stop(job.job_id) is JobStatus.STOPPED  # asking twice is harmless
+
+
+def test_a_started_job_is_flagged_and_its_late_result_is_not_written(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    assert not store.cancel_requested(job.job_id)
+    assert store.request_stop(job.job_id) is JobStatus.STARTED
+    assert store.cancel_requested(job.job_id) and store.get(job.job_id).cancel_requested
+    assert store.finish(job.job_id, claim.attempt, {"answer": "late"}) is JobStatus.STOPPED
+    assert store.get(job.job_id).status is JobStatus.STOPPED
+    assert store.get_result(job.job_id) is None
+
+
+def test_the_worker_stops_a_flagged_job_at_a_step_boundary(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    store.request_stop(job.job_id)
+    assert store.stop(job.job_id, claim.attempt)
+    assert store.get(job.job_id).status is JobStatus.STOPPED
+
+
+def test_a_final_job_cannot_be_stopped(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    store.finish(job.job_id, claim.attempt, {"answer": "a"})
+    assert store.request_stop(job.job_id) is JobStatus.FINISHED
+    assert store.get(job.job_id).status is JobStatus.FINISHED
+
+
+def test_a_job_past_its_deadline_is_failed_by_a_claim(store: ValkeyJobStore) -> None:
+    job = _queued(store, deadline_seconds=-1)
+    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.OVERDUE
+    failed = store.get(job.job_id)
+    assert failed.status is JobStatus.FAILED and failed.error == OVERDUE_ERROR and failed.attempts == 0
+
+
+def test_an_overdue_job_is_failed_only_when_no_live_lease_holds_it(store: ValkeyJobStore) -> None:
+    job = _queued(store, deadline_seconds=1)
+    claim = store.claim(job.job_id, lease_seconds=60)
+    time.sleep(1.1)  # past the deadline, but a worker holds the job: it may still finish
+    assert not store.fail_if_overdue(job.job_id)
+    assert store.finish(job.job_id, claim.attempt, {"answer": "a"}) is JobStatus.FINISHED
+
+    stuck = _queued(store, deadline_seconds=1)
+    store.claim(stuck.job_id, lease_seconds=1)  # its worker dies; nothing redelivers it
+    time.sleep(1.1)
+    assert store.fail_if_overdue(stuck.job_id)
+    assert store.get(stuck.job_id).error == OVERDUE_ERROR
+    assert not store.fail_if_overdue(stuck.job_id)
+
+
+def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    store.fail(job.job_id, claim.attempt, "gave up")
+    deadline = time.time() + 900
+    assert store.requeue(job.job_id, deadline)
+    again = store.get(job.job_id)
+    assert again.status is JobStatus.QUEUED and again.attempts == 0 and again.error is None
+    assert again.finished_at is None and again.deadline_at == pytest.approx(deadline)
+    assert store.claim(job.job_id, 60).attempt == 1
+    assert not store.requeue(job.job_id, deadline)  # only failed jobs are redriven
 
 
 def test_unreachable_valkey_is_reported_as_unavailable() -> None:

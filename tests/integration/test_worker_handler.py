@@ -14,7 +14,7 @@ from ragcore.bootstrap import get_container
 from ragcore.domain.jobs import Job, JobStatus, new_job_id
 from ragcore.local.lambda_context import LocalLambdaContext
 from ragcore.services.ingest import index_files
-from tests.support.fake_llm import FakeLLM
+from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import SAMPLES, load_event
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
@@ -102,13 +102,14 @@ def test_only_the_failing_record_is_reported(fake_llm: FakeLLM) -> None:
     assert get_container().job_store.get(good).status is JobStatus.FINISHED
 
 
-def test_an_llm_error_fails_the_job_with_a_readable_reason(fake_llm: FakeLLM) -> None:
-    fake_llm.statuses = [500]
+def test_an_llm_refusal_fails_the_job_at_once_with_a_readable_reason(fake_llm: FakeLLM) -> None:
+    fake_llm.script = [Reply(status=400, code="context_length_exceeded")]
     job_id = queued_job()
     assert run(batch(message(job_id))) == {"batchItemFailures": []}
     job = get_container().job_store.get(job_id)
     assert job.status is JobStatus.FAILED
-    assert job.error == "LLM request failed with HTTP 500"
+    assert job.error == "the question and its passages do not fit the model's context window"
+    assert fake_llm.calls == 1
 
 
 def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(
@@ -124,7 +125,9 @@ def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(
     assert run(batch(message(job_id))) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert get_container().job_store.get(job_id).status is JobStatus.STARTED
     time.sleep(1.1)  # the lease expires, as it would before SQS redelivers
-    assert run(batch(message(job_id))) == {"batchItemFailures": []}
+    # The last delivery fails the job and still hands the record back, so SQS moves it to
+    # the dead-letter queue.
+    assert run(batch(message(job_id))) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     job = get_container().job_store.get(job_id)
     assert job.status is JobStatus.FAILED and job.attempts == 2
-    assert job.error.startswith("gave up after 2 attempts: llm is unavailable")
+    assert job.error.startswith("gave up after 2 deliveries: llm is unavailable")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ragcore.domain.answers import Completion, Passage, Usage
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import JobNotFoundError
-from ragcore.domain.jobs import Job, JobStatus, can_transition
+from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, can_transition
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.ports import Claim, ClaimOutcome
 
@@ -39,6 +39,12 @@ class InMemoryJobStore:
     def delete(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
 
+    def _held(self, job: Job, now: float) -> bool:
+        return job.status is JobStatus.STARTED and self.leases.get(job.job_id, 0) > now
+
+    def _overdue(self, job: Job, now: float) -> bool:
+        return job.deadline_at is not None and job.deadline_at <= now and not self._held(job, now)
+
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
         with self._lock:
             job = self.jobs.get(job_id)
@@ -47,32 +53,75 @@ class InMemoryJobStore:
             if not can_transition(job.status, JobStatus.STARTED):
                 return Claim(ClaimOutcome.ALREADY_DONE, job.attempts)
             now = time.time()
-            if job.status is JobStatus.STARTED and self.leases.get(job_id, 0) > now:
+            if self._held(job, now):
                 return Claim(ClaimOutcome.IN_PROGRESS, job.attempts)
+            if self._overdue(job, now):
+                job.status, job.finished_at, job.error = JobStatus.FAILED, now, OVERDUE_ERROR
+                return Claim(ClaimOutcome.OVERDUE, job.attempts)
             job.status, job.started_at, job.attempts = JobStatus.STARTED, now, job.attempts + 1
             self.leases[job_id] = now + lease_seconds
             return Claim(ClaimOutcome.CLAIMED, job.attempts)
 
-    def _end(self, job_id: str, attempt: int, target: JobStatus) -> Job | None:
+    def _end(self, job_id: str, attempt: int | None, target: JobStatus, error: str | None = None) -> Job | None:
         job = self.jobs.get(job_id)
-        if job is None or not can_transition(job.status, target) or job.attempts != attempt:
+        if job is None or not can_transition(job.status, target):
             return None
-        job.status, job.finished_at = target, time.time()
+        if attempt is not None and job.attempts != attempt:
+            return None
+        job.status, job.finished_at, job.error = target, time.time(), error
         return job
 
-    def finish(self, job_id: str, attempt: int, result: dict) -> bool:
+    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
         with self._lock:
+            job = self.jobs.get(job_id)
+            if job is not None and job.cancel_requested and job.status is JobStatus.STARTED:
+                ended = self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR)
+                return JobStatus.STOPPED if ended else None
             if self._end(job_id, attempt, JobStatus.FINISHED) is None:
-                return False
+                return None
             self.results[job_id] = result
-            return True
+            return JobStatus.FINISHED
 
     def fail(self, job_id: str, attempt: int, error: str) -> bool:
         with self._lock:
-            job = self._end(job_id, attempt, JobStatus.FAILED)
-            if job is None:
+            return self._end(job_id, attempt, JobStatus.FAILED, error) is not None
+
+    def stop(self, job_id: str, attempt: int) -> bool:
+        with self._lock:
+            return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR) is not None
+
+    def fail_if_overdue(self, job_id: str) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not self._overdue(job, time.time()):
                 return False
-            job.error = error
+            return self._end(job_id, None, JobStatus.FAILED, OVERDUE_ERROR) is not None
+
+    def request_stop(self, job_id: str) -> JobStatus:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise JobNotFoundError(job_id)
+            if job.status is JobStatus.QUEUED:
+                self._end(job_id, None, JobStatus.STOPPED, STOPPED_ERROR)
+            elif job.status is JobStatus.STARTED:
+                job.cancel_requested = True
+            return job.status
+
+    def cancel_requested(self, job_id: str) -> bool:
+        job = self.jobs.get(job_id)
+        return job is not None and job.cancel_requested
+
+    def requeue(self, job_id: str, deadline_at: float) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not can_transition(job.status, JobStatus.QUEUED):
+                return False
+            self.jobs[job_id] = job.model_copy(update={
+                "status": JobStatus.QUEUED, "attempts": 0, "error": None, "started_at": None,
+                "finished_at": None, "cancel_requested": False, "deadline_at": deadline_at,
+            })
+            self.leases.pop(job_id, None)
             return True
 
 
@@ -181,15 +230,28 @@ class InMemoryBlobStore:
 
 
 class ScriptedChat:
-    def __init__(self, text: str = "First lit in 1874 [1].", error: Exception | None = None) -> None:
+    """Raises ``error`` on every call, or each of ``errors`` once in turn, then answers."""
+
+    def __init__(
+        self, text: str = "First lit in 1874 [1].", error: Exception | None = None,
+        errors: Sequence[Exception] = (), on_call: Callable[[], None] | None = None,
+    ) -> None:
         self.text = text
         self.error = error
+        self.errors = list(errors)
+        self.on_call = on_call
         self.calls: list[list[dict[str, str]]] = []
+        self.timeouts: list[float | None] = []
 
-    def complete(self, messages: list[dict[str, str]]) -> Completion:
+    def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
         self.calls.append(messages)
+        self.timeouts.append(timeout)
+        if self.on_call:
+            self.on_call()
         if self.error:
             raise self.error
+        if self.errors:
+            raise self.errors.pop(0)
         return Completion(text=self.text, model="scripted", usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))
 
 

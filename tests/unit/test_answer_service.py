@@ -7,10 +7,13 @@ import time
 import pytest
 
 from ragcore.domain.answers import Passage
+from ragcore.domain.budget import Budget
 from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError, JobBusyError
-from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.domain.jobs import OVERDUE_ERROR, Job, JobStatus, new_job, new_job_id
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, Outcome, answer_job
+from ragcore.services.job_runner import JobLimits
+from ragcore.services.retries import RetryPolicy
 from tests.support.fakes import InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
 
 PASSAGES = [
@@ -18,19 +21,25 @@ PASSAGES = [
             text="It was first lit on 12 October 1874.", score=0.8),
     Passage(chunk_id="c2", document_id="bees", title="Bees", source="b.md", text="Bees dance.", score=0.2),
 ]
+QUERY = {"query": "When was the light first lit?", "top_k": 2, "collection": "c"}
 
 
-def setup(chat: ScriptedChat | None = None, request: dict | None = None) -> tuple[AnswerPorts, str]:
+def limits(lease: int = 60, max_attempts: int = 5, tries: int = 1, budget: float = 60) -> JobLimits:
+    return JobLimits(lease, max_attempts, RetryPolicy(tries=tries, initial_wait=0, max_wait=0,
+                                                      min_try_seconds=0), Budget.of(budget))
+
+
+def setup(chat: ScriptedChat | None = None, request: dict | None = None,
+          deadline_seconds: float = 600) -> tuple[AnswerPorts, str]:
     store = InMemoryJobStore()
-    job_id = new_job_id()
-    store.create(Job(job_id=job_id, status=JobStatus.QUEUED, created_at=time.time(),
-                     request=request or {"query": "When was the light first lit?", "top_k": 2, "collection": "c"}))
-    return AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat or ScriptedChat()), job_id
+    job = new_job("chat", request or QUERY, deadline_seconds)
+    store.create(job)
+    return AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat or ScriptedChat()), job.job_id
 
 
 def test_a_queued_job_is_answered_and_finished() -> None:
     ports, job_id = setup()
-    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5) is Outcome.FINISHED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FINISHED
     result = ports.store.get_result(job_id)
     assert result["answer"] == "First lit in 1874 [1]."
     assert [s["n"] for s in result["sources"]] == [1, 2]
@@ -41,8 +50,8 @@ def test_a_queued_job_is_answered_and_finished() -> None:
 def test_redelivery_of_a_final_job_never_reaches_the_llm() -> None:
     chat = ScriptedChat()
     ports, job_id = setup(chat)
-    answer_job(JobMessage(job_id=job_id), ports, 60, 5)
-    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5) is Outcome.SKIPPED
+    answer_job(JobMessage(job_id=job_id), ports, limits())
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.SKIPPED
     assert len(chat.calls) == 1
 
 
@@ -50,44 +59,124 @@ def test_a_job_someone_else_is_working_on_is_sent_back() -> None:
     ports, job_id = setup()
     ports.store.claim(job_id, 60)
     with pytest.raises(JobBusyError):
-        answer_job(JobMessage(job_id=job_id), ports, 60, 5)
+        answer_job(JobMessage(job_id=job_id), ports, limits())
 
 
 def test_an_expired_record_is_dropped() -> None:
     ports, _ = setup()
-    assert answer_job(JobMessage(job_id=new_job_id()), ports, 60, 5) is Outcome.SKIPPED
+    assert answer_job(JobMessage(job_id=new_job_id()), ports, limits()) is Outcome.SKIPPED
 
 
-def test_transient_errors_are_redelivered_until_the_last_attempt() -> None:
+def test_a_transient_error_is_retried_within_the_invocation() -> None:
+    chat = ScriptedChat(errors=[DependencyUnavailableError("llm", "HTTP 503")])
+    ports, job_id = setup(chat)
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(tries=3)) is Outcome.FINISHED
+    assert len(chat.calls) == 2 and ports.store.get(job_id).attempts == 1
+
+
+def test_retries_stop_when_the_budget_would_run_out() -> None:
+    chat = ScriptedChat(error=DependencyUnavailableError("llm", "rate limited", retry_after=30))
+    ports, job_id = setup(chat)
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits(tries=5, budget=10))
+    assert len(chat.calls) == 1  # waiting 30 s would overrun the 10 s left: back to the queue
+    assert ports.store.get(job_id).status is JobStatus.STARTED
+
+
+def test_each_llm_call_gets_at_most_the_time_left() -> None:
+    chat = ScriptedChat()
+    ports, job_id = setup(chat)
+    answer_job(JobMessage(job_id=job_id), ports, limits(budget=7))
+    assert 6 < chat.timeouts[0] <= 7
+
+
+def test_transient_errors_are_redelivered_until_the_last_delivery_then_dead_lettered() -> None:
     ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APITimeoutError")))
     with pytest.raises(DependencyUnavailableError):
-        answer_job(JobMessage(job_id=job_id), ports, 0, 2)
+        answer_job(JobMessage(job_id=job_id), ports, limits(lease=0, max_attempts=2))
     assert ports.store.get(job_id).status is JobStatus.STARTED
-    assert answer_job(JobMessage(job_id=job_id), ports, 0, 2) is Outcome.FAILED
-    assert ports.store.get(job_id).error == "gave up after 2 attempts: llm is unavailable: APITimeoutError"
+    # The last delivery fails the job and still raises, so the message goes to the DLQ.
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits(lease=0, max_attempts=2), delivery=2)
+    job = ports.store.get(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error == "gave up after 2 deliveries: llm is unavailable: APITimeoutError"
 
 
 def test_the_queues_last_delivery_gives_up_even_if_earlier_ones_never_claimed() -> None:
     ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APIConnectionError")))
     # Deliveries 1-4 bounced before claiming (e.g. the job was busy): this is the first claim.
-    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5, delivery=5) is Outcome.FAILED
-    assert ports.store.get(job_id).error.startswith("gave up after 1 attempts")
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=5)
+    assert ports.store.get(job_id).error.startswith("gave up after 5 deliveries")
 
 
 def test_permanent_errors_fail_the_job_at_once() -> None:
-    ports, job_id = setup(ScriptedChat(error=AnswerGenerationError("LLM returned an empty answer")))
-    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5) is Outcome.FAILED
+    chat = ScriptedChat(error=AnswerGenerationError("LLM returned an empty answer"))
+    ports, job_id = setup(chat)
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(tries=3)) is Outcome.FAILED
     job = ports.store.get(job_id)
     assert job.status is JobStatus.FAILED and job.error == "LLM returned an empty answer"
+    assert len(chat.calls) == 1
 
 
 def test_unexpected_errors_fail_the_job_without_leaking_details() -> None:
     ports, job_id = setup(ScriptedChat(error=KeyError("secret-internal-name")))
-    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5) is Outcome.FAILED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FAILED
     assert ports.store.get(job_id).error == "internal error (KeyError)"
 
 
 def test_a_stored_request_that_no_longer_validates_fails_the_job() -> None:
     ports, job_id = setup(request={"query": "", "top_k": 2})
-    assert answer_job(JobMessage(job_id=job_id), ports, 60, 5) is Outcome.FAILED
-    assert ports.store.get(job_id).status is JobStatus.FAILED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FAILED
+    assert ports.store.get(job_id).error.startswith("the job's request is not valid")
+
+
+def test_a_job_stopped_while_queued_never_runs() -> None:
+    chat = ScriptedChat()
+    ports, job_id = setup(chat)
+    assert ports.store.request_stop(job_id) is JobStatus.STOPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.SKIPPED
+    assert chat.calls == []
+
+
+def test_a_stop_requested_during_the_llm_call_drops_the_result() -> None:
+    holder: dict[str, str] = {}
+    chat = ScriptedChat(on_call=lambda: ports.store.request_stop(holder["id"]))
+    ports, job_id = setup(chat)
+    holder["id"] = job_id
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
+    assert ports.store.get(job_id).status is JobStatus.STOPPED
+    assert ports.store.get_result(job_id) is None
+
+
+def test_a_stop_requested_before_the_llm_call_saves_it() -> None:
+    chat = ScriptedChat()
+    ports, job_id = setup(chat)
+    embedder = ports.embedder
+
+    class StopWhileEmbedding:
+        dimension = embedder.dimension
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            ports.store.request_stop(job_id)
+            return embedder.embed(texts)
+
+    ports = AnswerPorts(ports.store, StopWhileEmbedding(), ports.index, chat)
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
+    assert chat.calls == []
+
+
+def test_a_job_past_its_deadline_is_failed_instead_of_run() -> None:
+    chat = ScriptedChat()
+    ports, job_id = setup(chat, deadline_seconds=-1)
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FAILED
+    assert ports.store.get(job_id).error == OVERDUE_ERROR
+    assert chat.calls == []
+
+
+def test_old_records_without_a_deadline_still_run() -> None:
+    ports, _ = setup()
+    job_id = new_job_id()
+    ports.store.create(Job(job_id=job_id, status=JobStatus.QUEUED, created_at=time.time(), request=QUERY))
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FINISHED

@@ -8,7 +8,10 @@ from ragcore.domain.documents import DocumentStatus
 from ragcore.domain.errors import DependencyUnavailableError, DocumentNotFoundError, JobBusyError
 from ragcore.domain.messages import DocumentFields, JobMessage, UploadCreate
 from ragcore.services import documents as service
+from ragcore.domain.budget import Budget
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
+from ragcore.services.job_runner import JobLimits
+from ragcore.services.retries import RetryPolicy
 from ragcore.services.job_runner import Outcome
 from tests.support.fakes import (
     InMemoryBlobStore,
@@ -26,7 +29,7 @@ class World:
     def __init__(self, queue_error: Exception | None = None) -> None:
         self.jobs, self.queue = InMemoryJobStore(), RecordingQueue(error=queue_error)
         self.documents, self.blobs, self.index = InMemoryDocumentStore(), InMemoryBlobStore(), RecordingIndex()
-        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs)
+        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs, 600)
         self.worker = DocumentJobPorts(self.jobs, self.documents, self.blobs, KeywordEmbedder(), self.index, 10_000)
 
     def submit(self, text: bytes = TEXT, document_id: str = "skerry") -> str:
@@ -35,7 +38,8 @@ class World:
 
     def run(self, job_id: str, kind: str = "ingest", lease_seconds: int = 60) -> Outcome:
         message = JobMessage(job_id=job_id, kind=kind)
-        return run_document_job(message, self.worker, lease_seconds=lease_seconds, max_attempts=5)
+        limits = JobLimits(lease_seconds, 5, RetryPolicy(tries=1), Budget.of(60))
+        return run_document_job(message, self.worker, limits)
 
     def result(self, job_id: str) -> dict:
         return self.jobs.get_result(job_id) or {}

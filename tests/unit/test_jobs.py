@@ -1,11 +1,12 @@
 from ragcore.domain.jobs import TERMINAL, TRANSITIONS, JobStatus, can_transition, is_valid_job_id, new_job_id
 
 
-def test_every_status_has_a_row_and_terminal_states_have_no_exit() -> None:
+def test_every_status_has_a_row_and_terminal_states_have_no_exit_but_a_redrive() -> None:
     assert set(TRANSITIONS) == set(JobStatus)
     for status in TERMINAL:
-        assert TRANSITIONS[status] == frozenset()
         assert status.is_terminal
+    assert TRANSITIONS[JobStatus.FINISHED] == TRANSITIONS[JobStatus.STOPPED] == frozenset()
+    assert TRANSITIONS[JobStatus.FAILED] == {JobStatus.QUEUED}  # `ragcore dlq redrive` only
 
 
 def test_the_happy_path_and_its_shortcuts() -> None:

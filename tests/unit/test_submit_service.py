@@ -9,7 +9,7 @@ from tests.support.fakes import InMemoryJobStore, RecordingQueue
 
 def test_records_the_job_then_enqueues_it() -> None:
     store, queue = InMemoryJobStore(), RecordingQueue()
-    job = submit_chat(ChatRequest(query="hi"), store, queue)
+    job = submit_chat(ChatRequest(query="hi"), store, queue, 600)
     assert store.get(job.job_id).status is JobStatus.QUEUED
     assert [m.job_id for m in queue.sent] == [job.job_id]
 
@@ -17,5 +17,5 @@ def test_records_the_job_then_enqueues_it() -> None:
 def test_a_failed_send_removes_the_record_again() -> None:
     store, queue = InMemoryJobStore(), RecordingQueue(error=DependencyUnavailableError("queue"))
     with pytest.raises(DependencyUnavailableError):
-        submit_chat(ChatRequest(query="hi"), store, queue)
+        submit_chat(ChatRequest(query="hi"), store, queue, 600)
     assert store.jobs == {}

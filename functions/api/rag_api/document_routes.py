@@ -18,7 +18,7 @@ from ragcore.domain.errors import DocumentNotFoundError
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job
 from ragcore.domain.messages import CollectionName, DocumentCreate, DocumentFields, UploadCreate
 from ragcore.services import documents as service
-from ragcore.services.parsing import content_type_for
+from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
 from .routes import ContainerDep, base_path
 from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
@@ -29,6 +29,15 @@ DocumentIdPath = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN.pattern)]
 CollectionQuery = Annotated[CollectionName, Query(description="the collection the document is in")]
 UploadId = Annotated[str, Path(pattern=JOB_ID_PATTERN.pattern)]
 
+_FIELDS = DocumentFields.model_json_schema()["properties"]
+
+
+def _form_part(name: str) -> dict[str, Any]:
+    """A field of ``DocumentFields`` as a form sends it: never null, so its non-null schema."""
+    spec = _FIELDS[name]
+    return next(s for s in spec.get("anyOf", [spec]) if s.get("type") != "null")
+
+
 _BODY_DOC = {
     "requestBody": {
         "required": True,
@@ -38,16 +47,18 @@ _BODY_DOC = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
                         "file": {"type": "string", "format": "binary",
                                  "description": ".txt, .md, .html or .pdf"},
-                        "collection": {"type": "string"},
-                        "document_id": {"type": "string"},
-                        "title": {"type": "string"},
-                        "source": {"type": "string"},
-                        "metadata": {"type": "string", "description": "a JSON object"},
+                        **{name: _form_part(name) for name in _FIELDS},
                     },
-                }
+                },
+                # The file's type comes from its part's Content-Type or else its name's suffix.
+                "encoding": {
+                    "file": {"contentType": ", ".join(sorted(SUPPORTED_TYPES))},
+                    "metadata": {"contentType": "application/json"},
+                },
             },
         },
     }
@@ -58,6 +69,7 @@ def _ports(container: Container) -> service.DocumentPorts:
     return service.DocumentPorts(
         jobs=container.job_store, queue=container.queue,
         documents=container.document_store, blobs=container.blob_store,
+        deadline_seconds=container.settings.document_job_deadline_seconds,
     )
 
 

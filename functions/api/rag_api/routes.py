@@ -13,6 +13,7 @@ from ragcore.bootstrap import Container, get_container
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.jobs import JOB_ID_PATTERN, JobStatus
 from ragcore.domain.messages import ChatRequest
+from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
 from ragcore.services.submit import submit_chat
 
 from .errors import error_response
@@ -78,13 +79,31 @@ def _require_json(request: Request) -> None:
     summary="Queue a question; poll the returned links for the answer",
 )
 def chat(body: ChatRequest, request: Request, container: ContainerDep) -> Accepted:
-    job = submit_chat(body, container.job_store, container.queue)
+    job = submit_chat(body, container.job_store, container.queue, container.settings.job_deadline_seconds)
     return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
 def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
-    return JobStatusView.of(container.job_store.get(job_id))
+    return JobStatusView.of(current_job(container.job_store, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobStatusView,
+    responses={
+        202: {"model": JobStatusView, "description": "started: it stops at its next step"},
+        409: {"description": "the job is finished or failed already, or is a document job"},
+    },
+    summary="Stop a chat job: at once if queued, at the next step if started",
+)
+def cancel(job_id: JobId, container: ContainerDep) -> JSONResponse:
+    try:
+        job = stop_job(container.job_store, job_id)
+    except JobNotStoppableError as exc:
+        return error_response(409, "job_not_stoppable", str(exc), job_id=job_id)
+    view = JobStatusView.of(job)
+    return JSONResponse(view.model_dump(), status_code=200 if job.status is JobStatus.STOPPED else 202)
 
 
 @router.get(
@@ -94,7 +113,7 @@ def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResponse:
-    job = container.job_store.get(job_id)
+    job = current_job(container.job_store, job_id)
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(
             job_id=job_id,

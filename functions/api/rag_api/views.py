@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ragcore.domain.answers import Answer
 from ragcore.domain.documents import DocumentRecord
@@ -40,6 +40,8 @@ class JobStatusView(BaseModel):
     finished_at: str | None
     attempts: int
     error: str | None
+    deadline_at: str | None  # unfinished by then (and held by no worker), the job fails
+    cancel_requested: bool  # a stop was asked for; a started job stops at its next step
 
     @classmethod
     def of(cls, job: Job) -> "JobStatusView":
@@ -52,6 +54,8 @@ class JobStatusView(BaseModel):
             finished_at=iso(job.finished_at),
             attempts=job.attempts,
             error=job.error,
+            deadline_at=iso(job.deadline_at),
+            cancel_requested=job.cancel_requested,
         )
 
 
@@ -127,3 +131,25 @@ class DocumentList(BaseModel):
     documents: list[DocumentRecord]
     total: int
     next_offset: int | None
+
+
+class ErrorDetail(BaseModel):
+    field: str  # e.g. ``query``, ``path.job_id``, ``query.limit``
+    problem: str
+
+
+class ErrorInfo(BaseModel):
+    """``code`` is for programs and stays stable; ``message`` is for people. Some errors add
+    fields of their own (a failed job's ``job_id`` and ``status``), hence ``extra="allow"``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx the API itself sends."""
+
+    error: ErrorInfo

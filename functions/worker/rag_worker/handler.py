@@ -20,18 +20,32 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from ragcore.bootstrap import get_container
+from ragcore.domain.budget import Budget
 from ragcore.domain.errors import InvalidMessageError
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
-from ragcore.services.job_runner import Outcome
+from ragcore.services.job_runner import JobLimits, Outcome
+from ragcore.services.retries import RetryPolicy
 
 logger = Logger(service="ragcore-worker")
 
 
-def _run(message: JobMessage, delivery: int) -> Outcome:
+def _limits(context: Any) -> JobLimits:
+    s = get_container().settings
+    remaining = context.get_remaining_time_in_millis() / 1000
+    return JobLimits(
+        lease_seconds=s.job_lease_seconds,
+        max_attempts=s.job_max_attempts,
+        retry=RetryPolicy(
+            tries=s.retry_tries, initial_wait=s.retry_initial_seconds, max_wait=s.retry_max_seconds
+        ),
+        budget=Budget.of(remaining - s.invocation_margin_seconds),
+    )
+
+
+def _run(message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
     container = get_container()
-    s = container.settings
     if message.kind == "chat":
         ports = AnswerPorts(
             store=container.job_store,
@@ -39,26 +53,28 @@ def _run(message: JobMessage, delivery: int) -> Outcome:
             index=container.vector_index,
             chat=container.chat_model,
         )
-        return answer_job(message, ports, s.job_lease_seconds, s.job_max_attempts, delivery)
+        return answer_job(message, ports, limits, delivery)
     document_ports = DocumentJobPorts(
         store=container.job_store,
         documents=container.document_store,
         blobs=container.blob_store,
         embedder=container.embedder,
         index=container.vector_index,
-        max_bytes=s.max_upload_bytes,
+        max_bytes=container.settings.max_upload_bytes,
     )
-    return run_document_job(message, document_ports, s.job_lease_seconds, s.job_max_attempts, delivery)
+    return run_document_job(message, document_ports, limits, delivery)
 
 
-async def _process(record: SQSRecord) -> str:
+async def _process(record: SQSRecord, lambda_context: Any) -> str:
     try:
         message = JobMessage.model_validate_json(record.body)
     except ValidationError as exc:
-        # No job to mark failed; raising sends it back until it lands in the DLQ.
+        # Not failed here even when a job id can be read: a message this worker cannot parse
+        # may come from a newer API (a deploy in progress). It goes to the DLQ, to be redriven
+        # once the workers understand it; its job is failed at its deadline if never run.
         raise InvalidMessageError(f"message {record.message_id} is not a job message") from exc
     delivery = int(record.attributes.approximate_receive_count or 1)
-    outcome = await asyncio.to_thread(_run, message, delivery)
+    outcome = await asyncio.to_thread(_run, message, delivery, _limits(lambda_context))
     logger.info("job processed", job_id=message.job_id, kind=message.kind, outcome=outcome.value)
     return outcome.value
 

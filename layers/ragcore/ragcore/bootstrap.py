@@ -149,9 +149,9 @@ class Container:
             api_key=api_key,
             base_url=s.openai_base_url,
             timeout=s.llm_timeout_seconds,
-            max_retries=s.llm_max_retries,
+            max_retries=0,  # the job runner retries, within what the invocation has left
         )
-        return OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature)
+        return OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature, s.llm_timeout_seconds)
 
 
 def _secret(value: SecretStr | None, secret_arn: str | None) -> str | None:

@@ -27,13 +27,25 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    # How long a job record (status and result) is kept after it is created.
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # A job not finished by then, and held by no live worker, is failed. Chat: the queue's
+    # maxReceiveCount x VisibilityTimeout (5 x 360 s); document jobs: 5 x 5400 s.
+    job_deadline_seconds: int = Field(default=1800, ge=1)
+    document_job_deadline_seconds: int = Field(default=27000, ge=1)
     # A started job is re-claimable once its lease ends; keep it >= the worker timeout and
     # < the queue's visibility timeout (template.yaml), so a redelivery finds it expired.
     job_lease_seconds: int = Field(default=90, ge=1)
-    # Transient failures are retried by redelivery up to this many attempts; keep it equal
-    # to the queue's maxReceiveCount so the job is failed before its message hits the DLQ.
+    # Deliveries before a job whose failures are transient is failed; keep it equal to the
+    # queue's maxReceiveCount, so the job is failed as its message goes to the DLQ.
     job_max_attempts: int = Field(default=5, ge=1)
+    # Transient failures (LLM 429/5xx/timeouts, a dependency down) are retried inside an
+    # invocation this many times in all, with exponential backoff, while time is left; the
+    # margin is kept back to record the outcome before Lambda's timeout.
+    retry_tries: int = Field(default=3, ge=1, le=10)
+    retry_initial_seconds: float = Field(default=0.5, ge=0)
+    retry_max_seconds: float = Field(default=8.0, ge=0)
+    invocation_margin_seconds: float = Field(default=5.0, ge=0)
 
     # Documents: uploaded files are handed to the worker through this bucket.
     documents_bucket: str | None = None
@@ -58,8 +70,8 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4.1-mini"
     llm_max_tokens: int = Field(default=400, ge=16, le=8192)
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    # Per call, and never more than the invocation has left.
     llm_timeout_seconds: float = Field(default=15.0, gt=0)
-    llm_max_retries: int = Field(default=2, ge=0, le=10)
 
     # Offline stack only (`ragcore dev` / `ragcore demo`); unused in AWS.
     dev_host: str = "127.0.0.1"

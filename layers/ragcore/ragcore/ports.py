@@ -8,7 +8,7 @@ from typing import Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
 from ragcore.domain.documents import Chunk, DocumentRecord
-from ragcore.domain.jobs import Job
+from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.domain.messages import JobMessage
 
@@ -18,6 +18,7 @@ class ClaimOutcome(StrEnum):
     ALREADY_DONE = "already_done"  # terminal: the message is a redelivery, drop it
     IN_PROGRESS = "in_progress"  # another worker holds a live lease: retry later
     MISSING = "missing"  # no record (expired or never written): nothing to run
+    OVERDUE = "overdue"  # past its deadline: the store has failed it instead
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,26 @@ class Claim:
 
 
 class JobStore(Protocol):
+    """Every status change is atomic and checked against ``domain.jobs.TRANSITIONS``; the
+    ``attempt`` arguments make a write from a worker that lost its lease a no-op."""
+
     def create(self, job: Job) -> None: ...
     def get(self, job_id: str) -> Job: ...
     def get_result(self, job_id: str) -> dict | None: ...
     def delete(self, job_id: str) -> None: ...
     def claim(self, job_id: str, lease_seconds: int) -> Claim: ...
-    def finish(self, job_id: str, attempt: int, result: dict) -> bool: ...
+    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
+        """FINISHED, or STOPPED if a stop was requested meanwhile (the result is dropped);
+        None if this attempt no longer owns the job."""
     def fail(self, job_id: str, attempt: int, error: str) -> bool: ...
+    def stop(self, job_id: str, attempt: int) -> bool: ...
+    def fail_if_overdue(self, job_id: str) -> bool: ...
+    def request_stop(self, job_id: str) -> JobStatus:
+        """QUEUED jobs stop at once; STARTED ones are flagged and stay STARTED until the
+        worker reaches a step boundary. Returns the status after the call."""
+    def cancel_requested(self, job_id: str) -> bool: ...
+    def requeue(self, job_id: str, deadline_at: float) -> bool:
+        """FAILED back to QUEUED with a fresh attempt count: the dead-letter redrive."""
     def ping(self) -> None: ...
 
 
@@ -84,4 +98,5 @@ class BlobStore(Protocol):
 
 
 class ChatModel(Protocol):
-    def complete(self, messages: list[dict[str, str]]) -> Completion: ...
+    def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
+        """``timeout`` caps the call below the adapter's own limit (what the invocation has left)."""

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import valkey
 
 from ragcore.adapters.valkey_client import connect, valkey_errors
 from ragcore.domain.errors import JobNotFoundError
-from ragcore.domain.jobs import TRANSITIONS, Job, JobStatus
+from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, TRANSITIONS, Job, JobStatus
 from ragcore.ports import Claim, ClaimOutcome
 
 _TRANSITION_LUA = """
 local spec = cjson.decode(ARGV[1])
--- Leases use the server's clock, so workers whose clocks disagree still agree on expiry.
+-- Leases and deadlines use the server's clock, so workers whose clocks disagree still agree.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -32,11 +33,25 @@ if not allowed then return {'refused', current, attempts} end
 -- A write from an attempt that no longer owns the job (its lease ran out and another
 -- worker re-claimed it) is dropped, so only the owner records a result.
 if spec.attempt and spec.attempt ~= attempts then return {'stale', current, attempts} end
--- Re-claiming a started job is allowed only once its lease has expired: the worker that
--- held it is presumed dead. A live lease means someone is working on it now.
-if spec.lease_seconds and current == 'started' then
-  local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
-  if lease > now then return {'busy', current, attempts} end
+-- A live lease means a worker is on the job now; only an expired one may be re-claimed
+-- (the worker that held it is presumed dead).
+local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+local held = current == 'started' and lease > now
+if spec.lease_seconds and held then return {'busy', current, attempts} end
+-- Past its deadline and held by nobody, a job is failed rather than run or left waiting.
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_at') or '')
+local overdue = deadline ~= nil and deadline <= now and not held
+if spec.only_if_overdue and not overdue then return {'refused', current, attempts} end
+if spec.lease_seconds and overdue then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', spec.overdue_error,
+             'finished_at', tostring(now))
+  return {'overdue', 'failed', attempts}
+end
+-- A result that arrives after a stop was requested is not written: the job ends stopped.
+if spec.stop_if_cancelled and redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
+  redis.call('HSET', KEYS[1], 'status', 'stopped', 'error', spec.stopped_error,
+             'finished_at', tostring(now))
+  return {'stopped', 'stopped', attempts}
 end
 if spec.lease_seconds then
   attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -49,7 +64,7 @@ return {'ok', spec.target, attempts}
 
 _STATUS_FIELDS = (
     "job_id", "kind", "status", "created_at", "started_at", "finished_at", "attempts", "error",
-    "request",
+    "request", "deadline_at", "cancel_requested",
 )
 
 
@@ -86,6 +101,8 @@ class ValkeyJobStore:
             "attempts": job.attempts,
             "request": json.dumps(job.request),
         }
+        if job.deadline_at is not None:
+            fields["deadline_at"] = repr(job.deadline_at)
         with valkey_errors():
             pipe = self._client.pipeline(transaction=True)
             pipe.hset(self._key(job.job_id), mapping=fields)
@@ -108,6 +125,8 @@ class ValkeyJobStore:
             attempts=int(record["attempts"] or 0),
             error=record["error"] or None,
             request=json.loads(record["request"] or "{}"),
+            deadline_at=_float_or_none(record["deadline_at"]),
+            cancel_requested=record["cancel_requested"] == "1",
         )
 
     def get_result(self, job_id: str) -> dict | None:
@@ -121,31 +140,60 @@ class ValkeyJobStore:
 
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
         outcome, _, attempts = self._run(
-            job_id, JobStatus.STARTED, lease_seconds=lease_seconds, set={"started_at": repr(time.time())}
+            job_id, JobStatus.STARTED, lease_seconds=lease_seconds,
+            set={"started_at": repr(time.time())}, overdue_error=OVERDUE_ERROR,
         )
-        if outcome == "ok":
-            return Claim(ClaimOutcome.CLAIMED, int(attempts))
-        if outcome == "missing":
-            return Claim(ClaimOutcome.MISSING)
-        if outcome == "busy":
-            return Claim(ClaimOutcome.IN_PROGRESS, int(attempts))
-        return Claim(ClaimOutcome.ALREADY_DONE, int(attempts))
+        return Claim(_CLAIM_OUTCOMES.get(outcome, ClaimOutcome.ALREADY_DONE), int(attempts))
 
-    def finish(self, job_id: str, attempt: int, result: dict) -> bool:
-        outcome, _, _ = self._run(
+    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
+        outcome, status, _ = self._run(
             job_id,
             JobStatus.FINISHED,
             attempt=attempt,
             set={"finished_at": repr(time.time()), "result": json.dumps(result)},
+            stop_if_cancelled=True,
+            stopped_error=STOPPED_ERROR,
+        )
+        return JobStatus(status) if outcome in ("ok", "stopped") else None
+
+    def fail(self, job_id: str, attempt: int, error: str) -> bool:
+        return self._end(job_id, JobStatus.FAILED, error, attempt=attempt)
+
+    def stop(self, job_id: str, attempt: int) -> bool:
+        return self._end(job_id, JobStatus.STOPPED, STOPPED_ERROR, attempt=attempt)
+
+    def fail_if_overdue(self, job_id: str) -> bool:
+        return self._end(job_id, JobStatus.FAILED, OVERDUE_ERROR, only_if_overdue=True)
+
+    def request_stop(self, job_id: str) -> JobStatus:
+        outcome, current, _ = self._run(
+            job_id, JobStatus.STOPPED, allowed_from=[JobStatus.QUEUED],
+            set={"finished_at": repr(time.time()), "error": STOPPED_ERROR},
+        )
+        if outcome == "refused" and current == JobStatus.STARTED:
+            # Flag it; the worker stops at its next step boundary, and a late result is dropped.
+            outcome, current, _ = self._run(
+                job_id, JobStatus.STARTED, allowed_from=[JobStatus.STARTED], set={"cancel_requested": "1"}
+            )
+        if outcome == "missing":
+            raise JobNotFoundError(job_id)
+        return JobStatus(current)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with valkey_errors():
+            return self._client.hget(self._key(job_id), "cancel_requested") == "1"
+
+    def requeue(self, job_id: str, deadline_at: float) -> bool:
+        outcome, _, _ = self._run(
+            job_id, JobStatus.QUEUED,
+            set={"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
+                 "cancel_requested": "0", "deadline_at": repr(deadline_at)},
         )
         return outcome == "ok"
 
-    def fail(self, job_id: str, attempt: int, error: str) -> bool:
+    def _end(self, job_id: str, target: JobStatus, error: str, **conditions: Any) -> bool:
         outcome, _, _ = self._run(
-            job_id,
-            JobStatus.FAILED,
-            attempt=attempt,
-            set={"finished_at": repr(time.time()), "error": error},
+            job_id, target, set={"finished_at": repr(time.time()), "error": error}, **conditions
         )
         return outcome == "ok"
 
@@ -155,21 +203,28 @@ class ValkeyJobStore:
         target: JobStatus,
         *,
         set: dict[str, str],
-        attempt: int | None = None,
-        lease_seconds: int | None = None,
+        allowed_from: list[JobStatus] | None = None,
+        **conditions: Any,
     ) -> tuple[str, str, int]:
+        """``conditions`` are the script's optional checks: attempt, lease_seconds,
+        only_if_overdue, stop_if_cancelled, and the error texts they record."""
         spec = {
             "target": target.value,
-            "allowed_from": _sources_of(target),
+            "allowed_from": [s.value for s in allowed_from] if allowed_from else _sources_of(target),
             "set": set,
+            **conditions,
         }
-        if attempt is not None:
-            spec["attempt"] = attempt
-        if lease_seconds is not None:
-            spec["lease_seconds"] = lease_seconds
         with valkey_errors():
             outcome, current, attempts = self._transition(keys=[self._key(job_id)], args=[json.dumps(spec)])
         return outcome, current, int(attempts)
+
+
+_CLAIM_OUTCOMES = {
+    "ok": ClaimOutcome.CLAIMED,
+    "missing": ClaimOutcome.MISSING,
+    "busy": ClaimOutcome.IN_PROGRESS,
+    "overdue": ClaimOutcome.OVERDUE,
+}
 
 
 def _float_or_none(value: str | None) -> float | None:

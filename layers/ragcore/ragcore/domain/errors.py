@@ -16,12 +16,14 @@ class JobNotFoundError(RagError):
 
 
 class DependencyUnavailableError(RagError):
-    """A backing service (Valkey, SQS, Qdrant, the LLM) could not be reached."""
+    """A backing service (Valkey, SQS, Qdrant, the LLM) could not be reached or asked us to
+    slow down: worth retrying. ``retry_after`` is the service's own hint, in seconds."""
 
-    def __init__(self, dependency: str, detail: str = "") -> None:
+    def __init__(self, dependency: str, detail: str = "", retry_after: float | None = None) -> None:
         message = f"{dependency} is unavailable"
         super().__init__(f"{message}: {detail}" if detail else message)
         self.dependency = dependency
+        self.retry_after = retry_after
 
 
 class InvalidMessageError(RagError):
@@ -29,7 +31,7 @@ class InvalidMessageError(RagError):
 
 
 class AnswerGenerationError(RagError):
-    """The LLM call failed or returned nothing usable."""
+    """The LLM refused the request or returned nothing usable; retrying would not help."""
 
 
 class JobBusyError(RagError):

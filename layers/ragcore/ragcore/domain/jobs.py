@@ -7,6 +7,7 @@ free of I/O, lets the rules be read and tested in one place.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from enum import StrEnum
 
@@ -28,16 +29,24 @@ class JobStatus(StrEnum):
 TERMINAL = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED})
 
 # Every allowed move. STARTED -> STARTED is a re-claim: a worker that died left its lease to
-# expire and the redelivered message picks the job up again.
+# expire and the redelivered message picks the job up again. FAILED -> QUEUED is an operator's
+# redrive of the dead-letter queue (`ragcore dlq redrive`), never the worker's own doing.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.STARTED, JobStatus.FAILED, JobStatus.STOPPED}),
     JobStatus.STARTED: frozenset(
         {JobStatus.STARTED, JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED}
     ),
     JobStatus.FINISHED: frozenset(),
-    JobStatus.FAILED: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
     JobStatus.STOPPED: frozenset(),
 }
+
+
+OVERDUE_ERROR = (
+    "the job was not finished by its deadline: the worker running it stopped responding and "
+    "its retries ran out"
+)
+STOPPED_ERROR = "stopped on request"
 
 
 def can_transition(current: JobStatus, target: JobStatus) -> bool:
@@ -56,7 +65,12 @@ def is_valid_job_id(value: str) -> bool:
 
 
 class Job(BaseModel):
-    """What the status endpoint shows; times are epoch seconds (float) or None."""
+    """What the status endpoint shows; times are epoch seconds (float) or None.
+
+    ``deadline_at`` bounds how long a job may stay unfinished: past it, a job nobody holds a
+    live lease on is failed (a worker that crashed on the message's last delivery leaves one
+    behind). ``cancel_requested`` is set when a started job is asked to stop; the worker stops
+    at its next step boundary."""
 
     job_id: str
     kind: str = "chat"
@@ -67,3 +81,17 @@ class Job(BaseModel):
     attempts: int = 0
     error: str | None = None
     request: dict = Field(default_factory=dict)
+    deadline_at: float | None = None
+    cancel_requested: bool = False
+
+
+def new_job(kind: str, request: dict, deadline_seconds: float, job_id: str | None = None) -> Job:
+    now = time.time()
+    return Job(
+        job_id=job_id or new_job_id(),
+        kind=kind,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        request=request,
+        deadline_at=now + deadline_seconds,
+    )

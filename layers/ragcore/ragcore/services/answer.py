@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragcore.domain.answers import Answer, Timings
-from ragcore.domain.jobs import Job
 from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.ports import ChatModel, Embedder, JobStore, VectorIndex
-from ragcore.services.job_runner import Outcome, run_job
+from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
 from ragcore.services.prompting import build_messages, sources_of
 from ragcore.services.retrieve import retrieve
 
@@ -23,21 +22,21 @@ class AnswerPorts:
     chat: ChatModel
 
 
-def answer_job(
-    message: JobMessage, ports: AnswerPorts, lease_seconds: int, max_attempts: int, delivery: int = 1
-) -> Outcome:
-    def work(job: Job) -> dict[str, Any]:
-        return _answer(ChatRequest.model_validate(job.request), ports).model_dump()
+def answer_job(message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1) -> Outcome:
+    def work(run: Run) -> dict[str, Any]:
+        return _answer(ChatRequest.model_validate(run.job.request), ports, run).model_dump()
 
-    return run_job(message, ports.store, work, lease_seconds, max_attempts, delivery)
+    return run_job(message, ports.store, work, limits, delivery)
 
 
-def _answer(request: ChatRequest, ports: AnswerPorts) -> Answer:
+def _answer(request: ChatRequest, ports: AnswerPorts, run: Run) -> Answer:
+    run.checkpoint()
     found = retrieve(
         request.query, request.collection, request.top_k, request.mode, ports.embedder, ports.index
     )
+    run.checkpoint()  # the LLM call is the costly step: skip it for a stopped job
     started = time.perf_counter()
-    completion = ports.chat.complete(build_messages(request.query, found.passages))
+    completion = ports.chat.complete(build_messages(request.query, found.passages), run.budget.remaining())
     llm_seconds = time.perf_counter() - started
     return Answer(
         answer=completion.text,

@@ -18,7 +18,7 @@ from ragcore.domain.jobs import Job
 from ragcore.domain.messages import DeleteRequest, IngestRequest, JobMessage
 from ragcore.ports import BlobStore, DocumentStore, Embedder, JobStore, VectorIndex
 from ragcore.services.ingest import document_from_bytes, index_documents
-from ragcore.services.job_runner import Outcome, run_job
+from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,14 @@ class DocumentJobPorts:
 
 
 def run_document_job(
-    message: JobMessage, ports: DocumentJobPorts, lease_seconds: int, max_attempts: int, delivery: int = 1
+    message: JobMessage, ports: DocumentJobPorts, limits: JobLimits, delivery: int = 1
 ) -> Outcome:
+    """Document jobs are not stoppable once started (``POST /jobs/{id}/cancel`` refuses them),
+    so they have no step boundaries: a half-written version would be left behind."""
     work = _ingest if message.kind == "ingest" else _delete
 
-    def guarded(job: Job) -> dict[str, Any]:
-        return work(job, ports, lease_seconds)
+    def guarded(run: Run) -> dict[str, Any]:
+        return work(run.job, ports, limits.lease_seconds)
 
     def failed(job: Job, error: str) -> None:
         collection, document_id = job.request["collection"], job.request["document_id"]
@@ -47,7 +49,7 @@ def run_document_job(
                 "status": DocumentStatus.FAILED, "error": error, "updated_at": time.time()
             }))
 
-    return run_job(message, ports.store, guarded, lease_seconds, max_attempts, delivery, on_failed=failed)
+    return run_job(message, ports.store, guarded, limits, delivery, on_failed=failed)
 
 
 @contextmanager

@@ -6,7 +6,6 @@ job queue, so the index has one writer path, with the same status endpoints as c
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus, new_document_id
@@ -16,7 +15,7 @@ from ragcore.domain.errors import (
     InvalidDocumentError,
     JobNotFoundError,
 )
-from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.domain.jobs import Job, new_job, new_job_id
 from ragcore.domain.messages import (
     DeleteRequest,
     DocumentFields,
@@ -37,6 +36,7 @@ class DocumentPorts:
     queue: JobQueue
     documents: DocumentStore
     blobs: BlobStore
+    deadline_seconds: float  # of each document job (see ``Job.deadline_at``)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tu
     if record is None:
         raise DocumentNotFoundError(collection, document_id)
     request = DeleteRequest(collection=collection, document_id=document_id)
-    job = _new_job("delete", request.model_dump(), new_job_id())
+    job = new_job("delete", request.model_dump(), ports.deadline_seconds)
     updated = record.model_copy(update={"status": DocumentStatus.DELETING, "job_id": job.job_id,
                                         "updated_at": job.created_at, "error": None})
     _register_and_send(job, "delete", record, updated, ports)
@@ -131,7 +131,7 @@ def _queue_ingest(
         collection=fields.collection, document_id=document_id, blob_key=blob_key, filename=filename,
         content_type=content_type, title=fields.title, source=fields.source, metadata=fields.metadata,
     )
-    job = _new_job("ingest", request.model_dump(), job_id)
+    job = new_job("ingest", request.model_dump(), ports.deadline_seconds, job_id)
     previous = ports.documents.get(fields.collection, document_id)
     base = previous or DocumentRecord(
         document_id=document_id, collection=fields.collection, status=DocumentStatus.INGESTING,
@@ -149,10 +149,6 @@ def _blob_key(upload_id: str) -> str:
     """Uploads live under ``uploads/`` (the prefix the template's IAM and lifecycle rule use),
     keyed by the id of the job that ingests them."""
     return f"uploads/{upload_id}"
-
-
-def _new_job(kind: JobKind, request: dict, job_id: str) -> Job:
-    return Job(job_id=job_id, kind=kind, status=JobStatus.QUEUED, created_at=time.time(), request=request)
 
 
 def _register_and_send(

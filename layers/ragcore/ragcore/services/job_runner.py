@@ -1,19 +1,29 @@
 """Running any job kind with the same guarantees: claim it, do the work once, record the outcome.
 
-Shared by chat answers and document ingestion/deletion, so redelivery, leases and the retry
-budget behave the same for every kind of job.
+Shared by chat answers and document ingestion/deletion, so redelivery, leases, retries, stops
+and the dead-letter path behave the same for every kind of job.
+
+Exactly-once effects come from atomic status changes in the job store, not from a separate
+idempotency record: a claim is one atomic step that only one delivery can win while the lease
+lives, and only the attempt that owns the job may record its outcome. A duplicate message
+finds the job started (and goes back to the queue) or final (and is dropped).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
+from ragcore.domain.budget import Budget
 from ragcore.domain.errors import DependencyUnavailableError, JobBusyError, RagError
-from ragcore.domain.jobs import Job
+from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.messages import JobMessage
 from ragcore.ports import ClaimOutcome, JobStore
+from ragcore.services.retries import RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +31,45 @@ log = logging.getLogger(__name__)
 class Outcome(StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
+    STOPPED = "stopped"
     SKIPPED = "skipped"  # redelivery of a job already done, or an expired record
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    lease_seconds: int  # >= the function's timeout: a live lease means a live worker
+    max_attempts: int  # = the queue's maxReceiveCount: the last delivery fails the job
+    retry: RetryPolicy  # transient failures, within one invocation
+    budget: Budget  # this invocation's time, less a margin to record the outcome
+
+
+class JobStopped(Exception):
+    """A stop was requested; raised at the next step boundary."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a job's work sees: its job, the time left, and the step boundaries."""
+
+    job: Job
+    budget: Budget
+    store: JobStore
+
+    def checkpoint(self) -> None:
+        """Called between steps (before retrieval, before the LLM call, ...), so a stopped job
+        spends nothing more."""
+        if self.store.cancel_requested(self.job.job_id):
+            raise JobStopped
+
+
+Work = Callable[[Run], dict[str, Any]]
 
 
 def run_job(
     message: JobMessage,
     store: JobStore,
-    work: Callable[[Job], dict[str, Any]],
-    lease_seconds: int,
-    max_attempts: int,
+    work: Work,
+    limits: JobLimits,
     delivery: int = 1,
     on_failed: Callable[[Job, str], None] | None = None,
 ) -> Outcome:
@@ -38,39 +78,57 @@ def run_job(
 
     ``delivery`` is the queue's receive count for this message. Deliveries that never reached
     a claim (a busy job, Valkey down) count there but not in the job's attempts, so the last
-    delivery before the dead-letter queue is recognised by whichever is higher."""
-    claim = store.claim(message.job_id, lease_seconds)
+    delivery before the dead-letter queue is recognised by whichever is higher. On that
+    delivery a transient failure fails the job and still raises, so the message lands in the
+    dead-letter queue, from where ``ragcore dlq redrive`` can run it again."""
+    job_id = message.job_id
+    claim = store.claim(job_id, limits.lease_seconds)
     if claim.outcome is ClaimOutcome.ALREADY_DONE:
-        log.info("job already final; redelivered message ignored", extra={"job_id": message.job_id})
+        log.info("job already final; redelivered message ignored", extra={"job_id": job_id})
         return Outcome.SKIPPED
     if claim.outcome is ClaimOutcome.MISSING:
-        log.warning("job record not found (expired?); message dropped", extra={"job_id": message.job_id})
+        log.warning("job record not found (expired?); message dropped", extra={"job_id": job_id})
         return Outcome.SKIPPED
     if claim.outcome is ClaimOutcome.IN_PROGRESS:
-        raise JobBusyError(f"job {message.job_id} is being processed by another worker")
+        raise JobBusyError(f"job {job_id} is being processed by another worker")
+    job = store.get(job_id)
+    if claim.outcome is ClaimOutcome.OVERDUE:
+        log.warning("job past its deadline; failed without running", extra={"job_id": job_id})
+        if on_failed is not None:
+            on_failed(job, job.error or "")
+        return Outcome.FAILED
 
     attempt = claim.attempt
-    job = store.get(message.job_id)
 
     def fail(error: str) -> Outcome:
-        if store.fail(message.job_id, attempt, error) and on_failed is not None:
+        if store.fail(job_id, attempt, error) and on_failed is not None:
             on_failed(job, error)
         return Outcome.FAILED
 
+    run = Run(job=job, budget=limits.budget, store=store)
     try:
-        result = work(job)
+        result = retrying(limits.retry, limits.budget)(work, run)
+    except JobStopped:
+        store.stop(job_id, attempt)
+        return Outcome.STOPPED
     except (DependencyUnavailableError, JobBusyError) as exc:
-        if max(attempt, delivery) < max_attempts:
-            raise  # transient: let the queue redeliver
-        return fail(f"gave up after {attempt} attempts: {exc}")
+        if max(attempt, delivery) >= limits.max_attempts:
+            fail(f"gave up after {max(attempt, delivery)} deliveries: {exc}")
+        raise  # back to the queue: a later delivery, or the dead-letter queue after the last
+    except ValidationError as exc:
+        return fail(f"the job's request is not valid ({exc.error_count()} problem(s)); it was not run")
     except RagError as exc:
         return fail(str(exc))
     except Exception as exc:  # a bug or an unexpected SDK error: keep the job readable
-        log.exception("unexpected error while running a job", extra={"job_id": message.job_id})
+        log.exception("unexpected error while running a job", extra={"job_id": job_id})
         return fail(f"internal error ({type(exc).__name__})")
 
-    if not store.finish(message.job_id, attempt, result):
-        # Stopped meanwhile, or our lease expired and another attempt owns the job.
-        log.warning("job moved on while running; result discarded", extra={"job_id": message.job_id})
+    status = store.finish(job_id, attempt, result)
+    if status is JobStatus.STOPPED:
+        log.info("job stopped on request; its result was not written", extra={"job_id": job_id})
+        return Outcome.STOPPED
+    if status is None:
+        # Our lease expired and another attempt owns the job, or it was failed meanwhile.
+        log.warning("job moved on while running; result discarded", extra={"job_id": job_id})
         return Outcome.SKIPPED
     return Outcome.FINISHED

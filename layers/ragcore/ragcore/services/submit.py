@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 from ragcore.domain.errors import DependencyUnavailableError
-from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.domain.jobs import Job, new_job
 from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.ports import JobQueue, JobStore
 
 
-def submit_chat(request: ChatRequest, store: JobStore, queue: JobQueue) -> Job:
+def submit_chat(request: ChatRequest, store: JobStore, queue: JobQueue, deadline_seconds: float) -> Job:
     """The record is written before the message is sent, so a worker never receives a job it
     cannot find. If sending fails the record is removed again: the client gets a 503 and no
     job is left behind that nothing will ever run."""
-    job = Job(
-        job_id=new_job_id(),
-        status=JobStatus.QUEUED,
-        created_at=time.time(),
-        request=request.model_dump(),
-    )
+    job = new_job("chat", request.model_dump(), deadline_seconds)
     store.create(job)
     try:
         queue.send(JobMessage(job_id=job.job_id))

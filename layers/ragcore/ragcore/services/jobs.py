@@ -1,0 +1,42 @@
+"""Reading and stopping a job on a client's behalf."""
+
+from __future__ import annotations
+
+import time
+
+from ragcore.domain.errors import RagError
+from ragcore.domain.jobs import Job, JobStatus
+from ragcore.ports import JobStore
+
+
+class JobNotStoppableError(RagError):
+    """The job is final already, or is a document job (those run to the end: stopping one
+    half-way would leave a half-written document version)."""
+
+
+def current_job(store: JobStore, job_id: str) -> Job:
+    """The job as it stands. One past its deadline that no live worker holds is failed here
+    first: its worker died on the message's last delivery, so nothing else would end it."""
+    job = store.get(job_id)
+    overdue = job.deadline_at is not None and job.deadline_at <= time.time()
+    if overdue and not job.status.is_terminal and store.fail_if_overdue(job_id):
+        job = store.get(job_id)
+    return job
+
+
+def stop_job(store: JobStore, job_id: str) -> Job:
+    """A queued job stops at once; a started one is flagged and stops at its next step
+    boundary (its status stays ``started`` until then). Stopping a stopped job is a no-op."""
+    job = current_job(store, job_id)
+    if job.kind != "chat":
+        raise JobNotStoppableError(
+            f"{job.kind} jobs cannot be stopped; delete the document afterwards instead"
+        )
+    if job.status in (JobStatus.FINISHED, JobStatus.FAILED):
+        raise JobNotStoppableError(f"the job is {job.status.value} already")
+    if job.status is not JobStatus.STOPPED:
+        store.request_stop(job_id)
+        job = store.get(job_id)
+        if job.status in (JobStatus.FINISHED, JobStatus.FAILED):  # it ended meanwhile
+            raise JobNotStoppableError(f"the job is {job.status.value} already")
+    return job

@@ -1,0 +1,54 @@
+"""Retrying transient failures inside one invocation, within its time budget.
+
+Tenacity does the looping. This module says what is transient (``DependencyUnavailableError``:
+an LLM 429/5xx/timeout, the vector store or Valkey unreachable), how long to wait (exponential
+with jitter, or the server's Retry-After when that is longer) and when to give up: out of
+tries, or the wait would leave too little of the budget for another try. The message then
+goes back to the queue for a later delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from ragcore.domain.budget import Budget
+from ragcore.domain.errors import DependencyUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    tries: int = 3  # per invocation, the first one included
+    initial_wait: float = 0.5
+    max_wait: float = 8.0
+    min_try_seconds: float = 2.0  # no new try with less time than this left
+
+
+def retrying(policy: RetryPolicy, budget: Budget) -> Retrying:
+    backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        hinted = getattr(error, "retry_after", None) or 0.0
+        return max(backoff(state), hinted)
+
+    def stop(state: RetryCallState) -> bool:
+        out_of_tries = state.attempt_number >= policy.tries
+        out_of_time = state.upcoming_sleep + policy.min_try_seconds > budget.remaining()
+        return out_of_tries or out_of_time
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("transient failure, retrying in %.1f s: %s", state.upcoming_sleep, error)
+
+    return Retrying(
+        retry=retry_if_exception_type(DependencyUnavailableError),
+        wait=wait,
+        stop=stop,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
