@@ -10,7 +10,16 @@ from typing import Any, Callable, TypeVar
 from pydantic import SecretStr
 
 from ragcore.config import Settings, get_settings
-from ragcore.ports import BlobStore, ChatModel, DocumentStore, Embedder, JobQueue, JobStore, VectorIndex
+from ragcore.ports import (
+    BlobStore,
+    ChatModel,
+    DeadLetters,
+    DocumentStore,
+    Embedder,
+    JobQueue,
+    JobStore,
+    VectorIndex,
+)
 
 T = TypeVar("T")
 
@@ -93,6 +102,20 @@ class Container:
             raise ValueError("JOBS_QUEUE_URL is not set")
         client = self._aws_client("sqs", s.dependency_timeout_seconds * 2)
         return SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url)
+
+    def dead_letter_queues(self) -> dict[str, DeadLetters]:
+        """The dead-letter queue of each job queue: "jobs", and "ingest" when it is separate.
+        Built on demand: only a redrive reads them."""
+        from ragcore.adapters.sqs_dead_letters import SqsDeadLetters
+
+        s = self.settings
+        if not s.jobs_queue_url:
+            raise ValueError("JOBS_QUEUE_URL is not set")
+        client = self._aws_client("sqs", s.dependency_timeout_seconds * 2)
+        queues = {"jobs": s.jobs_queue_url}
+        if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
+            queues["ingest"] = s.ingest_queue_url
+        return {name: SqsDeadLetters(client, url) for name, url in queues.items()}
 
     def _blob_store(self) -> BlobStore:
         from ragcore.adapters.s3_blobs import S3BlobStore

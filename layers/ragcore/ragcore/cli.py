@@ -55,6 +55,16 @@ def main(argv: list[str] | None = None) -> int:
                       help="reuse the collection an earlier run filled (to compare modes quickly)")
     beir.add_argument("--json", action="store_true", help="print one JSON object")
 
+    dlq = commands.add_parser("dlq", help="dead-letter queues")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    redrive = dlq_commands.add_parser(
+        "redrive", help="send dead-lettered jobs back to work (failed jobs are queued again)"
+    )
+    redrive.add_argument("--queue", choices=["jobs", "ingest"], action="append",
+                         help="default: every queue")
+    redrive.add_argument("--local", action="store_true",
+                         help="act on the running `ragcore dev` stack instead of the environment's queues")
+
     model = commands.add_parser("model", help="build steps for the embedding model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     export = model_commands.add_parser("export", help="export all-MiniLM-L6-v2 to ONNX")
@@ -62,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    commands_by_name = {"dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "model": _model}
+    commands_by_name = {
+        "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "model": _model,
+    }
     return commands_by_name[args.command](args)
 
 
@@ -84,6 +96,27 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"{'metric':<20}{'value':>10}   ({args.mode}, split {args.split!r}, collection {collection!r})")
     for name, value in report.items():
         print(f"{name:<20}{value:>10}")
+    return 0
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from ragcore.bootstrap import get_container, reset_container
+    from ragcore.services.redrive import redrive
+
+    if args.local:
+        from ragcore.local.attach import running_stack_env
+
+        os.environ.update(running_stack_env(get_settings()))
+        reset_container()
+    container = get_container()
+    queues = container.dead_letter_queues()
+    for name in args.queue or list(queues):
+        if name not in queues:
+            print(f"no {name} queue configured (INGEST_QUEUE_URL is not set)", file=sys.stderr)
+            return 2
+        report = redrive(queues[name], container.job_store, container.settings.job_deadline_for)
+        print(f"{name}: requeued {report.requeued} failed job(s), resent {report.resent}, "
+              f"dropped {report.dropped} finished or expired, left {report.unreadable} unreadable")
     return 0
 
 

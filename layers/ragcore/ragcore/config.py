@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Set by the Lambda runtime itself.
     aws_lambda_function_name: str | None = None
 
+    def job_deadline_for(self, kind: str) -> int:
+        return self.job_deadline_seconds if kind == "chat" else self.document_job_deadline_seconds
+
 
 @cache
 def get_settings() -> Settings:

@@ -56,6 +56,22 @@ class JobQueue(Protocol):
     def ping(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    body: str
+    handle: str  # the queue's receipt, to delete or return the message
+
+
+class DeadLetters(Protocol):
+    """A job queue's dead-letter queue, read for a redrive."""
+
+    def receive(self) -> list[DeadLetter]:
+        """A batch; letters received are hidden for a while, so an empty batch means done."""
+    def send_back(self, letter: DeadLetter) -> None:
+        """To the job queue it came from, then off the dead-letter queue."""
+    def discard(self, letter: DeadLetter) -> None: ...
+
+
 class Embedder(Protocol):
     dimension: int
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.messages import JobMessage
+
+
+@contextmanager
+def sqs_errors() -> Iterator[None]:
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailableError("queue", type(exc).__name__) from exc
 
 
 class SqsJobQueue:
@@ -22,15 +31,11 @@ class SqsJobQueue:
 
     def send(self, message: JobMessage) -> None:
         url = self._queue_url if message.kind == "chat" else self._ingest_queue_url
-        try:
+        with sqs_errors():
             self._client.send_message(QueueUrl=url, MessageBody=message.model_dump_json())
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailableError("queue", type(exc).__name__) from exc
 
     def ping(self) -> None:
-        try:
+        with sqs_errors():
             self._client.get_queue_attributes(
                 QueueUrl=self._queue_url, AttributeNames=["ApproximateNumberOfMessages"]
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailableError("queue", type(exc).__name__) from exc

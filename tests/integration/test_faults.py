@@ -1,0 +1,297 @@
+"""Fault injection with real parts: Valkey, LocalStack SQS (with a dead-letter queue), the
+embedded Qdrant engine and the real embedder, the worker handler fed by SQS pollers as Lambda
+would, and an OpenAI-compatible endpoint over HTTP that fails, throttles or hangs on cue.
+
+Each case checks the end state of every job and how many times the LLM was called: a job
+is answered once however its message travels, and none is lost or left running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from ragcore.adapters.sqs_dead_letters import SqsDeadLetters
+from ragcore.bootstrap import get_container, reset_container
+from ragcore.domain.jobs import OVERDUE_ERROR, JobStatus, new_job
+from ragcore.domain.messages import ChatRequest, JobMessage
+from ragcore.local.apigateway import Route
+from ragcore.local.handlers import invoke, load_handler
+from ragcore.local.http_gateway import HttpGateway
+from ragcore.local.processes import ValkeyService
+from ragcore.local.template import load_template
+from ragcore.services.ingest import index_files
+from ragcore.services.redrive import redrive
+from ragcore.services.submit import submit_chat
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.paths import ROOT, SAMPLES, free_port
+from tests.support.workers import Workers, make_queue, queue_depth, wait_final
+
+MAX_RECEIVE = 3
+
+
+@pytest.fixture
+def jobs_queue(sqs: Any) -> dict[str, str]:
+    return make_queue(sqs, visibility=3, max_receive=MAX_RECEIVE)
+
+
+@pytest.fixture
+def env(
+    lambda_env: dict[str, str], jobs_queue: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The worker as deployed, with short clocks: a 3 s visibility timeout, a lease shorter
+    than that, and a 1.5 s LLM timeout."""
+    overrides = {
+        "JOBS_QUEUE_URL": jobs_queue["url"],
+        "JOB_MAX_ATTEMPTS": str(MAX_RECEIVE),
+        "JOB_LEASE_SECONDS": "2",
+        "LLM_TIMEOUT_SECONDS": "1.5",
+        "RETRY_TRIES": "3",
+    }
+    for name, value in overrides.items():
+        monkeypatch.setenv(name, value)
+    reset_container()
+    container = get_container()
+    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    return {**lambda_env, **overrides}
+
+
+def submit(query: str, deadline_seconds: float = 600) -> str:
+    container = get_container()
+    return submit_chat(ChatRequest(query=query), container.job_store, container.queue, deadline_seconds).job_id
+
+
+def calls_for(fake_llm: FakeLLM, query: str) -> int:
+    return sum(query in question for question in fake_llm.questions())
+
+
+@pytest.mark.usefixtures("env")
+def test_llm_500_then_200_is_retried_within_the_invocation(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    fake_llm.script = [Reply(status=500)]
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    with Workers(sqs, jobs_queue):
+        (job,) = wait_final([job_id])
+    assert job.status is JobStatus.FINISHED and job.attempts == 1
+    assert fake_llm.calls == 2
+
+
+@pytest.mark.usefixtures("env")
+def test_llm_429_waits_for_retry_after(sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM) -> None:
+    fake_llm.script = [Reply(status=429, headers={"Retry-After": "1"})]
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    with Workers(sqs, jobs_queue):
+        (job,) = wait_final([job_id])
+    assert job.status is JobStatus.FINISHED and job.attempts == 1
+    assert fake_llm.calls == 2
+    assert fake_llm.call_times[1] - fake_llm.call_times[0] >= 1.0
+
+
+@pytest.mark.usefixtures("env")
+def test_llm_hanging_past_the_timeout_is_abandoned_and_retried(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    fake_llm.script = [Reply(delay=6)]  # the worker gives up after LLM_TIMEOUT_SECONDS=1.5
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    started = time.monotonic()
+    with Workers(sqs, jobs_queue):
+        (job,) = wait_final([job_id])
+    assert time.monotonic() - started < 6  # not held up by the hung call
+    assert job.status is JobStatus.FINISHED and job.attempts == 1
+    assert fake_llm.calls == 2
+
+
+@pytest.mark.usefixtures("env")
+def test_duplicate_and_concurrent_deliveries_answer_once(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    fake_llm.delay = 1.0  # long enough for the copies to arrive while the first is running
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    body = JobMessage(job_id=job_id).model_dump_json()
+    for _ in range(3):  # the same message three more times, as an at-least-once queue may
+        sqs.send_message(QueueUrl=jobs_queue["url"], MessageBody=body)
+    with Workers(sqs, jobs_queue, instances=3, batch_size=1):  # three instances at once
+        (job,) = wait_final([job_id])
+        deadline = time.monotonic() + 30
+        while queue_depth(sqs, jobs_queue["url"]) and time.monotonic() < deadline:
+            time.sleep(0.5)  # the copies come back after the visibility timeout and are dropped
+    assert job.status is JobStatus.FINISHED and job.attempts == 1
+    assert fake_llm.calls == 1
+    assert get_container().job_store.get_result(job_id)["answer"] == fake_llm.answer
+    assert queue_depth(sqs, jobs_queue["url"]) == 0
+    assert queue_depth(sqs, jobs_queue["dlq_url"]) == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_one_failing_record_in_a_batch_is_the_only_one_redelivered(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETRY_TRIES", "1")  # no retry inside the invocation: straight back to SQS
+    reset_container()
+    bad = "What is the keeper's dog called? (flaky)"
+    failures = iter([Reply(status=503)])
+    fake_llm.reply_for = lambda body: next(failures, None) if bad in body["messages"][-1]["content"] else None
+    queries = ["When was Skerry Point Lighthouse first lit?", bad, "How do honey bees communicate?"]
+    job_ids = [submit(q) for q in queries]
+    with Workers(sqs, jobs_queue, batch_size=5):
+        jobs = wait_final(job_ids)
+    assert [j.status for j in jobs] == [JobStatus.FINISHED] * 3
+    assert [j.attempts for j in jobs] == [1, 2, 1]
+    assert [calls_for(fake_llm, q) for q in queries] == [1, 2, 1]
+
+
+@pytest.mark.usefixtures("env")
+def test_a_poison_message_ends_in_the_dlq_its_job_failed_and_a_redrive_runs_it(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    poison = "Which year did the lighthouse close? (poison)"
+    fake_llm.reply_for = lambda body: Reply(status=503) if poison in body["messages"][-1]["content"] else None
+    job_id = submit(poison)
+    sqs.send_message(QueueUrl=jobs_queue["url"], MessageBody="{not a job message")
+    with Workers(sqs, jobs_queue):
+        (job,) = wait_final([job_id])
+        deadline = time.monotonic() + 30
+        while queue_depth(sqs, jobs_queue["dlq_url"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert job.status is JobStatus.FAILED
+    assert job.error == f"gave up after {MAX_RECEIVE} deliveries: llm is unavailable: HTTP 503"
+    assert calls_for(fake_llm, poison) == MAX_RECEIVE * 3  # RETRY_TRIES per delivery
+    assert queue_depth(sqs, jobs_queue["url"]) == 0
+    assert queue_depth(sqs, jobs_queue["dlq_url"]) == 2  # the job's message and the garbage
+
+    fake_llm.reply_for = None  # the cause is fixed; an operator redrives
+    container = get_container()
+    report = redrive(SqsDeadLetters(sqs, jobs_queue["url"]), container.job_store,
+                     container.settings.job_deadline_for)
+    assert (report.requeued, report.resent, report.dropped, report.unreadable) == (1, 0, 0, 1)
+    with Workers(sqs, jobs_queue):
+        (job,) = wait_final([job_id])
+    assert job.status is JobStatus.FINISHED and job.attempts == 1 and job.error is None
+    assert calls_for(fake_llm, poison) == MAX_RECEIVE * 3 + 1
+
+
+@pytest.mark.usefixtures("env")
+def test_a_job_whose_message_is_never_processed_fails_at_its_deadline(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    """A message this worker cannot read (say, from a newer API mid-deploy) is dead-lettered;
+    its job fails once its deadline passes, with a reason, instead of staying queued."""
+    store = get_container().job_store
+    job = new_job("chat", {"query": "q"}, deadline_seconds=4)
+    store.create(job)
+    sqs.send_message(QueueUrl=jobs_queue["url"], MessageBody=json.dumps({"job_id": job.job_id, "kind": "summary"}))
+    with Workers(sqs, jobs_queue):
+        deadline = time.monotonic() + 30
+        while queue_depth(sqs, jobs_queue["dlq_url"]) < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert queue_depth(sqs, jobs_queue["dlq_url"]) == 1
+    time.sleep(max(0.0, job.deadline_at - time.time()) + 0.1)
+    from ragcore.services.jobs import current_job
+
+    failed = current_job(store, job.job_id)
+    assert failed.status is JobStatus.FAILED and failed.error == OVERDUE_ERROR
+    assert fake_llm.calls == 0
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes(
+    env: dict[str, str], jobs_queue: dict[str, str], fake_llm: FakeLLM, tmp_path: Any
+) -> None:
+    fake_llm.script = [Reply(delay=30)]  # the first worker is inside this call when it dies
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    index = tmp_path / "workers-qdrant"  # the workers' own: this process holds the other open
+    first = _worker_process(jobs_queue["url"], index)
+    try:
+        _wait_for(lambda: fake_llm.in_flight == 1, 60, "the first worker to call the LLM")
+        first.kill()  # SIGKILL: no cleanup, as when Lambda's sandbox dies
+        first.wait(10)
+        assert get_container().job_store.get(job_id).status is JobStatus.STARTED
+        second = _worker_process(jobs_queue["url"], index)
+        try:
+            (job,) = wait_final([job_id], timeout=60)
+        finally:
+            second.kill()
+            second.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert job.status is JobStatus.FINISHED
+    assert job.attempts == 2  # re-claimed once the dead worker's lease ran out
+    assert fake_llm.calls == 2  # the killed call, and the one that answered
+
+
+def _worker_process(queue_url: str, qdrant_path: Any) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.worker_process", queue_url],
+        cwd=ROOT, env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "QDRANT_PATH": str(qdrant_path)},
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process
+
+
+def _wait_for(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def own_valkey(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[ValkeyService]:
+    """A Valkey of this test's own, to stop and start without disturbing the others."""
+    service = ValkeyService("127.0.0.1", free_port(), tmp_path / "valkey")
+    service.start()
+    monkeypatch.setenv("VALKEY_URL", service.url)
+    monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
+    reset_container()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def test_valkey_restarting_while_the_api_takes_requests(
+    own_valkey: ValkeyService, sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    template = load_template(ROOT / "template.yaml")
+    handler = load_handler(template.api)
+    port = free_port()
+    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
+                          lambda event: invoke(template.api, handler, event))
+    gateway.start()
+    ask = {"query": "When was Skerry Point Lighthouse first lit?"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            before = [http.post("/chat", json=ask) for _ in range(3)]
+            assert [r.status_code for r in before] == [202] * 3
+            accepted = [r.json()["job_id"] for r in before]
+
+            own_valkey.stop()
+            for response in (http.post("/chat", json=ask), http.get(f"/job-status/{accepted[0]}")):
+                assert response.status_code == 503 and response.headers["Retry-After"]
+                assert response.json()["error"]["code"] == "dependency_unavailable"
+            health = http.get("/")
+            assert health.status_code == 503 and health.json()["checks"]["valkey"]["status"] == "unavailable"
+            with Workers(sqs, jobs_queue):
+                time.sleep(2)  # deliveries while Valkey is down fail and go back to the queue
+                assert fake_llm.calls == 0
+
+                own_valkey.start()  # same port and data directory: the AOF brings the jobs back
+                after = http.post("/chat", json=ask)
+                assert after.status_code == 202
+                accepted.append(after.json()["job_id"])
+                jobs = wait_final(accepted)
+    finally:
+        gateway.stop()
+    assert [j.status for j in jobs] == [JobStatus.FINISHED] * 4
+    assert fake_llm.calls == 4
+    assert queue_depth(sqs, jobs_queue["dlq_url"]) == 0

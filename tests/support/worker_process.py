@@ -1,0 +1,32 @@
+"""One worker "Lambda instance" in a process of its own, so a test can kill it mid-job.
+
+Run as ``python -m tests.support.worker_process QUEUE_URL`` with the worker's environment;
+it indexes the sample documents (idempotent), prints "ready", then polls until killed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import boto3
+
+from ragcore.bootstrap import get_container
+from ragcore.services.ingest import index_files
+from tests.support.paths import SAMPLES
+from tests.support.workers import Workers
+
+
+def main(queue_url: str) -> None:
+    container = get_container()
+    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    sqs = boto3.client("sqs", region_name=os.environ["AWS_REGION"])
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with Workers(sqs, {"url": queue_url, "arn": arn}):
+        print("ready", flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
