@@ -21,9 +21,13 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def dev_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
+    return {**os.environ, "DEV_DATA_DIR": str(tmp_path), **{f"DEV_{k}_PORT": str(v) for k, v in ports.items()}}
+
+
 def start_dev(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, int]]:
     ports = {name: free_port() for name in ("API", "VALKEY", "LOCALSTACK", "LLM")}
-    env = {**os.environ, "DEV_DATA_DIR": str(tmp_path), **{f"DEV_{k}_PORT": str(v) for k, v in ports.items()}}
+    env = dev_env(tmp_path, ports)
     process = subprocess.Popen(
         [sys.executable, "-m", "ragcore.cli", "dev"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
@@ -47,9 +51,18 @@ def open_ports(ports: dict[str, int], wait: float = 10) -> list[str]:
         time.sleep(0.5)
 
 
-def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def test_the_dlq_command_reaches_the_stack_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     process, ports = start_dev(tmp_path)
     try:
+        redrive = subprocess.run(
+            [sys.executable, "-m", "ragcore.cli", "dlq", "redrive", "--local"], cwd=ROOT,
+            env=dev_env(tmp_path, ports), capture_output=True, text=True, timeout=120,
+        )
+        assert redrive.returncode == 0, redrive.stderr
+        assert redrive.stdout.splitlines() == [
+            f"{queue}: requeued 0 failed job(s), resent 0, dropped 0 finished or expired, left 0 unreadable"
+            for queue in ("jobs", "ingest")
+        ]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
