@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from rag_api.app import app
+from ragcore.config import Settings
 from ragcore.local.template import _CfnLoader, load_template
 from tests.support.paths import ROOT
 
@@ -38,13 +39,23 @@ def test_queue_settings_follow_each_worker(function_id: str) -> None:
     assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events.values())
 
 
-def test_the_chat_worker_answers_within_its_timeout() -> None:
+def test_one_llm_call_fits_in_the_chat_workers_timeout() -> None:
+    """Retries and every call's timeout are cut to the invocation's remaining budget at run
+    time; this checks that a single try, at least, fits."""
     worker = TEMPLATE.trigger("WorkerFunction")
-    # The SDK's exponential backoff between its tries is ~1.5 s; 10 s leaves room. (A server's
-    # Retry-After can ask for longer; bounding that is part of the reliability work.)
-    backoff = 10
-    budget = 3 * int(WORKER_ENV["LLM_TIMEOUT_SECONDS"]) + backoff + int(WORKER_ENV["QDRANT_TIMEOUT_SECONDS"])
-    assert budget < worker.function.timeout
+    settings = Settings()
+    one_try = int(WORKER_ENV["LLM_TIMEOUT_SECONDS"]) + int(WORKER_ENV["QDRANT_TIMEOUT_SECONDS"])
+    assert one_try + settings.invocation_margin_seconds < worker.function.timeout
+
+
+@pytest.mark.parametrize(("function_id", "variable"), [
+    ("WorkerFunction", "JOB_DEADLINE_SECONDS"), ("IngestFunction", "DOCUMENT_JOB_DEADLINE_SECONDS"),
+])
+def test_a_jobs_deadline_leaves_time_for_every_delivery(function_id: str, variable: str) -> None:
+    queue = TEMPLATE.trigger(function_id).queue
+    deadline = int(RAW["Globals"]["Function"]["Environment"]["Variables"][variable])
+    assert deadline >= queue.max_receive_count * queue.visibility_timeout
+    assert deadline == getattr(Settings(), variable.lower())  # the code's default agrees
 
 
 def test_gateway_errors_use_the_apps_error_shape() -> None:
