@@ -117,6 +117,21 @@ class Container:
             queues["ingest"] = s.ingest_queue_url
         return {name: SqsDeadLetters(client, url) for name, url in queues.items()}
 
+    def _secret(self, value: SecretStr | None, secret_arn: str | None) -> str | None:
+        """A secret given directly (local) or by Secrets Manager ARN (AWS; cached 5 minutes),
+        read with the same short timeouts as every other AWS call."""
+        if value:
+            return value.get_secret_value()
+        if not secret_arn:
+            return None
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        def provider() -> SecretsProvider:
+            client = self._aws_client("secretsmanager", self.settings.dependency_timeout_seconds * 2)
+            return SecretsProvider(boto3_client=client)
+
+        return str(self._once("secrets", provider).get(secret_arn, max_age=300))
+
     def _blob_store(self) -> BlobStore:
         from ragcore.adapters.s3_blobs import S3BlobStore
 
@@ -142,7 +157,7 @@ class Container:
 
             from ragcore.adapters.qdrant_server_index import QdrantServerIndex
 
-            api_key = _secret(s.qdrant_api_key, s.qdrant_api_key_secret_arn)
+            api_key = self._secret(s.qdrant_api_key, s.qdrant_api_key_secret_arn)
             # cloud_inference: BM25 documents are embedded by the Qdrant server, not by fastembed here.
             client = QdrantClient(
                 url=s.qdrant_url, api_key=api_key, timeout=s.qdrant_timeout_seconds, cloud_inference=True
@@ -163,7 +178,7 @@ class Container:
         from ragcore.adapters.openai_chat import OpenAIChatModel
 
         s = self.settings
-        api_key = _secret(s.openai_api_key, s.openai_api_key_secret_arn)
+        api_key = self._secret(s.openai_api_key, s.openai_api_key_secret_arn)
         if api_key is None:
             if not s.openai_base_url:
                 raise ValueError("set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN")
@@ -175,17 +190,6 @@ class Container:
             max_retries=0,  # the job runner retries, within what the invocation has left
         )
         return OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature, s.llm_timeout_seconds)
-
-
-def _secret(value: SecretStr | None, secret_arn: str | None) -> str | None:
-    """A secret given directly (local) or by Secrets Manager ARN (AWS; cached 5 minutes)."""
-    if value:
-        return value.get_secret_value()
-    if secret_arn:
-        from aws_lambda_powertools.utilities import parameters
-
-        return str(parameters.get_secret(secret_arn, max_age=300))
-    return None
 
 
 _container: Container | None = None
