@@ -189,7 +189,11 @@ class ValkeyJobStore:
             set={"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
                  "cancel_requested": "0", "deadline_at": repr(deadline_at)},
         )
-        return outcome == "ok"
+        if outcome != "ok":
+            return False
+        with valkey_errors():  # a redriven job is kept as long as a new one
+            self._client.expire(self._key(job_id), self._ttl)
+        return True
 
     def _end(self, job_id: str, target: JobStatus, error: str, **conditions: Any) -> bool:
         outcome, _, _ = self._run(
