@@ -139,8 +139,9 @@ class Container:
         if not s.documents_bucket:
             raise ValueError("DOCUMENTS_BUCKET is not set")
         # Path-style URLs work with LocalStack and with any bucket name; signed with SigV4.
+        # The read timeout is per socket read (not the whole body): under the API's 15 s.
         client = self._aws_client(
-            "s3", 30.0, signature_version="s3v4", s3={"addressing_style": "path"}
+            "s3", 10.0, signature_version="s3v4", s3={"addressing_style": "path"}
         )
         return S3BlobStore(client, s.documents_bucket)
 
