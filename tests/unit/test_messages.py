@@ -1,7 +1,18 @@
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ragcore.domain.messages import MAX_QUERY_CHARS, MAX_TOP_K, ChatRequest
+from ragcore.domain.messages import (
+    MAX_QUERY_CHARS,
+    MAX_TOP_K,
+    PLAIN_TEXT_PATTERN,
+    QUERY_PATTERN,
+    ChatRequest,
+    DocumentFields,
+)
 
 
 def test_defaults_and_trimming() -> None:
@@ -21,6 +32,10 @@ def test_defaults_and_trimming() -> None:
         {"query": "ok", "collection": "a/b"},
         {"query": "ok", "collection": "x" * 65},
         {"query": "null\x00byte"},
+        {"query": "del\x7f"},
+        {"query": "c1\x85control"},
+        {"query": "ok", "top_k": True},
+        {"query": "ok", "top_k": "5"},
         {"query": "ok", "unexpected": 1},
         {"query": 42},
     ],
@@ -33,3 +48,23 @@ def test_rejects(fields: dict) -> None:
 def test_accepts_the_limits() -> None:
     assert ChatRequest(query="x" * MAX_QUERY_CHARS, top_k=MAX_TOP_K, collection="tenant_a-1").top_k == MAX_TOP_K
     assert ChatRequest(query="line one\nline two\ttabbed").query == "line one\nline two\ttabbed"
+
+
+def _accepted(build: type, **fields: str) -> bool:
+    try:
+        build(**fields)
+    except ValidationError:
+        return False
+    return True
+
+
+# No lone surrogates: a JSON Schema string cannot hold one, so the pattern cannot say it.
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@given(_TEXT | st.sampled_from([" ", "\t\n", "\u3000", "a\x00", "\x85", "b\x7f"]))
+def test_the_documented_patterns_say_what_the_validators_accept(text: str) -> None:
+    """The OpenAPI document's patterns are written by hand from the validators' rules."""
+    assert bool(re.search(QUERY_PATTERN, text)) == _accepted(ChatRequest, query=text)
+    assert bool(re.search(PLAIN_TEXT_PATTERN, text)) == _accepted(DocumentFields, title=text)

@@ -10,6 +10,7 @@ from mangum import Mangum
 
 from . import errors
 from .document_routes import router as document_router
+from .limits import BodyLimit
 from .routes import router
 
 logger = Logger(service="ragcore-api")
@@ -21,8 +22,9 @@ def create_app() -> FastAPI:
         summary="Asynchronous RAG: queue a question, poll for a grounded answer with citations.",
         version="0.1.0",
     )
-    app.include_router(router)
-    app.include_router(document_router)
+    app.include_router(router, responses=errors.RESPONSES)
+    app.include_router(document_router, responses=errors.RESPONSES)
+    app.add_middleware(BodyLimit)
     errors.install(app)
     return app
 

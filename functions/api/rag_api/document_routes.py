@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
 from ragcore.bootstrap import Container, get_container
@@ -20,7 +20,7 @@ from ragcore.domain.messages import CollectionName, DocumentCreate, DocumentFiel
 from ragcore.services import documents as service
 from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
-from .routes import ContainerDep, base_path
+from .routes import ContainerDep, _require_json, base_path
 from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
 
 router = APIRouter(tags=["documents"])
@@ -28,6 +28,7 @@ router = APIRouter(tags=["documents"])
 DocumentIdPath = Annotated[str, Path(pattern=DOCUMENT_ID_PATTERN.pattern)]
 CollectionQuery = Annotated[CollectionName, Query(description="the collection the document is in")]
 UploadId = Annotated[str, Path(pattern=JOB_ID_PATTERN.pattern)]
+MAX_LIST_OFFSET = 1_000_000_000
 
 _FIELDS = DocumentFields.model_json_schema()["properties"]
 
@@ -86,12 +87,31 @@ def _validation_error(exc: ValidationError) -> RequestValidationError:
     return RequestValidationError(exc.errors(include_url=False))
 
 
+def _form_values(form: FormData) -> dict[str, Any]:
+    """The text fields of a form. A field sent twice, or sent as a file, is refused: picking
+    one of the values for the client would hide its mistake."""
+    problems = [
+        {"loc": ("body", name), "msg": "given more than once", "type": "duplicate"}
+        for name in form if len(form.getlist(name)) > 1
+    ] + [
+        {"loc": ("body", name), "msg": "must be a text field, not a file", "type": "string_type"}
+        for name, value in form.items() if name != "file" and not isinstance(value, str)
+    ]
+    if problems:
+        raise RequestValidationError(problems)
+    return {name: value for name, value in form.items() if name != "file"}
+
+
 async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, bytes, str | None, str]:
     """(fields, content, file name, content type) from a JSON or a multipart body."""
     body = await request.body()
     if len(body) > limit:
         raise HTTPException(413, f"the body is larger than {limit} bytes; use POST /documents/uploads")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ("application/json", "multipart/form-data"):
+        raise HTTPException(415, "send JSON (application/json) or a file (multipart/form-data)")
+    if not body:  # as FastAPI answers a missing body on the other routes
+        raise RequestValidationError([{"loc": ("body",), "msg": "Field required", "type": "missing"}])
     if media_type == "application/json":
         try:
             created = DocumentCreate.model_validate_json(body)
@@ -99,26 +119,24 @@ async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, b
             raise _validation_error(exc) from exc
         fields = DocumentFields.model_validate(created.model_dump(exclude={"text", "content_type"}))
         return fields, created.text.encode(), None, created.content_type
-    if media_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise RequestValidationError([{"loc": ("body", "file"), "msg": "a file field is required",
-                                           "type": "missing"}])
-        values: dict[str, Any] = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
-        try:
-            if "metadata" in values:
-                values["metadata"] = json.loads(values["metadata"])
-            fields = DocumentFields.model_validate(values)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError([{"loc": ("body", "metadata"), "msg": "must be a JSON object",
-                                           "type": "json_invalid_field"}]) from exc
-        except ValidationError as exc:
-            raise _validation_error(exc) from exc
-        filename = upload.filename or "upload"
-        content_type = content_type_for(filename, upload.content_type)
-        return fields, await upload.read(), filename, content_type
-    raise HTTPException(415, "send JSON (application/json) or a file (multipart/form-data)")
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise RequestValidationError([{"loc": ("body", "file"), "msg": "a file field is required",
+                                       "type": "missing"}])
+    values: dict[str, Any] = _form_values(form)
+    try:
+        if "metadata" in values:
+            values["metadata"] = json.loads(values["metadata"])
+        fields = DocumentFields.model_validate(values)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError([{"loc": ("body", "metadata"), "msg": "must be a JSON object",
+                                       "type": "json_invalid_field"}]) from exc
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc
+    filename = upload.filename or "upload"
+    content_type = content_type_for(filename, upload.content_type)
+    return fields, await upload.read(), filename, content_type
 
 
 @router.post(
@@ -142,6 +160,7 @@ async def add_document(request: Request, container: ContainerDep) -> DocumentAcc
     "/documents/uploads",
     status_code=201,
     response_model=UploadTicketView,
+    dependencies=[Depends(_require_json)],
     summary="Get a presigned URL for a file too large to send to the API",
 )
 def create_upload(body: UploadCreate, request: Request, container: ContainerDep) -> UploadTicketView:
@@ -168,7 +187,8 @@ def complete_upload(upload_id: UploadId, request: Request, container: ContainerD
 def list_documents(
     container: ContainerDep,
     collection: CollectionQuery = "default",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded so it stays a 64-bit integer for Valkey; no collection comes near it.
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DocumentList:
     records, total = container.document_store.list(collection, offset, limit)

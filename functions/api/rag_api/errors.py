@@ -6,12 +6,13 @@ Every error body has the same shape: ``{"error": {"code", "message", "details"?}
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ragcore.domain.errors import (
     DependencyUnavailableError,
@@ -23,15 +24,53 @@ from ragcore.domain.errors import (
 )
 from ragcore.services.documents import TooLargeError, UploadCompletedError, UploadIncompleteError
 
+from .views import ErrorBody, ErrorInfo
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
 
+# Declared on every route (see ``app.py``) so the OpenAPI document shows the error shape; a
+# route's own entry for a status (``/result``'s 409) takes precedence.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "The body is not valid JSON (or not UTF-8)",
+        404: "No such job or document, or no such route",
+        409: "The job failed or was stopped, or the upload is not (or no longer) completable",
+        413: "The body is too large",
+        415: "The body is not of a type the route reads",
+        422: "A field or parameter is not valid; `details` says which and why",
+        503: "A dependency is unavailable; retry after `Retry-After` seconds",
+    }.items()
+}
 
-def error_response(http_status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message, **extra}}
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if http_status == 503 else None
-    return JSONResponse(body, status_code=http_status, headers=headers)
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+_HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    http_status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = ErrorBody(error=ErrorInfo(code=code, message=message, **extra))
+    sent = dict(headers or {})
+    if http_status == 503:
+        sent["Retry-After"] = RETRY_AFTER_SECONDS
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=http_status, headers=sent)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, found by asking each route (the routes
+    of included routers sit behind one entry each). Starlette's own ``Allow`` names only the
+    first route that matched the path: GET /documents/{id}, not its DELETE twin."""
+    def served(method: str) -> bool:
+        probe = {**request.scope, "method": method}
+        return any(route.matches(probe)[0] is Match.FULL for route in request.app.routes)
+
+    return ", ".join(method for method in _METHODS if served(method))
 
 
 def install(app: FastAPI) -> None:
@@ -46,9 +85,15 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "the request is not valid", details=details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
-        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's wrapping of a JSON body that is not UTF-8, which JSON must be (RFC 8259).
+            return error_response(400, "invalid_json", "the request body is not valid JSON: it is not UTF-8")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(JobNotFoundError)
     async def _job_not_found(_: Request, exc: JobNotFoundError) -> JSONResponse:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
-
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ragcore.domain.documents import DocumentId
 from ragcore.domain.retrieval import RetrievalMode
@@ -18,14 +26,51 @@ CollectionName = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ]
 
+# Control characters (Unicode category Cc: C0, DEL, C1) except tab, newline and carriage
+# return. They are never meant in text a person wrote, and NUL breaks C-string consumers
+# downstream (logs, PDF titles, the LLM server), so they are refused rather than dropped.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_CONTROL_CHAR = re.compile(f"[{_CONTROLS}]")
+# JSON may carry a lone surrogate ("\ud800"): not a character, and no UTF-8 text can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The validators' rules written as patterns, so the OpenAPI document says what is accepted.
+PLAIN_TEXT_PATTERN = rf"^[^{_CONTROLS}]*$"
+QUERY_PATTERN = rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL_CHAR.search(value):
+        raise ValueError("must not contain control characters (other than tab, newline, carriage return)")
+    if _SURROGATE.search(value):
+        raise ValueError("must be valid Unicode text: it has a lone surrogate")
+    return value
+
+
+PlainText = Annotated[
+    str, AfterValidator(_plain_text), Field(json_schema_extra={"pattern": PLAIN_TEXT_PATTERN})
+]
+
+
+def _number_not_bool_or_text(value: Any) -> Any:
+    """JSON has one kind of number, so ``5.0`` is the integer 5 (JSON Schema agrees); but a
+    ``true`` or a ``"5"`` is a client mistake, which lax validation would turn into 1 and 5."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be an integer: a JSON number, not a string or a boolean")
+    return value
+
+
+JsonInteger = Annotated[int, BeforeValidator(_number_not_bool_or_text)]
+
 
 class ChatRequest(BaseModel):
     """Body of ``POST /chat``; unknown fields are refused so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+    query: PlainText = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra={"pattern": QUERY_PATTERN}
+    )
+    top_k: JsonInteger = Field(default=5, ge=1, le=MAX_TOP_K)
     collection: CollectionName = "default"
     mode: RetrievalMode = RetrievalMode.HYBRID
 
@@ -35,8 +80,6 @@ class ChatRequest(BaseModel):
         stripped = value.strip()
         if not stripped:
             raise ValueError("query must contain some non-whitespace text")
-        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped):
-            raise ValueError("query must not contain control characters")
         return stripped
 
 
@@ -53,13 +96,19 @@ class DocumentFields(BaseModel):
     document_id: DocumentId | None = Field(
         default=None, description="reuse an id to replace that document; omitted: a new id"
     )
-    title: str | None = Field(default=None, max_length=500, description="default: the first heading")
-    source: str | None = Field(default=None, max_length=1000, description="e.g. a URL or file name")
+    title: PlainText | None = Field(default=None, max_length=500, description="default: the first heading")
+    source: PlainText | None = Field(default=None, max_length=1000, description="e.g. a URL or file name")
     metadata: dict[str, Any] = Field(default_factory=dict, description="kept on every chunk")
 
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Python's JSON parser lets NaN, Infinity and lone surrogates in; none of them is JSON
+        # the chunk store can keep, so they are refused here rather than fail the ingest job.
+        try:
+            json.dumps(value, default=str, allow_nan=False, ensure_ascii=False).encode()
+        except ValueError as exc:  # a lone surrogate's UnicodeEncodeError is a ValueError too
+            raise ValueError("metadata must be plain JSON: no NaN or Infinity, no lone surrogates") from exc
         if len(json.dumps(value, default=str)) > MAX_METADATA_CHARS:
             raise ValueError(f"metadata must serialise to at most {MAX_METADATA_CHARS} characters")
         return value
@@ -68,14 +117,21 @@ class DocumentFields(BaseModel):
 class DocumentCreate(DocumentFields):
     """JSON body of ``POST /documents``."""
 
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"})
     content_type: TextType = "text/markdown"
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if value.isspace():
+            raise ValueError("text must contain some non-whitespace text")
+        return value
 
 
 class UploadCreate(DocumentFields):
     """Body of ``POST /documents/uploads``: ask for a presigned URL for a large file."""
 
-    filename: str = Field(min_length=1, max_length=255)
+    filename: PlainText = Field(min_length=1, max_length=255)
     content_type: str | None = Field(default=None, description="default: from the file name")
 
 
