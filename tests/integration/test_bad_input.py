@@ -178,9 +178,9 @@ def test_unknown_things_are_404(method: str, path: str, code: str, reject: Rejec
     reject(event(method, path, content_type=None), 404, code)
 
 
-def test_completing_an_unknown_upload_is_409(reject: Reject) -> None:
+def test_completing_an_unknown_upload_is_404(reject: Reject) -> None:
     ev = event("POST", f"/documents/uploads/{JOB_ID}/complete", content_type=None)
-    assert "no upload" in reject(ev, 409, "upload_incomplete")["message"]
+    assert "no upload" in reject(ev, 404, "upload_not_found")["message"]
 
 
 @pytest.mark.parametrize("method, route", JOB_ROUTES)

@@ -20,7 +20,7 @@ from ragcore.domain.messages import CollectionName, DocumentCreate, DocumentFiel
 from ragcore.services import documents as service
 from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
-from .routes import ContainerDep, _require_json, base_path
+from .routes import ContainerDep, require_json, base_path
 from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
 
 router = APIRouter(tags=["documents"])
@@ -160,7 +160,7 @@ async def add_document(request: Request, container: ContainerDep) -> DocumentAcc
     "/documents/uploads",
     status_code=201,
     response_model=UploadTicketView,
-    dependencies=[Depends(_require_json)],
+    dependencies=[Depends(require_json)],
     summary="Get a presigned URL for a file too large to send to the API",
 )
 def create_upload(body: UploadCreate, request: Request, container: ContainerDep) -> UploadTicketView:

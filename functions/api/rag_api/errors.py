@@ -22,7 +22,12 @@ from ragcore.domain.errors import (
     RagError,
     UnsupportedDocumentTypeError,
 )
-from ragcore.services.documents import TooLargeError, UploadCompletedError, UploadIncompleteError
+from ragcore.services.documents import (
+    TooLargeError,
+    UploadCompletedError,
+    UploadIncompleteError,
+    UploadNotFoundError,
+)
 
 from .views import ErrorBody, ErrorInfo
 
@@ -109,6 +114,7 @@ def install(app: FastAPI) -> None:
             UnsupportedDocumentTypeError: (415, "unsupported_document_type"),
             TooLargeError: (413, "too_large"),
             UploadIncompleteError: (409, "upload_incomplete"),
+            UploadNotFoundError: (404, "upload_not_found"),
             UploadCompletedError: (409, "upload_already_completed"),
         }.get(type(exc), (422, "invalid_document"))
         return error_response(status, code, str(exc))

@@ -21,6 +21,7 @@ from .views import (
     Accepted,
     Check,
     DocumentResultView,
+    ErrorBody,
     Health,
     JobStatusView,
     NotReady,
@@ -49,7 +50,12 @@ def _check(probe: Callable[[], None]) -> Check:
     return Check(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-@router.get("/", response_model=Health, summary="Health, with a check of each dependency")
+@router.get(
+    "/",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "a dependency is down"}},
+    summary="Health, with a check of each dependency",
+)
 def health(container: ContainerDep) -> JSONResponse:
     checks = {"valkey": _check(container.job_store.ping), "queue": _check(container.queue.ping)}
     healthy = all(c.status == "ok" for c in checks.values())
@@ -65,7 +71,7 @@ def base_path(request: Request) -> str:
     return full[: -len(routed)] if routed and full.endswith(routed) else ""
 
 
-def _require_json(request: Request) -> None:
+def require_json(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise HTTPException(415, "send the body as JSON with Content-Type: application/json")
@@ -75,7 +81,7 @@ def _require_json(request: Request) -> None:
     "/chat",
     status_code=202,
     response_model=Accepted,
-    dependencies=[Depends(_require_json)],
+    dependencies=[Depends(require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
 def chat(body: ChatRequest, request: Request, container: ContainerDep) -> Accepted:
@@ -93,7 +99,7 @@ def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
     response_model=JobStatusView,
     responses={
         202: {"model": JobStatusView, "description": "started: it stops at its next step"},
-        409: {"description": "the job is finished or failed already, or is a document job"},
+        409: {"model": ErrorBody, "description": "the job is finished or failed already, or is a document job"},
     },
     summary="Stop a chat job: at once if queued, at the next step if started",
 )
@@ -109,7 +115,10 @@ def cancel(job_id: JobId, container: ContainerDep) -> JSONResponse:
 @router.get(
     "/result/{job_id}",
     response_model=ResultView | DocumentResultView,
-    responses={202: {"model": NotReady}, 409: {"description": "the job failed or was stopped"}},
+    responses={
+        202: {"model": NotReady},
+        409: {"model": ErrorBody, "description": "the job failed or was stopped"},
+    },
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResponse:

@@ -52,6 +52,10 @@ class UploadIncompleteError(InvalidDocumentError):
     """The presigned upload has not arrived in the bucket (yet)."""
 
 
+class UploadNotFoundError(InvalidDocumentError):
+    """No such upload: never created, or its ticket expired."""
+
+
 class UploadCompletedError(InvalidDocumentError):
     """``complete`` was called twice: a replay must not queue the old file again."""
 
@@ -87,7 +91,7 @@ def create_upload(request: UploadCreate, ports: DocumentPorts) -> UploadTicket:
 def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
     saved = ports.documents.load_upload(upload_id)
     if saved is None:
-        raise UploadIncompleteError(f"no upload {upload_id!r}; it may have expired")
+        raise UploadNotFoundError(f"no upload {upload_id!r}; it may never have been created or has expired")
     try:
         ports.jobs.get(upload_id)  # the upload's job takes the upload's id
     except JobNotFoundError:
