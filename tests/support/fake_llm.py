@@ -35,8 +35,11 @@ class FakeLLM:
         self.max_in_flight = 0
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(), bind_and_activate=False)
+        self._server.request_queue_size = 128  # not 5: a burst of workers must not be reset
         self._server.daemon_threads = True  # a hung reply must not block shutdown
+        self._server.server_bind()
+        self._server.server_activate()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _next_reply(self, body: dict) -> Reply:

@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of clients connecting at once then
+    # gets connections reset, which API Gateway never does. A thread per request, as before.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class HttpGateway:
     def __init__(
         self,
@@ -50,8 +57,7 @@ class HttpGateway:
         self._routes = routes
         self._stage = stage
         self._invoke = invoke
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _Handler)
         self._thread: threading.Thread | None = None
 
     @property
