@@ -19,6 +19,7 @@ import boto3
 from ragcore.bootstrap import reset_container
 from ragcore.config import Settings
 from ragcore.local.apigateway import Route
+from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.handlers import invoke, load_handler
 from ragcore.local.http_gateway import HttpGateway
 from ragcore.local.processes import LOCAL_LLM_ALIAS, LlmService, LocalStackService, ValkeyService
@@ -28,7 +29,6 @@ from ragcore.local.template import Template, load_template
 log = logging.getLogger(__name__)
 
 BUCKET_NAME = "ragcore-documents"
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
 @dataclass
@@ -146,7 +146,7 @@ class DevStack:
         sqs = self._sqs(endpoint)
         for worker in self.template.workers:
             queue = worker.queue
-            name = f"ragcore-{queue.logical_id.lower()}"
+            name = local_queue_name(queue.logical_id)
             dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
