@@ -10,16 +10,20 @@ import pytest
 
 from ragcore.bootstrap import get_container, reset_container
 from ragcore.domain.jobs import JobStatus
-from ragcore.local.lambda_context import LocalLambdaContext
-from tests.support.paths import load_event
+from ragcore.local.handlers import invoke, load_handler
+from ragcore.local.template import load_template
+from tests.support.paths import ROOT, load_event
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
 
-def call(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-    from rag_api.app import handler
+API = load_template(ROOT / "template.yaml").api
 
-    response = handler(event, LocalLambdaContext("ApiFunction", timeout_seconds=15))
+
+def call(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    # As Lambda calls it: on a thread with an event loop (a worker test may have closed the
+    # main thread's), with the function's own timeout in the context.
+    response = invoke(API, load_handler(API), event)
     return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
 
 

@@ -18,7 +18,7 @@ from ragcore.local.template import load_template
 from ragcore.services.ingest import index_files
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, SAMPLES, free_port
-from tests.support.workers import Workers, wait_final
+from tests.support.workers import Workers, queue_depth, wait_final
 
 ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
 
@@ -48,7 +48,10 @@ def test_a_queued_job_stops_at_once_and_never_reaches_the_llm(
     assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
     assert http.post(f"/jobs/{job_id}/cancel").status_code == 200  # asking again is harmless
     with Workers(sqs, queue):
-        time.sleep(2)  # its message is delivered, and dropped
+        deadline = time.monotonic() + 30
+        while queue_depth(sqs, queue["url"]) and time.monotonic() < deadline:
+            time.sleep(0.2)  # its message is delivered, and dropped
+    assert queue_depth(sqs, queue["url"]) == 0
     result = http.get(f"/result/{job_id}")
     assert result.status_code == 409 and result.json()["error"]["code"] == "job_stopped"
     assert fake_llm.calls == 0
@@ -63,6 +66,7 @@ def test_a_started_job_stops_at_its_next_step_and_its_answer_is_dropped(
         deadline = time.monotonic() + 30
         while fake_llm.in_flight == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert fake_llm.in_flight == 1  # the worker is inside the LLM call
         stopping = http.post(f"/jobs/{job_id}/cancel")
         assert stopping.status_code == 202
         assert stopping.json()["status"] == "started" and stopping.json()["cancel_requested"] is True

@@ -28,13 +28,14 @@ from ragcore.local.http_gateway import HttpGateway
 from ragcore.local.processes import ValkeyService
 from ragcore.local.template import load_template
 from ragcore.services.ingest import index_files
+from ragcore.services.jobs import current_job
 from ragcore.services.redrive import redrive
 from ragcore.services.submit import submit_chat
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES, free_port
 from tests.support.workers import Workers, make_queue, queue_depth, wait_final
 
-MAX_RECEIVE = 3
+MAX_RECEIVE = 4
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_llm_hanging_past_the_timeout_is_abandoned_and_retried(
 def test_duplicate_and_concurrent_deliveries_answer_once(
     sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
 ) -> None:
-    fake_llm.delay = 1.0  # long enough for the copies to arrive while the first is running
+    fake_llm.delay = 0.5  # the copies arrive while the first runs (well inside its 2 s lease)
     job_id = submit("When was Skerry Point Lighthouse first lit?")
     body = JobMessage(job_id=job_id).model_dump_json()
     for _ in range(3):  # the same message three more times, as an at-least-once queue may
@@ -194,8 +195,6 @@ def test_a_job_whose_message_is_never_processed_fails_at_its_deadline(
             time.sleep(0.5)
     assert queue_depth(sqs, jobs_queue["dlq_url"]) == 1
     time.sleep(max(0.0, job.deadline_at - time.time()) + 0.1)
-    from ragcore.services.jobs import current_job
-
     failed = current_job(store, job.job_id)
     assert failed.status is JobStatus.FAILED and failed.error == OVERDUE_ERROR
     assert fake_llm.calls == 0
@@ -207,7 +206,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes(
     fake_llm.script = [Reply(delay=30)]  # the first worker is inside this call when it dies
     job_id = submit("When was Skerry Point Lighthouse first lit?")
     index = tmp_path / "workers-qdrant"  # the workers' own: this process holds the other open
-    first = _worker_process(jobs_queue["url"], index)
+    first = _worker_process(jobs_queue["url"], index)  # its LLM timeout is 30 s: it waits
     try:
         _wait_for(lambda: fake_llm.in_flight == 1, 60, "the first worker to call the LLM")
         first.kill()  # SIGKILL: no cleanup, as when Lambda's sandbox dies
@@ -230,7 +229,9 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes(
 def _worker_process(queue_url: str, qdrant_path: Any) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.worker_process", queue_url],
-        cwd=ROOT, env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "QDRANT_PATH": str(qdrant_path)},
+        cwd=ROOT,
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "QDRANT_PATH": str(qdrant_path),
+             "LLM_TIMEOUT_SECONDS": "30"},
         stdout=subprocess.PIPE, text=True,
     )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"

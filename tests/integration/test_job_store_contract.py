@@ -92,7 +92,7 @@ def test_expired_lease_is_reclaimed_and_the_stale_attempt_cannot_write(store: Va
 def test_fail_records_a_readable_error(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
-    assert store.fail(job.job_id, claim.attempt, "LLM returned an empty answer")
+    assert store.fail(job.job_id, claim.attempt, "LLM returned an empty answer") is JobStatus.FAILED
     failed = store.get(job.job_id)
     assert failed.status is JobStatus.FAILED and failed.error == "LLM returned an empty answer"
     assert store.finish(job.job_id, claim.attempt, {"answer": "late"}) is None
@@ -134,26 +134,33 @@ def test_a_final_job_cannot_be_stopped(store: ValkeyJobStore) -> None:
     assert store.get(job.job_id).status is JobStatus.FINISHED
 
 
-def test_a_job_past_its_deadline_is_failed_by_a_claim(store: ValkeyJobStore) -> None:
+def test_a_job_past_its_deadline_is_still_claimed_by_its_message(store: ValkeyJobStore) -> None:
     job = _queued(store, deadline_seconds=-1)
-    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.OVERDUE
-    failed = store.get(job.job_id)
-    assert failed.status is JobStatus.FAILED and failed.error == OVERDUE_ERROR and failed.attempts == 0
+    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.CLAIMED
+
+
+def test_a_stop_request_wins_over_a_failure(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    store.request_stop(job.job_id)
+    assert store.fail(job.job_id, claim.attempt, "llm is unavailable") is JobStatus.STOPPED
+    assert store.get(job.job_id).error == STOPPED_ERROR
 
 
 def test_an_overdue_job_is_failed_only_when_no_live_lease_holds_it(store: ValkeyJobStore) -> None:
     job = _queued(store, deadline_seconds=1)
     claim = store.claim(job.job_id, lease_seconds=60)
     time.sleep(1.1)  # past the deadline, but a worker holds the job: it may still finish
-    assert not store.fail_if_overdue(job.job_id)
+    assert store.fail_if_overdue(job.job_id) is None
     assert store.finish(job.job_id, claim.attempt, {"answer": "a"}) is JobStatus.FINISHED
 
     stuck = _queued(store, deadline_seconds=1)
     store.claim(stuck.job_id, lease_seconds=1)  # its worker dies; nothing redelivers it
     time.sleep(1.1)
-    assert store.fail_if_overdue(stuck.job_id)
+    assert store.fail_if_overdue(stuck.job_id) is JobStatus.FAILED
     assert store.get(stuck.job_id).error == OVERDUE_ERROR
-    assert not store.fail_if_overdue(stuck.job_id)
+    assert store.fail_if_overdue(stuck.job_id) is None
+    assert store.fail_if_overdue(_queued(store).job_id) is None  # not due yet
 
 
 def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> None:
@@ -161,12 +168,36 @@ def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> N
     claim = store.claim(job.job_id, 60)
     store.fail(job.job_id, claim.attempt, "gave up")
     deadline = time.time() + 900
-    assert store.requeue(job.job_id, deadline)
+    assert store.requeue(job.job_id, deadline) is JobStatus.QUEUED
     again = store.get(job.job_id)
     assert again.status is JobStatus.QUEUED and again.attempts == 0 and again.error is None
     assert again.finished_at is None and again.deadline_at == pytest.approx(deadline)
-    assert store.claim(job.job_id, 60).attempt == 1
-    assert not store.requeue(job.job_id, deadline)  # only failed jobs are redriven
+    claim = store.claim(job.job_id, 60)
+    assert claim.attempt == 1
+    assert store.requeue(job.job_id, deadline) is None  # a worker holds it now
+    store.finish(job.job_id, claim.attempt, {"answer": "a"})
+    assert store.requeue(job.job_id, deadline) is None  # finished jobs stay finished
+
+
+def test_a_job_left_started_by_a_dead_worker_is_requeued_unless_asked_to_stop(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    store.claim(job.job_id, lease_seconds=1)
+    time.sleep(1.1)
+    assert store.requeue(job.job_id, time.time() + 900) is JobStatus.QUEUED
+    stopping = _queued(store)
+    store.claim(stopping.job_id, lease_seconds=1)
+    store.request_stop(stopping.job_id)
+    time.sleep(1.1)
+    assert store.requeue(stopping.job_id, time.time() + 900) is JobStatus.STOPPED
+
+
+def test_a_requeued_record_gets_a_fresh_ttl(valkey_store: ValkeyJobStore) -> None:
+    job = _queued(valkey_store)
+    valkey_store._client.expire(valkey_store._key(job.job_id), 100)
+    claim = valkey_store.claim(job.job_id, 60)
+    valkey_store.fail(job.job_id, claim.attempt, "gave up")
+    valkey_store.requeue(job.job_id, time.time() + 900)
+    assert valkey_store._client.ttl(valkey_store._key(job.job_id)) > 3500
 
 
 def test_unreachable_valkey_is_reported_as_unavailable() -> None:

@@ -42,9 +42,6 @@ class InMemoryJobStore:
     def _held(self, job: Job, now: float) -> bool:
         return job.status is JobStatus.STARTED and self.leases.get(job.job_id, 0) > now
 
-    def _overdue(self, job: Job, now: float) -> bool:
-        return job.deadline_at is not None and job.deadline_at <= now and not self._held(job, now)
-
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
         with self._lock:
             job = self.jobs.get(job_id)
@@ -55,47 +52,45 @@ class InMemoryJobStore:
             now = time.time()
             if self._held(job, now):
                 return Claim(ClaimOutcome.IN_PROGRESS, job.attempts)
-            if self._overdue(job, now):
-                job.status, job.finished_at, job.error = JobStatus.FAILED, now, OVERDUE_ERROR
-                return Claim(ClaimOutcome.OVERDUE, job.attempts)
             job.status, job.started_at, job.attempts = JobStatus.STARTED, now, job.attempts + 1
             self.leases[job_id] = now + lease_seconds
             return Claim(ClaimOutcome.CLAIMED, job.attempts)
 
-    def _end(self, job_id: str, attempt: int | None, target: JobStatus, error: str | None = None) -> Job | None:
+    def _end(
+        self, job_id: str, attempt: int | None, target: JobStatus, error: str | None = None,
+        stop_if_cancelled: bool = False,
+    ) -> JobStatus | None:
         job = self.jobs.get(job_id)
         if job is None or not can_transition(job.status, target):
             return None
         if attempt is not None and job.attempts != attempt:
             return None
+        if stop_if_cancelled and job.cancel_requested:
+            target, error = JobStatus.STOPPED, STOPPED_ERROR
         job.status, job.finished_at, job.error = target, time.time(), error
-        return job
+        return target
 
     def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
         with self._lock:
-            job = self.jobs.get(job_id)
-            if job is not None and job.cancel_requested and job.status is JobStatus.STARTED:
-                ended = self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR)
-                return JobStatus.STOPPED if ended else None
-            if self._end(job_id, attempt, JobStatus.FINISHED) is None:
-                return None
-            self.results[job_id] = result
-            return JobStatus.FINISHED
+            status = self._end(job_id, attempt, JobStatus.FINISHED, stop_if_cancelled=True)
+            if status is JobStatus.FINISHED:
+                self.results[job_id] = result
+            return status
 
-    def fail(self, job_id: str, attempt: int, error: str) -> bool:
+    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
         with self._lock:
-            return self._end(job_id, attempt, JobStatus.FAILED, error) is not None
+            return self._end(job_id, attempt, JobStatus.FAILED, error, stop_if_cancelled=True)
 
     def stop(self, job_id: str, attempt: int) -> bool:
         with self._lock:
             return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR) is not None
 
-    def fail_if_overdue(self, job_id: str) -> bool:
+    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
         with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None or not self._overdue(job, time.time()):
-                return False
-            return self._end(job_id, None, JobStatus.FAILED, OVERDUE_ERROR) is not None
+            job, now = self.jobs.get(job_id), time.time()
+            if job is None or job.deadline_at is None or job.deadline_at > now or self._held(job, now):
+                return None
+            return self._end(job_id, None, JobStatus.FAILED, OVERDUE_ERROR, stop_if_cancelled=True)
 
     def request_stop(self, job_id: str) -> JobStatus:
         with self._lock:
@@ -112,17 +107,19 @@ class InMemoryJobStore:
         job = self.jobs.get(job_id)
         return job is not None and job.cancel_requested
 
-    def requeue(self, job_id: str, deadline_at: float) -> bool:
+    def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
         with self._lock:
             job = self.jobs.get(job_id)
-            if job is None or not can_transition(job.status, JobStatus.QUEUED):
-                return False
+            if job is None or not can_transition(job.status, JobStatus.QUEUED) or self._held(job, time.time()):
+                return None
+            if job.cancel_requested:
+                return self._end(job_id, None, JobStatus.STOPPED, STOPPED_ERROR)
             self.jobs[job_id] = job.model_copy(update={
                 "status": JobStatus.QUEUED, "attempts": 0, "error": None, "started_at": None,
-                "finished_at": None, "cancel_requested": False, "deadline_at": deadline_at,
+                "finished_at": None, "deadline_at": deadline_at,
             })
             self.leases.pop(job_id, None)
-            return True
+            return JobStatus.QUEUED
 
 
 class RecordingQueue:

@@ -13,6 +13,7 @@ from ragcore.domain.jobs import OVERDUE_ERROR, Job, JobStatus, new_job, new_job_
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, Outcome, answer_job
 from ragcore.services.job_runner import JobLimits
+from ragcore.services.jobs import current_job
 from ragcore.services.retries import RetryPolicy
 from tests.support.fakes import InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
 
@@ -167,12 +168,31 @@ def test_a_stop_requested_before_the_llm_call_saves_it() -> None:
     assert chat.calls == []
 
 
-def test_a_job_past_its_deadline_is_failed_instead_of_run() -> None:
-    chat = ScriptedChat()
-    ports, job_id = setup(chat, deadline_seconds=-1)
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FAILED
-    assert ports.store.get(job_id).error == OVERDUE_ERROR
-    assert chat.calls == []
+def test_a_job_past_its_deadline_still_runs_when_its_message_arrives() -> None:
+    """The deadline is for jobs nothing will run; a late message (a backlog) still runs."""
+    ports, job_id = setup(deadline_seconds=-1)
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FINISHED
+
+
+def test_an_overdue_job_nobody_runs_is_failed_by_its_next_reader() -> None:
+    ports, job_id = setup(deadline_seconds=-1)
+    failed: list[str] = []
+    job = current_job(ports.store, job_id, lambda j, error: failed.append(error))
+    assert job.status is JobStatus.FAILED and job.error == OVERDUE_ERROR
+    assert failed == [OVERDUE_ERROR]
+
+
+def test_a_stop_requested_before_a_failure_wins() -> None:
+    holder: dict[str, str] = {}
+
+    def stop_then_refuse() -> None:
+        ports.store.request_stop(holder["id"])
+
+    chat = ScriptedChat(error=AnswerGenerationError("refused"), on_call=stop_then_refuse)
+    ports, job_id = setup(chat)
+    holder["id"] = job_id
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
+    assert ports.store.get(job_id).status is JobStatus.STOPPED
 
 
 def test_old_records_without_a_deadline_still_run() -> None:

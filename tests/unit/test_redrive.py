@@ -40,14 +40,28 @@ def body(job_id: str) -> str:
 
 def test_each_letter_is_requeued_resent_dropped_or_left() -> None:
     store = InMemoryJobStore()
-    failed, started = job_in(store, JobStatus.FAILED), job_in(store, JobStatus.STARTED)
+    failed, queued = job_in(store, JobStatus.FAILED), job_in(store, JobStatus.QUEUED)
+    dead_worker, busy = job_in(store, JobStatus.STARTED), job_in(store, JobStatus.STARTED)
+    store.leases[busy] = time.time() + 60  # a worker holds this one right now
     finished, expired = job_in(store, JobStatus.FINISHED), new_job_id()
-    letters = ListDeadLetters([body(failed), body(started), body(finished), body(expired), "garbage"])
+    letters = ListDeadLetters(
+        [body(j) for j in (failed, queued, dead_worker, busy, finished, expired)] + ["garbage"]
+    )
     report = redrive(letters, store, lambda kind: 900)
-    assert (report.requeued, report.resent, report.dropped, report.unreadable) == (1, 1, 2, 1)
-    assert letters.sent_back == [body(failed), body(started)]
+    assert (report.requeued, report.resent, report.dropped, report.unreadable) == (3, 1, 2, 1)
+    assert letters.sent_back == [body(failed), body(queued), body(dead_worker), body(busy)]
     assert letters.discarded == [body(finished), body(expired)]  # "garbage" stays for a person
-    requeued = store.get(failed)
-    assert requeued.status is JobStatus.QUEUED and requeued.attempts == 0 and requeued.error is None
-    assert requeued.deadline_at is not None and requeued.deadline_at > time.time() + 800
-    assert store.get(started).status is JobStatus.STARTED
+    for job_id in (failed, queued, dead_worker):
+        requeued = store.get(job_id)
+        assert requeued.status is JobStatus.QUEUED and requeued.attempts == 0 and requeued.error is None
+        assert requeued.deadline_at is not None and requeued.deadline_at > time.time() + 800
+    assert store.get(busy).status is JobStatus.STARTED and store.get(busy).attempts == 3
+
+
+def test_a_job_asked_to_stop_is_stopped_not_rerun() -> None:
+    store = InMemoryJobStore()
+    job_id = job_in(store, JobStatus.STARTED)
+    store.request_stop(job_id)
+    letters = ListDeadLetters([body(job_id)])
+    assert redrive(letters, store, lambda kind: 900).dropped == 1
+    assert store.get(job_id).status is JobStatus.STOPPED and letters.sent_back == []

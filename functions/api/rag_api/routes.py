@@ -11,8 +11,9 @@ from starlette.exceptions import HTTPException
 
 from ragcore.bootstrap import Container, get_container
 from ragcore.domain.errors import DependencyUnavailableError
-from ragcore.domain.jobs import JOB_ID_PATTERN, JobStatus
+from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
+from ragcore.services.documents import mark_document_failed
 from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
 from ragcore.services.submit import submit_chat
 
@@ -89,9 +90,14 @@ def chat(body: ChatRequest, request: Request, container: ContainerDep) -> Accept
     return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
 
 
+def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
+    """When a read fails an overdue document job, its document is marked failed too."""
+    return lambda job, error: mark_document_failed(container.document_store, job, error)
+
+
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
 def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
-    return JobStatusView.of(current_job(container.job_store, job_id))
+    return JobStatusView.of(current_job(container.job_store, job_id, _document_follow_up(container)))
 
 
 @router.post(
@@ -105,7 +111,7 @@ def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
 )
 def cancel(job_id: JobId, container: ContainerDep) -> JSONResponse:
     try:
-        job = stop_job(container.job_store, job_id)
+        job = stop_job(container.job_store, job_id, _document_follow_up(container))
     except JobNotStoppableError as exc:
         return error_response(409, "job_not_stoppable", str(exc), job_id=job_id)
     view = JobStatusView.of(job)
@@ -122,7 +128,7 @@ def cancel(job_id: JobId, container: ContainerDep) -> JSONResponse:
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResponse:
-    job = current_job(container.job_store, job_id)
+    job = current_job(container.job_store, job_id, _document_follow_up(container))
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(
             job_id=job_id,

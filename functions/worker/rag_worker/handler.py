@@ -41,6 +41,7 @@ def _limits(context: Any) -> JobLimits:
             tries=s.retry_tries, initial_wait=s.retry_initial_seconds, max_wait=s.retry_max_seconds
         ),
         budget=Budget.of(remaining - s.invocation_margin_seconds),
+        margin_seconds=s.invocation_margin_seconds,
     )
 
 

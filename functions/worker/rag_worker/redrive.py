@@ -1,7 +1,8 @@
 """The Lambda entry point ``rag_worker.redrive.handler``: sends dead-lettered jobs back to work.
 
 Invoked by hand once the cause of the failures is fixed (it has no trigger):
-``aws lambda invoke --function-name <RedriveFunction> --payload '{"queues": ["jobs"]}' out.json``.
+``aws lambda invoke --function-name <RedriveFunction> --cli-binary-format raw-in-base64-out
+--payload '{"queues": ["jobs"]}' out.json`` (AWS CLI v2; omit ``--queues`` for both).
 It runs in AWS because the job records live in Valkey inside the VPC; offline,
 ``ragcore dlq redrive`` calls the same use-case.
 """

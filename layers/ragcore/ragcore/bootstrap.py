@@ -100,7 +100,7 @@ class Container:
         s = self.settings
         if not s.jobs_queue_url:
             raise ValueError("JOBS_QUEUE_URL is not set")
-        client = self._aws_client("sqs", s.dependency_timeout_seconds * 2)
+        client = self._aws_client("sqs", s.dependency_timeout_seconds)
         return SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url)
 
     def dead_letter_queues(self) -> dict[str, DeadLetters]:
@@ -111,7 +111,7 @@ class Container:
         s = self.settings
         if not s.jobs_queue_url:
             raise ValueError("JOBS_QUEUE_URL is not set")
-        client = self._aws_client("sqs", s.dependency_timeout_seconds * 2)
+        client = self._aws_client("sqs", s.dependency_timeout_seconds)
         queues = {"jobs": s.jobs_queue_url}
         if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
             queues["ingest"] = s.ingest_queue_url

@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     # How long a job record (status and result) is kept after it is created.
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
-    # A job not finished by then, and held by no live worker, is failed. Chat: the queue's
-    # maxReceiveCount x VisibilityTimeout (5 x 360 s); document jobs: 5 x 5400 s.
-    job_deadline_seconds: int = Field(default=1800, ge=1)
-    document_job_deadline_seconds: int = Field(default=27000, ge=1)
+    # A job not finished by then, and held by no live worker, is failed by its next reader.
+    # At least (maxReceiveCount + 1) x VisibilityTimeout, so every delivery fits with room:
+    # chat 6 x 360 s (+ 4 min), document jobs 6 x 5400 s.
+    job_deadline_seconds: int = Field(default=2400, ge=1)
+    document_job_deadline_seconds: int = Field(default=32400, ge=1)
     # A started job is re-claimable once its lease ends; keep it >= the worker timeout and
     # < the queue's visibility timeout (template.yaml), so a redelivery finds it expired.
     job_lease_seconds: int = Field(default=90, ge=1)

@@ -18,7 +18,6 @@ class ClaimOutcome(StrEnum):
     ALREADY_DONE = "already_done"  # terminal: the message is a redelivery, drop it
     IN_PROGRESS = "in_progress"  # another worker holds a live lease: retry later
     MISSING = "missing"  # no record (expired or never written): nothing to run
-    OVERDUE = "overdue"  # past its deadline: the store has failed it instead
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,20 @@ class JobStore(Protocol):
     def claim(self, job_id: str, lease_seconds: int) -> Claim: ...
     def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
         """FINISHED, or STOPPED if a stop was requested meanwhile (the result is dropped);
-        None if this attempt no longer owns the job."""
-    def fail(self, job_id: str, attempt: int, error: str) -> bool: ...
+        None if this attempt no longer owns the job. ``fail`` likewise."""
+    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None: ...
     def stop(self, job_id: str, attempt: int) -> bool: ...
-    def fail_if_overdue(self, job_id: str) -> bool: ...
+    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
+        """Past its deadline and held by no live lease: FAILED (STOPPED if a stop was
+        requested); otherwise None and nothing changes."""
     def request_stop(self, job_id: str) -> JobStatus:
         """QUEUED jobs stop at once; STARTED ones are flagged and stay STARTED until the
         worker reaches a step boundary. Returns the status after the call."""
     def cancel_requested(self, job_id: str) -> bool: ...
-    def requeue(self, job_id: str, deadline_at: float) -> bool:
-        """FAILED back to QUEUED with a fresh attempt count: the dead-letter redrive."""
+    def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
+        """The dead-letter redrive: a failed job, or one left queued or started (lease
+        expired) by a lost message, back to QUEUED with attempts from 0 and a new deadline.
+        STOPPED if a stop was requested; None if a worker holds it or it is finished."""
     def ping(self) -> None: ...
 
 

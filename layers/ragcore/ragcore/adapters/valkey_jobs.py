@@ -20,7 +20,8 @@ from ragcore.ports import Claim, ClaimOutcome
 
 _TRANSITION_LUA = """
 local spec = cjson.decode(ARGV[1])
--- Leases and deadlines use the server's clock, so workers whose clocks disagree still agree.
+-- Leases and deadlines are compared with the server's clock, so workers whose clocks
+-- disagree still agree on them (a deadline is written by the API, from its own clock).
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -37,17 +38,12 @@ if spec.attempt and spec.attempt ~= attempts then return {'stale', current, atte
 -- (the worker that held it is presumed dead).
 local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
 local held = current == 'started' and lease > now
-if spec.lease_seconds and held then return {'busy', current, attempts} end
--- Past its deadline and held by nobody, a job is failed rather than run or left waiting.
-local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_at') or '')
-local overdue = deadline ~= nil and deadline <= now and not held
-if spec.only_if_overdue and not overdue then return {'refused', current, attempts} end
-if spec.lease_seconds and overdue then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', spec.overdue_error,
-             'finished_at', tostring(now))
-  return {'overdue', 'failed', attempts}
+if held and (spec.lease_seconds or spec.refuse_if_held) then return {'busy', current, attempts} end
+if spec.only_if_overdue then
+  local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_at') or '')
+  if deadline == nil or deadline > now or held then return {'refused', current, attempts} end
 end
--- A result that arrives after a stop was requested is not written: the job ends stopped.
+-- Once a stop was requested, the job ends stopped, whatever this step meant to record.
 if spec.stop_if_cancelled and redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   redis.call('HSET', KEYS[1], 'status', 'stopped', 'error', spec.stopped_error,
              'finished_at', tostring(now))
@@ -59,6 +55,7 @@ if spec.lease_seconds then
 end
 redis.call('HSET', KEYS[1], 'status', spec.target)
 for field, value in pairs(spec.set) do redis.call('HSET', KEYS[1], field, value) end
+if spec.ttl then redis.call('EXPIRE', KEYS[1], spec.ttl) end
 return {'ok', spec.target, attempts}
 """
 
@@ -140,30 +137,25 @@ class ValkeyJobStore:
 
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
         outcome, _, attempts = self._run(
-            job_id, JobStatus.STARTED, lease_seconds=lease_seconds,
-            set={"started_at": repr(time.time())}, overdue_error=OVERDUE_ERROR,
+            job_id, JobStatus.STARTED, set={"started_at": repr(time.time())}, lease_seconds=lease_seconds
         )
-        return Claim(_CLAIM_OUTCOMES.get(outcome, ClaimOutcome.ALREADY_DONE), int(attempts))
+        return Claim(_CLAIM_OUTCOMES[outcome], attempts)
 
     def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
-        outcome, status, _ = self._run(
-            job_id,
-            JobStatus.FINISHED,
-            attempt=attempt,
-            set={"finished_at": repr(time.time()), "result": json.dumps(result)},
-            stop_if_cancelled=True,
-            stopped_error=STOPPED_ERROR,
+        return self._end(
+            job_id, JobStatus.FINISHED, {"result": json.dumps(result)}, attempt=attempt, stop_if_cancelled=True
         )
-        return JobStatus(status) if outcome in ("ok", "stopped") else None
 
-    def fail(self, job_id: str, attempt: int, error: str) -> bool:
-        return self._end(job_id, JobStatus.FAILED, error, attempt=attempt)
+    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
+        return self._end(job_id, JobStatus.FAILED, {"error": error}, attempt=attempt, stop_if_cancelled=True)
 
     def stop(self, job_id: str, attempt: int) -> bool:
-        return self._end(job_id, JobStatus.STOPPED, STOPPED_ERROR, attempt=attempt)
+        return self._end(job_id, JobStatus.STOPPED, {"error": STOPPED_ERROR}, attempt=attempt) is not None
 
-    def fail_if_overdue(self, job_id: str) -> bool:
-        return self._end(job_id, JobStatus.FAILED, OVERDUE_ERROR, only_if_overdue=True)
+    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
+        return self._end(
+            job_id, JobStatus.FAILED, {"error": OVERDUE_ERROR}, only_if_overdue=True, stop_if_cancelled=True
+        )
 
     def request_stop(self, job_id: str) -> JobStatus:
         outcome, current, _ = self._run(
@@ -183,23 +175,28 @@ class ValkeyJobStore:
         with valkey_errors():
             return self._client.hget(self._key(job_id), "cancel_requested") == "1"
 
-    def requeue(self, job_id: str, deadline_at: float) -> bool:
-        outcome, _, _ = self._run(
-            job_id, JobStatus.QUEUED,
-            set={"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
-                 "cancel_requested": "0", "deadline_at": repr(deadline_at)},
+    def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
+        # A fresh record in all but id and request: attempts from 0, a new deadline and TTL.
+        fields = {"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
+                  "deadline_at": repr(deadline_at)}
+        outcome, status, _ = self._run(
+            job_id, JobStatus.QUEUED, set=fields,
+            allowed_from=[JobStatus.FAILED, JobStatus.QUEUED, JobStatus.STARTED],
+            refuse_if_held=True, stop_if_cancelled=True, ttl=self._ttl,
         )
-        if outcome != "ok":
-            return False
-        with valkey_errors():  # a redriven job is kept as long as a new one
-            self._client.expire(self._key(job_id), self._ttl)
-        return True
+        return JobStatus(status) if outcome in ("ok", "stopped") else None
 
-    def _end(self, job_id: str, target: JobStatus, error: str, **conditions: Any) -> bool:
-        outcome, _, _ = self._run(
-            job_id, target, set={"finished_at": repr(time.time()), "error": error}, **conditions
+    def _end(
+        self, job_id: str, target: JobStatus, fields: dict[str, str], *, attempt: int | None = None,
+        only_if_overdue: bool = False, stop_if_cancelled: bool = False,
+    ) -> JobStatus | None:
+        """The status reached (``target``, or STOPPED if a stop was requested and
+        ``stop_if_cancelled``), or None if the job was not in a state to end this way."""
+        outcome, status, _ = self._run(
+            job_id, target, set={"finished_at": repr(time.time()), **fields}, attempt=attempt,
+            only_if_overdue=only_if_overdue, stop_if_cancelled=stop_if_cancelled,
         )
-        return outcome == "ok"
+        return JobStatus(status) if outcome in ("ok", "stopped") else None
 
     def _run(
         self,
@@ -208,16 +205,26 @@ class ValkeyJobStore:
         *,
         set: dict[str, str],
         allowed_from: list[JobStatus] | None = None,
-        **conditions: Any,
+        attempt: int | None = None,
+        lease_seconds: int | None = None,
+        refuse_if_held: bool = False,
+        only_if_overdue: bool = False,
+        stop_if_cancelled: bool = False,
+        ttl: int | None = None,
     ) -> tuple[str, str, int]:
-        """``conditions`` are the script's optional checks: attempt, lease_seconds,
-        only_if_overdue, stop_if_cancelled, and the error texts they record."""
-        spec = {
+        """One run of the transition script; the keyword arguments are its optional checks."""
+        spec: dict[str, Any] = {
             "target": target.value,
             "allowed_from": [s.value for s in allowed_from] if allowed_from else _sources_of(target),
             "set": set,
-            **conditions,
+            "refuse_if_held": refuse_if_held,
+            "only_if_overdue": only_if_overdue,
+            "stop_if_cancelled": stop_if_cancelled,
+            "stopped_error": STOPPED_ERROR,
         }
+        for name, value in (("attempt", attempt), ("lease_seconds", lease_seconds), ("ttl", ttl)):
+            if value is not None:
+                spec[name] = value
         with valkey_errors():
             outcome, current, attempts = self._transition(keys=[self._key(job_id)], args=[json.dumps(spec)])
         return outcome, current, int(attempts)
@@ -227,7 +234,7 @@ _CLAIM_OUTCOMES = {
     "ok": ClaimOutcome.CLAIMED,
     "missing": ClaimOutcome.MISSING,
     "busy": ClaimOutcome.IN_PROGRESS,
-    "overdue": ClaimOutcome.OVERDUE,
+    "refused": ClaimOutcome.ALREADY_DONE,  # terminal: nothing left to run
 }
 
 

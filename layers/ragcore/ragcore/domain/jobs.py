@@ -29,12 +29,12 @@ class JobStatus(StrEnum):
 TERMINAL = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED})
 
 # Every allowed move. STARTED -> STARTED is a re-claim: a worker that died left its lease to
-# expire and the redelivered message picks the job up again. FAILED -> QUEUED is an operator's
-# redrive of the dead-letter queue (`ragcore dlq redrive`), never the worker's own doing.
+# expire and the redelivered message picks the job up again. Moves back to QUEUED are an
+# operator's redrive of the dead-letter queue (`ragcore dlq redrive`), never a worker's doing.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: frozenset({JobStatus.STARTED, JobStatus.FAILED, JobStatus.STOPPED}),
+    JobStatus.QUEUED: frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.FAILED, JobStatus.STOPPED}),
     JobStatus.STARTED: frozenset(
-        {JobStatus.STARTED, JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED}
+        {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED}
     ),
     JobStatus.FINISHED: frozenset(),
     JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
@@ -67,9 +67,10 @@ def is_valid_job_id(value: str) -> bool:
 class Job(BaseModel):
     """What the status endpoint shows; times are epoch seconds (float) or None.
 
-    ``deadline_at`` bounds how long a job may stay unfinished: past it, a job nobody holds a
-    live lease on is failed (a worker that crashed on the message's last delivery leaves one
-    behind). ``cancel_requested`` is set when a started job is asked to stop; the worker stops
+    ``deadline_at`` bounds how long a job may look unfinished: past it, a reader fails a job
+    that no live lease holds (a worker that crashed on the message's last delivery, or a
+    message dead-lettered unread, leaves one behind). A worker holding the job's message still
+    runs it: the deadline is for jobs nothing will run. ``cancel_requested`` is set when a started job is asked to stop; the worker stops
     at its next step boundary."""
 
     job_id: str

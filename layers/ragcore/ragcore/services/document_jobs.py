@@ -17,6 +17,7 @@ from ragcore.domain.errors import InvalidDocumentError, JobBusyError
 from ragcore.domain.jobs import Job
 from ragcore.domain.messages import DeleteRequest, IngestRequest, JobMessage
 from ragcore.ports import BlobStore, DocumentStore, Embedder, JobStore, VectorIndex
+from ragcore.services.documents import mark_document_failed
 from ragcore.services.ingest import document_from_bytes, index_documents
 from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
 
@@ -42,12 +43,7 @@ def run_document_job(
         return work(run.job, ports, limits.lease_seconds)
 
     def failed(job: Job, error: str) -> None:
-        collection, document_id = job.request["collection"], job.request["document_id"]
-        record = ports.documents.get(collection, document_id)
-        if record is not None:
-            ports.documents.replace_if(collection, document_id, job.job_id, record.model_copy(update={
-                "status": DocumentStatus.FAILED, "error": error, "updated_at": time.time()
-            }))
+        mark_document_failed(ports.documents, job, error)
 
     return run_job(message, ports.store, guarded, limits, delivery, on_failed=failed)
 

@@ -6,6 +6,7 @@ job queue, so the index has one writer path, with the same status endpoints as c
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus, new_document_id
@@ -147,6 +148,19 @@ def _queue_ingest(
     })
     _register_and_send(job, "ingest", previous, updated, ports)
     return updated, job
+
+
+def mark_document_failed(documents: DocumentStore, job: Job, error: str) -> None:
+    """A failed ingest or delete job leaves its document ``failed`` with the reason, if the
+    entry still belongs to that job (a newer request may own it)."""
+    if job.kind == "chat":
+        return
+    collection, document_id = job.request["collection"], job.request["document_id"]
+    record = documents.get(collection, document_id)
+    if record is not None:
+        documents.replace_if(collection, document_id, job.job_id, record.model_copy(update={
+            "status": DocumentStatus.FAILED, "error": error, "updated_at": time.time()
+        }))
 
 
 def _blob_key(upload_id: str) -> str:

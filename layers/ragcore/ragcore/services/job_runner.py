@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Callable
 
 from pydantic import ValidationError
+from tenacity import Retrying
 
 from ragcore.domain.budget import Budget
 from ragcore.domain.errors import DependencyUnavailableError, JobBusyError, RagError
@@ -40,7 +41,16 @@ class JobLimits:
     lease_seconds: int  # >= the function's timeout: a live lease means a live worker
     max_attempts: int  # = the queue's maxReceiveCount: the last delivery fails the job
     retry: RetryPolicy  # transient failures, within one invocation
-    budget: Budget  # this invocation's time, less a margin to record the outcome
+    budget: Budget  # for the work: this invocation's time less the margin
+    margin_seconds: float = 0.0  # kept back to record the outcome, retried within it
+
+    def recording(self) -> Retrying:
+        """Job-store writes are retried too, briefly: each names its attempt, so a repeat is
+        harmless, and a result lost to a Valkey blip would cost a second LLM call."""
+        return retrying(_RECORD_RETRY, Budget(self.budget.deadline + self.margin_seconds))
+
+
+_RECORD_RETRY = RetryPolicy(tries=4, initial_wait=0.2, max_wait=1.0, min_try_seconds=0.5)
 
 
 class JobStopped(Exception):
@@ -82,7 +92,8 @@ def run_job(
     delivery a transient failure fails the job and still raises, so the message lands in the
     dead-letter queue, from where ``ragcore dlq redrive`` can run it again."""
     job_id = message.job_id
-    claim = store.claim(job_id, limits.lease_seconds)
+    durable = limits.recording()
+    claim = durable(store.claim, job_id, limits.lease_seconds)
     if claim.outcome is ClaimOutcome.ALREADY_DONE:
         log.info("job already final; redelivered message ignored", extra={"job_id": job_id})
         return Outcome.SKIPPED
@@ -91,17 +102,14 @@ def run_job(
         return Outcome.SKIPPED
     if claim.outcome is ClaimOutcome.IN_PROGRESS:
         raise JobBusyError(f"job {job_id} is being processed by another worker")
-    job = store.get(job_id)
-    if claim.outcome is ClaimOutcome.OVERDUE:
-        log.warning("job past its deadline; failed without running", extra={"job_id": job_id})
-        if on_failed is not None:
-            on_failed(job, job.error or "")
-        return Outcome.FAILED
-
+    job = durable(store.get, job_id)
     attempt = claim.attempt
 
     def fail(error: str) -> Outcome:
-        if store.fail(job_id, attempt, error) and on_failed is not None:
+        status = durable(store.fail, job_id, attempt, error)
+        if status is JobStatus.STOPPED:
+            return Outcome.STOPPED  # a stop was requested meanwhile: it wins over the failure
+        if status is JobStatus.FAILED and on_failed is not None:
             on_failed(job, error)
         return Outcome.FAILED
 
@@ -109,7 +117,7 @@ def run_job(
     try:
         result = retrying(limits.retry, limits.budget)(work, run)
     except JobStopped:
-        store.stop(job_id, attempt)
+        durable(store.stop, job_id, attempt)
         return Outcome.STOPPED
     except (DependencyUnavailableError, JobBusyError) as exc:
         if max(attempt, delivery) >= limits.max_attempts:
@@ -123,7 +131,7 @@ def run_job(
         log.exception("unexpected error while running a job", extra={"job_id": job_id})
         return fail(f"internal error ({type(exc).__name__})")
 
-    status = store.finish(job_id, attempt, result)
+    status = durable(store.finish, job_id, attempt, result)
     if status is JobStatus.STOPPED:
         log.info("job stopped on request; its result was not written", extra={"job_id": job_id})
         return Outcome.STOPPED

@@ -1,15 +1,16 @@
 """Sending dead-lettered jobs back to work (``ragcore dlq redrive``, or the RedriveFunction
 in AWS): once the cause is fixed, an operator reruns what the queue gave up on.
 
-A job failed on its last delivery goes back to ``queued`` with a fresh attempt count and
-deadline, so its client, still polling the same job id, sees it run and finish.
+Each dead letter's job goes back to ``queued`` with a fresh attempt count and deadline,
+whether it was failed on its last delivery or left ``queued``/``started`` by a message that
+never got through, so its client, still polling the same job id, sees it run and finish.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from pydantic import ValidationError
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RedriveReport:
-    requeued: int = 0  # failed jobs, back to queued and sent to run again
-    resent: int = 0  # jobs not failed yet (their worker died on the last delivery), sent as they are
+    requeued: int = 0  # back to queued (failed, or left queued/started by a lost message) and sent
+    resent: int = 0  # a worker holds the job right now: sent as is, it is dropped once the job ends
     dropped: int = 0  # finished, stopped or expired jobs: nothing left to run
     unreadable: int = 0  # not a job message: left in the dead-letter queue for a person to read
 
@@ -44,17 +45,17 @@ def redrive(letters: DeadLetters, store: JobStore, deadline_seconds: Callable[[s
                 job = store.get(message.job_id)
             except JobNotFoundError:
                 job = None
-            if job is not None and job.status is JobStatus.FAILED:
-                # Requeue before sending: a worker must find the job runnable. If the send
-                # then fails, the letter stays here and a second redrive sends it.
-                store.requeue(job.job_id, time.time() + deadline_seconds(job.kind))
+            # Requeue before sending: a worker must find the job runnable. If the send then
+            # fails, the letter stays here and a second redrive sends it.
+            status = None if job is None else store.requeue(job.job_id, time.time() + deadline_seconds(job.kind))
+            if status is JobStatus.QUEUED:
                 report.requeued += 1
-            elif job is not None and job.status in (JobStatus.QUEUED, JobStatus.STARTED):
+            elif status is None and job is not None and job.status is JobStatus.STARTED:
                 report.resent += 1
-            else:
+            else:  # expired, finished, stopped (or a stop was requested: now stopped)
                 letters.discard(letter)
                 report.dropped += 1
                 continue
             letters.send_back(letter)
-    log.info("dead-letter redrive done", extra={"report": report.__dict__})
+    log.info("dead-letter redrive done", extra={"report": asdict(report)})
     return report

@@ -23,13 +23,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RetryPolicy:
     tries: int = 3  # per invocation, the first one included
-    initial_wait: float = 0.5
+    initial_wait: float = 0.5  # then doubling, plus up to as much again of jitter
     max_wait: float = 8.0
     min_try_seconds: float = 2.0  # no new try with less time than this left
 
 
 def retrying(policy: RetryPolicy, budget: Budget) -> Retrying:
-    backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+    backoff = wait_exponential_jitter(
+        multiplier=policy.initial_wait, max=policy.max_wait, jitter=policy.initial_wait
+    )
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
