@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-from ragcore.bootstrap import Container, get_container
+from ragcore.bootstrap import Container
 from ragcore.domain.documents import DOCUMENT_ID_PATTERN, DocumentRecord
 from ragcore.domain.errors import DocumentNotFoundError
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job
