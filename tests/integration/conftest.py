@@ -97,6 +97,7 @@ def lambda_env(
         "OPENAI_BASE_URL": fake_llm.base_url,
         "LLM_MODEL": "fake-model",
         "RETRY_INITIAL_SECONDS": "0.05",  # quick backoff; Retry-After is still honoured
+        "AUTH_DISABLED": "1",  # tests/integration/test_auth.py switches keys on
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -83,6 +83,7 @@ def api_env(valkey_url: str, localstack_url: str, sqs: Any, bucket: str) -> Iter
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
+        "AUTH_DISABLED": "1",  # keys are test_auth.py's subject
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from mangum import Mangum
 
 from . import errors
 from .document_routes import router as document_router
 from .limits import BodyLimit
-from .routes import router
+from .auth import caller
+from .routes import public_router, router
 
 logger = Logger(service="ragcore-api")
 
@@ -22,8 +23,10 @@ def create_app() -> FastAPI:
         summary="Asynchronous RAG: queue a question, poll for a grounded answer with citations.",
         version="0.1.0",
     )
-    app.include_router(router, responses=errors.RESPONSES)
-    app.include_router(document_router, responses=errors.RESPONSES)
+    app.include_router(public_router, responses=errors.RESPONSES)
+    keyed = [Depends(caller)]
+    app.include_router(router, responses=errors.RESPONSES, dependencies=keyed)
+    app.include_router(document_router, responses=errors.RESPONSES, dependencies=keyed)
     app.add_middleware(BodyLimit)
     errors.install(app)
     return app

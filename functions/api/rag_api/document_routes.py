@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
 from ragcore.bootstrap import Container
+from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.documents import DOCUMENT_ID_PATTERN, DocumentRecord
 from ragcore.domain.errors import DocumentNotFoundError
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job
@@ -20,6 +21,7 @@ from ragcore.domain.messages import CollectionName, DocumentCreate, DocumentFiel
 from ragcore.services import documents as service
 from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
+from .auth import Caller, owner_of
 from .routes import ContainerDep, require_json, base_path
 from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
 
@@ -66,11 +68,11 @@ _BODY_DOC = {
 }
 
 
-def _ports(container: Container) -> service.DocumentPorts:
+def _ports(container: Container, key: ApiKey | None) -> service.DocumentPorts:
     return service.DocumentPorts(
         jobs=container.job_store, queue=container.queue,
         documents=container.document_store, blobs=container.blob_store,
-        deadline_seconds=container.settings.document_job_deadline_seconds,
+        deadline_seconds=container.settings.document_job_deadline_seconds, owner=owner_of(key),
     )
 
 
@@ -146,12 +148,12 @@ async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, b
     summary="Add or replace a document: JSON text or an uploaded file; ingested by the worker",
     openapi_extra=_BODY_DOC,
 )
-async def add_document(request: Request, container: ContainerDep) -> DocumentAccepted:
+async def add_document(request: Request, container: ContainerDep, key: Caller) -> DocumentAccepted:
     fields, data, filename, content_type = await _read_request(
         request, container.settings.max_inline_document_bytes
     )
     record, job = await run_in_threadpool(
-        service.submit_file, fields, data, filename, content_type, _ports(container)
+        service.submit_file, fields, data, filename, content_type, _ports(container, key)
     )
     return _accepted(record, job, request)
 
@@ -163,8 +165,10 @@ async def add_document(request: Request, container: ContainerDep) -> DocumentAcc
     dependencies=[Depends(require_json)],
     summary="Get a presigned URL for a file too large to send to the API",
 )
-def create_upload(body: UploadCreate, request: Request, container: ContainerDep) -> UploadTicketView:
-    ticket = service.create_upload(body, _ports(container))
+def create_upload(
+    body: UploadCreate, request: Request, container: ContainerDep, key: Caller
+) -> UploadTicketView:
+    ticket = service.create_upload(body, _ports(container, key))
     return UploadTicketView(
         upload_id=ticket.upload_id, document_id=ticket.document_id, url=ticket.url, method="PUT",
         headers={"Content-Type": ticket.content_type}, expires_in=ticket.expires_in,
@@ -178,8 +182,11 @@ def create_upload(body: UploadCreate, request: Request, container: ContainerDep)
     response_model=DocumentAccepted,
     summary="Queue the ingestion of a file uploaded to its presigned URL",
 )
-def complete_upload(upload_id: UploadId, request: Request, container: ContainerDep) -> DocumentAccepted:
-    record, job = service.complete_upload(upload_id, container.settings.max_upload_bytes, _ports(container))
+def complete_upload(
+    upload_id: UploadId, request: Request, container: ContainerDep, key: Caller
+) -> DocumentAccepted:
+    ports = _ports(container, key)
+    record, job = service.complete_upload(upload_id, container.settings.max_upload_bytes, ports)
     return _accepted(record, job, request)
 
 
@@ -211,7 +218,7 @@ def get_document(document_id: DocumentIdPath, container: ContainerDep,
     response_model=DocumentAccepted,
     summary="Delete a document and its chunks (done by the worker; poll the job)",
 )
-def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep,
+def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep, key: Caller,
                     collection: CollectionQuery = "default") -> DocumentAccepted:
-    record, job = service.submit_delete(collection, document_id, _ports(container))
+    record, job = service.submit_delete(collection, document_id, _ports(container, key))
     return _accepted(record, job, request)

@@ -6,6 +6,7 @@ Every error body has the same shape: ``{"error": {"code", "message", "details"?}
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Mapping
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from ragcore.domain.errors import (
     RagError,
     UnsupportedDocumentTypeError,
 )
+from ragcore.services.auth import RateLimitedError, UnauthorizedError
 from ragcore.services.documents import (
     TooLargeError,
     UploadCompletedError,
@@ -41,6 +43,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
         400: "The body is not valid JSON (or not UTF-8)",
+        401: "No API key, or one that is unknown or revoked",
+        429: "The key's rate limit or daily quota is used up; retry after `Retry-After` seconds",
         404: "No such job or document, or no such route",
         409: "The job failed or was stopped, or the upload is not (or no longer) completable",
         413: "The body is too large",
@@ -118,6 +122,15 @@ def install(app: FastAPI) -> None:
             UploadCompletedError: (409, "upload_already_completed"),
         }.get(type(exc), (422, "invalid_document"))
         return error_response(status, code, str(exc))
+
+    @app.exception_handler(UnauthorizedError)
+    async def _unauthorized(_: Request, exc: UnauthorizedError) -> JSONResponse:
+        return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RateLimitedError)
+    async def _rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
+        code = "quota_exceeded" if exc.reason == "quota" else "rate_limited"
+        return error_response(429, code, str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after))})
 
     @app.exception_handler(DependencyUnavailableError)
     async def _unavailable(_: Request, exc: DependencyUnavailableError) -> JSONResponse:

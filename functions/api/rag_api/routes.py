@@ -17,6 +17,7 @@ from ragcore.services.documents import mark_document_failed
 from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
 from ragcore.services.submit import submit_chat
 
+from .auth import Caller, owner_of, visible
 from .errors import error_response
 from .views import (
     Accepted,
@@ -31,7 +32,8 @@ from .views import (
     links_for,
 )
 
-router = APIRouter()
+public_router = APIRouter()  # no key needed
+router = APIRouter()  # app.py puts the API-key check in front of these
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 JobId = Annotated[
@@ -51,7 +53,7 @@ def _check(probe: Callable[[], None]) -> Check:
     return Check(status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-@router.get(
+@public_router.get(
     "/",
     response_model=Health,
     responses={503: {"model": Health, "description": "a dependency is down"}},
@@ -85,8 +87,10 @@ def require_json(request: Request) -> None:
     dependencies=[Depends(require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
-def chat(body: ChatRequest, request: Request, container: ContainerDep) -> Accepted:
-    job = submit_chat(body, container.job_store, container.queue, container.settings.job_deadline_seconds)
+def chat(body: ChatRequest, request: Request, container: ContainerDep, key: Caller) -> Accepted:
+    job = submit_chat(
+        body, container.job_store, container.queue, container.settings.job_deadline_seconds, owner_of(key)
+    )
     return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
 
 
@@ -96,8 +100,9 @@ def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
-def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
-    return JobStatusView.of(current_job(container.job_store, job_id, _document_follow_up(container)))
+def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
+    job = current_job(container.job_store, job_id, _document_follow_up(container))
+    return JobStatusView.of(visible(job, key))
 
 
 @router.post(
@@ -109,7 +114,8 @@ def job_status(job_id: JobId, container: ContainerDep) -> JobStatusView:
     },
     summary="Stop a chat job: at once if queued, at the next step if started",
 )
-def cancel(job_id: JobId, container: ContainerDep) -> JSONResponse:
+def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
+    visible(container.job_store.get(job_id), key)
     try:
         job = stop_job(container.job_store, job_id, _document_follow_up(container))
     except JobNotStoppableError as exc:
@@ -127,8 +133,8 @@ def cancel(job_id: JobId, container: ContainerDep) -> JSONResponse:
     },
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
-def result(job_id: JobId, request: Request, container: ContainerDep) -> JSONResponse:
-    job = current_job(container.job_store, job_id, _document_follow_up(container))
+def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
+    job = visible(current_job(container.job_store, job_id, _document_follow_up(container)), key)
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(
             job_id=job_id,

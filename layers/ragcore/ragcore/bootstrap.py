@@ -18,6 +18,7 @@ from ragcore.ports import (
     Embedder,
     JobQueue,
     JobStore,
+    KeyStore,
     VectorIndex,
 )
 
@@ -102,6 +103,26 @@ class Container:
             raise ValueError("JOBS_QUEUE_URL is not set")
         client = self._aws_client("sqs", s.dependency_timeout_seconds)
         return SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url)
+
+    @property
+    def key_store(self) -> KeyStore:
+        from ragcore.adapters.valkey_keys import ValkeyKeyStore
+
+        s = self.settings
+        return self._once("key_store", lambda: ValkeyKeyStore.from_url(s.valkey_url, s.dependency_timeout_seconds))
+
+    @property
+    def api_key_pepper(self) -> str:
+        """In Lambda the pepper must come from configuration (the default is public), and
+        auth may not be switched off."""
+        s = self.settings
+        if s.aws_lambda_function_name and s.auth_disabled:
+            raise ValueError("AUTH_DISABLED is for local development only; it is refused in AWS Lambda")
+        if s.api_key_pepper_secret_arn:
+            return self._secret(None, s.api_key_pepper_secret_arn) or ""
+        if s.aws_lambda_function_name and "api_key_pepper" not in s.model_fields_set:
+            raise ValueError("set API_KEY_PEPPER_SECRET_ARN (or API_KEY_PEPPER) in AWS Lambda")
+        return s.api_key_pepper.get_secret_value()
 
     def dead_letter_queues(self) -> dict[str, DeadLetters]:
         """The dead-letter queue of each job queue: "jobs", and "ingest" when it is separate.

@@ -65,6 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     redrive.add_argument("--local", action="store_true",
                          help="act on the running `ragcore dev` stack instead of the environment's queues")
 
+    keys = commands.add_parser("keys", help="API keys (stored as keyed hashes in Valkey)")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="make a key; it is printed once, never stored")
+    create.add_argument("--name", required=True)
+    create.add_argument("--tenant", help="keys with the same tenant see each other's jobs (default: own)")
+    create.add_argument("--rate", type=float, default=5.0, help="requests per second (default 5)")
+    create.add_argument("--burst", type=int, default=20, help="bucket size (default 20)")
+    create.add_argument("--daily-quota", type=int, help="requests per UTC day (default: none)")
+    key_commands.add_parser("list", help="every key's id, name, tenant, limits and state")
+    revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("key_id")
+    for command in (create, revoke, key_commands.choices["list"]):
+        command.add_argument("--local", action="store_true", help="the running `ragcore dev` stack's Valkey")
+
     model = commands.add_parser("model", help="build steps for the embedding model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     export = model_commands.add_parser("export", help="export all-MiniLM-L6-v2 to ONNX")
@@ -73,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commands_by_name = {
-        "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "model": _model,
+        "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
+        "model": _model,
     }
     return commands_by_name[args.command](args)
 
@@ -117,6 +132,36 @@ def _dlq(args: argparse.Namespace) -> int:
         report = redrive(queues[name], container.job_store, container.settings.job_deadline_for)
         print(f"{name}: requeued {report.requeued} failed job(s), resent {report.resent}, "
               f"dropped {report.dropped} finished or expired, left {report.unreadable} unreadable")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from ragcore.bootstrap import get_container, reset_container
+    from ragcore.services.auth import create_key
+
+    if args.local:
+        os.environ["VALKEY_URL"] = f"redis://{get_settings().dev_host}:{get_settings().dev_valkey_port}/0"
+        reset_container()
+    container = get_container()
+    if args.keys_command == "create":
+        record, secret = create_key(
+            container.key_store, container.api_key_pepper, args.name, args.tenant, args.rate, args.burst,
+            args.daily_quota,
+        )
+        print(f"created key {record.key_id} ({record.name}, tenant {record.tenant}); it is shown only now:")
+        print(secret)
+        return 0
+    if args.keys_command == "revoke":
+        if not container.key_store.revoke(args.key_id):
+            print(f"no active key {args.key_id!r}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.key_id}")
+        return 0
+    print(f"{'key_id':<14}{'name':<20}{'tenant':<14}{'rate/s':>8}{'burst':>7}{'daily':>8}  state")
+    for key in container.key_store.list():
+        state = "active" if key.active else "revoked"
+        print(f"{key.key_id:<14}{key.name[:19]:<20}{key.tenant[:13]:<14}{key.rate_per_second:>8g}"
+              f"{key.burst:>7}{key.daily_quota or '-':>8}  {state}")
     return 0
 
 

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # Per call, and never more than the invocation has left.
     llm_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # API keys. The pepper keys the stored hashes (set it, or its Secrets Manager ARN, in
+    # AWS). AUTH_DISABLED lets every request in: local development only, refused in Lambda.
+    auth_disabled: bool = False
+    api_key_pepper: SecretStr = SecretStr("ragcore-local-development-pepper")
+    api_key_pepper_secret_arn: str | None = None
+
     # Offline stack only (`ragcore dev` / `ragcore demo`); unused in AWS.
     dev_host: str = "127.0.0.1"
     dev_api_port: int = 8787

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
+from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.retrieval import SearchQuery
@@ -52,6 +53,24 @@ class JobStore(Protocol):
         expired) by a lost message, back to QUEUED with attempts from 0 and a new deadline.
         STOPPED if a stop was requested; None if a worker holds it or it is finished."""
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Admission:
+    allowed: bool
+    retry_after: float = 0.0  # seconds until a request would be admitted
+    reason: str = ""  # "rate" or "quota" when refused
+
+
+class KeyStore(Protocol):
+    """API keys by the keyed hash of their secret, and the per-key limits' counters."""
+
+    def add(self, key: ApiKey, key_digest: str) -> None: ...
+    def find(self, key_digest: str) -> ApiKey | None: ...
+    def list(self) -> list[ApiKey]: ...
+    def revoke(self, key_id: str) -> bool: ...
+    def admit(self, key: ApiKey) -> Admission:
+        """Takes one request from the key's token bucket and daily quota, atomically."""
 
 
 class JobQueue(Protocol):

@@ -61,7 +61,7 @@ return {'ok', spec.target, attempts}
 
 _STATUS_FIELDS = (
     "job_id", "kind", "status", "created_at", "started_at", "finished_at", "attempts", "error",
-    "request", "deadline_at", "cancel_requested",
+    "request", "deadline_at", "cancel_requested", "owner",
 )
 
 
@@ -100,6 +100,8 @@ class ValkeyJobStore:
         }
         if job.deadline_at is not None:
             fields["deadline_at"] = repr(job.deadline_at)
+        if job.owner is not None:
+            fields["owner"] = job.owner
         with valkey_errors():
             pipe = self._client.pipeline(transaction=True)
             pipe.hset(self._key(job.job_id), mapping=fields)
@@ -124,6 +126,7 @@ class ValkeyJobStore:
             request=json.loads(record["request"] or "{}"),
             deadline_at=_float_or_none(record["deadline_at"]),
             cancel_requested=record["cancel_requested"] == "1",
+            owner=record["owner"],
         )
 
     def get_result(self, job_id: str) -> dict | None:

@@ -84,9 +84,12 @@ class Job(BaseModel):
     request: dict = Field(default_factory=dict)
     deadline_at: float | None = None
     cancel_requested: bool = False
+    owner: str | None = None  # the tenant of the API key that submitted it (None: auth off)
 
 
-def new_job(kind: str, request: dict, deadline_seconds: float, job_id: str | None = None) -> Job:
+def new_job(
+    kind: str, request: dict, deadline_seconds: float, job_id: str | None = None, owner: str | None = None
+) -> Job:
     now = time.time()
     return Job(
         job_id=job_id or new_job_id(),
@@ -95,4 +98,5 @@ def new_job(kind: str, request: dict, deadline_seconds: float, job_id: str | Non
         created_at=now,
         request=request,
         deadline_at=now + deadline_seconds,
+        owner=owner,
     )

@@ -112,6 +112,9 @@ class DevStack:
             "AWS_ENDPOINT_URL": localstack.url,
             "VALKEY_URL": valkey.url,
             "QDRANT_PATH": str(data / "qdrant"),
+            # The offline stack serves this machine only; keys are for a deployed API
+            # (`ragcore keys create` works offline too, with AUTH_DISABLED=0).
+            "AUTH_DISABLED": os.environ.get("AUTH_DISABLED", "1"),
         }
         if llm:
             self.env.update(

@@ -38,6 +38,7 @@ class DocumentPorts:
     documents: DocumentStore
     blobs: BlobStore
     deadline_seconds: float  # of each document job (see ``Job.deadline_at``)
+    owner: str | None = None  # the caller's tenant, recorded on the jobs
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tu
     if record is None:
         raise DocumentNotFoundError(collection, document_id)
     request = DeleteRequest(collection=collection, document_id=document_id)
-    job = new_job("delete", request.model_dump(), ports.deadline_seconds)
+    job = new_job("delete", request.model_dump(), ports.deadline_seconds, owner=ports.owner)
     updated = record.model_copy(update={"status": DocumentStatus.DELETING, "job_id": job.job_id,
                                         "updated_at": job.created_at, "error": None})
     _register_and_send(job, "delete", record, updated, ports)
@@ -136,7 +137,7 @@ def _queue_ingest(
         collection=fields.collection, document_id=document_id, blob_key=blob_key, filename=filename,
         content_type=content_type, title=fields.title, source=fields.source, metadata=fields.metadata,
     )
-    job = new_job("ingest", request.model_dump(), ports.deadline_seconds, job_id)
+    job = new_job("ingest", request.model_dump(), ports.deadline_seconds, job_id, owner=ports.owner)
     previous = ports.documents.get(fields.collection, document_id)
     base = previous or DocumentRecord(
         document_id=document_id, collection=fields.collection, status=DocumentStatus.INGESTING,

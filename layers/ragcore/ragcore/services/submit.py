@@ -8,11 +8,13 @@ from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.ports import JobQueue, JobStore
 
 
-def submit_chat(request: ChatRequest, store: JobStore, queue: JobQueue, deadline_seconds: float) -> Job:
+def submit_chat(
+    request: ChatRequest, store: JobStore, queue: JobQueue, deadline_seconds: float, owner: str | None = None
+) -> Job:
     """The record is written before the message is sent, so a worker never receives a job it
     cannot find. If sending fails the record is removed again: the client gets a 503 and no
     job is left behind that nothing will ever run."""
-    job = new_job("chat", request.model_dump(), deadline_seconds)
+    job = new_job("chat", request.model_dump(), deadline_seconds, owner=owner)
     store.create(job)
     try:
         queue.send(JobMessage(job_id=job.job_id))

@@ -1,0 +1,86 @@
+"""API keys and their rate-limit counters in Valkey.
+
+The limit check is one Lua script over one hash per key (a token bucket plus a daily counter),
+so concurrent requests on any number of API instances are admitted exactly: no two can take
+the same token. Time is the server's.
+"""
+
+from __future__ import annotations
+
+import time
+
+import valkey
+
+from ragcore.adapters.valkey_client import connect, valkey_errors
+from ragcore.domain.api_keys import ApiKey
+from ragcore.ports import Admission
+
+_ADMIT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, burst, quota = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local day = math.floor(now / 86400)
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'day', 'used')
+local tokens = tonumber(s[1]) or burst
+local ts = tonumber(s[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local used = tonumber(s[4]) or 0
+if tonumber(s[3]) ~= day then used = 0 end
+if quota > 0 and used >= quota then
+  return {0, tostring((day + 1) * 86400 - now), 'quota'}
+end
+if tokens < 1 then return {0, tostring((1 - tokens) / rate), 'rate'} end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now),
+           'day', tostring(day), 'used', tostring(used + 1))
+redis.call('EXPIRE', KEYS[1], 172800)
+return {1, '0', ''}
+"""
+
+
+class ValkeyKeyStore:
+    """Implements ``ports.KeyStore``."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str = "ragcore:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._admit = client.register_script(_ADMIT_LUA)
+
+    @classmethod
+    def from_url(cls, url: str, timeout_seconds: float) -> "ValkeyKeyStore":
+        return cls(connect(url, timeout_seconds))
+
+    def add(self, key: ApiKey, key_digest: str) -> None:
+        with valkey_errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(f"{self._prefix}key:{key_digest}", key.model_dump_json())
+            pipe.set(f"{self._prefix}key-id:{key.key_id}", key_digest)
+            pipe.sadd(f"{self._prefix}keys", key.key_id)
+            pipe.execute()
+
+    def find(self, key_digest: str) -> ApiKey | None:
+        with valkey_errors():
+            raw = self._client.get(f"{self._prefix}key:{key_digest}")
+        return ApiKey.model_validate_json(raw) if raw else None
+
+    def list(self) -> list[ApiKey]:
+        with valkey_errors():
+            ids = sorted(self._client.smembers(f"{self._prefix}keys"))
+            digests = [self._client.get(f"{self._prefix}key-id:{key_id}") for key_id in ids]
+            found = [self.find(d) for d in digests if d]
+        return sorted((k for k in found if k), key=lambda k: k.created_at)
+
+    def revoke(self, key_id: str) -> bool:
+        with valkey_errors():
+            key_digest = self._client.get(f"{self._prefix}key-id:{key_id}")
+            key = self.find(key_digest) if key_digest else None
+            if key is None or not key.active:
+                return False
+            revoked = key.model_copy(update={"revoked_at": time.time()})
+            self._client.set(f"{self._prefix}key:{key_digest}", revoked.model_dump_json())
+        return True
+
+    def admit(self, key: ApiKey) -> Admission:
+        args = [key.rate_per_second, key.burst, key.daily_quota or 0]
+        with valkey_errors():
+            allowed, retry_after, reason = self._admit(keys=[f"{self._prefix}limit:{key.key_id}"], args=args)
+        return Admission(allowed=allowed == 1, retry_after=float(retry_after), reason=reason)
