@@ -6,12 +6,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
+from ragcore.config import get_settings
+
 from . import errors
-from .document_routes import router as document_router
-from .limits import BodyLimit
 from .auth import caller
+from .document_routes import router as document_router
+from .headers import SecurityHeaders
+from .limits import BodyLimit
 from .routes import public_router, router
 
 logger = Logger(service="ragcore-api")
@@ -28,6 +32,18 @@ def create_app() -> FastAPI:
     app.include_router(router, responses=errors.RESPONSES, dependencies=keyed)
     app.include_router(document_router, responses=errors.RESPONSES, dependencies=keyed)
     app.add_middleware(BodyLimit)
+    origins = get_settings().cors_origins
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=False,  # keys are sent as headers, never as cookies
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-Api-Key", "Content-Type"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     errors.install(app)
     return app
 

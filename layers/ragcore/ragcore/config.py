@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -79,6 +79,21 @@ class Settings(BaseSettings):
     auth_disabled: bool = False
     api_key_pepper: SecretStr = SecretStr("ragcore-local-development-pepper")
     api_key_pepper_secret_arn: str | None = None
+
+    # Browser origins allowed to call the API (CORS), comma-separated; none by default. A
+    # wildcard is refused: keys travel in headers, and "*" would let any page spend them.
+    cors_allow_origins: str = ""
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _no_wildcard(cls, value: str) -> str:
+        if "*" in value:
+            raise ValueError("CORS_ALLOW_ORIGINS must list origins; '*' is not allowed")
+        return value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
 
     # Offline stack only (`ragcore dev` / `ragcore demo`); unused in AWS.
     dev_host: str = "127.0.0.1"
