@@ -118,11 +118,12 @@ class Container:
         s = self.settings
         if s.aws_lambda_function_name and s.auth_disabled:
             raise ValueError("AUTH_DISABLED is for local development only; it is refused in AWS Lambda")
-        if s.api_key_pepper_secret_arn:
-            return self._secret(None, s.api_key_pepper_secret_arn) or ""
-        if s.aws_lambda_function_name and "api_key_pepper" not in s.model_fields_set:
+        pepper = self._secret(s.api_key_pepper, s.api_key_pepper_secret_arn)
+        if pepper:
+            return pepper
+        if s.aws_lambda_function_name:
             raise ValueError("set API_KEY_PEPPER_SECRET_ARN (or API_KEY_PEPPER) in AWS Lambda")
-        return s.api_key_pepper.get_secret_value()
+        return "ragcore-local-development-pepper"
 
     def dead_letter_queues(self) -> dict[str, DeadLetters]:
         """The dead-letter queue of each job queue: "jobs", and "ingest" when it is separate.

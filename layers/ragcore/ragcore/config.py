@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # API keys. The pepper keys the stored hashes (set it, or its Secrets Manager ARN, in
     # AWS). AUTH_DISABLED lets every request in: local development only, refused in Lambda.
     auth_disabled: bool = False
-    api_key_pepper: SecretStr = SecretStr("ragcore-local-development-pepper")
+    api_key_pepper: SecretStr | None = None  # unset offline: a fixed development pepper
     api_key_pepper_secret_arn: str | None = None
 
     # Browser origins allowed to call the API (CORS), comma-separated; none by default. A

@@ -1,0 +1,54 @@
+"""The Lambda entry point ``rag_api.keys_admin.handler``: API keys in AWS, where Valkey sits
+inside the VPC and ``ragcore keys`` cannot reach it. Invoked by hand:
+
+    {"action": "create", "name": "my-app", "tenant"?: "...", "rate_per_second"?: 5,
+     "burst"?: 20, "daily_quota"?: 10000}      -> the key, shown this once
+    {"action": "list"}                          -> every key, without secrets
+    {"action": "revoke", "key_id": "..."}       -> refused from now on
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragcore.bootstrap import get_container
+from ragcore.services.auth import create_key
+
+logger = Logger(service="ragcore-keys")
+
+
+class KeysCommand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["create", "list", "revoke"]
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    tenant: str | None = None
+    rate_per_second: float = Field(default=5.0, gt=0)
+    burst: int = Field(default=20, ge=1)
+    daily_quota: int | None = Field(default=None, ge=1)
+    key_id: str | None = None
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        command = KeysCommand.model_validate(event)
+    except ValidationError as exc:
+        return {"error": f"invalid command: {exc.errors(include_url=False, include_input=False)}"}
+    container = get_container()
+    keys = container.key_store
+    if command.action == "create":
+        if not command.name:
+            return {"error": "create needs a name"}
+        record, secret = create_key(keys, container.api_key_pepper, command.name, command.tenant,
+                                    command.rate_per_second, command.burst, command.daily_quota)
+        logger.info("api key created", key_id=record.key_id, tenant=record.tenant)  # never the key
+        return {"key": secret, **record.model_dump()}
+    if command.action == "revoke":
+        revoked = bool(command.key_id) and keys.revoke(command.key_id or "")
+        logger.info("api key revoke", key_id=command.key_id, revoked=revoked)
+        return {"key_id": command.key_id, "revoked": revoked}
+    return {"keys": [k.model_dump() for k in keys.list()]}
