@@ -20,6 +20,7 @@ class Reply:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     code: str | None = None
+    echo_credentials: bool = False  # a careless endpoint: the error repeats the caller's key
 
 
 class FakeLLM:
@@ -54,9 +55,10 @@ class FakeLLM:
                 chosen = self.script.pop(0) if self.script else Reply(delay=self.delay)
             return chosen
 
-    def _payload(self, body: dict, reply: Reply) -> dict:
+    def _payload(self, body: dict, reply: Reply, authorization: str = "") -> dict:
         if reply.status != 200:
-            return {"error": {"message": "scripted failure", "type": "server_error", "code": reply.code}}
+            message = f"bad credentials: {authorization}" if reply.echo_credentials else "scripted failure"
+            return {"error": {"message": message, "type": "server_error", "code": reply.code}}
         return {
             "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -73,7 +75,7 @@ class FakeLLM:
                 reply = fake._next_reply(body)
                 try:
                     time.sleep(reply.delay)
-                    raw = json.dumps(fake._payload(body, reply)).encode()
+                    raw = json.dumps(fake._payload(body, reply, self.headers.get("Authorization", ""))).encode()
                     self.send_response(reply.status)
                     for name, value in {"Content-Type": "application/json", **reply.headers}.items():
                         self.send_header(name, value)
