@@ -73,7 +73,7 @@ def test_a_job_is_answered_from_retrieved_passages(fake_llm: FakeLLM) -> None:
     assert result["usage"]["total_tokens"] == 60
     assert set(result["timings_ms"]) == {"embed_ms", "retrieval_ms", "llm_ms", "total_ms"}
     prompt = fake_llm.requests[0]["messages"][-1]["content"]
-    assert "[1] Skerry Point Lighthouse" in prompt and "first lit on 12 October 1874" in prompt
+    assert '[1] "Skerry Point Lighthouse' in prompt and "first lit on 12 October 1874" in prompt
 
 
 def test_redelivering_a_finished_jobs_message_does_not_call_the_llm_again(fake_llm: FakeLLM) -> None:
