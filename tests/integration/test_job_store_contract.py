@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import valkey
 
+from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, new_job, new_job_id
@@ -201,7 +202,7 @@ def test_a_requeued_record_gets_a_fresh_ttl(valkey_store: ValkeyJobStore) -> Non
 
 
 def test_unreachable_valkey_is_reported_as_unavailable() -> None:
-    dead = ValkeyJobStore.from_url("redis://127.0.0.1:1/0", ttl_seconds=60, timeout_seconds=0.5)
+    dead = ValkeyJobStore(connect("redis://127.0.0.1:1/0", timeout_seconds=0.5), ttl_seconds=60)
     with pytest.raises(DependencyUnavailableError, match="valkey"):
         dead.ping()
 

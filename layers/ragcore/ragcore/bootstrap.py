@@ -67,16 +67,26 @@ class Container:
     def chat_model(self) -> ChatModel:
         return self._once("chat_model", self._chat_model)
 
+    def _valkey(self) -> Any:
+        """One client (one connection pool) for the job store, registry and keys."""
+        from ragcore.adapters.valkey_client import connect
+
+        def build() -> Any:
+            s = self.settings
+            password = self._secret(s.valkey_password, s.valkey_password_secret_arn)
+            return connect(s.valkey_url, s.dependency_timeout_seconds, s.valkey_username, password)
+
+        return self._once("valkey", build)
+
     def _job_store(self) -> JobStore:
         from ragcore.adapters.valkey_jobs import ValkeyJobStore
 
-        s = self.settings
-        return ValkeyJobStore.from_url(s.valkey_url, s.job_ttl_seconds, s.dependency_timeout_seconds)
+        return ValkeyJobStore(self._valkey(), self.settings.job_ttl_seconds)
 
     def _document_store(self) -> DocumentStore:
         from ragcore.adapters.valkey_documents import ValkeyDocumentStore
 
-        return ValkeyDocumentStore.from_url(self.settings.valkey_url, self.settings.dependency_timeout_seconds)
+        return ValkeyDocumentStore(self._valkey())
 
     def _aws_client(self, service: str, read_timeout: float, **config: Any) -> Any:
         import boto3
@@ -108,8 +118,7 @@ class Container:
     def key_store(self) -> KeyStore:
         from ragcore.adapters.valkey_keys import ValkeyKeyStore
 
-        s = self.settings
-        return self._once("key_store", lambda: ValkeyKeyStore.from_url(s.valkey_url, s.dependency_timeout_seconds))
+        return self._once("key_store", lambda: ValkeyKeyStore(self._valkey()))
 
     @property
     def api_key_pepper(self) -> str:

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
 
     # Job store and queue
     valkey_url: str = "redis://127.0.0.1:6379/0"
+    # ElastiCache user-group auth (AWS): the user, and its password from Secrets Manager.
+    valkey_username: str | None = None
+    valkey_password: SecretStr | None = None
+    valkey_password_secret_arn: str | None = None
     jobs_queue_url: str | None = None
     # Document jobs (ingest, delete) go here when set; otherwise to the jobs queue.
     ingest_queue_url: str | None = None

@@ -12,9 +12,15 @@ from valkey.retry import Retry
 from ragcore.domain.errors import DependencyUnavailableError
 
 
-def connect(url: str, timeout_seconds: float) -> valkey.Valkey:
+def connect(
+    url: str, timeout_seconds: float, username: str | None = None, password: str | None = None
+) -> valkey.Valkey:
+    """Credentials apart from the URL, so a password from Secrets Manager never sits in a
+    configuration string (ElastiCache user-group auth: user name plus password, over TLS)."""
+    credentials = {k: v for k, v in (("username", username), ("password", password)) if v}
     return valkey.Valkey.from_url(
         url,
+        **credentials,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         health_check_interval=30,

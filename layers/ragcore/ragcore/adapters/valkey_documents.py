@@ -11,7 +11,7 @@ import json
 
 import valkey
 
-from ragcore.adapters.valkey_client import connect, valkey_errors
+from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.documents import DocumentRecord
 
 # Change an entry only while it still names the job making the change, so a job that has been
@@ -44,10 +44,6 @@ class ValkeyDocumentStore:
         self._prefix = prefix
         self._unlock = client.register_script(_UNLOCK_LUA)
         self._replace_if = client.register_script(_REPLACE_IF_LUA)
-
-    @classmethod
-    def from_url(cls, url: str, timeout_seconds: float) -> "ValkeyDocumentStore":
-        return cls(connect(url, timeout_seconds))
 
     def _doc_key(self, collection: str, document_id: str) -> str:
         return f"{self._prefix}doc:{collection}:{document_id}"

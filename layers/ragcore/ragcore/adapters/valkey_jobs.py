@@ -13,7 +13,7 @@ from typing import Any
 
 import valkey
 
-from ragcore.adapters.valkey_client import connect, valkey_errors
+from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, TRANSITIONS, Job, JobStatus
 from ragcore.ports import Claim, ClaimOutcome
@@ -77,10 +77,6 @@ class ValkeyJobStore:
         self._ttl = ttl_seconds
         self._prefix = prefix
         self._transition = client.register_script(_TRANSITION_LUA)
-
-    @classmethod
-    def from_url(cls, url: str, ttl_seconds: int, timeout_seconds: float) -> "ValkeyJobStore":
-        return cls(connect(url, timeout_seconds), ttl_seconds)
 
     def _key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"

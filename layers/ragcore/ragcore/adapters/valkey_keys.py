@@ -11,7 +11,7 @@ import time
 
 import valkey
 
-from ragcore.adapters.valkey_client import connect, valkey_errors
+from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.api_keys import ApiKey
 from ragcore.ports import Admission
 
@@ -44,10 +44,6 @@ class ValkeyKeyStore:
         self._client = client
         self._prefix = prefix
         self._admit = client.register_script(_ADMIT_LUA)
-
-    @classmethod
-    def from_url(cls, url: str, timeout_seconds: float) -> "ValkeyKeyStore":
-        return cls(connect(url, timeout_seconds))
 
     def add(self, key: ApiKey, key_digest: str) -> None:
         with valkey_errors():
