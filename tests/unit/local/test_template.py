@@ -68,3 +68,25 @@ def test_the_openai_key_is_never_plaintext() -> None:
     assert "OPENAI_API_KEY" not in WORKER_ENV
     assert WORKER_ENV["OPENAI_API_KEY_SECRET_ARN"] == {"!Ref": "OpenAIApiKeySecretArn"}
     assert RAW["Parameters"]["ExistingValkeyUrl"]["NoEcho"] is True
+
+
+def test_api_gateways_chat_model_matches_the_apps_request_model() -> None:
+    """API Gateway refuses bad /chat bodies before the function runs; it must refuse exactly
+    what the app would (and the app still checks: offline there is no gateway model)."""
+    from ragcore.domain.messages import ChatRequest
+
+    gateway = RAW["Resources"]["RestApi"]["Properties"]["Models"]["ChatRequest"]
+    app = ChatRequest.model_json_schema()
+    assert gateway["required"] == app["required"] and gateway["additionalProperties"] is False
+    assert set(gateway["properties"]) == set(app["properties"])
+    query, top_k = app["properties"]["query"], app["properties"]["top_k"]
+    assert (gateway["properties"]["query"]["minLength"], gateway["properties"]["query"]["maxLength"]) == (
+        query["minLength"], query["maxLength"])
+    assert (gateway["properties"]["top_k"]["minimum"], gateway["properties"]["top_k"]["maximum"]) == (
+        top_k["minimum"], top_k["maximum"])
+    collection = app["properties"]["collection"]
+    assert gateway["properties"]["collection"]["pattern"] == collection["pattern"]
+    modes = app["$defs"]["RetrievalMode"]["enum"]
+    assert gateway["properties"]["mode"]["enum"] == modes
+    chat = RAW["Resources"]["ApiFunction"]["Properties"]["Events"]["Chat"]["Properties"]
+    assert chat["RequestModel"] == {"Model": "ChatRequest", "Required": True, "ValidateBody": True}
