@@ -21,7 +21,7 @@ from ragcore.domain.messages import CollectionName, DocumentCreate, DocumentFiel
 from ragcore.services import documents as service
 from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
-from .auth import Caller, owner_of
+from .auth import Caller, as_shown, in_scope, owner_of, scope
 from .routes import ContainerDep, require_json, base_path
 from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
 
@@ -76,8 +76,8 @@ def _ports(container: Container, key: ApiKey | None) -> service.DocumentPorts:
     )
 
 
-def _accepted(record: DocumentRecord, job: Job, request: Request) -> DocumentAccepted:
-    prefix = base_path(request)
+def _accepted(record: DocumentRecord, job: Job, request: Request, key: ApiKey | None) -> DocumentAccepted:
+    prefix, record = base_path(request), as_shown(record, key)
     return DocumentAccepted(
         document_id=record.document_id, collection=record.collection, job_id=job.job_id,
         status=job.status, links=links_for(job.job_id, prefix),
@@ -153,9 +153,9 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
         request, container.settings.max_inline_document_bytes
     )
     record, job = await run_in_threadpool(
-        service.submit_file, fields, data, filename, content_type, _ports(container, key)
+        service.submit_file, in_scope(fields, key), data, filename, content_type, _ports(container, key)
     )
-    return _accepted(record, job, request)
+    return _accepted(record, job, request, key)
 
 
 @router.post(
@@ -168,7 +168,7 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
 def create_upload(
     body: UploadCreate, request: Request, container: ContainerDep, key: Caller
 ) -> UploadTicketView:
-    ticket = service.create_upload(body, _ports(container, key))
+    ticket = service.create_upload(in_scope(body, key), _ports(container, key))
     return UploadTicketView(
         upload_id=ticket.upload_id, document_id=ticket.document_id, url=ticket.url, method="PUT",
         headers={"Content-Type": ticket.content_type}, expires_in=ticket.expires_in,
@@ -187,29 +187,31 @@ def complete_upload(
 ) -> DocumentAccepted:
     ports = _ports(container, key)
     record, job = service.complete_upload(upload_id, container.settings.max_upload_bytes, ports)
-    return _accepted(record, job, request)
+    return _accepted(record, job, request, key)
 
 
 @router.get("/documents", response_model=DocumentList, summary="Documents of a collection, oldest first")
 def list_documents(
     container: ContainerDep,
+    key: Caller,
     collection: CollectionQuery = "default",
     # Bounded so it stays a 64-bit integer for Valkey; no collection comes near it.
     offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DocumentList:
-    records, total = container.document_store.list(collection, offset, limit)
+    records, total = container.document_store.list(scope(collection, key), offset, limit)
     more = offset + len(records) < total
-    return DocumentList(documents=records, total=total, next_offset=offset + len(records) if more else None)
+    return DocumentList(documents=[as_shown(r, key) for r in records], total=total,
+                        next_offset=offset + len(records) if more else None)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentRecord)
-def get_document(document_id: DocumentIdPath, container: ContainerDep,
+def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Caller,
                  collection: CollectionQuery = "default") -> DocumentRecord:
-    record = container.document_store.get(collection, document_id)
+    record = container.document_store.get(scope(collection, key), document_id)
     if record is None:
         raise DocumentNotFoundError(collection, document_id)
-    return record
+    return as_shown(record, key)
 
 
 @router.delete(
@@ -220,5 +222,5 @@ def get_document(document_id: DocumentIdPath, container: ContainerDep,
 )
 def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep, key: Caller,
                     collection: CollectionQuery = "default") -> DocumentAccepted:
-    record, job = service.submit_delete(collection, document_id, _ports(container, key))
-    return _accepted(record, job, request)
+    record, job = service.submit_delete(scope(collection, key), document_id, _ports(container, key))
+    return _accepted(record, job, request, key)

@@ -17,7 +17,7 @@ from ragcore.services.documents import mark_document_failed
 from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
 from ragcore.services.submit import submit_chat
 
-from .auth import Caller, owner_of, visible
+from .auth import Caller, as_shown, in_scope, owner_of, visible
 from .errors import error_response
 from .views import (
     Accepted,
@@ -89,7 +89,8 @@ def require_json(request: Request) -> None:
 )
 def chat(body: ChatRequest, request: Request, container: ContainerDep, key: Caller) -> Accepted:
     job = submit_chat(
-        body, container.job_store, container.queue, container.settings.job_deadline_seconds, owner_of(key)
+        in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_seconds,
+        owner_of(key),
     )
     return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
 
@@ -158,4 +159,6 @@ def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller
         finished_at=iso(job.finished_at),
         **outcome,
     )
-    return JSONResponse(view.model_dump(exclude_none=view_type is DocumentResultView))
+    if isinstance(view, DocumentResultView):
+        return JSONResponse(as_shown(view, key).model_dump(exclude_none=True))
+    return JSONResponse(view.model_dump())

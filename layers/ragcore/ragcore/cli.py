@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragcore.config import DEFAULT_MODEL_DIR, get_settings
 from ragcore.domain.retrieval import RetrievalMode
+from ragcore.domain.tenancy import TENANT_PATTERN
 
 if TYPE_CHECKING:
     from ragcore.local.stack import DevStack
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="make a key; it is printed once, never stored")
     create.add_argument("--name", required=True)
-    create.add_argument("--tenant", help="keys with the same tenant see each other's jobs (default: own)")
+    create.add_argument("--tenant", type=_tenant_name,
+                        help="keys with the same tenant share jobs and collections (default: its own); "
+                             "lower-case letters, digits and '-', at most 32")
     create.add_argument("--rate", type=float, default=5.0, help="requests per second (default 5)")
     create.add_argument("--burst", type=int, default=20, help="bucket size (default 20)")
     create.add_argument("--daily-quota", type=int, help="requests per UTC day (default: none)")
@@ -133,6 +136,12 @@ def _dlq(args: argparse.Namespace) -> int:
         print(f"{name}: requeued {report.requeued} failed job(s), resent {report.resent}, "
               f"dropped {report.dropped} finished or expired, left {report.unreadable} unreadable")
     return 0
+
+
+def _tenant_name(value: str) -> str:
+    if not TENANT_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r}: use 1-32 lower-case letters, digits or '-' (not first)")
+    return value
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -14,14 +14,17 @@ import time
 
 from pydantic import BaseModel, Field
 
+from ragcore.domain.tenancy import TenantName
+
 KEY_PREFIX = "rk_"
 
 
 class ApiKey(BaseModel):
     key_id: str
     name: str
-    # Keys with the same tenant share jobs' visibility; by default a key is its own tenant.
-    tenant: str
+    # Keys with the same tenant share jobs and collections; by default a key is its own tenant.
+    # Lower-case letters, digits and hyphens (at most 32): it becomes part of collection names.
+    tenant: TenantName
     created_at: float = Field(default_factory=time.time)
     revoked_at: float | None = None
     rate_per_second: float = Field(default=5.0, gt=0)

@@ -4,6 +4,8 @@ Handlers map these to HTTP statuses at the edge (``functions/api``); the core ne
 about HTTP.
 """
 
+from ragcore.domain.tenancy import split
+
 
 class RagError(Exception):
     """Base class: the message is safe to show to a client (no secrets, no internals)."""
@@ -44,7 +46,8 @@ class InvalidDocumentError(RagError):
 
 class DocumentNotFoundError(RagError):
     def __init__(self, collection: str, document_id: str) -> None:
-        super().__init__(f"no document {document_id!r} in collection {collection!r}")
+        shown = split(collection)[1]  # as the client named it: a tenant's scope is internal
+        super().__init__(f"no document {document_id!r} in collection {shown!r}")
         self.document_id = document_id
 
 

@@ -12,19 +12,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
 )
 
 from ragcore.domain.documents import DocumentId
 from ragcore.domain.retrieval import RetrievalMode
+from ragcore.domain.tenancy import CollectionName, ScopedCollection
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 20
-
-CollectionName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-]
 
 # Control characters (Unicode category Cc: C0, DEL, C1) except tab, newline and carriage
 # return. They are never meant in text a person wrote, and NUL breaks C-string consumers
@@ -83,6 +79,13 @@ class ChatRequest(BaseModel):
         return stripped
 
 
+class ChatJob(ChatRequest):
+    """A chat request as its job stores it and the worker reads it back: the collection is
+    the internal name, scoped to the caller's tenant (``tenancy.scoped``)."""
+
+    collection: ScopedCollection = "default"
+
+
 MAX_METADATA_CHARS = 4000
 TextType = Literal["text/plain", "text/markdown", "text/html"]
 
@@ -135,10 +138,19 @@ class UploadCreate(DocumentFields):
     content_type: str | None = Field(default=None, description="default: from the file name")
 
 
+class SavedUpload(UploadCreate):
+    """An upload ticket as ``create_upload`` keeps it for ``complete_upload``: the internal
+    (tenant-scoped) collection, the content type resolved, and the tenant that may complete it."""
+
+    collection: ScopedCollection = "default"
+    content_type: str
+    owner: str | None = None
+
+
 class IngestRequest(BaseModel):
     """The request of an ingest job, kept on the job record; the file itself is in the blob store."""
 
-    collection: str
+    collection: ScopedCollection
     document_id: str
     blob_key: str
     filename: str | None
@@ -149,7 +161,7 @@ class IngestRequest(BaseModel):
 
 
 class DeleteRequest(BaseModel):
-    collection: str
+    collection: ScopedCollection
     document_id: str
 
 

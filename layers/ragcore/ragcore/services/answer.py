@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragcore.domain.answers import Answer, Timings
-from ragcore.domain.messages import ChatRequest, JobMessage
+from ragcore.domain.messages import ChatJob, JobMessage
 from ragcore.ports import ChatModel, Embedder, JobStore, VectorIndex
 from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
 from ragcore.services.prompting import build_messages, sources_of
@@ -24,12 +24,12 @@ class AnswerPorts:
 
 def answer_job(message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1) -> Outcome:
     def work(run: Run) -> dict[str, Any]:
-        return _answer(ChatRequest.model_validate(run.job.request), ports, run).model_dump()
+        return _answer(ChatJob.model_validate(run.job.request), ports, run).model_dump()
 
     return run_job(message, ports.store, work, limits, delivery)
 
 
-def _answer(request: ChatRequest, ports: AnswerPorts, run: Run) -> Answer:
+def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
     run.checkpoint()
     found = retrieve(
         request.query, request.collection, request.top_k, request.mode, ports.embedder, ports.index

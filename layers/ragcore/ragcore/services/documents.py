@@ -23,6 +23,7 @@ from ragcore.domain.messages import (
     IngestRequest,
     JobKind,
     JobMessage,
+    SavedUpload,
     UploadCreate,
 )
 from ragcore.ports import BlobStore, DocumentStore, JobQueue, JobStore
@@ -82,17 +83,19 @@ def create_upload(request: UploadCreate, ports: DocumentPorts) -> UploadTicket:
     """A presigned PUT for files too large for the API; the client then calls ``complete_upload``."""
     content_type = content_type_for(request.filename, request.content_type)
     upload_id = new_job_id()
-    fields = request.model_copy(update={"document_id": request.document_id or new_document_id()})
+    saved = SavedUpload.model_validate({
+        **request.model_dump(), "document_id": request.document_id or new_document_id(),
+        "content_type": content_type, "owner": ports.owner,
+    })
     url = ports.blobs.presign_put(_blob_key(upload_id), content_type, UPLOAD_URL_SECONDS)
-    ports.documents.save_upload(
-        upload_id, {**fields.model_dump(), "content_type": content_type}, UPLOAD_URL_SECONDS + 3600
-    )
-    return UploadTicket(upload_id, str(fields.document_id), url, content_type, UPLOAD_URL_SECONDS)
+    ports.documents.save_upload(upload_id, saved.model_dump(), UPLOAD_URL_SECONDS + 3600)
+    return UploadTicket(upload_id, str(saved.document_id), url, content_type, UPLOAD_URL_SECONDS)
 
 
 def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
     saved = ports.documents.load_upload(upload_id)
-    if saved is None:
+    upload = SavedUpload.model_validate(saved) if saved is not None else None
+    if upload is None or upload.owner != ports.owner:  # another tenant's is not found either
         raise UploadNotFoundError(f"no upload {upload_id!r}; it may never have been created or has expired")
     try:
         ports.jobs.get(upload_id)  # the upload's job takes the upload's id
@@ -100,15 +103,13 @@ def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tup
         pass
     else:
         raise UploadCompletedError(f"upload {upload_id!r} was completed already; its job is {upload_id}")
-    request = UploadCreate.model_validate({k: v for k, v in saved.items() if k != "content_type"})
     blob_key = _blob_key(upload_id)
     size = ports.blobs.size(blob_key)
     if size is None:
         raise UploadIncompleteError("the file has not been uploaded yet: PUT it to the upload URL first")
     if size > max_bytes:
         raise TooLargeError(f"the file is {size} bytes; the limit is {max_bytes}")
-    fields = DocumentFields.model_validate(request.model_dump(exclude={"filename", "content_type"}))
-    return _queue_ingest(fields, blob_key, request.filename, saved["content_type"], size, ports, upload_id)
+    return _queue_ingest(upload, blob_key, upload.filename, upload.content_type, size, ports, upload_id)
 
 
 def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
