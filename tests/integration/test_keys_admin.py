@@ -62,3 +62,4 @@ def test_the_keys_function_shows_a_new_key_once(monkeypatch: pytest.MonkeyPatch)
     assert all("key" not in k for k in listed)
     assert handler({"action": "revoke", "key_id": created["key_id"]}, context)["revoked"] is True
     assert "error" in handler({"action": "drop-tables"}, context)
+    assert "error" in handler({"action": "create", "name": "x", "tenant": "Bad Tenant!"}, context)

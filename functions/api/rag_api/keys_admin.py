@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragcore.bootstrap import get_container
+from ragcore.domain.tenancy import TenantName
 from ragcore.services.auth import create_key
 
 logger = Logger(service="ragcore-keys")
@@ -25,7 +26,7 @@ class KeysCommand(BaseModel):
 
     action: Literal["create", "list", "revoke"]
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    tenant: str | None = None
+    tenant: TenantName | None = None
     rate_per_second: float = Field(default=5.0, gt=0)
     burst: int = Field(default=20, ge=1)
     daily_quota: int | None = Field(default=None, ge=1)
