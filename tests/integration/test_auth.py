@@ -130,3 +130,16 @@ def test_keys_are_stored_only_as_keyed_hashes_and_never_logged(
     stored = [client.get(k) or "" for k in client.keys("ragcore:key*") if client.type(k) == "string"]
     assert stored and not any(secret in value or secret.split("_", 2)[2] in value for value in stored)
     assert secret.split("_", 2)[2] not in caplog.text
+
+
+def test_the_cli_client_sends_the_key_from_its_environment(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ragcore.cli_ingest import call
+
+    url = str(http.base_url)
+    with pytest.raises(SystemExit, match="401"):
+        call(url, "GET", f"/job-status/{JOB_ID}")
+    monkeypatch.setenv("RAGCORE_API_KEY", key("cli"))
+    with pytest.raises(SystemExit, match="404"):  # in, and told the job does not exist
+        call(url, "GET", f"/job-status/{JOB_ID}")

@@ -10,6 +10,7 @@ presigned upload.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -105,10 +106,13 @@ def _submit(path: Path, collection: str, api_url: str) -> dict[str, Any]:
 
 
 def call(api_url: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The client's key, if any, comes from RAGCORE_API_KEY, sent as x-api-key: the header
+    API Gateway checks as well as the app."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        api_url.rstrip("/") + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("RAGCORE_API_KEY"):
+        headers["x-api-key"] = os.environ["RAGCORE_API_KEY"]
+    request = urllib.request.Request(api_url.rstrip("/") + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the user's API
             return json.load(response)
