@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import boto3
 import pytest
 
 from ragcore.bootstrap import get_container, reset_container
@@ -65,25 +63,3 @@ def test_the_keys_function_shows_a_new_key_once(monkeypatch: pytest.MonkeyPatch)
     assert handler({"action": "revoke", "key_id": created["key_id"]}, context)["revoked"] is True
     assert "error" in handler({"action": "drop-tables"}, context)
     assert "error" in handler({"action": "create", "name": "x", "tenant": "Bad Tenant!"}, context)
-
-
-def test_in_aws_a_key_joins_the_gateways_usage_plan_and_leaves_it_disabled(
-    monkeypatch: pytest.MonkeyPatch, localstack_url: str
-) -> None:
-    """API Gateway (LocalStack) holds a copy of each key in the usage plan that throttles it at
-    the edge; revoking disables it there too."""
-    from rag_api.keys_admin import handler
-
-    gateway = boto3.client("apigateway", region_name="us-east-1", endpoint_url=localstack_url,
-                           aws_access_key_id="test", aws_secret_access_key="test")
-    plan = gateway.create_usage_plan(name=f"plan-{uuid.uuid4().hex[:6]}", throttle={"rateLimit": 10, "burstLimit": 20})
-    monkeypatch.setenv("USAGE_PLAN_ID", plan["id"])
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()
-    context = LocalLambdaContext("KeysFunction", 30)
-    created = handler({"action": "create", "name": "edge"}, context)
-    copy = gateway.get_api_key(apiKey=created["gateway_key_id"], includeValue=True)
-    assert copy["value"] == created["key"] and copy["enabled"] is True
-    assert [k["id"] for k in gateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [copy["id"]]
-    assert handler({"action": "revoke", "key_id": created["key_id"]}, context)["revoked"] is True
-    assert gateway.get_api_key(apiKey=copy["id"])["enabled"] is False

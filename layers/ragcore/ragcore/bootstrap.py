@@ -16,7 +16,6 @@ from ragcore.ports import (
     DeadLetters,
     DocumentStore,
     Embedder,
-    GatewayKeys,
     JobQueue,
     JobStore,
     KeyStore,
@@ -120,17 +119,6 @@ class Container:
         from ragcore.adapters.valkey_keys import ValkeyKeyStore
 
         return self._once("key_store", lambda: ValkeyKeyStore(self._valkey()))
-
-    @property
-    def gateway_keys(self) -> GatewayKeys | None:
-        """None offline: there is no API Gateway in front of the local runner."""
-        from ragcore.adapters.apigateway_keys import ApiGatewayKeys
-
-        plan = self.settings.usage_plan_id
-        if not plan:
-            return None
-        return self._once("gateway_keys", lambda: ApiGatewayKeys(
-            self._aws_client("apigateway", self.settings.dependency_timeout_seconds * 2), plan))
 
     @property
     def api_key_pepper(self) -> str:

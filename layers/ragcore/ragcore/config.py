@@ -83,8 +83,6 @@ class Settings(BaseSettings):
     auth_disabled: bool = False
     api_key_pepper: SecretStr | None = None  # unset offline: a fixed development pepper
     api_key_pepper_secret_arn: str | None = None
-    # API Gateway usage plan that new keys join (AWS; set by the template for KeysFunction).
-    usage_plan_id: str | None = None
 
     # Browser origins allowed to call the API (CORS), comma-separated; none by default. A
     # wildcard is refused: keys travel in headers, and "*" would let any page spend them.

@@ -68,19 +68,9 @@ class KeyStore(Protocol):
     def add(self, key: ApiKey, key_digest: str) -> None: ...
     def find(self, key_digest: str) -> ApiKey | None: ...
     def list(self) -> list[ApiKey]: ...
-    def revoke(self, key_id: str) -> ApiKey | None:
-        """The key as revoked, or None if there is no active key with that id."""
+    def revoke(self, key_id: str) -> bool: ...
     def admit(self, key: ApiKey) -> Admission:
         """Takes one request from the key's token bucket and daily quota, atomically."""
-
-
-class GatewayKeys(Protocol):
-    """API Gateway's own copy of each key, in the usage plan that throttles the API at the
-    edge (AWS only: offline there is no gateway)."""
-
-    def register(self, name: str, value: str) -> str:
-        """Returns the gateway's id for the key."""
-    def disable(self, gateway_key_id: str) -> None: ...
 
 
 class JobQueue(Protocol):

@@ -30,7 +30,6 @@ class ApiKey(BaseModel):
     rate_per_second: float = Field(default=5.0, gt=0)
     burst: int = Field(default=20, ge=1)
     daily_quota: int | None = Field(default=None, ge=1)
-    gateway_key_id: str | None = None  # its copy in API Gateway's usage plan (AWS)
 
     @property
     def active(self) -> bool:

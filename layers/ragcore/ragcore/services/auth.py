@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ragcore.domain.api_keys import ApiKey, digest, looks_like_a_key, new_key
 from ragcore.domain.errors import RagError
-from ragcore.ports import GatewayKeys, KeyStore
+from ragcore.ports import KeyStore
 
 
 class UnauthorizedError(RagError):
@@ -37,22 +37,11 @@ def admit(key: ApiKey, keys: KeyStore) -> None:
 
 def create_key(
     keys: KeyStore, pepper: str, name: str, tenant: str | None = None, rate_per_second: float = 5.0,
-    burst: int = 20, daily_quota: int | None = None, gateway: GatewayKeys | None = None,
+    burst: int = 20, daily_quota: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Returns the record and the key itself, which is shown once and never stored. With a
-    gateway (AWS), the key is registered there first: a key the gateway lacks is useless."""
+    """Returns the record and the key itself, which is shown once and never stored."""
     key_id, secret = new_key()
-    gateway_key_id = gateway.register(f"ragcore-{key_id}", secret) if gateway else None
     record = ApiKey(key_id=key_id, name=name, tenant=tenant or key_id, rate_per_second=rate_per_second,
-                    burst=burst, daily_quota=daily_quota, gateway_key_id=gateway_key_id)
+                    burst=burst, daily_quota=daily_quota)
     keys.add(record, digest(secret, pepper))
     return record, secret
-
-
-def revoke_key(keys: KeyStore, key_id: str, gateway: GatewayKeys | None = None) -> ApiKey | None:
-    """Refused by the app at once, then disabled at the gateway too (so it stops costing even
-    an invocation). None if there is no active key with that id."""
-    revoked = keys.revoke(key_id)
-    if revoked is not None and gateway is not None and revoked.gateway_key_id:
-        gateway.disable(revoked.gateway_key_id)
-    return revoked
