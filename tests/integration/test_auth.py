@@ -68,6 +68,9 @@ def test_every_route_but_health_needs_a_valid_key(http: httpx.Client, method: st
         assert response.status_code == 401, (headers, response.text)
         assert response.json()["error"]["code"] == "unauthorized"
         assert response.headers["WWW-Authenticate"] == "Bearer"
+    # Another scheme is a wrong key even with a good x-api-key beside it.
+    refused = http.request(method, path, json=body, headers={"Authorization": "Basic eA==", "x-api-key": good})
+    assert refused.status_code == 401
     for headers in (bearer(good), {"x-api-key": good}):
         assert http.request(method, path, json=body, headers=headers).status_code != 401
     assert http.get("/").status_code in (200, 503)  # health stays open

@@ -32,3 +32,17 @@ def test_bad_numbers_fail_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOB_MAX_ATTEMPTS", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_lambda_refuses_to_start_with_auth_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_DISABLED", "1")
+    assert Settings().auth_disabled  # offline: allowed
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ApiFunction")
+    with pytest.raises(ValidationError, match="local development only"):
+        Settings()
+
+
+def test_a_cors_wildcard_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://a.example,*")
+    with pytest.raises(ValidationError, match="not allowed"):
+        Settings()

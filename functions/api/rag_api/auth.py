@@ -27,9 +27,12 @@ def caller(request: Request, container: Annotated[Container, Depends(get_contain
 
 
 def _presented(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    """Bearer, else x-api-key; an Authorization header of another scheme is a wrong key, not
+    a reason to look elsewhere."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
     return request.headers.get("x-api-key")
 
 

@@ -31,6 +31,7 @@ from ragcore.services.documents import (
     UploadNotFoundError,
 )
 
+from .headers import SECURITY_HEADERS
 from .views import ErrorBody, ErrorInfo
 
 log = logging.getLogger(__name__)
@@ -146,4 +147,8 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         # Details go to the log, never to the client.
         log.error("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "unexpected server error; it has been logged")
+        # Runs outside the app's middleware (Starlette's error layer), so it adds the
+        # security headers itself.
+        return error_response(
+            500, "internal_error", "unexpected server error; it has been logged", headers=SECURITY_HEADERS
+        )

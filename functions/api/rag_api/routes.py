@@ -102,8 +102,8 @@ def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
 def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
-    job = current_job(container.job_store, job_id, _document_follow_up(container))
-    return JobStatusView.of(visible(job, key))
+    visible(container.job_store.get(job_id), key)  # before anything the read may change
+    return JobStatusView.of(current_job(container.job_store, job_id, _document_follow_up(container)))
 
 
 @router.post(
@@ -135,7 +135,8 @@ def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
-    job = visible(current_job(container.job_store, job_id, _document_follow_up(container)), key)
+    visible(container.job_store.get(job_id), key)
+    job = current_job(container.job_store, job_id, _document_follow_up(container))
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(
             job_id=job_id,

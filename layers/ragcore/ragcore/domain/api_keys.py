@@ -27,7 +27,7 @@ class ApiKey(BaseModel):
     tenant: TenantName
     created_at: float = Field(default_factory=time.time)
     revoked_at: float | None = None
-    rate_per_second: float = Field(default=5.0, gt=0)
+    rate_per_second: float = Field(default=5.0, gt=0, le=10_000)
     burst: int = Field(default=20, ge=1)
     daily_quota: int | None = Field(default=None, ge=1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ragcore.domain.api_keys import ApiKey, digest, looks_like_a_key, new_key
 from ragcore.domain.errors import RagError
 from ragcore.ports import KeyStore
@@ -15,17 +17,20 @@ class UnauthorizedError(RagError):
 class RateLimitedError(RagError):
     def __init__(self, reason: str, retry_after: float) -> None:
         what = "daily quota used up" if reason == "quota" else "too many requests"
-        super().__init__(f"{what}; retry after {int(retry_after) + 1} s")
+        super().__init__(f"{what}; retry after {math.ceil(retry_after)} s")
         self.reason = reason
         self.retry_after = retry_after
 
 
+UNAUTHORIZED = "send a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'"
+
+
 def authenticate(presented: str | None, keys: KeyStore, pepper: str) -> ApiKey:
     if not presented or not looks_like_a_key(presented):
-        raise UnauthorizedError("send a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'")
+        raise UnauthorizedError(UNAUTHORIZED)
     key = keys.find(digest(presented, pepper))
     if key is None or not key.active:
-        raise UnauthorizedError("send a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'")
+        raise UnauthorizedError(UNAUTHORIZED)
     return key
 
 
