@@ -3,8 +3,6 @@ embedded Qdrant engine. Each starts once per session on free ports."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any, Iterator
 
 import boto3
@@ -14,8 +12,8 @@ from ragcore.bootstrap import reset_container
 from ragcore.local.processes import LocalStackService, ValkeyService
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, free_port
+from tests.support.workers import REGION, make_queue
 
-REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
@@ -59,18 +57,7 @@ def bucket(s3: Any) -> str:
 @pytest.fixture
 def queue(sqs: Any) -> dict[str, str]:
     """A fresh queue with a DLQ (maxReceiveCount 2, visibility 1 s, so redelivery is quick)."""
-    name = f"q-{uuid.uuid4().hex[:12]}"
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
-        },
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return {"url": url, "arn": arn, "dlq_url": dlq_url}
+    return make_queue(sqs, visibility=1, max_receive=2)
 
 
 @pytest.fixture

@@ -12,12 +12,8 @@ import httpx
 import pytest
 
 from ragcore.bootstrap import get_container, reset_container
-from ragcore.local.apigateway import Route
-from ragcore.local.handlers import invoke, load_handler
-from ragcore.local.http_gateway import HttpGateway
-from ragcore.local.template import load_template
 from ragcore.services.auth import create_key
-from tests.support.paths import ROOT, free_port
+from tests.support.api import local_api
 
 JOB_ID = "0" * 32
 ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
@@ -27,17 +23,8 @@ ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
 def http(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
     monkeypatch.setenv("AUTH_DISABLED", "0")
     reset_container()
-    template = load_template(ROOT / "template.yaml")
-    handler = load_handler(template.api)
-    port = free_port()
-    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
-                          lambda event: invoke(template.api, handler, event))
-    gateway.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        gateway.stop()
+    with local_api() as client:
+        yield client
 
 
 def key(name: str = "test", **limits: Any) -> str:

@@ -11,13 +11,10 @@ import pytest
 
 from ragcore.bootstrap import get_container
 from ragcore.domain.jobs import JobStatus
-from ragcore.local.apigateway import Route
-from ragcore.local.handlers import invoke, load_handler
-from ragcore.local.http_gateway import HttpGateway
-from ragcore.local.template import load_template
 from ragcore.services.ingest import index_files
 from tests.support.fake_llm import FakeLLM
-from tests.support.paths import ROOT, SAMPLES, free_port
+from tests.support.api import local_api
+from tests.support.paths import SAMPLES
 from tests.support.workers import Workers, queue_depth, wait_final
 
 ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
@@ -27,17 +24,8 @@ ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
 def http(lambda_env: dict[str, str]) -> Iterator[httpx.Client]:
     container = get_container()
     index_files([SAMPLES], "default", container.embedder, container.vector_index)
-    template = load_template(ROOT / "template.yaml")
-    handler = load_handler(template.api)
-    port = free_port()
-    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
-                          lambda event: invoke(template.api, handler, event))
-    gateway.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        gateway.stop()
+    with local_api() as client:
+        yield client
 
 
 def test_a_queued_job_stops_at_once_and_never_reaches_the_llm(

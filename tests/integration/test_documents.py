@@ -11,14 +11,9 @@ import httpx
 import pytest
 import valkey
 
-from ragcore.local.handlers import invoke, load_handler
-from ragcore.local.http_gateway import HttpGateway
-from ragcore.local.apigateway import Route
-from ragcore.local.sqs_poller import SqsPoller
-from ragcore.local.template import load_template
-from tests.integration.conftest import REGION
-from tests.support.paths import ROOT, free_port
+from tests.support.api import local_api
 from tests.support.documents import make_pdf
+from tests.support.workers import Workers
 
 LIGHTHOUSE = "# Skerry Point\n\nThe lighthouse at Skerry Point was first lit on 12 October 1874."
 
@@ -26,26 +21,10 @@ LIGHTHOUSE = "# Skerry Point\n\nThe lighthouse at Skerry Point was first lit on 
 @pytest.fixture
 def api(lambda_env: dict[str, str], sqs: Any, queue: dict[str, str]) -> Iterator[httpx.Client]:
     valkey.Valkey.from_url(lambda_env["VALKEY_URL"]).flushall()  # the registry outlives a test
-    template = load_template(ROOT / "template.yaml")
     # One queue for every job kind here (INGEST_QUEUE_URL unset): the worker handler is the
     # same code in both functions.
-    worker = template.trigger("IngestFunction").function
-    api_handler, worker_handler = load_handler(template.api), load_handler(worker)
-    poller = SqsPoller(
-        sqs, queue["url"], queue["arn"], REGION,
-        lambda event: invoke(worker, worker_handler, event), batch_size=5, batching_window_seconds=0,
-    )
-    port = free_port()
-    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
-                          lambda event: invoke(template.api, api_handler, event))
-    poller.start()
-    gateway.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        gateway.stop()
-        poller.stop()
+    with Workers(sqs, queue, function_id="IngestFunction"), local_api() as client:
+        yield client
 
 
 def settle(api: httpx.Client, accepted: httpx.Response, timeout: float = 120) -> dict[str, Any]:

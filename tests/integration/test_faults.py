@@ -15,22 +15,18 @@ import sys
 import time
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from ragcore.adapters.sqs_dead_letters import SqsDeadLetters
 from ragcore.bootstrap import get_container, reset_container
 from ragcore.domain.jobs import OVERDUE_ERROR, JobStatus, new_job
 from ragcore.domain.messages import ChatRequest, JobMessage
-from ragcore.local.apigateway import Route
-from ragcore.local.handlers import invoke, load_handler
-from ragcore.local.http_gateway import HttpGateway
 from ragcore.local.processes import ValkeyService
-from ragcore.local.template import load_template
 from ragcore.services.ingest import index_files
 from ragcore.services.jobs import current_job
 from ragcore.services.redrive import redrive
 from ragcore.services.submit import submit_chat
+from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES, free_port
 from tests.support.workers import Workers, make_queue, queue_depth, wait_final
@@ -263,36 +259,27 @@ def own_valkey(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, st
 def test_valkey_restarting_while_the_api_takes_requests(
     own_valkey: ValkeyService, sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
 ) -> None:
-    template = load_template(ROOT / "template.yaml")
-    handler = load_handler(template.api)
-    port = free_port()
-    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
-                          lambda event: invoke(template.api, handler, event))
-    gateway.start()
     ask = {"query": "When was Skerry Point Lighthouse first lit?"}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            before = [http.post("/chat", json=ask) for _ in range(3)]
-            assert [r.status_code for r in before] == [202] * 3
-            accepted = [r.json()["job_id"] for r in before]
+    with local_api() as http:
+        before = [http.post("/chat", json=ask) for _ in range(3)]
+        assert [r.status_code for r in before] == [202] * 3
+        accepted = [r.json()["job_id"] for r in before]
 
-            own_valkey.stop()
-            for response in (http.post("/chat", json=ask), http.get(f"/job-status/{accepted[0]}")):
-                assert response.status_code == 503 and response.headers["Retry-After"]
-                assert response.json()["error"]["code"] == "dependency_unavailable"
-            health = http.get("/")
-            assert health.status_code == 503 and health.json()["checks"]["valkey"]["status"] == "unavailable"
-            with Workers(sqs, jobs_queue):
-                time.sleep(2)  # deliveries while Valkey is down fail and go back to the queue
-                assert fake_llm.calls == 0
+        own_valkey.stop()
+        for response in (http.post("/chat", json=ask), http.get(f"/job-status/{accepted[0]}")):
+            assert response.status_code == 503 and response.headers["Retry-After"]
+            assert response.json()["error"]["code"] == "dependency_unavailable"
+        health = http.get("/")
+        assert health.status_code == 503 and health.json()["checks"]["valkey"]["status"] == "unavailable"
+        with Workers(sqs, jobs_queue):
+            time.sleep(2)  # deliveries while Valkey is down fail and go back to the queue
+            assert fake_llm.calls == 0
 
-                own_valkey.start()  # same port and data directory: the AOF brings the jobs back
-                after = http.post("/chat", json=ask)
-                assert after.status_code == 202
-                accepted.append(after.json()["job_id"])
-                jobs = wait_final(accepted)
-    finally:
-        gateway.stop()
+            own_valkey.start()  # same port and data directory: the AOF brings the jobs back
+            after = http.post("/chat", json=ask)
+            assert after.status_code == 202
+            accepted.append(after.json()["job_id"])
+            jobs = wait_final(accepted)
     assert [j.status for j in jobs] == [JobStatus.FINISHED] * 4
     assert fake_llm.calls == 4
     assert queue_depth(sqs, jobs_queue["dlq_url"]) == 0

@@ -33,8 +33,11 @@ def make_queue(sqs: Any, visibility: int, max_receive: int) -> dict[str, str]:
 
 
 class Workers:
-    def __init__(self, sqs: Any, queue: dict[str, str], instances: int = 1, batch_size: int = 5) -> None:
-        spec = load_template(ROOT / "template.yaml").trigger("WorkerFunction").function
+    def __init__(
+        self, sqs: Any, queue: dict[str, str], instances: int = 1, batch_size: int = 5,
+        function_id: str = "WorkerFunction",
+    ) -> None:
+        spec = load_template(ROOT / "template.yaml").trigger(function_id).function
         handler = load_handler(spec)
         self._pollers = [
             SqsPoller(sqs, queue["url"], queue["arn"], REGION, lambda event: invoke(spec, handler, event),

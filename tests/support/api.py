@@ -1,0 +1,30 @@
+"""The API function behind the local API Gateway on a free port, with an HTTP client: the
+same handler and routes as template.yaml, as a test's client would meet them."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import httpx
+
+from ragcore.local.apigateway import Route
+from ragcore.local.handlers import invoke, load_handler
+from ragcore.local.http_gateway import HttpGateway
+from ragcore.local.template import load_template
+from tests.support.paths import ROOT, free_port
+
+
+@contextmanager
+def local_api() -> Iterator[httpx.Client]:
+    template = load_template(ROOT / "template.yaml")
+    handler = load_handler(template.api)
+    port = free_port()
+    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
+                          lambda event: invoke(template.api, handler, event))
+    gateway.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        gateway.stop()
