@@ -8,7 +8,12 @@ import pytest
 
 from ragcore.domain.answers import Passage
 from ragcore.domain.budget import Budget
-from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError, JobBusyError
+from ragcore.domain.errors import (
+    AnswerGenerationError,
+    DependencyUnavailableError,
+    JobBusyError,
+    JobNotFoundError,
+)
 from ragcore.domain.jobs import OVERDUE_ERROR, Job, JobStatus, new_job, new_job_id
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, Outcome, answer_job
@@ -177,9 +182,18 @@ def test_a_job_past_its_deadline_still_runs_when_its_message_arrives() -> None:
 def test_an_overdue_job_nobody_runs_is_failed_by_its_next_reader() -> None:
     ports, job_id = setup(deadline_seconds=-1)
     failed: list[str] = []
-    job = current_job(ports.store, job_id, lambda j, error: failed.append(error))
+    job = current_job(ports.store, job_id, on_failed=lambda j, error: failed.append(error))
     assert job.status is JobStatus.FAILED and job.error == OVERDUE_ERROR
     assert failed == [OVERDUE_ERROR]
+
+
+def test_another_owners_job_is_missing_and_its_read_changes_nothing() -> None:
+    ports, job_id = setup(deadline_seconds=-1)
+    ports.store.jobs[job_id].owner = "alice"  # type: ignore[attr-defined]
+    with pytest.raises(JobNotFoundError):
+        current_job(ports.store, job_id, owner="bob")
+    assert ports.store.get(job_id).status is JobStatus.QUEUED  # not failed as overdue by bob's read
+    assert current_job(ports.store, job_id, owner="alice").status is JobStatus.FAILED
 
 
 def test_a_stop_requested_before_a_failure_wins() -> None:

@@ -10,8 +10,6 @@ from fastapi import Depends, Request
 
 from ragcore.bootstrap import Container, get_container
 from ragcore.domain.api_keys import ApiKey
-from ragcore.domain.errors import JobNotFoundError
-from ragcore.domain.jobs import Job
 from ragcore.domain.tenancy import scoped, unscoped
 from ragcore.services.auth import admit, authenticate
 
@@ -41,14 +39,6 @@ Caller = Annotated[ApiKey | None, Depends(caller)]
 
 def owner_of(key: ApiKey | None) -> str | None:
     return key.tenant if key else None
-
-
-def visible(job: Job, key: ApiKey | None) -> Job:
-    """Another tenant's job is answered as missing (404), never as forbidden: a caller must
-    not learn that an id exists."""
-    if key is not None and job.owner != key.tenant:
-        raise JobNotFoundError(job.job_id)
-    return job
 
 
 def scope(collection: str, key: ApiKey | None) -> str:

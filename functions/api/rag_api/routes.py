@@ -17,7 +17,7 @@ from ragcore.services.documents import mark_document_failed
 from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
 from ragcore.services.submit import submit_chat
 
-from .auth import Caller, as_shown, in_scope, owner_of, visible
+from .auth import Caller, as_shown, in_scope, owner_of
 from .errors import error_response
 from .views import (
     Accepted,
@@ -102,8 +102,8 @@ def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView)
 def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
-    visible(container.job_store.get(job_id), key)  # before anything the read may change
-    return JobStatusView.of(current_job(container.job_store, job_id, _document_follow_up(container)))
+    job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
+    return JobStatusView.of(job)
 
 
 @router.post(
@@ -116,9 +116,8 @@ def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatus
     summary="Stop a chat job: at once if queued, at the next step if started",
 )
 def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
-    visible(container.job_store.get(job_id), key)
     try:
-        job = stop_job(container.job_store, job_id, _document_follow_up(container))
+        job = stop_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     except JobNotStoppableError as exc:
         return error_response(409, "job_not_stoppable", str(exc), job_id=job_id)
     view = JobStatusView.of(job)
@@ -135,8 +134,7 @@ def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
-    visible(container.job_store.get(job_id), key)
-    job = current_job(container.job_store, job_id, _document_follow_up(container))
+    job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(
             job_id=job_id,

@@ -61,6 +61,8 @@ class ValkeyKeyStore:
     def list(self) -> list[ApiKey]:
         with valkey_errors():
             ids = sorted(self._client.smembers(f"{self._prefix}keys"))
+            # One GET per key, not MGET: the keys live in different cluster slots (ElastiCache
+            # Serverless), and listing keys is an operator's rare call.
             digests = [self._client.get(f"{self._prefix}key-id:{key_id}") for key_id in ids]
             found = [self.find(d) for d in digests if d]
         return sorted((k for k in found if k), key=lambda k: k.created_at)
