@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
+from ragcore.api_schema import DocumentAccepted, DocumentList, UploadTicketView, links_for
 from ragcore.bootstrap import Container
 from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.documents import DOCUMENT_ID_PATTERN, DocumentRecord
@@ -23,7 +24,6 @@ from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
 from .auth import Caller, as_shown, in_scope, owner_of, scope
 from .routes import ContainerDep, require_json, base_path
-from .views import DocumentAccepted, DocumentList, UploadTicketView, links_for
 
 router = APIRouter(tags=["documents"])
 
@@ -45,7 +45,15 @@ _BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": DocumentCreate.model_json_schema()},
+            "application/json": {
+                "schema": DocumentCreate.model_json_schema(),
+                "examples": {
+                    "markdown": {"summary": "a Markdown document", "value": {
+                        "text": "# Skerry Point Lighthouse\n\nThe light was first lit on 12 October 1874.",
+                        "document_id": "skerry-point-lighthouse", "source": "skerry-point-lighthouse.md",
+                        "metadata": {"region": "north"}}},
+                },
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -166,7 +174,9 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
     summary="Get a presigned URL for a file too large to send to the API",
 )
 def create_upload(
-    body: UploadCreate, request: Request, container: ContainerDep, key: Caller
+    body: Annotated[UploadCreate, Body(openapi_examples={"pdf": {"summary": "a PDF too large to send inline",
+                                                          "value": {"filename": "annual-report.pdf"}}})],
+    request: Request, container: ContainerDep, key: Caller
 ) -> UploadTicketView:
     ticket = service.create_upload(in_scope(body, key), _ports(container, key))
     return UploadTicketView(

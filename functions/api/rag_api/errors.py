@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from ragcore.api_schema import ErrorBody, ErrorInfo
 from ragcore.domain.errors import (
     DependencyUnavailableError,
     DocumentNotFoundError,
@@ -32,7 +33,6 @@ from ragcore.services.documents import (
 )
 
 from .headers import SECURITY_HEADERS
-from .views import ErrorBody, ErrorInfo
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,23 @@ from __future__ import annotations
 import time
 from typing import Annotated, Callable
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from ragcore.api_schema import (
+    Accepted,
+    Check,
+    DocumentResultView,
+    ErrorBody,
+    Health,
+    JobResult,
+    JobStatusView,
+    NotReady,
+    ResultView,
+    iso,
+    links_for,
+)
 from ragcore.bootstrap import Container, get_container
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
@@ -19,18 +32,6 @@ from ragcore.services.submit import submit_chat
 
 from .auth import Caller, as_shown, in_scope, owner_of
 from .errors import error_response
-from .views import (
-    Accepted,
-    Check,
-    DocumentResultView,
-    ErrorBody,
-    Health,
-    JobStatusView,
-    NotReady,
-    ResultView,
-    iso,
-    links_for,
-)
 
 public_router = APIRouter()  # no key needed
 router = APIRouter()  # app.py puts the API-key check in front of these
@@ -40,6 +41,15 @@ JobId = Annotated[
     str, Path(pattern=JOB_ID_PATTERN.pattern, description="32 lower-case hex characters")
 ]
 POLL_AFTER_SECONDS = "2"
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before asking again",
+                                "schema": {"type": "integer"}}}
+ChatBody = Annotated[ChatRequest, Body(openapi_examples={
+    "question": {"summary": "a question, default retrieval",
+                 "value": {"query": "When was Skerry Point Lighthouse first lit?"}},
+    "tuned": {"summary": "every field",
+              "value": {"query": "How far away can the Skerry Point light be seen?", "top_k": 3,
+                        "collection": "default", "mode": "dense"}},
+})]
 
 
 def _check(probe: Callable[[], None]) -> Check:
@@ -87,7 +97,7 @@ def require_json(request: Request) -> None:
     dependencies=[Depends(require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
-def chat(body: ChatRequest, request: Request, container: ContainerDep, key: Caller) -> Accepted:
+def chat(body: ChatBody, request: Request, container: ContainerDep, key: Caller) -> Accepted:
     job = submit_chat(
         in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_seconds,
         owner_of(key),
@@ -126,10 +136,11 @@ def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
 
 @router.get(
     "/result/{job_id}",
-    response_model=ResultView | DocumentResultView,
+    response_model=JobResult,
     responses={
-        202: {"model": NotReady},
-        409: {"model": ErrorBody, "description": "the job failed or was stopped"},
+        202: {"model": NotReady, "description": "queued or started: poll again", "headers": _RETRY_AFTER},
+        409: {"model": ErrorBody, "description": "the job failed (`job_failed`) or was stopped "
+                                                 "(`job_stopped`); `message` says why"},
     },
     summary="The answer of a chat job, or what an ingest or delete job did",
 )

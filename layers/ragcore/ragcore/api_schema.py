@@ -1,0 +1,254 @@
+"""The HTTP API's wire format: every document the API answers with.
+
+It lives in the core package, not in the API function, so the API (which builds these
+documents) and ``ragcore.client`` (which reads them) share one definition and cannot drift.
+The ``examples`` end up in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragcore.domain.answers import Answer
+from ragcore.domain.documents import DocumentRecord
+from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.messages import JobKind
+
+_JOB_ID = "3f2b8c1e9d4a4f6b8e2c7a1d5b9e0f42"
+_CREATED = "2025-01-07T10:15:02.114000+00:00"
+
+
+def iso(ts: float | None) -> str | None:
+    """Times on the wire: ISO 8601 in UTC."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else None
+
+
+class Links(BaseModel):
+    status: str = Field(description="GET it for the job's status")
+    result: str = Field(description="GET it for the job's result (202 until it is ready)")
+
+
+def links_for(job_id: str, base_path: str = "") -> Links:
+    return Links(status=f"{base_path}/job-status/{job_id}", result=f"{base_path}/result/{job_id}")
+
+
+_LINKS = {"status": f"/job-status/{_JOB_ID}", "result": f"/result/{_JOB_ID}"}
+
+
+class Accepted(BaseModel):
+    """``POST /chat``'s 202: the job is queued; poll ``links``."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"job_id": _JOB_ID, "status": "queued", "links": _LINKS}],
+    })
+
+    job_id: str
+    status: JobStatus
+    links: Links
+
+
+class JobStatusView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "job_id": _JOB_ID, "kind": "chat", "status": "started", "created_at": _CREATED,
+            "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 1, "error": None,
+            "deadline_at": "2025-01-07T10:55:02.114000+00:00", "cancel_requested": False,
+        }],
+    })
+
+    job_id: str
+    kind: JobKind
+    status: JobStatus
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    attempts: int = Field(description="deliveries a worker claimed so far")
+    error: str | None = Field(description="why the job failed or stopped")
+    deadline_at: str | None = Field(description="unfinished by then (and held by no worker), the job fails")
+    cancel_requested: bool = Field(description="a stop was asked for; a started job stops at its next step")
+
+    @classmethod
+    def of(cls, job: Job) -> "JobStatusView":
+        return cls(
+            job_id=job.job_id,
+            kind=job.kind,
+            status=job.status,
+            created_at=iso(job.created_at),
+            started_at=iso(job.started_at),
+            finished_at=iso(job.finished_at),
+            attempts=job.attempts,
+            error=job.error,
+            deadline_at=iso(job.deadline_at),
+            cancel_requested=job.cancel_requested,
+        )
+
+
+class NotReady(BaseModel):
+    """Returned with 202 (and ``Retry-After``) while the job is queued or started."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "job_id": _JOB_ID, "status": "started", "message": "the job is started; poll again in a moment",
+            "links": _LINKS,
+        }],
+    })
+
+    job_id: str
+    status: JobStatus
+    message: str
+    links: Links
+
+
+class ResultView(Answer):
+    """A finished chat job: ``[n]`` in ``answer`` cites ``sources[n-1]``."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "job_id": _JOB_ID, "kind": "chat", "status": "finished", "created_at": _CREATED,
+            "finished_at": "2025-01-07T10:15:04.020000+00:00",
+            "answer": "The fog signal was first lit on 12 October 1874 [1].",
+            "sources": [{
+                "n": 1, "chunk_id": "0b6f3c0e-6c55-5d8e-9d0f-2f4c8a6b1e73",
+                "document_id": "skerry-point-lighthouse", "title": "Skerry Point Lighthouse",
+                "source": "skerry-point-lighthouse.md", "score": 1.63,
+                "snippet": "Skerry Point Lighthouse › History: The light was first lit on 12 October 1874...",
+            }],
+            "model": "gpt-4.1-mini",
+            "usage": {"prompt_tokens": 612, "completion_tokens": 19, "total_tokens": 631},
+            "timings_ms": {"embed_ms": 7.7, "retrieval_ms": 0.5, "llm_ms": 1704.0, "total_ms": 1712.2},
+        }],
+    })
+
+    job_id: str
+    kind: Literal["chat"] = "chat"
+    status: JobStatus
+    created_at: str | None
+    finished_at: str | None
+
+
+class DocumentResultView(BaseModel):
+    """What an ingest or delete job did. ``action``: created, replaced, unchanged (same
+    content hash, nothing re-embedded), deleted, or superseded (a newer job for the same
+    document came first, so this one left the index alone)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "job_id": _JOB_ID, "kind": "ingest", "status": "finished", "created_at": _CREATED,
+            "finished_at": "2025-01-07T10:15:03.480000+00:00", "document_id": "skerry-point-lighthouse",
+            "collection": "default", "action": "created", "chunks": 4, "title": "Skerry Point Lighthouse",
+        }],
+    })
+
+    job_id: str
+    kind: Literal["ingest", "delete"]
+    status: JobStatus
+    created_at: str | None
+    finished_at: str | None
+    document_id: str
+    collection: str
+    action: Literal["created", "replaced", "unchanged", "deleted", "superseded"]
+    chunks: int | None = None
+    title: str | None = None
+
+
+# ``GET /result/{id}``'s 200: which of the two ``kind`` says.
+JobResult = Annotated[ResultView | DocumentResultView, Field(discriminator="kind")]
+
+
+class Check(BaseModel):
+    status: Literal["ok", "unavailable", "error"]
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"status": "ok", "checks": {"valkey": {"status": "ok", "latency_ms": 0.4},
+                                                 "queue": {"status": "ok", "latency_ms": 6.1}}}],
+    })
+
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Check]
+
+
+class DocumentAccepted(BaseModel):
+    """Returned with 202 when document work is queued; poll ``links`` like a chat job."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "document_id": "skerry-point-lighthouse", "collection": "default", "job_id": _JOB_ID,
+            "status": "queued", "links": _LINKS,
+            "document": "/documents/skerry-point-lighthouse?collection=default",
+        }],
+    })
+
+    document_id: str
+    collection: str
+    job_id: str
+    status: JobStatus
+    links: Links
+    document: str = Field(description="where the document's registry entry is")
+
+
+class UploadTicketView(BaseModel):
+    """PUT the file to ``url`` with ``headers``, then POST to ``complete``."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "upload_id": _JOB_ID, "document_id": "annual-report", "method": "PUT",
+            "url": "https://ragcore-documents.s3.amazonaws.com/uploads/3f2b...?X-Amz-Signature=...",
+            "headers": {"Content-Type": "application/pdf"}, "expires_in": 900,
+            "complete": f"/documents/uploads/{_JOB_ID}/complete",
+        }],
+    })
+
+    upload_id: str
+    document_id: str
+    url: str
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expires_in: int = Field(description="seconds the URL stays valid")
+    complete: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentRecord]
+    total: int
+    next_offset: int | None = Field(description="pass as ``offset`` for the next page; null on the last")
+
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="e.g. ``query``, ``path.job_id``, ``query.limit``")
+    problem: str
+
+
+class ErrorInfo(BaseModel):
+    """``code`` is for programs and stays stable; ``message`` is for people. Some errors add
+    fields of their own (a failed job's ``job_id`` and ``status``), hence ``extra="allow"``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx the API itself sends (and those API Gateway sends, with its response
+    type as ``code``)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [
+            {"error": {"code": "job_not_found",
+                       "message": f"no job with id '{_JOB_ID}'; it may never have existed or has expired"}},
+            {"error": {"code": "invalid_request", "message": "the request is not valid",
+                       "details": [{"field": "top_k", "problem": "Input should be less than or equal to 20"}]}},
+            {"error": {"code": "job_failed", "message": "the model's context is too short for this prompt",
+                       "job_id": _JOB_ID, "status": "failed"}},
+        ],
+    })
+
+    error: ErrorInfo
