@@ -1,0 +1,46 @@
+"""A Python client for the ragcore HTTP API: ``Client`` (synchronous) and ``AsyncClient``.
+
+    from ragcore.client import Client
+
+    with Client() as api:  # RAGCORE_API_URL, RAGCORE_API_KEY
+        answer = api.ask("When was Skerry Point Lighthouse first lit?", top_k=3)
+        print(answer.answer, [s.title for s in answer.sources])
+
+Responses are the API's own models (``ragcore.api_schema``); errors are the exceptions of
+``ragcore.client.errors``.
+"""
+
+from ragcore.api_schema import (
+    Accepted,
+    DocumentAccepted,
+    DocumentResultView,
+    JobResult,
+    JobStatusView,
+    NotReady,
+    ResultView,
+)
+from ragcore.client.async_client import AsyncClient
+from ragcore.client.errors import (
+    ApiError,
+    ApiUnreachable,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    JobFailed,
+    JobStopped,
+    NotFound,
+    RagcoreError,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    Unavailable,
+    WaitTimeout,
+)
+from ragcore.client.sync_client import Client
+
+__all__ = [
+    "Accepted", "ApiError", "ApiUnreachable", "AsyncClient", "BadRequest", "Client", "Conflict",
+    "DocumentAccepted", "DocumentResultView", "Forbidden", "JobFailed", "JobResult", "JobStatusView",
+    "JobStopped", "NotFound", "NotReady", "RagcoreError", "RateLimited", "ResultView", "ServerError",
+    "Unauthorized", "Unavailable", "WaitTimeout",
+]

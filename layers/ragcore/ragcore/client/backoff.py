@@ -1,0 +1,121 @@
+"""When the client sends a request again, how long it waits first, and how it polls a job.
+
+Both are tenacity policies, shared by ``Client`` and ``AsyncClient`` (tenacity's ``Retrying``
+and ``AsyncRetrying`` take the same arguments).
+
+Which refusals may be sent again depends on the request:
+
+- ``idempotent`` (every GET, and ``POST /jobs/{id}/cancel``, which the API makes idempotent:
+  stopping a stopped job answers 200 again): 429, 502, 503, 504 and lost connections.
+- ``chat_submit`` (``POST /chat``, which makes a job each time it gets through): only where
+  the API guarantees the refused request made no job, because a blind resend could run the
+  question (and pay for the LLM) twice:
+
+  * 429: the key's rate limit and quota are checked before any route runs (``rag_api.auth``),
+    and API Gateway's own throttling answers before the function is invoked.
+  * 503 with code ``dependency_unavailable``: the API's own answer when Valkey or SQS fails.
+    The key check fails before the route; ``services.submit.submit_chat`` writes the job
+    record before sending the message and deletes it again if the send fails, so no job is
+    left that a worker would run (README, "HTTP API": "no job is left behind"). Other 5xx
+    (a gateway's 502/504 after a timeout) may come after the job was made: not resent.
+  * a connection that was never made (``ApiUnreachable.request_sent`` is False). A timeout
+    or a dropped connection after sending is ambiguous: not resent.
+- ``before_route`` (document submissions, which also make a job each time): only 429 and
+  connections never made, which never reach a route.
+
+A ``Retry-After`` longer than ``MAX_RETRY_AFTER`` (a spent daily quota) is not slept through:
+the error is raised for the caller to decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tenacity import (
+    RetryCallState,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_exponential_jitter,
+)
+from tenacity.wait import wait_base
+
+from ragcore.api_schema import NotReady
+from ragcore.client.errors import ApiError, ApiUnreachable, RateLimited, ServerError, Unavailable, WaitTimeout
+from ragcore.domain.jobs import JobStatus
+
+Replayable = Callable[[BaseException], bool]
+
+RETRIES = 3  # resends after the first attempt
+MAX_RETRY_AFTER = 30.0
+# Without Retry-After: 0.5 s, 1 s, 2 s ... (each up to 0.5 s more, so clients spread out).
+_BACKOFF = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+# Polling a job: 0.25 s, 0.5 s, 1 s, then every 2 s, the API's own Retry-After on a 202.
+POLL_FIRST, POLL_MAX = 0.25, 2.0
+_POLL = wait_exponential(multiplier=POLL_FIRST, max=POLL_MAX)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    return isinstance(exc, ApiUnreachable) and not exc.request_sent
+
+
+def _waits_short(exc: BaseException) -> bool:
+    return not isinstance(exc, ApiError) or exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
+
+
+def idempotent(exc: BaseException) -> bool:
+    transient = isinstance(exc, (RateLimited, ApiUnreachable)) or (
+        isinstance(exc, ServerError) and exc.status in (502, 503, 504)
+    )
+    return transient and _waits_short(exc)
+
+
+def chat_submit(exc: BaseException) -> bool:
+    refused = isinstance(exc, RateLimited) or (
+        isinstance(exc, Unavailable) and exc.code == "dependency_unavailable"
+    )
+    return (refused and _waits_short(exc)) or _never_sent(exc)
+
+
+def before_route(exc: BaseException) -> bool:
+    return (isinstance(exc, RateLimited) and _waits_short(exc)) or _never_sent(exc)
+
+
+class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's strategies
+    """The error's ``Retry-After`` if it has one, else exponential backoff with jitter."""
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, ApiError) and exc.retry_after is not None:
+            return exc.retry_after
+        return _BACKOFF(retry_state)
+
+
+def resending(replayable: Replayable, retries: int = RETRIES) -> dict[str, Any]:
+    """Arguments for ``Retrying``/``AsyncRetrying`` around one request: the last error is
+    raised as it is once the policy says no or the retries are spent."""
+    return dict(retry=retry_if_exception(replayable), wait=wait_retry_after(),
+                stop=stop_after_attempt(retries + 1), reraise=True)
+
+
+def poll_wait(timeout: float) -> Callable[[RetryCallState], float]:
+    """The polling backoff, never sleeping past ``timeout`` (so the last poll is at it)."""
+    def wait(retry_state: RetryCallState) -> float:
+        remaining = timeout - (retry_state.seconds_since_start or 0.0)
+        return max(0.0, min(_POLL(retry_state), remaining))
+
+    return wait
+
+
+def polling(job_id: str, timeout: float) -> dict[str, Any]:
+    """Arguments for ``Retrying``/``AsyncRetrying`` that call ``result`` until it is not a
+    ``NotReady``; a failed or stopped job's error is raised at once, and ``WaitTimeout`` once
+    ``timeout`` seconds have passed."""
+    def give_up(retry_state: RetryCallState) -> None:
+        last = retry_state.outcome.result() if retry_state.outcome else None
+        raise WaitTimeout(job_id, last.status if isinstance(last, NotReady) else JobStatus.QUEUED, timeout)
+
+    return dict(retry=retry_if_result(lambda outcome: isinstance(outcome, NotReady)),
+                wait=poll_wait(timeout), stop=stop_after_delay(timeout), retry_error_callback=give_up)

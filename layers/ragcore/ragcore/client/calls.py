@@ -1,0 +1,104 @@
+"""Each API operation as data: method, path, body, how to read the answer and which
+refusals may be sent again. ``Client`` and ``AsyncClient`` only add the I/O, so the two
+cannot disagree about the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from ragcore.api_schema import (
+    Accepted,
+    DocumentAccepted,
+    JobResult,
+    JobStatusView,
+    NotReady,
+    UploadTicketView,
+)
+from ragcore.client import backoff
+from ragcore.client.errors import error_from_response
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+_RESULT = TypeAdapter(JobResult)
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    read: Callable[[httpx.Response], T]
+    body: dict[str, Any] | None = None
+    replayable: backoff.Replayable = field(default=backoff.idempotent)
+
+
+def _model(model: type[M]) -> Callable[[httpx.Response], M]:
+    def read(response: httpx.Response) -> M:
+        if response.is_error:
+            raise error_from_response(response)
+        return model.model_validate_json(response.content)
+
+    return read
+
+
+def _read_result(response: httpx.Response) -> JobResult | NotReady:
+    if response.is_error:
+        raise error_from_response(response)
+    if response.status_code == 202:
+        return NotReady.model_validate_json(response.content)
+    return _RESULT.validate_json(response.content)
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: an id with ``/`` or ``..`` in it cannot reach another route."""
+    return quote(value, safe="")
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields the caller gave; the rest take the API's defaults."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def submit(query: str, collection: str | None = None, top_k: int | None = None,
+           mode: str | None = None) -> Call[Accepted]:
+    # Not validated here: the API is the one judge of a request (its limits may be newer
+    # than this client), and its 422 names each bad field.
+    body = _present(query=query, collection=collection, top_k=top_k, mode=mode)
+    return Call("POST", "/chat", _model(Accepted), body, backoff.chat_submit)
+
+
+def status(job_id: str) -> Call[JobStatusView]:
+    return Call("GET", f"/job-status/{_segment(job_id)}", _model(JobStatusView))
+
+
+def result(job_id: str) -> Call[JobResult | NotReady]:
+    return Call("GET", f"/result/{_segment(job_id)}", _read_result)
+
+
+def cancel(job_id: str) -> Call[JobStatusView]:
+    return Call("POST", f"/jobs/{_segment(job_id)}/cancel", _model(JobStatusView))
+
+
+def add_document(text: str, content_type: str | None = None, **fields: Any) -> Call[DocumentAccepted]:
+    body = _present(text=text, content_type=content_type, **fields)
+    return Call("POST", "/documents", _model(DocumentAccepted), body, backoff.before_route)
+
+
+def create_upload(filename: str, **fields: Any) -> Call[UploadTicketView]:
+    body = _present(filename=filename, **fields)
+    return Call("POST", "/documents/uploads", _model(UploadTicketView), body, backoff.before_route)
+
+
+def complete_upload(upload_id: str) -> Call[DocumentAccepted]:
+    return Call("POST", f"/documents/uploads/{_segment(upload_id)}/complete", _model(DocumentAccepted),
+                replayable=backoff.before_route)
+
+
+def put_upload(ticket: UploadTicketView, data: bytes) -> httpx.Request:
+    """The file's PUT to its presigned URL: sent without the API's key, which S3 must not see."""
+    return httpx.Request(ticket.method, ticket.url, content=data, headers=ticket.headers)

@@ -1,0 +1,31 @@
+"""Where the API is and which key to send: arguments first, then ``RAGCORE_API_URL`` and
+``RAGCORE_API_KEY``, then the offline stack's address (what ``ragcore dev`` listens on)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+API_URL_ENV = "RAGCORE_API_URL"
+API_KEY_ENV = "RAGCORE_API_KEY"
+DEFAULT_TIMEOUT = 30.0  # per request; the API's own work is bounded well below it
+USER_AGENT = "ragcore-client/0.1.0"
+
+
+def local_api_url() -> str:
+    from ragcore.config import get_settings
+
+    settings = get_settings()
+    return f"http://{settings.dev_host}:{settings.dev_api_port}"
+
+
+def api_url(base_url: str | None = None) -> str:
+    return (base_url or os.environ.get(API_URL_ENV) or local_api_url()).rstrip("/")
+
+
+def http_options(base_url: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
+    """Arguments for ``httpx.Client``/``httpx.AsyncClient``. The key goes only into a header
+    of requests to ``base_url``; httpx neither logs headers nor shows them in a repr."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    headers = {"User-Agent": USER_AGENT, **({"Authorization": f"Bearer {key}"} if key else {})}
+    return dict(base_url=api_url(base_url), headers=headers, timeout=timeout)
