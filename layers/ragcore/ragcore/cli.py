@@ -1,4 +1,4 @@
-"""The ``ragcore`` command: offline stack, demo, ingestion and build steps."""
+"""The ``ragcore`` command: offline stack, demo, questions and jobs, ingestion and build steps."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragcore import cli_jobs
 from ragcore.config import DEFAULT_MODEL_DIR, get_settings
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import TENANT_PATTERN
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="start the offline stack, ask one question, stop")
     demo.add_argument("--question", default=DEMO_QUESTION)
     demo.add_argument("--top-k", type=int, default=3)
+
+    cli_jobs.add_parsers(commands)
 
     ingest = commands.add_parser(
         "ingest", help="add .txt/.md/.html/.pdf files and folders (recursive) to a collection"
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commands_by_name = {
         "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
-        "model": _model,
+        "model": _model, **dict.fromkeys(cli_jobs.COMMANDS, cli_jobs.run),
     }
     return commands_by_name[args.command](args)
 
@@ -183,9 +186,14 @@ def _model(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     from ragcore.cli_ingest import ingest_locally, ingest_through_api
+    from ragcore.client import RagcoreError
 
     if args.api:
-        report = ingest_through_api(args.paths, args.collection, args.api, show_progress=not args.quiet)
+        try:
+            report = ingest_through_api(args.paths, args.collection, args.api, show_progress=not args.quiet)
+        except RagcoreError as exc:
+            print(f"ragcore: {exc}", file=sys.stderr)
+            return cli_jobs.EXIT_REFUSED
     else:
         report = ingest_locally(args.paths, args.collection, show_progress=not args.quiet)
     print(f"ingested {report.line(args.collection)}")
@@ -226,34 +234,29 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ragcore.cli_ingest import call
+    from ragcore.client import Client, RagcoreError
 
     logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the demo's output readable
     print("starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant, local LLM)...")
-    with _stack() as stack:
+    with _stack() as stack, Client(stack.api_url) as client:
         _ingest_samples(stack.api_url, [SAMPLE_DOCS])
         print(f"\nQ: {args.question}")
-        accepted = call(stack.api_url, "POST", "/chat", {"query": args.question, "top_k": args.top_k})
-        job_id = accepted["job_id"]
+        job_id = client.submit(args.question, top_k=args.top_k).job_id
         print(f"   job {job_id} queued; waiting for the worker...")
-        deadline = time.monotonic() + 300
-        status = accepted["status"]
-        while status in ("queued", "started") and time.monotonic() < deadline:
-            time.sleep(0.5)
-            status = call(stack.api_url, "GET", f"/job-status/{job_id}")["status"]
-        if status != "finished":
-            print(f"job ended as {status}: {call(stack.api_url, 'GET', f'/job-status/{job_id}')}")
+        try:
+            result = client.wait(job_id, timeout=300)
+        except RagcoreError as exc:
+            print(f"no answer: {exc}")
             return 1
-        result = call(stack.api_url, "GET", f"/result/{job_id}")
-        print(f"\nA: {result['answer']}\n")
-        for source in result["sources"]:
-            print(f"   [{source['n']}] {source['title']} ({source['source']}, score {source['score']:.2f})")
-            print(f"       {source['snippet'][:110]}")
-        t = result["timings_ms"]
+        print(f"\nA: {result.answer}\n")
+        for source in result.sources:
+            print(f"   [{source.n}] {source.title} ({source.source}, score {source.score:.2f})")
+            print(f"       {source.snippet[:110]}")
+        t = result.timings_ms
         print(
-            f"\n   model {result['model']}, {result['usage']['total_tokens']} tokens; retrieval "
-            f"{t['embed_ms'] + t['retrieval_ms']:.0f} ms, LLM {t['llm_ms']:.0f} ms, total {t['total_ms']:.0f} ms"
+            f"\n   model {result.model}, {result.usage.total_tokens} tokens; retrieval "
+            f"{t.embed_ms + t.retrieval_ms:.0f} ms, LLM {t.llm_ms:.0f} ms, total {t.total_ms:.0f} ms"
         )
     return 0
 

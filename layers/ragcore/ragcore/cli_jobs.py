@@ -1,0 +1,162 @@
+"""``ragcore ask``, ``status``, ``result`` and ``cancel``: jobs through the HTTP API, as any
+client would run them (``ragcore.client``).
+
+Exit codes, so scripts can tell outcomes apart: 0 done; 1 the job failed or was stopped;
+3 the API refused the request (its one-line reason on stderr) or could not be reached;
+4 the job is not finished yet (``ask --timeout`` ran out, or ``result`` came too early; the
+job keeps running); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import TYPE_CHECKING, Any, Callable
+
+from ragcore.domain.jobs import JobStatus
+from ragcore.domain.retrieval import RetrievalMode
+
+if TYPE_CHECKING:
+    from ragcore.api_schema import DocumentResultView, JobStatusView, ResultView
+    from ragcore.client import Client
+
+EXIT_FAILED, EXIT_REFUSED, EXIT_UNFINISHED, EXIT_INTERRUPTED = 1, 3, 4, 130
+DEFAULT_TIMEOUT = 120.0
+COMMANDS = ("ask", "status", "result", "cancel")
+
+
+def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    ask = commands.add_parser("ask", help="ask a question through the API and wait for the cited answer")
+    ask.add_argument("question")
+    ask.add_argument("--collection", help="default: the API's ('default')")
+    ask.add_argument("--top-k", type=int, help="passages to retrieve (1-20; default: the API's, 5)")
+    ask.add_argument("--mode", choices=[m.value for m in RetrievalMode], help="default: hybrid")
+    ask.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                     help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}); the job keeps running")
+    status = commands.add_parser("status", help="a job's status")
+    result = commands.add_parser("result", help="a job's result: a chat's answer, or what a document job did")
+    cancel = commands.add_parser("cancel", help="stop a chat job")
+    for command in (status, result, cancel):
+        command.add_argument("job_id")
+    for command in (ask, status, result, cancel):
+        command.add_argument("--json", action="store_true", help="print the API's JSON document")
+        command.add_argument("--api", metavar="URL",
+                             help="the API (default: $RAGCORE_API_URL, else the `ragcore dev` stack); "
+                                  "the key comes from $RAGCORE_API_KEY")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ragcore.client import (
+        ApiError,
+        ApiUnreachable,
+        Client,
+        JobFailed,
+        JobStopped,
+        WaitTimeout,
+    )
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per poll
+    commands: dict[str, Callable[[Client, argparse.Namespace], int]] = {
+        "ask": _ask, "status": _status, "result": _result, "cancel": _cancel,
+    }
+    client = Client(args.api)
+    try:
+        with client:
+            return commands[args.command](client, args)
+    except (JobFailed, JobStopped) as exc:
+        state = "failed" if isinstance(exc, JobFailed) else "stopped"
+        return _fail(EXIT_FAILED, f"job {exc.job_id or args.job_id} {state}: {exc.message}")
+    except WaitTimeout as exc:
+        return _fail(EXIT_UNFINISHED, f"{exc}; it keeps running (`ragcore status {exc.job_id}`)")
+    except ApiError as exc:
+        return _fail(EXIT_REFUSED, f"the API refused the request: {exc}")
+    except ApiUnreachable as exc:
+        return _fail(EXIT_REFUSED, f"cannot reach the API at {client.base_url}: {exc}")
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"ragcore: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message
+    return code
+
+
+def _ask(client: "Client", args: argparse.Namespace) -> int:
+    from ragcore.cli_status_line import StatusLine
+
+    accepted = client.submit(args.question, collection=args.collection, top_k=args.top_k, mode=args.mode)
+    args.job_id = accepted.job_id  # named by the error messages
+    try:
+        with StatusLine(f"job {accepted.job_id}", sys.stderr) as line:
+            line.show(accepted.status)
+            outcome = client.wait(accepted.job_id, timeout=args.timeout, on_status=line.show)
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, f"interrupted; job {accepted.job_id} keeps running "
+                                       f"(`ragcore cancel {accepted.job_id}` stops it)")
+    return _print_result(outcome, args.json)
+
+
+def _status(client: "Client", args: argparse.Namespace) -> int:
+    job = client.status(args.job_id)
+    if args.json:
+        _print_json(job.model_dump(mode="json"))
+    else:
+        print(_status_line(job))
+    return 0
+
+
+def _result(client: "Client", args: argparse.Namespace) -> int:
+    from ragcore.api_schema import NotReady
+
+    outcome = client.result(args.job_id)
+    if isinstance(outcome, NotReady):
+        if args.json:
+            _print_json(outcome.model_dump(mode="json"))
+        return _fail(EXIT_UNFINISHED, f"job {args.job_id} is still {outcome.status.value}; ask again shortly")
+    return _print_result(outcome, args.json)
+
+
+def _cancel(client: "Client", args: argparse.Namespace) -> int:
+    job = client.cancel(args.job_id)
+    if args.json:
+        _print_json(job.model_dump(mode="json"))
+    elif job.status is JobStatus.STOPPED:
+        print(f"job {job.job_id} stopped")
+    else:
+        print(f"job {job.job_id} is {job.status.value}: it stops at its next step and writes no answer")
+    return 0
+
+
+def _status_line(job: "JobStatusView") -> str:
+    attempts = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+    line = f"job {job.job_id}: {job.status.value} ({job.kind}, {attempts}, created {job.created_at})"
+    if job.cancel_requested and not job.status.is_terminal:
+        line += "; stop requested"
+    return f"{line}; {job.error}" if job.error else line
+
+
+def _print_result(outcome: "ResultView | DocumentResultView", as_json: bool) -> int:
+    from ragcore.api_schema import ResultView
+
+    if as_json:
+        _print_json(outcome.model_dump(mode="json"))
+    elif isinstance(outcome, ResultView):
+        print_answer(outcome)
+    else:
+        chunks = f", {outcome.chunks} chunks" if outcome.chunks is not None else ""
+        print(f"{outcome.kind} job {outcome.job_id}: {outcome.action} document {outcome.document_id!r} "
+              f"in {outcome.collection!r}{chunks}")
+    return 0
+
+
+def print_answer(answer: "ResultView") -> None:
+    """The answer, then its sources numbered as the answer cites them."""
+    print(answer.answer)
+    if answer.sources:
+        print()
+    for source in answer.sources:
+        print(f"[{source.n}] {source.title} ({source.source}, score {source.score:.2f})")
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
