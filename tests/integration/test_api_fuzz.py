@@ -1,7 +1,8 @@
 """Property-based requests from the API's own OpenAPI document (schemathesis), valid and
 invalid, against the app in process with real Valkey, SQS and S3 behind it: no request may
 get a 5xx, every error must be the API's JSON error, and every response must match what the
-document declares (status, content type, body schema, ``Allow`` on a 405, ...)."""
+document declares (status, content type, body schema, ``Allow`` on a 405, ...). Auth is on:
+requests carry a real key, and schemathesis' own check sends wrong ones and expects 401."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from rag_api.app import app
-
-pytestmark = pytest.mark.usefixtures("lambda_env")
+from ragcore.bootstrap import get_container, reset_container
+from ragcore.services.auth import create_key
 
 # What the schema cannot say: which file types are read (a part's type or the name's suffix
 # decides: 415 otherwise), and that a file of only whitespace has no text (422). And for a
@@ -44,13 +45,26 @@ _CONFIG = schemathesis.Config.from_dict({
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_CONFIG)
 
 
+@pytest.fixture
+def auth(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("AUTH_DISABLED", "0")
+    reset_container()
+    container = get_container()
+    # Limits high enough never to refuse the fuzzer: rate limiting has its own tests.
+    _, secret = create_key(container.key_store, container.api_key_pepper, "fuzz",
+                           rate_per_second=10_000, burst=100_000)
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @schema.parametrize()
 # Bounded and reproducible: the same ~1400 requests on every run, about 30 s in all. The
 # environment (a fresh queue) is set up once per operation, not per example, as intended.
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-def test_no_request_gets_a_server_error_and_errors_are_json(case: schemathesis.Case) -> None:
-    response = case.call()
+def test_no_request_gets_a_server_error_and_errors_are_json(
+    case: schemathesis.Case, auth: dict[str, str]
+) -> None:
+    response = case.call(headers=auth)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"] == ["application/json"], response.headers

@@ -63,6 +63,26 @@ def test_every_route_but_health_needs_a_valid_key(http: httpx.Client, method: st
     assert http.get("/").status_code in (200, 503)  # health stays open
 
 
+@pytest.mark.parametrize(("method", "path", "body"), [r for r in ROUTES if r[0] == "POST"])
+def test_the_key_is_checked_before_the_body(http: httpx.Client, method: str, path: str, body: Any) -> None:
+    """A caller without a key learns nothing from body errors: broken JSON, a body over the
+    cap and a wrong content type all get the same 401."""
+    bad_bodies = [
+        {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        {"content": b"x" * (7 * 1024 * 1024), "headers": {"Content-Type": "application/json"}},
+        {"content": b"<a/>", "headers": {"Content-Type": "application/xml"}},
+    ]
+    for request in bad_bodies:
+        response = http.request(method, path, **request)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "unauthorized"
+    # With a key, the same bodies get their own errors.
+    good = bearer(key("body"))
+    statuses = [http.request(method, path, content=r["content"], headers={**r["headers"], **good}).status_code
+                for r in bad_bodies]
+    assert 401 not in statuses and 413 in statuses
+
+
 def test_another_tenants_jobs_are_not_found_and_a_shared_tenant_sees_them(http: httpx.Client) -> None:
     alice, bob = key("alice"), key("bob")
     alice_key_id = alice.split("_")[1]
@@ -133,3 +153,28 @@ def test_the_cli_client_sends_the_key_from_its_environment(
     monkeypatch.setenv("RAGCORE_API_KEY", key("cli"))
     with pytest.raises(SystemExit, match="404"):  # in, and told the job does not exist
         call(url, "GET", f"/job-status/{JOB_ID}")
+
+
+def test_browser_preflights_reach_the_app_without_a_key(lambda_env: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preflights carry no key: the gateway routes OPTIONS to the app (template.yaml), which
+    answers them for listed origins; the keyed request itself is still refused, readably."""
+    import rag_api.app
+    from mangum import Mangum
+
+    monkeypatch.setenv("AUTH_DISABLED", "0")
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example")
+    reset_container()
+    monkeypatch.setattr(rag_api.app, "_mangum", Mangum(rag_api.app.create_app(), lifespan="off"))
+    origin = {"Origin": "https://app.example"}
+    with local_api() as http:
+        for method, path, _ in ROUTES:
+            preflight = http.options(path, headers={**origin, "Access-Control-Request-Method": method,
+                                                    "Access-Control-Request-Headers": "authorization, content-type"})
+            assert preflight.status_code == 200, (path, preflight.text)
+            assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+            assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        stranger = http.options("/chat", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in stranger.headers
+        refused = http.post("/chat", json=ASK, headers=origin)
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "https://app.example"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from ragcore.config import get_settings
 
 from . import errors
-from .auth import caller
+from .auth import KEY_SCHEMES, RequireKey
 from .document_routes import router as document_router
 from .headers import SecurityHeaders
 from .limits import BodyLimit
@@ -28,10 +28,11 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     app.include_router(public_router, responses=errors.RESPONSES)
-    keyed = [Depends(caller)]
-    app.include_router(router, responses=errors.RESPONSES, dependencies=keyed)
-    app.include_router(document_router, responses=errors.RESPONSES, dependencies=keyed)
+    app.include_router(router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
+    app.include_router(document_router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
+    # Innermost first: the key is checked before the body is read or capped.
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequireKey, keyed_routes=[*router.routes, *document_router.routes])
     origins = get_settings().cors_origins
     if origins:
         app.add_middleware(

@@ -1,37 +1,74 @@
-"""Who is calling: every route but health needs an API key, and each request spends one token
-of the key's rate limit and daily quota. What a caller may see: its tenant's jobs, and its
+"""Who is calling: every keyed route needs an API key, and each request spends one token of
+the key's rate limit and daily quota. What a caller may see: its tenant's jobs, and its
 tenant's collections (``ragcore.domain.tenancy``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Mapping, Protocol, Self, TypeVar
+from typing import Annotated, Any, Mapping, Protocol, Self, Sequence, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ragcore.bootstrap import Container, get_container
+from ragcore.bootstrap import get_container
 from ragcore.domain.api_keys import ApiKey
+from ragcore.domain.errors import RagError
 from ragcore.domain.tenancy import scoped, unscoped
-from ragcore.services.auth import admit, authenticate
+from ragcore.services.auth import admit, authenticate, presented_key
+
+from .errors import core_error_response
+
+_CALLER = "ragcore_caller"  # in the request state
+
+# Declares the two ways to send a key in the OpenAPI document (and /docs' Authorize button).
+# They check nothing: ``RequireKey`` has done that before the route runs.
+KEY_SCHEMES = [
+    Depends(HTTPBearer(auto_error=False, description="Authorization: Bearer <key>")),
+    Depends(APIKeyHeader(name="x-api-key", auto_error=False, description="the key itself")),
+]
 
 
-def caller(request: Request, container: Annotated[Container, Depends(get_container)]) -> ApiKey | None:
+class RequireKey:
+    """Checks the key of a request for a keyed route before anything reads its body, so a
+    caller without a valid key learns nothing from a body error and spends no parsing; and
+    admits it against the key's limits, so a flood of refused bodies still costs tokens.
+    Requests for other paths (health, docs, unknown routes) pass untouched."""
+
+    def __init__(self, app: ASGIApp, keyed_routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.keyed_routes = keyed_routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._keyed(scope):
+            try:
+                scope.setdefault("state", {})[_CALLER] = await run_in_threadpool(_check, Headers(scope=scope))
+            except RagError as exc:
+                await core_error_response(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _keyed(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in self.keyed_routes)
+
+
+def _check(headers: Headers) -> ApiKey | None:
     """None only when auth is off (``AUTH_DISABLED``, local development)."""
+    container = get_container()
     pepper = container.api_key_pepper  # also refuses AUTH_DISABLED inside Lambda
     if container.settings.auth_disabled:
         return None
-    key = authenticate(_presented(request), container.key_store, pepper)
+    key = authenticate(presented_key(headers.get("authorization"), headers.get("x-api-key")),
+                       container.key_store, pepper)
     admit(key, container.key_store)
     return key
 
 
-def _presented(request: Request) -> str | None:
-    """Bearer, else x-api-key; an Authorization header of another scheme is a wrong key, not
-    a reason to look elsewhere."""
-    authorization = request.headers.get("authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else None
-    return request.headers.get("x-api-key")
+def caller(request: Request) -> ApiKey | None:
+    """The key ``RequireKey`` admitted for this request (None with auth off)."""
+    return getattr(request.state, _CALLER)
 
 
 Caller = Annotated[ApiKey | None, Depends(caller)]

@@ -83,6 +83,36 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(method for method in _METHODS if served(method))
 
 
+def core_error_response(exc: RagError) -> JSONResponse:
+    """The answer to an error of the core, wherever it is raised: in a route, or in the key
+    check that runs before any route (``auth.RequireKey``)."""
+    match exc:
+        case JobNotFoundError():
+            return error_response(404, "job_not_found", str(exc))
+        case DocumentNotFoundError():
+            return error_response(404, "document_not_found", str(exc))
+        case InvalidDocumentError():
+            status, code = {
+                UnsupportedDocumentTypeError: (415, "unsupported_document_type"),
+                TooLargeError: (413, "too_large"),
+                UploadIncompleteError: (409, "upload_incomplete"),
+                UploadNotFoundError: (404, "upload_not_found"),
+                UploadCompletedError: (409, "upload_already_completed"),
+            }.get(type(exc), (422, "invalid_document"))
+            return error_response(status, code, str(exc))
+        case UnauthorizedError():
+            return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+        case RateLimitedError():
+            code = "quota_exceeded" if exc.reason == "quota" else "rate_limited"
+            return error_response(429, code, str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after))})
+        case DependencyUnavailableError():
+            return error_response(
+                503, "dependency_unavailable", f"{exc.dependency} is unavailable; try again shortly"
+            )
+        case _:
+            return error_response(400, "bad_request", str(exc))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -105,43 +135,9 @@ def install(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
-    @app.exception_handler(JobNotFoundError)
-    async def _job_not_found(_: Request, exc: JobNotFoundError) -> JSONResponse:
-        return error_response(404, "job_not_found", str(exc))
-
-    @app.exception_handler(DocumentNotFoundError)
-    async def _document_not_found(_: Request, exc: DocumentNotFoundError) -> JSONResponse:
-        return error_response(404, "document_not_found", str(exc))
-
-    @app.exception_handler(InvalidDocumentError)
-    async def _invalid_document(_: Request, exc: InvalidDocumentError) -> JSONResponse:
-        status, code = {
-            UnsupportedDocumentTypeError: (415, "unsupported_document_type"),
-            TooLargeError: (413, "too_large"),
-            UploadIncompleteError: (409, "upload_incomplete"),
-            UploadNotFoundError: (404, "upload_not_found"),
-            UploadCompletedError: (409, "upload_already_completed"),
-        }.get(type(exc), (422, "invalid_document"))
-        return error_response(status, code, str(exc))
-
-    @app.exception_handler(UnauthorizedError)
-    async def _unauthorized(_: Request, exc: UnauthorizedError) -> JSONResponse:
-        return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
-
-    @app.exception_handler(RateLimitedError)
-    async def _rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
-        code = "quota_exceeded" if exc.reason == "quota" else "rate_limited"
-        return error_response(429, code, str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after))})
-
-    @app.exception_handler(DependencyUnavailableError)
-    async def _unavailable(_: Request, exc: DependencyUnavailableError) -> JSONResponse:
-        return error_response(
-            503, "dependency_unavailable", f"{exc.dependency} is unavailable; try again shortly"
-        )
-
     @app.exception_handler(RagError)
     async def _core_error(_: Request, exc: RagError) -> JSONResponse:
-        return error_response(400, "bad_request", str(exc))
+        return core_error_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

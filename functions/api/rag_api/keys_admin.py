@@ -15,8 +15,9 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragcore.bootstrap import get_container
+from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.tenancy import TenantName
-from ragcore.services.auth import create_key
+from ragcore.services.auth import create_key, revoke_key
 
 logger = Logger(service="ragcore-keys")
 
@@ -45,11 +46,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not command.name:
             return {"error": "create needs a name"}
         record, secret = create_key(keys, container.api_key_pepper, command.name, command.tenant,
-                                    command.rate_per_second, command.burst, command.daily_quota)
+                                    command.rate_per_second, command.burst, command.daily_quota,
+                                    gateway=container.gateway_keys)
         logger.info("api key created", key_id=record.key_id, tenant=record.tenant)  # never the key
-        return {"key": secret, **record.model_dump()}
+        return {"key": secret, **_shown(record)}
     if command.action == "revoke":
-        revoked = bool(command.key_id) and keys.revoke(command.key_id or "")
+        revoked = bool(command.key_id) and revoke_key(keys, command.key_id or "", container.gateway_keys) is not None
         logger.info("api key revoke", key_id=command.key_id, revoked=revoked)
         return {"key_id": command.key_id, "revoked": revoked}
-    return {"keys": [k.model_dump() for k in keys.list()]}
+    return {"keys": [_shown(k) for k in keys.list()]}
+
+
+def _shown(key: ApiKey) -> dict[str, Any]:
+    """The record without its usage-plan key value (an operator has no use for it)."""
+    return key.model_dump(exclude={"gateway_key": {"value"}})

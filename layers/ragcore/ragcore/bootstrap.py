@@ -16,6 +16,7 @@ from ragcore.ports import (
     DeadLetters,
     DocumentStore,
     Embedder,
+    GatewayKeys,
     JobQueue,
     JobStore,
     KeyStore,
@@ -119,6 +120,17 @@ class Container:
         from ragcore.adapters.valkey_keys import ValkeyKeyStore
 
         return self._once("key_store", lambda: ValkeyKeyStore(self._valkey()))
+
+    @property
+    def gateway_keys(self) -> GatewayKeys | None:
+        """None where no usage plan meters keys at the edge (offline, or USAGE_PLAN_ID unset)."""
+        from ragcore.adapters.apigateway_keys import ApiGatewayKeys
+
+        plan = self.settings.usage_plan_id
+        if not plan:
+            return None
+        return self._once("gateway_keys", lambda: ApiGatewayKeys(
+            self._aws_client("apigateway", self.settings.dependency_timeout_seconds), plan))
 
     @property
     def api_key_pepper(self) -> str:

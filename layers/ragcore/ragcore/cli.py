@@ -149,7 +149,7 @@ def _tenant_name(value: str) -> str:
 
 def _keys(args: argparse.Namespace) -> int:
     from ragcore.bootstrap import get_container, reset_container
-    from ragcore.services.auth import create_key
+    from ragcore.services.auth import create_key, revoke_key
 
     if args.local:
         os.environ["VALKEY_URL"] = f"redis://{get_settings().dev_host}:{get_settings().dev_valkey_port}/0"
@@ -158,13 +158,13 @@ def _keys(args: argparse.Namespace) -> int:
     if args.keys_command == "create":
         record, secret = create_key(
             container.key_store, container.api_key_pepper, args.name, args.tenant, args.rate, args.burst,
-            args.daily_quota,
+            args.daily_quota, gateway=container.gateway_keys,
         )
         print(f"created key {record.key_id} ({record.name}, tenant {record.tenant}); it is shown only now:")
         print(secret)
         return 0
     if args.keys_command == "revoke":
-        if not container.key_store.revoke(args.key_id):
+        if revoke_key(container.key_store, args.key_id, container.gateway_keys) is None:
             print(f"no active key {args.key_id!r}", file=sys.stderr)
             return 1
         print(f"revoked {args.key_id}")

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     auth_disabled: bool = False
     api_key_pepper: SecretStr | None = None  # unset offline: a fixed development pepper
     api_key_pepper_secret_arn: str | None = None
+    # AWS: the stage's usage plan; each new key gets an API Gateway key in it (the edge throttle).
+    usage_plan_id: str | None = None
 
     # Browser origins allowed to call the API (CORS), comma-separated; none by default. A
     # wildcard is refused: keys travel in headers, and "*" would let any page spend them.

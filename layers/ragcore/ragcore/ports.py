@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
-from ragcore.domain.api_keys import ApiKey
+from ragcore.domain.api_keys import ApiKey, GatewayKey
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.retrieval import SearchQuery
@@ -68,9 +68,17 @@ class KeyStore(Protocol):
     def add(self, key: ApiKey, key_digest: str) -> None: ...
     def find(self, key_digest: str) -> ApiKey | None: ...
     def list(self) -> list[ApiKey]: ...
-    def revoke(self, key_id: str) -> bool: ...
+    def revoke(self, key_id: str) -> ApiKey | None:
+        """The key as revoked now; None if there is no such active key."""
     def admit(self, key: ApiKey) -> Admission:
         """Takes one request from the key's token bucket and daily quota, atomically."""
+
+
+class GatewayKeys(Protocol):
+    """API Gateway's keys in the stage's usage plan: the per-key throttle at the edge."""
+
+    def issue(self, key_id: str) -> GatewayKey: ...
+    def withdraw(self, gateway_key: GatewayKey) -> None: ...
 
 
 class JobQueue(Protocol):

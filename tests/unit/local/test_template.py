@@ -4,6 +4,8 @@ import pytest
 import yaml
 
 from rag_api.app import app
+from rag_api.document_routes import router as document_router
+from rag_api.routes import router
 from ragcore.config import Settings
 from ragcore.local.template import _CfnLoader, load_template
 from tests.support.paths import ROOT
@@ -22,10 +24,28 @@ def test_functions_and_routes() -> None:
     app_routes = {
         (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
     }
-    assert set(TEMPLATE.api_routes) == app_routes | {("GET", "/openapi.json")}
+    preflights = {("OPTIONS", path) for _, path in KEYED}  # CORS: reach the app without a key
+    assert set(TEMPLATE.api_routes) == app_routes | preflights | {("GET", "/openapi.json")}
     assert RAW["Resources"]["RestApi"]["Type"] == "AWS::Serverless::Api"  # REST, not HTTP API
     assert RAW["Globals"]["Function"]["Runtime"] == "python3.12"
     assert RAW["Globals"]["Function"]["Architectures"] == ["x86_64"]
+
+
+KEYED = {(method, route.path) for route in [*router.routes, *document_router.routes] for method in route.methods}
+
+
+def test_the_gateway_asks_for_a_key_exactly_where_the_app_does() -> None:
+    """The authorizer and the usage plan guard every keyed route; public ones (health, the
+    OpenAPI document, pages, preflights) opt out, and nothing else does."""
+    auth = RAW["Resources"]["RestApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "KeyAuthorizer" and auth["ApiKeyRequired"] is True
+    assert RAW["Resources"]["RestApi"]["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
+    for name, event in RAW["Resources"]["ApiFunction"]["Properties"]["Events"].items():
+        route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        opted_out = event["Properties"].get("Auth") == {"Authorizer": "NONE", "ApiKeyRequired": False}
+        assert opted_out == (route not in KEYED), name
+        if route in KEYED:
+            assert "Auth" not in event["Properties"], name
 
 
 @pytest.mark.parametrize("function_id", ["WorkerFunction", "IngestFunction"])

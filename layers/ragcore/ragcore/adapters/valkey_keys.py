@@ -67,15 +67,15 @@ class ValkeyKeyStore:
             found = [self.find(d) for d in digests if d]
         return sorted((k for k in found if k), key=lambda k: k.created_at)
 
-    def revoke(self, key_id: str) -> bool:
+    def revoke(self, key_id: str) -> ApiKey | None:
         with valkey_errors():
             key_digest = self._client.get(f"{self._prefix}key-id:{key_id}")
             key = self.find(key_digest) if key_digest else None
             if key is None or not key.active:
-                return False
+                return None
             revoked = key.model_copy(update={"revoked_at": time.time()})
             self._client.set(f"{self._prefix}key:{key_digest}", revoked.model_dump_json())
-        return True
+        return revoked
 
     def admit(self, key: ApiKey) -> Admission:
         args = [key.rate_per_second, key.burst, key.daily_quota or 0]

@@ -19,6 +19,11 @@ from ragcore.domain.tenancy import TenantName
 KEY_PREFIX = "rk_"
 
 
+class GatewayKey(BaseModel):
+    id: str  # to delete it
+    value: str  # what the authorizer returns as usageIdentifierKey
+
+
 class ApiKey(BaseModel):
     key_id: str
     name: str
@@ -30,6 +35,9 @@ class ApiKey(BaseModel):
     rate_per_second: float = Field(default=5.0, gt=0, le=10_000)
     burst: int = Field(default=20, ge=1)
     daily_quota: int | None = Field(default=None, ge=1)
+    # In AWS, the API Gateway key that meters this key in the usage plan (the edge throttle).
+    # Not a credential: the gateway takes it only from the authorizer, never from a client.
+    gateway_key: GatewayKey | None = None
 
     @property
     def active(self) -> bool:

@@ -130,7 +130,7 @@ class LocalStackService(ManagedProcess):
             "OVERRIDE_IN_DOCKER": "0",
             "DNS_ADDRESS": "0",
             "SQS_ENDPOINT_STRATEGY": "path",
-            "SERVICES": "sqs,s3",
+            "SERVICES": "sqs,s3,apigateway",  # apigateway: usage-plan keys (KeysFunction)
             "FILESYSTEM_ROOT": str(data_dir.resolve()),
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DISABLE_EVENTS": "1",

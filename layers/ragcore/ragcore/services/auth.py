@@ -6,7 +6,7 @@ import math
 
 from ragcore.domain.api_keys import ApiKey, digest, looks_like_a_key, new_key
 from ragcore.domain.errors import RagError
-from ragcore.ports import KeyStore
+from ragcore.ports import GatewayKeys, KeyStore
 
 
 class UnauthorizedError(RagError):
@@ -23,6 +23,16 @@ class RateLimitedError(RagError):
 
 
 UNAUTHORIZED = "send a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'"
+
+
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """Bearer, else x-api-key; an Authorization header of another scheme is a wrong key, not
+    a reason to look elsewhere. Shared by the API and the gateway's authorizer, so both read a
+    request the same way."""
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+    return x_api_key
 
 
 def authenticate(presented: str | None, keys: KeyStore, pepper: str) -> ApiKey:
@@ -42,11 +52,28 @@ def admit(key: ApiKey, keys: KeyStore) -> None:
 
 def create_key(
     keys: KeyStore, pepper: str, name: str, tenant: str | None = None, rate_per_second: float = 5.0,
-    burst: int = 20, daily_quota: int | None = None,
+    burst: int = 20, daily_quota: int | None = None, gateway: GatewayKeys | None = None,
 ) -> tuple[ApiKey, str]:
-    """Returns the record and the key itself, which is shown once and never stored."""
+    """Returns the record and the key itself, which is shown once and never stored. With a
+    ``gateway`` (AWS), the key also gets its meter in the usage plan, issued first and taken
+    back if the record cannot be stored, so neither side holds a key the other lacks."""
     key_id, secret = new_key()
+    gateway_key = gateway.issue(key_id) if gateway else None
     record = ApiKey(key_id=key_id, name=name, tenant=tenant or key_id, rate_per_second=rate_per_second,
-                    burst=burst, daily_quota=daily_quota)
-    keys.add(record, digest(secret, pepper))
+                    burst=burst, daily_quota=daily_quota, gateway_key=gateway_key)
+    try:
+        keys.add(record, digest(secret, pepper))
+    except Exception:
+        if gateway and gateway_key:
+            gateway.withdraw(gateway_key)
+        raise
     return record, secret
+
+
+def revoke_key(keys: KeyStore, key_id: str, gateway: GatewayKeys | None = None) -> ApiKey | None:
+    """Refused by the API and the authorizer as soon as the record says so; the usage-plan key
+    goes after, and a failure there leaves only an unused meter."""
+    revoked = keys.revoke(key_id)
+    if revoked and revoked.gateway_key and gateway:
+        gateway.withdraw(revoked.gateway_key)
+    return revoked

@@ -1,0 +1,109 @@
+"""The edge in AWS: API Gateway's authorizer and the usage plan's per-key meters, with real
+Valkey and LocalStack's API Gateway control plane (its data plane does not run here, so the
+authorizer is called as API Gateway would call it)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterator
+
+import boto3
+import pytest
+
+from rag_api.authorizer import handler as authorizer
+from rag_api.keys_admin import handler as keys_function
+from ragcore.bootstrap import get_container, reset_container
+from ragcore.local.lambda_context import LocalLambdaContext
+from ragcore.services.auth import create_key
+from tests.support.workers import REGION
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:000000000000:abc123/v1/POST/chat"
+PEPPER = "a-long-random-pepper-from-secrets-manager"
+
+
+@pytest.fixture
+def gateway(lambda_env: dict[str, str]) -> Any:
+    return boto3.client("apigateway", endpoint_url=lambda_env["AWS_ENDPOINT_URL"], region_name=REGION)
+
+
+@pytest.fixture
+def usage_plan(gateway: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    plan = gateway.create_usage_plan(name=f"plan-{uuid.uuid4().hex[:8]}",
+                                     throttle={"rateLimit": 20.0, "burstLimit": 40})
+    for name, value in {"AWS_LAMBDA_FUNCTION_NAME": "KeysFunction", "AUTH_DISABLED": "0",
+                        "API_KEY_PEPPER": PEPPER, "USAGE_PLAN_ID": plan["id"]}.items():
+        monkeypatch.setenv(name, value)
+    reset_container()
+    yield plan["id"]
+    gateway.delete_usage_plan(usagePlanId=plan["id"])
+
+
+def request(**headers: str) -> dict[str, Any]:
+    """A REQUEST authorizer's event, as API Gateway sends it."""
+    return {"type": "REQUEST", "methodArn": METHOD_ARN, "httpMethod": "POST", "path": "/chat", "headers": headers}
+
+
+def context() -> LocalLambdaContext:
+    return LocalLambdaContext("AuthorizerFunction", 5)
+
+
+def test_a_key_made_in_aws_is_metered_at_the_edge_until_revoked(gateway: Any, usage_plan: str) -> None:
+    created = keys_function({"action": "create", "name": "app"}, LocalLambdaContext("KeysFunction", 30))
+    meter = created["gateway_key"]
+    assert set(meter) == {"id"}  # the operator sees which meter, not its value
+    in_plan = gateway.get_usage_plan_keys(usagePlanId=usage_plan)["items"]
+    assert [k["id"] for k in in_plan] == [meter["id"]]
+    value = gateway.get_api_key(apiKey=meter["id"], includeValue=True)["value"]
+    assert value != created["key"] and created["key"] not in value  # not the client's key
+
+    for headers in ({"Authorization": f"Bearer {created['key']}"}, {"X-Api-Key": created["key"]}):
+        allowed = authorizer(request(**headers), context())
+        assert allowed["usageIdentifierKey"] == value
+        assert allowed["principalId"] == created["key_id"]
+        assert allowed["policyDocument"]["Statement"] == [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}]
+        assert allowed["context"]["tenant"] == created["tenant"]
+
+    revoked = keys_function({"action": "revoke", "key_id": created["key_id"]}, LocalLambdaContext("KeysFunction", 30))
+    assert revoked["revoked"] is True
+    assert gateway.get_usage_plan_keys(usagePlanId=usage_plan)["items"] == []
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer(request(Authorization=f"Bearer {created['key']}"), context())
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"Authorization": "Bearer rk_nope_nope"}, {"x-api-key": "not-a-key"}, {"Authorization": "Basic eA=="},
+])
+def test_the_authorizer_refuses_what_the_api_refuses(usage_plan: str, headers: dict[str, str]) -> None:
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer(request(**headers), context())
+
+
+def test_a_key_without_a_meter_is_refused_plainly(usage_plan: str) -> None:
+    """Made where no usage plan was configured: API Gateway would answer it a bare 403."""
+    container = get_container()
+    _, secret = create_key(container.key_store, container.api_key_pepper, "offline-made")
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer(request(Authorization=f"Bearer {secret}"), context())
+
+
+def test_an_unreachable_valkey_is_a_failure_not_a_refusal(usage_plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal would answer 401 to a good key; a failure is AUTHORIZER_FAILURE, a 503."""
+    monkeypatch.setenv("VALKEY_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
+    reset_container()
+    with pytest.raises(Exception) as failure:
+        authorizer(request(Authorization="Bearer rk_abc_def"), context())
+    assert str(failure.value) != "Unauthorized"
+
+
+def test_a_failed_record_takes_its_meter_back(gateway: Any, usage_plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = get_container()
+
+    def broken_add(*_: object) -> None:
+        raise ConnectionError("valkey went away")
+
+    monkeypatch.setattr(container.key_store, "add", broken_add)
+    with pytest.raises(ConnectionError):
+        create_key(container.key_store, container.api_key_pepper, "doomed", gateway=container.gateway_keys)
+    assert gateway.get_usage_plan_keys(usagePlanId=usage_plan)["items"] == []
