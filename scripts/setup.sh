@@ -2,7 +2,8 @@
 # Installs everything the offline stack and the tests need, into virtualenvs inside the repo.
 # Safe to re-run: finished parts are skipped (stamp files), so it is quick the second time.
 #   scripts/setup.sh          -> what `make demo` / `make dev` need
-#   scripts/setup.sh --test   -> also the SAM CLI (cfn-lint, sam validate, sam build) and checkov
+#   scripts/setup.sh --test   -> also the SAM CLI (cfn-lint, sam validate, sam build), checkov
+#                                and Chromium (apt) for the browser test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,10 +75,25 @@ checkov_venv() {
   touch .venv-checkov/.ready
 }
 
+# The web UI's browser test (tests/e2e/test_ui.py) drives Debian's Chromium through Playwright
+# (its pip package is in the dev extra). Never `playwright install`: it downloads browser builds.
+browser() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if sudo -n true 2>/dev/null; then sudo="sudo"; else
+      echo "/usr/bin/chromium is missing: run 'sudo apt-get install -y chromium' (needs root)" >&2; return 1
+    fi
+  fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  /usr/bin/chromium --version
+}
+
 if [ "${1:-}" = "--print-python" ]; then find_python "$2"; exit; fi
 
 parts=(main_venv llm_venv localstack_venv)
-[ "${1:-}" = "--test" ] && parts+=(sam_venv checkov_venv)
+[ "${1:-}" = "--test" ] && parts+=(sam_venv checkov_venv browser)
 
 declare -A pids
 for part in "${parts[@]}"; do

@@ -1,7 +1,10 @@
 """Response headers every answer carries, and the browser origins allowed to call the API.
 
-The API serves JSON only, so its content security policy allows nothing to load or frame it;
-responses hold per-caller data, so nothing may be cached on the way.
+The JSON API's content security policy allows nothing to load or frame it; responses hold
+per-caller data, so nothing may be cached on the way. The two pages the function serves (the
+web UI at ``/ui`` and the API reference at ``/docs``, ``ui_routes``) set their own, narrowest
+policy: their own scripts, styles and requests, nothing inline and nothing from elsewhere. The
+middleware only adds the headers a response has not set itself.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
+
+_PAGE = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " \
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+# The web UI: its own script, stylesheet and API calls (same origin), no images at all.
+UI_CSP = f"{_PAGE}; img-src 'self'"
+# Swagger UI: the same, plus the icons its stylesheet inlines as data: URLs.
+DOCS_CSP = f"{_PAGE}; img-src 'self' data:"
 
 
 class SecurityHeaders:

@@ -1,0 +1,649 @@
+// ragcore web UI: plain JavaScript, no build step, nothing inline (the page's CSP allows only
+// this file). Every API URL is relative to where this script was served from, so the page
+// works at http://host/ui as well as under a stage prefix (https://host/v1/ui).
+"use strict";
+
+(() => {
+  // .../ui/app.js -> .../  (the API's base, stage prefix included)
+  const API_BASE = new URL("../", document.currentScript.src);
+  const KEY_STORAGE = "ragcore.apiKey";
+  const POLL_MS = 1000;
+  const MAX_INLINE_BYTES = 4 * 1024 * 1024; // the API's default MAX_INLINE_DOCUMENT_BYTES
+  const FINAL = new Set(["finished", "failed", "stopped"]);
+  const PAGE_SIZE = 50;
+
+  const $ = (id) => document.getElementById(id);
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // ---------------------------------------------------------------- the key
+
+  let memoryKey = null; // when local storage is unavailable (private mode, blocked storage)
+
+  function getKey() {
+    try {
+      return window.localStorage.getItem(KEY_STORAGE) || memoryKey;
+    } catch {
+      return memoryKey;
+    }
+  }
+
+  function setKey(value) {
+    memoryKey = value;
+    try {
+      if (value) window.localStorage.setItem(KEY_STORAGE, value);
+      else window.localStorage.removeItem(KEY_STORAGE);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  function showKeyState(message) {
+    $("key-state").textContent = message || (getKey()
+      ? "A key is saved in this browser."
+      : "No key saved. Paste the key you were given (it starts with rk_).");
+  }
+
+  // ---------------------------------------------------------------- calling the API
+
+  class ApiError extends Error {
+    constructor(status, code, message, details, retryAfter) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.details = details || [];
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  function apiUrl(path, params) {
+    const url = new URL(path, API_BASE);
+    for (const [name, value] of Object.entries(params || {})) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+    }
+    return url;
+  }
+
+  async function call(method, path, { json, form, params } = {}) {
+    const headers = { Accept: "application/json" };
+    const key = getKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    let body;
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    } else if (form) {
+      body = form; // the browser sets multipart/form-data with its boundary
+    }
+    let response;
+    try {
+      response = await fetch(apiUrl(path, params), {
+        method, headers, body, cache: "no-store", credentials: "omit", redirect: "error",
+      });
+    } catch {
+      throw new ApiError(0, "network_error", "The API could not be reached. Check the connection and try again.");
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) throw errorOf(response, data);
+    return { status: response.status, data, headers: response.headers };
+  }
+
+  function errorOf(response, data) {
+    const error = (data && data.error) || {};
+    const retryAfter = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+    let message = error.message || response.statusText || "the request failed";
+    if (response.status === 401) {
+      message = `The API key was not accepted (${message}). Paste a valid key under “API key”.`;
+    } else if (response.status === 429) {
+      const wait = Number.isFinite(retryAfter) ? `${retryAfter} s` : "a moment";
+      message = `Too many requests: ${message}. Try again in ${wait}.`;
+    } else if (response.status === 503) {
+      message = `The service is busy or a dependency is down (${message}). Try again shortly.`;
+    }
+    return new ApiError(response.status, error.code || `http_${response.status}`, message, error.details,
+      Number.isFinite(retryAfter) ? retryAfter : undefined);
+  }
+
+  function showError(box, error) {
+    box.replaceChildren();
+    if (!error) {
+      box.hidden = true;
+      return;
+    }
+    const title = document.createElement("p");
+    const strong = document.createElement("strong");
+    strong.textContent = error.status ? `Error ${error.status}` : "Error";
+    title.append(strong, ` ${error.message}`);
+    box.append(title);
+    if (error.details && error.details.length) {
+      const list = document.createElement("ul");
+      for (const detail of error.details) {
+        const item = document.createElement("li");
+        item.textContent = [detail.field, detail.problem].filter(Boolean).join(": ") || JSON.stringify(detail);
+        list.append(item);
+      }
+      box.append(list);
+    }
+    if (error.code && error.status) {
+      const code = document.createElement("p");
+      code.className = "help";
+      code.textContent = `code: ${error.code}`;
+      box.append(code);
+    }
+    box.hidden = false;
+  }
+
+  function asError(error) {
+    return error instanceof ApiError ? error : new ApiError(0, "client_error", String(error && error.message || error));
+  }
+
+  // Polls a job until it is final; 429 and 503 wait as told and go on, other errors end it.
+  async function follow(jobId, onStatus, isCurrent = () => true) {
+    for (;;) {
+      let status;
+      try {
+        status = (await call("GET", `job-status/${encodeURIComponent(jobId)}`)).data;
+      } catch (error) {
+        if (!isCurrent()) return null;
+        if (error.status === 429 || error.status === 503) {
+          onStatus(null, error);
+          await sleep(1000 * (error.retryAfter || 2));
+          continue;
+        }
+        throw error;
+      }
+      if (!isCurrent()) return null;
+      onStatus(status, null);
+      if (FINAL.has(status.status)) return status;
+      await sleep(POLL_MS);
+    }
+  }
+
+  // ---------------------------------------------------------------- asking
+
+  let currentAsk = null; // { jobId, collection, started }
+
+  const STATE_TEXT = {
+    sending: "Sending the question…",
+    queued: "Queued: waiting for a worker.",
+    started: "Started: finding passages and writing the answer.",
+    finished: "Finished.",
+    failed: "Failed.",
+    stopped: "Stopped.",
+  };
+
+  function showJobState(state, extra) {
+    const job = $("job");
+    job.hidden = false;
+    job.dataset.state = state;
+    const seen = new Set((job.dataset.seen || "").split(" ").filter(Boolean));
+    seen.add(state);
+    job.dataset.seen = [...seen].join(" ");
+    const order = ["queued", "started", "finished"];
+    const reached = state === "finished" ? 3 : state === "started" ? 2 : state === "queued" ? 1 : null;
+    for (const step of job.querySelectorAll(".steps li")) {
+      const index = order.indexOf(step.dataset.step) + 1;
+      step.classList.remove("done", "current", "bad");
+      step.removeAttribute("aria-current");
+      if (step.dataset.step === "finished") step.textContent = "Finished";
+      if (reached !== null) {
+        if (index < reached || (index === reached && state === "finished")) step.classList.add("done");
+        if (index === reached) step.setAttribute("aria-current", "step");
+        if (index === reached && state !== "finished") step.classList.add("current");
+      }
+    }
+    if (state === "failed" || state === "stopped") {
+      const last = job.querySelector('.steps li[data-step="finished"]');
+      last.textContent = state === "failed" ? "Failed" : "Stopped";
+      last.classList.add("bad");
+      last.setAttribute("aria-current", "step");
+      for (const step of job.querySelectorAll(".steps li")) {
+        if (step !== last && seen.has(step.dataset.step)) step.classList.add("done");
+      }
+    }
+    $("job-status").textContent = [STATE_TEXT[state] || state, extra].filter(Boolean).join(" ");
+  }
+
+  async function ask(event) {
+    event.preventDefault();
+    const query = $("question").value.trim();
+    const collection = $("ask-collection").value.trim();
+    showError($("ask-error"), null);
+    if (!query) {
+      showError($("ask-error"), new ApiError(0, "invalid", "Type a question first."));
+      $("question").focus();
+      return;
+    }
+    $("answer").hidden = true;
+    $("job").dataset.seen = "";
+    showJobState("sending");
+    $("ask-submit").disabled = true;
+    const body = { query };
+    if (collection) body.collection = collection;
+    const ticket = { jobId: null, collection: collection || "default", started: Date.now() };
+    currentAsk = ticket;
+    try {
+      const accepted = (await call("POST", "chat", { json: body })).data;
+      ticket.jobId = accepted.job_id;
+      $("ask-cancel").disabled = false;
+      showJobState(accepted.status);
+      const final = await follow(ticket.jobId, (status, error) => {
+        if (error) showJobState($("job").dataset.state, `(${error.message})`);
+        else if (!FINAL.has(status.status)) {
+          showJobState(status.status, status.cancel_requested ? "Stopping…" : "");
+        }
+      }, () => currentAsk === ticket);
+      if (!final) return;
+      await finishAsk(ticket, final);
+    } catch (error) {
+      if (currentAsk === ticket) {
+        if (!ticket.jobId) $("job").hidden = true; // nothing was queued
+        showError($("ask-error"), asError(error));
+      }
+    } finally {
+      if (currentAsk === ticket) {
+        $("ask-submit").disabled = false;
+        $("ask-cancel").disabled = true;
+      }
+    }
+  }
+
+  async function finishAsk(ticket, status) {
+    $("ask-cancel").disabled = true;
+    if (status.status === "failed") {
+      showJobState("failed", status.error ? `Reason: ${status.error}` : "");
+      return;
+    }
+    if (status.status === "stopped") {
+      showJobState("stopped", "The question was cancelled; no answer was written.");
+      return;
+    }
+    const seconds = ((Date.now() - ticket.started) / 1000).toFixed(1);
+    const result = (await call("GET", `result/${encodeURIComponent(ticket.jobId)}`)).data;
+    showJobState("finished", `Answered in ${seconds} s.`);
+    renderAnswer(result, ticket.collection);
+  }
+
+  async function cancelAsk() {
+    const ticket = currentAsk;
+    if (!ticket || !ticket.jobId) return;
+    $("ask-cancel").disabled = true;
+    try {
+      const response = await call("POST", `jobs/${encodeURIComponent(ticket.jobId)}/cancel`);
+      showJobState(response.data.status, response.status === 202 ? "Stopping at its next step…" : "");
+    } catch (error) {
+      showError($("ask-error"), asError(error));
+    }
+  }
+
+  const CITATION = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+
+  function renderAnswer(result, collection) {
+    const sources = new Map(result.sources.map((source) => [source.n, source]));
+    const text = $("answer-text");
+    text.replaceChildren();
+    let last = 0;
+    for (const match of result.answer.matchAll(CITATION)) {
+      const numbers = match[1].split(",").map((n) => Number.parseInt(n.trim(), 10));
+      if (!numbers.every((n) => sources.has(n))) continue; // not a citation we can show
+      text.append(result.answer.slice(last, match.index), "[");
+      numbers.forEach((n, i) => {
+        if (i) text.append(", ");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "cite";
+        button.textContent = String(n);
+        button.setAttribute("aria-label", `Source ${n}: ${sources.get(n).title}`);
+        button.setAttribute("aria-controls", `passage-${n}`);
+        button.setAttribute("aria-expanded", "false");
+        button.dataset.n = String(n);
+        button.addEventListener("click", () => revealSource(n, true));
+        text.append(button);
+      });
+      text.append("]");
+      last = match.index + match[0].length;
+    }
+    text.append(result.answer.slice(last));
+
+    const list = $("sources");
+    list.replaceChildren(...result.sources.map((source) => sourceItem(source, collection)));
+    const usage = result.usage || {};
+    const timings = result.timings_ms || {};
+    $("answer-meta").textContent = [
+      result.model && `model ${result.model}`,
+      usage.total_tokens && `${usage.total_tokens} tokens`,
+      timings.total_ms && `worker time ${(timings.total_ms / 1000).toFixed(1)} s`,
+    ].filter(Boolean).join(" · ");
+    $("answer").hidden = false;
+  }
+
+  function sourceItem(source, collection) {
+    const item = document.createElement("li");
+    item.id = `source-${source.n}`;
+    item.className = "source";
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "source-toggle";
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.setAttribute("aria-controls", `passage-${source.n}`);
+    const number = document.createElement("span");
+    number.className = "source-n";
+    number.textContent = `[${source.n}]`;
+    const title = document.createElement("span");
+    title.textContent = ` ${source.title}`;
+    toggle.append(number, title);
+    toggle.addEventListener("click", () => revealSource(source.n, toggle.getAttribute("aria-expanded") !== "true"));
+
+    const passage = document.createElement("div");
+    passage.id = `passage-${source.n}`;
+    passage.className = "passage";
+    passage.tabIndex = -1;
+    passage.hidden = true;
+    const quote = document.createElement("blockquote");
+    quote.textContent = source.snippet;
+    const facts = document.createElement("dl");
+    const addFact = (name, value) => {
+      if (value === undefined || value === null || value === "") return;
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      if (value instanceof Node) dd.append(value);
+      else dd.textContent = value;
+      facts.append(dt, dd);
+    };
+    addFact("Document", source.title);
+    addFact("Document id", source.document_id);
+    addFact("Source", /^https?:\/\//i.test(source.source) ? externalLink(source.source) : source.source);
+    addFact("Relevance score", Number(source.score).toFixed(2));
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "secondary small";
+    more.textContent = "Show the document's record";
+    const record = document.createElement("div");
+    record.className = "record";
+    record.setAttribute("aria-live", "polite");
+    more.addEventListener("click", () => showRecord(source.document_id, collection, record, more));
+    passage.append(quote, facts, more, record);
+    item.append(toggle, passage);
+    return item;
+  }
+
+  function externalLink(href) {
+    const link = document.createElement("a");
+    link.href = href;
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    link.textContent = href;
+    return link;
+  }
+
+  function revealSource(n, open) {
+    const passage = $(`passage-${n}`);
+    if (!passage) return;
+    passage.hidden = !open;
+    for (const control of document.querySelectorAll(`[aria-controls="passage-${n}"]`)) {
+      control.setAttribute("aria-expanded", String(open));
+    }
+    $(`source-${n}`).classList.toggle("open", open);
+    if (open) {
+      passage.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      passage.focus({ preventScroll: true });
+    }
+  }
+
+  async function showRecord(documentId, collection, box, button) {
+    button.disabled = true;
+    box.replaceChildren();
+    try {
+      const record = (await call("GET", `documents/${encodeURIComponent(documentId)}`, { params: { collection } })).data;
+      const facts = document.createElement("dl");
+      for (const [name, value] of [
+        ["Title", record.title], ["File", record.filename], ["Type", record.content_type],
+        ["Size", record.size_bytes != null ? `${record.size_bytes} bytes` : null], ["Status", record.status],
+        ["Passages", record.chunks], ["Collection", record.collection], ["Updated", when(record.updated_at)],
+      ]) {
+        if (value === undefined || value === null || value === "") continue;
+        const dt = document.createElement("dt");
+        dt.textContent = name;
+        const dd = document.createElement("dd");
+        dd.textContent = String(value);
+        facts.append(dt, dd);
+      }
+      box.append(facts);
+    } catch (error) {
+      const note = document.createElement("p");
+      note.className = "notice error";
+      note.textContent = asError(error).status === 404
+        ? "This document is no longer in the collection."
+        : asError(error).message;
+      box.append(note);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- documents
+
+  let listedCollection = "default";
+  let nextOffset = null;
+  let refreshTimer = null;
+
+  // Document records carry epoch seconds, job documents ISO 8601 strings.
+  function when(value) {
+    if (value === undefined || value === null || value === "") return "";
+    const date = new Date(typeof value === "number" ? value * 1000 : value);
+    return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+  }
+
+  async function upload(event) {
+    event.preventDefault();
+    showError($("documents-error"), null);
+    const input = $("upload-file");
+    const file = input.files && input.files[0];
+    if (!file) {
+      showError($("documents-error"), new ApiError(0, "invalid", "Choose a file to upload."));
+      input.focus();
+      return;
+    }
+    if (file.size > MAX_INLINE_BYTES) {
+      showError($("documents-error"), new ApiError(0, "too_large",
+        `“${file.name}” is larger than 4 MB. Upload it with the command line (ragcore ingest) or the ` +
+        "API's presigned uploads (POST /documents/uploads)."));
+      return;
+    }
+    const collection = $("upload-collection").value.trim();
+    const form = new FormData();
+    form.append("file", file, file.name);
+    for (const [field, id] of [["title", "upload-title"], ["document_id", "upload-id"]]) {
+      const value = $(id).value.trim();
+      if (value) form.append(field, value);
+    }
+    if (collection) form.append("collection", collection);
+    const item = document.createElement("li");
+    item.className = "upload";
+    const name = document.createElement("span");
+    name.className = "upload-name";
+    name.textContent = file.name;
+    const state = document.createElement("span");
+    state.className = "upload-state";
+    item.append(name, " ", state);
+    $("uploads").prepend(item);
+    const say = (status, text) => {
+      item.dataset.state = status;
+      state.textContent = text;
+    };
+    say("sending", "uploading…");
+    $("upload-submit").disabled = true;
+    try {
+      const accepted = (await call("POST", "documents", { form })).data;
+      item.dataset.documentId = accepted.document_id;
+      $("upload-form").reset();
+      $("upload-submit").disabled = false;
+      say(accepted.status, "queued for ingestion…");
+      if (accepted.collection === listedCollection) loadDocuments();
+      const final = await follow(accepted.job_id, (status, error) => {
+        if (error) say(item.dataset.state, `waiting: ${error.message}`);
+        else if (status.status === "started") say("started", "ingesting: reading, splitting and indexing…");
+      });
+      if (final.status === "finished") {
+        const result = (await call("GET", `result/${encodeURIComponent(accepted.job_id)}`)).data;
+        const what = { created: "added", replaced: "replaced", unchanged: "unchanged (same content)" }[result.action]
+          || result.action;
+        const count = result.chunks ?? 0;
+        say("ingested", `ingested: ${what}, ${count} passage${count === 1 ? "" : "s"}, as “${result.document_id}”.`);
+      } else {
+        say(final.status, `${final.status}${final.error ? `: ${final.error}` : ""}`);
+      }
+      if (accepted.collection === listedCollection) loadDocuments();
+    } catch (error) {
+      say("error", "not uploaded");
+      showError($("documents-error"), asError(error));
+    } finally {
+      $("upload-submit").disabled = false;
+    }
+  }
+
+  async function loadDocuments(more = false) {
+    clearTimeout(refreshTimer);
+    const status = $("documents-status");
+    if (!more) listedCollection = $("list-collection").value.trim() || "default";
+    const collection = listedCollection;
+    const offset = more ? nextOffset || 0 : 0;
+    try {
+      const page = (await call("GET", "documents", { params: { collection, offset, limit: PAGE_SIZE } })).data;
+      if (collection !== listedCollection) return;
+      const body = $("documents-body");
+      if (!more) body.replaceChildren();
+      body.append(...page.documents.map(documentRow));
+      nextOffset = page.next_offset;
+      $("documents-more").hidden = nextOffset === null || nextOffset === undefined;
+      status.textContent = page.total === 0
+        ? `No documents in “${collection}” yet.`
+        : `${page.total} document${page.total === 1 ? "" : "s"} in “${collection}”.`;
+      showError($("documents-error"), null);
+      if (page.documents.some((d) => d.status === "ingesting" || d.status === "deleting")) {
+        refreshTimer = setTimeout(() => loadDocuments(), 3000);
+      }
+    } catch (error) {
+      const problem = asError(error);
+      if (problem.status === 401) {
+        $("documents-body").replaceChildren();
+        status.textContent = "Paste your API key under “API key” to see the documents.";
+      } else {
+        status.textContent = "";
+        showError($("documents-error"), problem);
+      }
+    }
+  }
+
+  const STATUS_TEXT = { ingesting: "ingesting…", ready: "ready", failed: "failed", deleting: "deleting…" };
+
+  function documentRow(doc) {
+    const row = document.createElement("tr");
+    row.dataset.documentId = doc.document_id;
+    row.dataset.status = doc.status;
+    const cell = (content, label) => {
+      const td = document.createElement("td");
+      td.dataset.label = label;
+      if (content instanceof Node) td.append(content);
+      else td.textContent = content === null || content === undefined ? "" : String(content);
+      row.append(td);
+      return td;
+    };
+    cell(doc.title || doc.filename || doc.document_id, "Title");
+    const id = document.createElement("code");
+    id.textContent = doc.document_id;
+    cell(id, "Id");
+    const badge = document.createElement("span");
+    badge.className = `badge ${doc.status}`;
+    badge.textContent = STATUS_TEXT[doc.status] || doc.status;
+    const statusCell = cell(badge, "Status");
+    if (doc.error) {
+      const reason = document.createElement("span");
+      reason.className = "help";
+      reason.textContent = ` ${doc.error}`;
+      statusCell.append(reason);
+    }
+    cell(doc.chunks, "Passages");
+    cell(when(doc.updated_at), "Updated");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "danger small";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete ${doc.title || doc.document_id}`);
+    remove.disabled = doc.status === "deleting";
+    remove.addEventListener("click", () => deleteDocument(doc, row, remove));
+    cell(remove, "Actions");
+    return row;
+  }
+
+  async function deleteDocument(doc, row, button) {
+    const name = doc.title || doc.document_id;
+    if (!window.confirm(`Delete “${name}”? Answers will no longer use its passages.`)) return;
+    button.disabled = true;
+    showError($("documents-error"), null);
+    const collection = listedCollection;
+    try {
+      const accepted = (await call("DELETE", `documents/${encodeURIComponent(doc.document_id)}`,
+        { params: { collection } })).data;
+      row.dataset.status = "deleting";
+      row.querySelector(".badge").className = "badge deleting";
+      row.querySelector(".badge").textContent = STATUS_TEXT.deleting;
+      $("documents-status").textContent = `Deleting “${name}”…`;
+      const final = await follow(accepted.job_id, () => {});
+      $("documents-status").textContent = final.status === "finished"
+        ? `Deleted “${name}”.`
+        : `Deleting “${name}” ${final.status}${final.error ? `: ${final.error}` : ""}.`;
+      await loadDocuments();
+      if (final.status === "finished") $("documents-status").textContent = `Deleted “${name}”.`;
+    } catch (error) {
+      button.disabled = false;
+      showError($("documents-error"), asError(error));
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function start() {
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = $("key-input").value.trim();
+      if (!value) {
+        showKeyState("Paste a key first.");
+        $("key-input").focus();
+        return;
+      }
+      const kept = setKey(value);
+      $("key-input").value = "";
+      showKeyState(kept ? "Key saved in this browser." : "Key kept for this visit only: this browser does not allow storing it.");
+      loadDocuments();
+    });
+    $("key-forget").addEventListener("click", () => {
+      setKey(null);
+      $("key-input").value = "";
+      showKeyState("Key forgotten: it is no longer stored in this browser.");
+      $("documents-body").replaceChildren();
+      $("documents-status").textContent = "";
+    });
+    $("ask-form").addEventListener("submit", ask);
+    $("ask-cancel").addEventListener("click", cancelAsk);
+    $("upload-form").addEventListener("submit", upload);
+    $("list-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      loadDocuments();
+    });
+    $("documents-more").addEventListener("click", () => loadDocuments(true));
+    showKeyState();
+    loadDocuments();
+    document.body.dataset.ready = "true";
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
