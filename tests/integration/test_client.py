@@ -65,7 +65,9 @@ def test_ask_returns_the_cited_answer_and_reports_each_status(
     assert fake_llm.calls == 1
 
 
-def test_the_async_client_asks_and_waits_the_same_way(api_url: str, workers: Workers, fake_llm: FakeLLM) -> None:
+def test_the_async_client_asks_and_waits_the_same_way(
+    api_url: str, workers: Workers, fake_llm: FakeLLM
+) -> None:
     async def run() -> None:
         async with AsyncClient(api_url) as client:
             answers = await asyncio.gather(*(client.ask(QUESTION, top_k=2, mode="dense") for _ in range(3)))

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -35,7 +34,8 @@ JOB = "b" * 32
 SECRET = "rk_abcdefgh_0123456789abcdef0123456789abcdef"
 ANSWER = {
     "job_id": JOB, "kind": "chat", "status": "finished", "created_at": None, "finished_at": None,
-    "answer": "In 1874 [1].", "model": "m", "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    "answer": "In 1874 [1].", "model": "m",
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     "timings_ms": {"embed_ms": 1, "retrieval_ms": 1, "llm_ms": 1, "total_ms": 3},
     "sources": [{"n": 1, "chunk_id": "c", "document_id": "d", "title": "T", "source": "t.md", "score": 1.0,
                  "snippet": "s"}],
@@ -73,7 +73,8 @@ def test_error_answers_become_typed_exceptions_with_status_code_message_and_retr
 
 def test_an_answer_not_in_the_apis_shape_still_becomes_an_error_with_its_status() -> None:
     page = mapped(httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"}))
-    assert type(page) is ServerError and (page.status, page.code, page.message) == (502, "http_502", "Bad Gateway")
+    assert type(page) is ServerError
+    assert (page.status, page.code, page.message) == (502, "http_502", "Bad Gateway")
     assert type(mapped(httpx.Response(418, text="teapot"))) is ApiError
 
 
@@ -82,9 +83,6 @@ def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
     later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
     assert 25 <= parse_retry_after(later) <= 30
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def scripted(*responses: httpx.Response | Exception) -> tuple[httpx.MockTransport, list[httpx.Request]]:
@@ -116,7 +114,9 @@ def test_the_key_goes_as_a_bearer_header_and_never_into_a_repr_or_an_error(
     assert SECRET not in str(raised.value) and SECRET not in repr(raised.value.__dict__)
 
 
-def test_an_argument_wins_over_the_environment_and_no_key_sends_no_header(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_argument_wins_over_the_environment_and_no_key_sends_no_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("RAGCORE_API_KEY", SECRET)
     transport, seen = scripted(httpx.Response(200, json=ANSWER))
     with Client("http://other:1", api_key="", transport=transport) as client:
@@ -147,8 +147,9 @@ def test_reads_are_resent_after_retry_after_and_chat_only_when_no_job_was_made()
 
     for ambiguous in (error(504, "INTEGRATION_TIMEOUT"), httpx.ReadTimeout("no answer")):
         transport, seen = scripted(ambiguous)
-        with Client("http://api", transport=transport) as client, pytest.raises((ServerError, ApiUnreachable)):
-            client.submit("q")
+        with Client("http://api", transport=transport) as client:
+            with pytest.raises((ServerError, ApiUnreachable)):
+                client.submit("q")
         assert len(seen) == 1  # the job may exist: a resend could run the question twice
 
 

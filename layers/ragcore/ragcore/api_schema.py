@@ -54,7 +54,8 @@ class JobStatusView(BaseModel):
     model_config = ConfigDict(json_schema_extra={
         "examples": [{
             "job_id": _JOB_ID, "kind": "chat", "status": "started", "created_at": _CREATED,
-            "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 1, "error": None,
+            "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 1,
+            "error": None,
             "deadline_at": "2025-01-07T10:55:02.114000+00:00", "cancel_requested": False,
         }],
     })
@@ -114,7 +115,7 @@ class ResultView(Answer):
                 "n": 1, "chunk_id": "0b6f3c0e-6c55-5d8e-9d0f-2f4c8a6b1e73",
                 "document_id": "skerry-point-lighthouse", "title": "Skerry Point Lighthouse",
                 "source": "skerry-point-lighthouse.md", "score": 1.63,
-                "snippet": "Skerry Point Lighthouse › History: The light was first lit on 12 October 1874...",
+                "snippet": "Skerry Point Lighthouse › History: The light was first lit on 12 October...",
             }],
             "model": "gpt-4.1-mini",
             "usage": {"prompt_tokens": 612, "completion_tokens": 19, "total_tokens": 631},
@@ -245,7 +246,8 @@ class ErrorBody(BaseModel):
             {"error": {"code": "job_not_found",
                        "message": f"no job with id '{_JOB_ID}'; it may never have existed or has expired"}},
             {"error": {"code": "invalid_request", "message": "the request is not valid",
-                       "details": [{"field": "top_k", "problem": "Input should be less than or equal to 20"}]}},
+                       "details": [{"field": "top_k",
+                                    "problem": "Input should be less than or equal to 20"}]}},
             {"error": {"code": "job_failed", "message": "the model's context is too short for this prompt",
                        "job_id": _JOB_ID, "status": "failed"}},
         ],

@@ -34,7 +34,8 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     ask.add_argument("--top-k", type=int, help="passages to retrieve (1-20; default: the API's, 5)")
     ask.add_argument("--mode", choices=[m.value for m in RetrievalMode], help="default: hybrid")
     ask.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                     help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}); the job keeps running")
+                     help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}); "
+                          "the job keeps running after it")
     status = commands.add_parser("status", help="a job's status")
     result = commands.add_parser("result", help="a job's result: a chat's answer, or what a document job did")
     cancel = commands.add_parser("cancel", help="stop a chat job")

@@ -51,6 +51,7 @@ class StatusLine:
             with self._lock:
                 status = self._status.value if self._status else "sending"
             elapsed = time.monotonic() - self._started
-            self._stream.write(f"\r{_FRAMES[frame % len(_FRAMES)]} {self._label}: {status} {elapsed:.1f}s\033[K")
+            spinner = _FRAMES[frame % len(_FRAMES)]
+            self._stream.write(f"\r{spinner} {self._label}: {status} {elapsed:.1f}s\033[K")
             self._stream.flush()
             frame += 1

@@ -30,7 +30,8 @@ class ApiUnreachable(RagcoreError):
 
     def __init__(self, method: str, path: str, cause: httpx.TransportError) -> None:
         super().__init__(f"{method} {path}: {type(cause).__name__}: {cause}")
-        self.request_sent = not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+        self.request_sent = not isinstance(cause, never_sent)
 
 
 class ApiError(RagcoreError):
