@@ -1,13 +1,17 @@
-"""Security headers on every answer and CORS for listed origins only."""
+"""Security headers on every answer (the pages /ui and /docs with their own, narrow CSP) and
+CORS for listed origins only."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ragcore.bootstrap import reset_container
 from rag_api.app import create_app
-from rag_api.headers import SECURITY_HEADERS
+from rag_api.headers import DOCS_CSP, SECURITY_HEADERS, UI_CSP
+from rag_api.ui_routes import FILES
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -46,3 +50,44 @@ def test_even_a_server_error_carries_the_security_headers(monkeypatch: pytest.Mo
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
+
+
+PAGES = {"/ui": UI_CSP, "/docs": DOCS_CSP}
+
+
+@pytest.mark.parametrize("path", sorted(FILES))
+def test_the_pages_and_their_files_are_public_and_keep_the_other_headers(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTH_DISABLED", "0")
+    app = client()
+    response = app.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == FILES[path][1]
+    expected_csp = PAGES.get(path, SECURITY_HEADERS["Content-Security-Policy"])
+    assert response.headers["Content-Security-Policy"] == expected_csp
+    for name, value in SECURITY_HEADERS.items():
+        if name != "Content-Security-Policy":
+            assert response.headers[name] == value
+    assert app.get("/documents").status_code == 401  # what the pages call still needs a key
+
+
+@pytest.mark.parametrize("csp", [UI_CSP, DOCS_CSP])
+def test_the_pages_policies_allow_only_their_own_origin(csp: str) -> None:
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    for name in ("script-src", "style-src", "connect-src"):
+        assert directives[name] == "'self'"  # nothing inline, no eval, no other host
+    assert directives["img-src"] in ("'self'", "'self' data:")
+
+
+def test_pages_refer_to_the_api_and_their_files_relatively() -> None:
+    """Under a stage prefix (https://host/v1/ui) an absolute "/chat" would miss the API."""
+    app = client()
+    for page in PAGES:
+        html = app.get(page).text
+        assert not re.search(r"""(src|href)=["']/""", html), page
+        assert "://" not in re.sub(r"<!--.*?-->", "", html, flags=re.S), page
+    script = app.get("/ui/app.js").text
+    assert not re.search(r"""call\(\s*"[A-Z]+",\s*[`"']/""", script)
+    assert 'new URL("../", document.currentScript.src)' in script

@@ -17,6 +17,7 @@ from .document_routes import router as document_router
 from .headers import SecurityHeaders
 from .limits import BodyLimit
 from .routes import public_router, router
+from .ui_routes import router as ui_router
 
 logger = Logger(service="ragcore-api")
 
@@ -26,8 +27,11 @@ def create_app() -> FastAPI:
         title="ragcore",
         summary="Asynchronous RAG: queue a question, poll for a grounded answer with citations.",
         version="0.1.0",
+        docs_url=None,  # ui_routes serves /docs from local files
+        redoc_url=None,
     )
     app.include_router(public_router, responses=errors.RESPONSES)
+    app.include_router(ui_router)  # /ui and /docs: pages, no key; what they call needs one
     app.include_router(router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
     app.include_router(document_router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
     # Innermost first: the key is checked before the body is read or capped.

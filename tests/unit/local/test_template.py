@@ -6,6 +6,7 @@ import yaml
 from rag_api.app import app
 from rag_api.document_routes import router as document_router
 from rag_api.routes import router
+from rag_api.ui_routes import FILES as UI_FILES
 from ragcore.config import Settings
 from ragcore.local.template import _CfnLoader, load_template
 from tests.support.paths import ROOT
@@ -24,8 +25,9 @@ def test_functions_and_routes() -> None:
     app_routes = {
         (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
     }
+    pages = {("GET", path) for path in UI_FILES}  # /ui, /docs and their files: not in the schema
     preflights = {("OPTIONS", path) for _, path in KEYED}  # CORS: reach the app without a key
-    assert set(TEMPLATE.api_routes) == app_routes | preflights | {("GET", "/openapi.json")}
+    assert set(TEMPLATE.api_routes) == app_routes | pages | preflights | {("GET", "/openapi.json")}
     assert RAW["Resources"]["RestApi"]["Type"] == "AWS::Serverless::Api"  # REST, not HTTP API
     assert RAW["Globals"]["Function"]["Runtime"] == "python3.12"
     assert RAW["Globals"]["Function"]["Architectures"] == ["x86_64"]

@@ -1,0 +1,284 @@
+"""The web UI (/ui) and the API reference (/docs) in a real browser: headless Debian Chromium
+driven by Playwright, against the real offline stack (Valkey, SQS on LocalStack, embedded
+Qdrant, the ONNX embedder, the API and worker handlers behind the local API Gateway) with API
+keys on. Only the LLM is a stand-in (tests/support/fake_llm.py): the UI's test is about the
+page, and the stand-in answers at once, with a citation, in a known time.
+
+Screenshots go to artifacts/ (ui.png, ui-phone.png, docs.png).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from ragcore.bootstrap import get_container
+from ragcore.domain.jobs import JobStatus
+from ragcore.local.stack import DevStack, StackOptions
+from ragcore.services.auth import create_key
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.paths import ROOT, SAMPLES, free_port
+
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts"
+QUESTION = "When was Skerry Point Lighthouse first lit?"
+SLOW_QUESTION = "Tell me slowly about the lighthouse keepers."
+ANSWER = "Skerry Point Lighthouse was first lit on 12 October 1874 [1]."
+LLM_SECONDS = 2.0  # long enough for the page to see the job started
+SLOW_LLM_SECONDS = 6.0
+MS = 1000
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[FakeLLM]:
+    with FakeLLM(answer=ANSWER, delay=LLM_SECONDS) as llm:
+        llm.reply_for = lambda body: (
+            Reply(delay=SLOW_LLM_SECONDS) if SLOW_QUESTION in body["messages"][-1]["content"] else None
+        )
+        yield llm
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[DevStack]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AUTH_DISABLED", "0")  # keys on, as deployed
+        env.setenv("OPENAI_BASE_URL", fake_llm.base_url)
+        env.setenv("LLM_MODEL", "fake-model")
+        options = StackOptions(
+            host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
+            llm_port=free_port(), data_dir=tmp_path_factory.mktemp("ui-stack"),
+            localstack_python=ROOT / ".venv-localstack/bin/python", llm_python=ROOT / ".venv-llm/bin/python",
+            llm_threads=1, template_path=ROOT / "template.yaml", with_llm=False, visibility_timeout=5,
+        )
+        with DevStack(options) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def api_key(stack: DevStack) -> str:
+    container = get_container()
+    return create_key(container.key_store, container.api_key_pepper, "ui-test", rate_per_second=50, burst=100)[1]
+
+
+def wait_for_job(http: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = http.get(f"/job-status/{job_id}").json()
+        if status["status"] not in (JobStatus.QUEUED, JobStatus.STARTED):
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} not final after {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def http(stack: DevStack, api_key: str) -> Iterator[httpx.Client]:
+    """The API as a script would call it, with the same key; the lighthouse document in place so
+    the question has a passage to cite."""
+    with httpx.Client(base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as client:
+        path = SAMPLES / "skerry-point-lighthouse.md"
+        accepted = client.post("/documents", data={"document_id": path.stem},
+                               files={"file": (path.name, path.read_bytes(), "text/markdown")})
+        assert accepted.status_code == 202, accepted.text
+        assert wait_for_job(client, accepted.json()["job_id"])["status"] == "finished"
+        yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert CHROMIUM.exists(), "no /usr/bin/chromium: run scripts/setup.sh --test (apt-get install chromium)"
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Watched:
+    """A page whose script errors and CSP refusals are collected: the page must work with no
+    inline script or style and nothing from another origin."""
+
+    def __init__(self, browser: Any, **context_options: Any) -> None:
+        self.context = browser.new_context(**context_options)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30 * MS)
+        self.problems: list[str] = []
+        self.page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
+        self.page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and re.search(r"Content.Security.Policy|Refused to", message.text, re.I):
+            self.problems.append(f"CSP: {message.text}")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    page = Watched(browser, viewport={"width": 1200, "height": 900})
+    yield page
+    page.close()
+    assert page.problems == []
+
+
+def test_ask_read_the_cited_passage_upload_list_and_delete(
+    stack: DevStack, http: httpx.Client, api_key: str, watched: Watched, tmp_path: Path
+) -> None:
+    page = watched.page
+    expect = playwright.expect
+    page.goto(f"{stack.api_url}/ui")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page).to_have_title("ragcore")
+
+    # Without a key: the API's 401 is shown readably, and nothing else happens.
+    expect(page.locator("#documents-status")).to_contain_text("Paste your API key")
+    page.get_by_label("Question", exact=True).fill(QUESTION)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#ask-error")).to_contain_text("Error 401")
+    expect(page.locator("#ask-error")).to_contain_text("API key")
+
+    # Paste the key: kept in local storage, and the documents appear.
+    page.get_by_label("Key", exact=True).fill(api_key)
+    page.get_by_role("button", name="Save key").click()
+    expect(page.locator("#key-state")).to_have_text("Key saved in this browser.")
+    assert page.evaluate("localStorage.getItem('ragcore.apiKey')") == api_key
+    expect(page.locator('tr[data-document-id="skerry-point-lighthouse"]')).to_contain_text("ready")
+
+    # Ask: the job goes queued -> started -> finished, then the answer with its citation.
+    page.get_by_role("button", name="Ask", exact=True).click()
+    job = page.locator("#job")
+    expect(job).to_have_attribute("data-state", "started")
+    expect(page.get_by_role("button", name="Cancel")).to_be_enabled()
+    expect(job).to_have_attribute("data-state", "finished", timeout=60 * MS)
+    assert job.get_attribute("data-seen").split() == ["sending", "queued", "started", "finished"]
+    expect(page.locator("#job-status")).to_contain_text("Finished")
+    expect(page.locator("#ask-error")).to_be_hidden()
+    expect(page.locator("#answer-text")).to_contain_text("first lit on 12 October 1874")
+
+    # The citation reveals the passage it cites and the document it is from.
+    citation = page.locator("#answer-text button.cite", has_text="1")
+    expect(citation).to_have_attribute("aria-expanded", "false")
+    passage = page.locator("#passage-1")
+    expect(passage).to_be_hidden()
+    citation.click()
+    expect(passage).to_be_visible()
+    expect(citation).to_have_attribute("aria-expanded", "true")
+    expect(passage).to_be_focused()
+    expect(passage.locator("blockquote")).to_contain_text("12 October 1874")
+    expect(passage).to_contain_text("skerry-point-lighthouse")
+    passage.get_by_role("button", name="Show the document's record").click()
+    expect(passage.locator(".record")).to_contain_text("skerry-point-lighthouse.md")
+
+    # Upload a document: its ingestion shows, then it is listed as ready.
+    note = tmp_path / "harbour-notes.md"
+    note.write_text("# Harbour notes\n\nThe harbour master rang the bell at noon every Sunday.\n")
+    page.get_by_label("File", exact=True).set_input_files(str(note))
+    page.locator("#upload-title").fill("Harbour notes")
+    page.locator("#upload-id").fill("harbour-notes")
+    page.get_by_role("button", name="Upload").click()
+    upload = page.locator("#uploads li").first
+    expect(upload).to_have_attribute("data-state", "ingested", timeout=120 * MS)
+    expect(upload).to_contain_text("ingested: added, 1 passage,")
+    row = page.locator('tr[data-document-id="harbour-notes"]')
+    expect(row).to_contain_text("ready", timeout=30 * MS)
+    expect(row).to_contain_text("Harbour notes")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
+
+    # Delete it: confirmed in a dialog, gone from the list and from the API.
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete Harbour notes").click()
+    expect(page.locator("#documents-status")).to_have_text("Deleted “Harbour notes”.", timeout=120 * MS)
+    expect(row).to_have_count(0)
+    assert http.get("/documents/harbour-notes").status_code == 404
+
+    # The key can be forgotten.
+    page.get_by_role("button", name="Forget key").click()
+    assert page.evaluate("localStorage.getItem('ragcore.apiKey')") is None
+
+
+def test_a_started_question_can_be_cancelled(stack: DevStack, http: httpx.Client, api_key: str,
+                                             watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{stack.api_url}/ui")
+    page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
+    page.reload()
+    expect = playwright.expect
+    expect(page.locator("#key-state")).to_have_text("A key is saved in this browser.")
+    page.get_by_label("Question", exact=True).fill(SLOW_QUESTION)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#job")).to_have_attribute("data-state", "started")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#job")).to_have_attribute("data-state", "stopped", timeout=60 * MS)
+    expect(page.locator("#job-status")).to_contain_text("no answer was written")
+    expect(page.locator('.steps li[aria-current="step"]')).to_have_text("Stopped")
+    expect(page.locator("#answer")).to_be_hidden()
+
+
+def test_the_page_works_under_a_stage_prefix_and_on_a_phone(
+    stack: DevStack, http: httpx.Client, api_key: str, browser: Any
+) -> None:
+    """As deployed (https://host/v1/ui): every request the page makes must carry the prefix.
+    Requests to the prefix are passed on to the local gateway without it; any other is refused."""
+    page = Watched(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        refused: list[str] = []
+        base = stack.api_url
+
+        def unprefixed(route: Any) -> None:
+            refused.append(route.request.url)
+            route.abort()
+
+        def prefixed(route: Any) -> None:
+            response = route.fetch(url=route.request.url.replace(f"{base}/v1/", f"{base}/", 1))
+            route.fulfill(response=response)
+
+        page.context.route(f"{base}/**", unprefixed)
+        page.context.route(f"{base}/v1/**", prefixed)
+        page.page.goto(f"{base}/v1/ui")
+        page.page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
+        page.page.reload()
+        expect = playwright.expect
+        expect(page.page.locator('tr[data-document-id="skerry-point-lighthouse"]')).to_contain_text("ready")
+        # Readable on a phone: nothing wider than the screen.
+        assert page.page.evaluate("document.documentElement.scrollWidth") <= 390
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.page.screenshot(path=str(ARTIFACTS / "ui-phone.png"), full_page=True)
+        # The reference too, and its "Try it out" calls the API under the prefix.
+        page.page.goto(f"{base}/v1/docs")
+        health = page.page.locator(".opblock-get", has=page.page.locator('.opblock-summary-path[data-path="/"]'))
+        health.locator(".opblock-summary").click()
+        health.get_by_role("button", name="Try it out").click()
+        health.get_by_role("button", name="Execute").click()
+        expect(health.locator(".live-responses-table td.response-col_status:not(.col_header)")).to_contain_text("200")
+        assert [url for url in refused if not url.endswith("/favicon.ico")] == []
+        assert page.problems == []
+    finally:
+        page.close()
+
+
+def test_docs_render_offline(stack: DevStack, watched: Watched) -> None:
+    page = watched.page
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{stack.api_url}/docs")
+    expect = playwright.expect
+    operations = page.locator(".opblock")
+    expect(operations.first).to_be_visible()
+    spec = httpx.get(f"{stack.api_url}/openapi.json").json()
+    expected = sum(1 for item in spec["paths"].values() for method in item if method != "parameters")
+    expect(operations).to_have_count(expected)
+    expect(page.locator(".opblock-summary-path", has_text="/chat").first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "docs.png"), full_page=False)
+    assert all(url.startswith(stack.api_url) for url in requested), requested  # no CDN
