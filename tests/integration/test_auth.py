@@ -142,17 +142,18 @@ def test_keys_are_stored_only_as_keyed_hashes_and_never_logged(
     assert secret.split("_", 2)[2] not in caplog.text
 
 
-def test_the_cli_client_sends_the_key_from_its_environment(
+def test_the_python_client_sends_the_key_from_its_environment(
     http: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ragcore.cli_ingest import call
+    from ragcore.client import Client, NotFound, Unauthorized
 
     url = str(http.base_url)
-    with pytest.raises(SystemExit, match="401"):
-        call(url, "GET", f"/job-status/{JOB_ID}")
+    monkeypatch.delenv("RAGCORE_API_KEY", raising=False)
+    with Client(url) as anonymous, pytest.raises(Unauthorized):
+        anonymous.status(JOB_ID)
     monkeypatch.setenv("RAGCORE_API_KEY", key("cli"))
-    with pytest.raises(SystemExit, match="404"):  # in, and told the job does not exist
-        call(url, "GET", f"/job-status/{JOB_ID}")
+    with Client(url) as keyed, pytest.raises(NotFound):  # in, and told the job does not exist
+        keyed.status(JOB_ID)
 
 
 def test_browser_preflights_reach_the_app_without_a_key(lambda_env: dict[str, str],
