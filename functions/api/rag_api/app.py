@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from ragcore.config import get_settings
+from ragcore.observability.logs import logged_request, route_core_logs
+from ragcore.observability.tracing import tracer as make_tracer
 
 from . import errors
 from .auth import KEY_SCHEMES, RequireKey
@@ -20,6 +23,8 @@ from .routes import public_router, router
 from .ui_routes import router as ui_router
 
 logger = Logger(service="ragcore-api")
+tracer = make_tracer("ragcore-api")  # X-Ray in Lambda; off elsewhere
+route_core_logs(logger)
 
 
 def create_app() -> FastAPI:
@@ -36,7 +41,8 @@ def create_app() -> FastAPI:
     app.include_router(document_router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
     # Innermost first: the key is checked before the body is read or capped.
     app.add_middleware(BodyLimit)
-    app.add_middleware(RequireKey, keyed_routes=[*router.routes, *document_router.routes])
+    openapi = [r for r in app.routes if getattr(r, "path", None) == app.openapi_url]
+    app.add_middleware(RequireKey, public_routes=[*public_router.routes, *ui_router.routes, *openapi])
     origins = get_settings().cors_origins
     if origins:
         app.add_middleware(
@@ -57,6 +63,8 @@ app = create_app()
 _mangum = Mangum(app, lifespan="off")
 
 
-@logger.inject_lambda_context(clear_state=True)
+# The API Gateway request id is the correlation id of every log line of the request.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold answers: not in traces
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _mangum(event, context)
+    return logged_request(logger, event, lambda: _mangum(event, context))

@@ -3,11 +3,18 @@
 Records of a batch run concurrently (Powertools' async batch processor; the blocking work
 goes to threads). A record that raises is reported in ``batchItemFailures`` and only it is
 redelivered by SQS; the others are deleted.
+
+Observability: JSON logs (Powertools Logger; cold start and the Lambda context on every line),
+each record's lines keyed by its ``job_id`` (also the ``correlation_id``: the API logs the
+same id with its request id); an X-Ray segment per invocation (Powertools Tracer, off outside
+Lambda) with a subsegment per dependency call; metrics are taken by the job store and queue
+adapters (``ragcore.observability.metered``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -21,14 +28,18 @@ from pydantic import ValidationError
 
 from ragcore.bootstrap import get_container
 from ragcore.domain.budget import Budget
-from ragcore.domain.errors import InvalidMessageError
+from ragcore.domain.errors import InvalidMessageError, RagError
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import JobLimits, Outcome
+from ragcore.observability.logs import correlate, route_core_logs
+from ragcore.observability.tracing import tracer as make_tracer
 from ragcore.services.retries import RetryPolicy
 
 logger = Logger(service="ragcore-worker")
+tracer = make_tracer("ragcore-worker")
+route_core_logs(logger)
 
 
 def _limits(context: Any) -> JobLimits:
@@ -67,16 +78,32 @@ def _run(message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
 
 
 async def _process(record: SQSRecord, lambda_context: Any) -> str:
+    # Each record runs in its own asyncio task (its own copy of the logging context), then
+    # in a thread that inherits it: these keys stay on this record's lines only.
+    correlate(logger, message_id=record.message_id)
     try:
         message = JobMessage.model_validate_json(record.body)
     except ValidationError as exc:
         # Not failed here even when a job id can be read: a message this worker cannot parse
         # may come from a newer API (a deploy in progress). It goes to the DLQ, to be redriven
         # once the workers understand it; its job is failed at its deadline if never run.
+        logger.warning("message is not a job message; it goes back, then to the dead-letter queue")
         raise InvalidMessageError(f"message {record.message_id} is not a job message") from exc
     delivery = int(record.attributes.approximate_receive_count or 1)
-    outcome = await asyncio.to_thread(_run, message, delivery, _limits(lambda_context))
-    logger.info("job processed", job_id=message.job_id, kind=message.kind, outcome=outcome.value)
+    correlate(logger, correlation_id=message.job_id, job_id=message.job_id, kind=message.kind)
+    started = time.perf_counter()
+    try:
+        outcome = await asyncio.to_thread(_run, message, delivery, _limits(lambda_context))
+    except Exception as exc:
+        # Reported in batchItemFailures: redelivered later, or dead-lettered after the last try.
+        # The reason is logged only when it is one of ours (written to carry no request data).
+        logger.warning(
+            "job not done; its message goes back to the queue", delivery=delivery,
+            error=type(exc).__name__, reason=str(exc) if isinstance(exc, RagError) else None,
+        )
+        raise
+    logger.info("job processed", outcome=outcome.value, delivery=delivery,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return outcome.value
 
 
@@ -87,6 +114,7 @@ def _warm_up() -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # responses name message ids only, but stay out
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _warm_up()  # build adapters once, before records fan out to threads
     # Report every failure as a batch item failure, even when all records fail, rather than

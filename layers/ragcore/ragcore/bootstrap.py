@@ -5,7 +5,7 @@ embedding model and the worker never pays for clients it does not need."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from pydantic import SecretStr
 
@@ -24,6 +24,16 @@ from ragcore.ports import (
 )
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from ragcore.observability.metrics import MetricsSink
+
+
+def traced(adapter: T, dependency: str) -> T:
+    """Each call a subsegment of the X-Ray trace in Lambda; the adapter itself elsewhere."""
+    from ragcore.observability.tracing import traced as wrap
+
+    return wrap(adapter, dependency)
 
 
 class Container:
@@ -68,6 +78,26 @@ class Container:
     def chat_model(self) -> ChatModel:
         return self._once("chat_model", self._chat_model)
 
+    @property
+    def metrics(self) -> "MetricsSink":
+        """EMF lines on stdout (Lambda, the default), the local runner's Prometheus registry
+        (``METRICS_BACKEND=prometheus``), or nothing (``off``)."""
+        return self._once("metrics", self._metrics)
+
+    def _metrics(self) -> "MetricsSink":
+        backend = self.settings.metrics_backend
+        if backend == "prometheus":
+            from ragcore.observability.prometheus import PrometheusMetrics
+
+            return PrometheusMetrics()
+        if backend == "emf":
+            from ragcore.observability.emf import EmfMetrics
+
+            return EmfMetrics()
+        from ragcore.observability.metrics import NullMetrics
+
+        return NullMetrics()
+
     def _valkey(self) -> Any:
         """One client (one connection pool) for the job store, registry and keys."""
         from ragcore.adapters.valkey_client import connect
@@ -81,13 +111,15 @@ class Container:
 
     def _job_store(self) -> JobStore:
         from ragcore.adapters.valkey_jobs import ValkeyJobStore
+        from ragcore.observability.metered import MeteredJobStore
 
-        return ValkeyJobStore(self._valkey(), self.settings.job_ttl_seconds)
+        store = traced(ValkeyJobStore(self._valkey(), self.settings.job_ttl_seconds), "valkey")
+        return MeteredJobStore(store, self.metrics)  # type: ignore[return-value]
 
     def _document_store(self) -> DocumentStore:
         from ragcore.adapters.valkey_documents import ValkeyDocumentStore
 
-        return ValkeyDocumentStore(self._valkey())
+        return traced(ValkeyDocumentStore(self._valkey()), "valkey")
 
     def _aws_client(self, service: str, read_timeout: float, **config: Any) -> Any:
         import boto3
@@ -112,14 +144,17 @@ class Container:
         s = self.settings
         if not s.jobs_queue_url:
             raise ValueError("JOBS_QUEUE_URL is not set")
+        from ragcore.observability.metered import MeteredJobQueue
+
         client = self._aws_client("sqs", s.dependency_timeout_seconds)
-        return SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url)
+        queue = traced(SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url), "sqs")
+        return MeteredJobQueue(queue, self.metrics)  # type: ignore[return-value]
 
     @property
     def key_store(self) -> KeyStore:
         from ragcore.adapters.valkey_keys import ValkeyKeyStore
 
-        return self._once("key_store", lambda: ValkeyKeyStore(self._valkey()))
+        return self._once("key_store", lambda: traced(ValkeyKeyStore(self._valkey()), "valkey"))
 
     @property
     def gateway_keys(self) -> GatewayKeys | None:
@@ -157,6 +192,24 @@ class Container:
             queues["ingest"] = s.ingest_queue_url
         return {name: SqsDeadLetters(client, url) for name, url in queues.items()}
 
+    def job_records(self) -> Any:
+        """Every stored job record (``ragcore stats``); a scan, never on a request's path."""
+        from ragcore.adapters.valkey_job_records import ValkeyJobRecords
+
+        return ValkeyJobRecords(self._valkey())
+
+    def queue_depths(self) -> dict[str, Any]:
+        """Messages in the jobs and ingest queues and their dead-letter queues (``ragcore stats``)."""
+        from ragcore.adapters.sqs_depth import queue_depths
+
+        s = self.settings
+        if not s.jobs_queue_url:
+            raise ValueError("JOBS_QUEUE_URL is not set")
+        queues = {"jobs": s.jobs_queue_url}
+        if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
+            queues["ingest"] = s.ingest_queue_url
+        return queue_depths(self._aws_client("sqs", s.dependency_timeout_seconds), queues)
+
     def _secret(self, value: SecretStr | None, secret_arn: str | None) -> str | None:
         """A secret given directly (local) or by Secrets Manager ARN (AWS; cached 5 minutes),
         read with the same short timeouts as every other AWS call."""
@@ -183,12 +236,12 @@ class Container:
         client = self._aws_client(
             "s3", 10.0, signature_version="s3v4", s3={"addressing_style": "path"}
         )
-        return S3BlobStore(client, s.documents_bucket)
+        return traced(S3BlobStore(client, s.documents_bucket), "s3")
 
     def _embedder(self) -> Embedder:
         from ragcore.adapters.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(self.settings.embedding_model_dir, self.settings.embedder_threads)
+        return traced(OnnxEmbedder(self.settings.embedding_model_dir, self.settings.embedder_threads), "embedding")
 
     def _vector_index(self) -> VectorIndex:
         s = self.settings
@@ -203,7 +256,7 @@ class Container:
             client = QdrantClient(
                 url=s.qdrant_url, api_key=api_key, timeout=s.qdrant_timeout_seconds, cloud_inference=True
             )
-            return QdrantServerIndex(client, dimension)
+            return traced(QdrantServerIndex(client, dimension), "qdrant")
         if s.aws_lambda_function_name:
             raise ValueError(
                 "QDRANT_URL must be set in AWS Lambda: the embedded Qdrant keeps its data on "
@@ -211,7 +264,7 @@ class Container:
             )
         from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
 
-        return QdrantEdgeIndex(s.qdrant_path, dimension)
+        return traced(QdrantEdgeIndex(s.qdrant_path, dimension), "qdrant")
 
     def _chat_model(self) -> ChatModel:
         import openai
@@ -230,7 +283,9 @@ class Container:
             timeout=s.llm_timeout_seconds,
             max_retries=0,  # the job runner retries, within what the invocation has left
         )
-        return OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature, s.llm_timeout_seconds)
+        return traced(
+            OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature, s.llm_timeout_seconds), "llm"
+        )
 
 
 _container: Container | None = None

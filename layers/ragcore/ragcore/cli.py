@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragcore import cli_jobs
+from ragcore import cli_jobs, cli_stats
 from ragcore.config import DEFAULT_MODEL_DIR, get_settings
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import TENANT_PATTERN
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--top-k", type=int, default=3)
 
     cli_jobs.add_parsers(commands)
+    cli_stats.add_parser(commands)
 
     ingest = commands.add_parser(
         "ingest", help="add .txt/.md/.html/.pdf files and folders (recursive) to a collection"
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commands_by_name = {
         "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
-        "model": _model, **dict.fromkeys(cli_jobs.COMMANDS, cli_jobs.run),
+        "model": _model, "stats": cli_stats.run, **dict.fromkeys(cli_jobs.COMMANDS, cli_jobs.run),
     }
     return commands_by_name[args.command](args)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,10 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
+
+    # Where metrics go: EMF lines on stdout (Lambda; CloudWatch reads them), the local
+    # runner's Prometheus registry (served at /metrics), or nowhere.
+    metrics_backend: Literal["emf", "prometheus", "off"] = "emf"
 
     # Offline stack only (`ragcore dev` / `ragcore demo`); unused in AWS.
     dev_host: str = "127.0.0.1"

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
 
+# A runner's own endpoint: () -> (status, headers, body).
+LocalEndpoint = Callable[[], tuple[int, list[tuple[str, str]], bytes]]
+
 
 class _Server(ThreadingHTTPServer):
     # socketserver listens with a backlog of 5: a burst of clients connecting at once then
@@ -40,7 +43,10 @@ class HttpGateway:
         routes: list[Route],
         stage: str,
         invoke: Callable[[dict[str, Any]], dict[str, Any]],
+        local_endpoints: dict[str, LocalEndpoint] | None = None,
     ) -> None:
+        """``local_endpoints``: GET paths the runner answers itself, never the API function
+        (``/metrics``); API Gateway has no such routes."""
         gateway = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -57,6 +63,7 @@ class HttpGateway:
         self._routes = routes
         self._stage = stage
         self._invoke = invoke
+        self._local_endpoints = local_endpoints or {}
         self._server = _Server((host, port), _Handler)
         self._thread: threading.Thread | None = None
 
@@ -92,6 +99,10 @@ class HttpGateway:
             return
         body = request.rfile.read(length) if length else b""
         parts = urlsplit(request.path)
+        local = self._local_endpoints.get(parts.path)
+        if local is not None and request.command in ("GET", "HEAD"):
+            self._reply(request, *local())
+            return
         found = find_route(self._routes, request.command, parts.path)
         if found is None:
             self._json(request, 403, MISSING_ROUTE)

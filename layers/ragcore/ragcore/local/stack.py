@@ -22,6 +22,7 @@ from ragcore.local.apigateway import Route
 from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.handlers import invoke, load_handler
 from ragcore.local.http_gateway import HttpGateway
+from ragcore.local.metrics_endpoint import ENDPOINTS as METRICS_ENDPOINTS
 from ragcore.local.processes import LOCAL_LLM_ALIAS, LlmService, LocalStackService, ValkeyService
 from ragcore.local.sqs_poller import SqsPoller
 from ragcore.local.template import Template, load_template
@@ -115,6 +116,9 @@ class DevStack:
             # The offline stack serves this machine only; keys are for a deployed API
             # (`ragcore keys create` works offline too, with AUTH_DISABLED=0).
             "AUTH_DISABLED": os.environ.get("AUTH_DISABLED", "1"),
+            # The handlers' metrics go to this process's Prometheus registry (GET /metrics),
+            # not to stdout as EMF lines for CloudWatch.
+            "METRICS_BACKEND": "prometheus",
         }
         if llm:
             self.env.update(
@@ -194,6 +198,7 @@ class DevStack:
             [Route(method, path) for method, path in t.api_routes],
             t.stage,
             lambda event: invoke(t.api, api_handler, event),
+            local_endpoints=METRICS_ENDPOINTS,
         )
         gateway.start()
         self._cleanup.callback(gateway.stop)

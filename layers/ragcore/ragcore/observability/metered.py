@@ -1,0 +1,119 @@
+"""Metrics taken where the facts are decided: the job store's atomic transitions and the
+queue's sends. ``bootstrap`` wraps the real adapters in these, so the API and the workers
+measure the same way and no service knows about metrics.
+
+The store's answers say which call made a change (only one claim, one finish, one failure
+wins per job), so each job is counted once however often its message is delivered. Taking
+metrics never fails the work: a measurement that cannot be taken is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.messages import JobMessage
+from ragcore.observability import metrics as m
+from ragcore.ports import Claim, ClaimOutcome, JobQueue, JobStore
+
+log = logging.getLogger(__name__)
+
+
+class _Delegating:
+    """Everything not measured passes straight to the wrapped adapter."""
+
+    def __init__(self, inner: Any, sink: m.MetricsSink) -> None:
+        self._metered_inner = inner
+        self._metered_sink = sink
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._metered_inner, name)
+
+    def _take(self, measure: Callable[[], list[m.Measurement]]) -> None:
+        try:
+            self._metered_sink.record(measure())
+        except Exception:  # a metric is never worth a failed job
+            log.warning("metrics not recorded", exc_info=True)
+
+
+class MeteredJobStore(_Delegating):
+    """A ``JobStore`` that counts jobs ending and measures their queue wait and answers."""
+
+    _metered_inner: JobStore
+
+    def claim(self, job_id: str, lease_seconds: int) -> Claim:
+        claim = self._metered_inner.claim(job_id, lease_seconds)
+        if claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1:  # its first start
+            self._take(lambda: self._waited(job_id))
+        return claim
+
+    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
+        status = self._metered_inner.finish(job_id, attempt, result)
+        if status is not None:
+            self._take(lambda: self._ended(job_id, status, result))
+        return status
+
+    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
+        status = self._metered_inner.fail(job_id, attempt, error)
+        if status is not None:
+            self._take(lambda: self._ended(job_id, status))
+        return status
+
+    def stop(self, job_id: str, attempt: int) -> bool:
+        stopped = self._metered_inner.stop(job_id, attempt)
+        if stopped:
+            self._take(lambda: self._ended(job_id, JobStatus.STOPPED))
+        return stopped
+
+    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
+        status = self._metered_inner.fail_if_overdue(job_id)
+        if status is not None:
+            self._take(lambda: self._ended(job_id, status))
+        return status
+
+    def request_stop(self, job_id: str) -> JobStatus:
+        asked_at = time.time()
+        status = self._metered_inner.request_stop(job_id)
+        if status is JobStatus.STOPPED:
+            # STOPPED either way, whether this call stopped a queued job or it was stopped
+            # already: the stop time it wrote tells (two cancels of one queued job racing
+            # within the same instant could both count).
+            self._take(lambda: self._stopped_now(job_id, asked_at))
+        return status
+
+    def _job(self, job_id: str) -> Job:
+        return self._metered_inner.get(job_id)
+
+    def _waited(self, job_id: str) -> list[m.Measurement]:
+        job = self._job(job_id)
+        return m.queue_wait(job.kind, job.created_at, job.started_at)
+
+    def _ended(
+        self, job_id: str, status: JobStatus, result: dict | None = None, job: Job | None = None
+    ) -> list[m.Measurement]:
+        job = job or self._job(job_id)
+        found = m.ended(job.kind, status)
+        if status is JobStatus.FINISHED and job.kind == "chat" and result is not None:
+            found += m.answered(result)
+        log.info("job ended", extra={"job_id": job_id, "kind": job.kind, "status": status.value,
+                                     "attempts": job.attempts})
+        return found
+
+    def _stopped_now(self, job_id: str, asked_at: float) -> list[m.Measurement]:
+        job = self._job(job_id)
+        if job.finished_at is None or job.finished_at < asked_at:
+            return []
+        return self._ended(job_id, JobStatus.STOPPED, job=job)
+
+
+class MeteredJobQueue(_Delegating):
+    """A ``JobQueue`` that counts the jobs it queued (a send that fails leaves no job)."""
+
+    _metered_inner: JobQueue
+
+    def send(self, message: JobMessage) -> None:
+        self._metered_inner.send(message)
+        log.info("job queued", extra={"job_id": message.job_id, "kind": message.kind})
+        self._take(lambda: m.submitted(message.kind))

@@ -1,0 +1,114 @@
+"""What ``ragcore stats`` prints, computed from the job records themselves and the queues'
+counters: jobs by kind and state, and latency percentiles. Pure code; the records and
+depths are read by ``adapters/valkey_job_records.py`` and ``adapters/sqs_depth.py``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from ragcore.domain.jobs import JobStatus
+
+PERCENTILES = (50, 95, 99)
+# (label, where it comes from): queue wait from the record's times, the rest from a
+# finished chat job's timings_ms.
+LATENCIES = ("queue_wait_ms", "retrieval_ms", "llm_ms", "total_ms")
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The p-th percentile with linear interpolation between closest ranks (numpy's default
+    method); None for no values."""
+    if not 0 <= p <= 100:
+        raise ValueError("p must be within 0..100")
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """The parts of a stored job the statistics need."""
+
+    kind: str
+    status: JobStatus
+    created_at: float
+    started_at: float | None = None
+    timings_ms: dict[str, float] | None = None  # a finished chat job's
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int  # waiting to be received
+    in_flight: int  # received, not yet deleted
+    delayed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+@dataclass(frozen=True)
+class Latency:
+    count: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+@dataclass
+class Stats:
+    queues: dict[str, QueueDepth] = field(default_factory=dict)  # "jobs", "jobs-dlq", ...
+    jobs: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> status -> count
+    latencies: dict[str, Latency] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "queues": {name: {"visible": q.visible, "in_flight": q.in_flight, "delayed": q.delayed}
+                       for name, q in self.queues.items()},
+            "jobs": self.jobs,
+            "latency_ms": {name: {"count": l.count, "p50": l.p50, "p95": l.p95, "p99": l.p99}
+                           for name, l in self.latencies.items()},
+        }
+
+
+def summarize(records: Iterable[JobRecord], queues: dict[str, QueueDepth]) -> Stats:
+    jobs: dict[str, dict[str, int]] = {}
+    samples: dict[str, list[float]] = {name: [] for name in LATENCIES}
+    for record in records:
+        by_status = jobs.setdefault(record.kind, {s.value: 0 for s in JobStatus})
+        by_status[record.status.value] += 1
+        if record.started_at is not None:
+            samples["queue_wait_ms"].append(max(0.0, (record.started_at - record.created_at) * 1000))
+        for name in LATENCIES[1:]:
+            value = (record.timings_ms or {}).get(name)
+            if isinstance(value, (int, float)):
+                samples[name].append(float(value))
+    latencies = {
+        name: Latency(len(values), *(percentile(values, p) for p in PERCENTILES))
+        for name, values in samples.items()
+    }
+    return Stats(queues=queues, jobs=dict(sorted(jobs.items())), latencies=latencies)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def render(stats: Stats) -> str:
+    lines = ["queues            waiting  in flight  delayed"]
+    for name, q in stats.queues.items():
+        lines.append(f"  {name:<16}{q.visible:>7}{q.in_flight:>11}{q.delayed:>9}")
+    statuses = [s.value for s in JobStatus]
+    lines += ["", "jobs      " + "".join(f"{s:>10}" for s in statuses) + "     total"]
+    for kind, counts in stats.jobs.items():
+        lines.append(f"  {kind:<8}" + "".join(f"{counts[s]:>10}" for s in statuses) + f"{sum(counts.values()):>10}")
+    if not stats.jobs:
+        lines.append("  (no job records)")
+    lines += ["", "latency (ms)        count       p50       p95       p99"]
+    for name, l in stats.latencies.items():
+        lines.append(f"  {name:<16}{l.count:>8}{_ms(l.p50):>10}{_ms(l.p95):>10}{_ms(l.p99):>10}")
+    return "\n".join(lines)
