@@ -68,7 +68,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterat
 @pytest.fixture(scope="module")
 def api_key(stack: DevStack) -> str:
     container = get_container()
-    return create_key(container.key_store, container.api_key_pepper, "ui-test", rate_per_second=50, burst=100)[1]
+    pepper = container.api_key_pepper
+    _, key = create_key(container.key_store, pepper, "ui-test", rate_per_second=50, burst=100)
+    return key
 
 
 def wait_for_job(http: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -85,7 +87,8 @@ def wait_for_job(http: httpx.Client, job_id: str, timeout: float = 120) -> dict[
 def http(stack: DevStack, api_key: str) -> Iterator[httpx.Client]:
     """The API as a script would call it, with the same key; the lighthouse document in place so
     the question has a passage to cite."""
-    with httpx.Client(base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as client:
+    bearer = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=stack.api_url, timeout=30, headers=bearer) as client:
         path = SAMPLES / "skerry-point-lighthouse.md"
         accepted = client.post("/documents", data={"document_id": path.stem},
                                files={"file": (path.name, path.read_bytes(), "text/markdown")})
@@ -170,7 +173,8 @@ def test_ask_read_the_cited_passage_upload_list_and_delete(
     expect(citation).to_have_attribute("aria-expanded", "false")
     passage = page.locator("#passage-1")
     expect(passage).to_be_hidden()
-    citation.click()
+    citation.focus()
+    page.keyboard.press("Enter")  # keyboard only
     expect(passage).to_be_visible()
     expect(citation).to_have_attribute("aria-expanded", "true")
     expect(passage).to_be_focused()
@@ -216,7 +220,7 @@ def test_a_started_question_can_be_cancelled(stack: DevStack, http: httpx.Client
     expect = playwright.expect
     expect(page.locator("#key-state")).to_have_text("A key is saved in this browser.")
     page.get_by_label("Question", exact=True).fill(SLOW_QUESTION)
-    page.get_by_role("button", name="Ask", exact=True).click()
+    page.get_by_label("Question", exact=True).press("Control+Enter")  # the keyboard way to ask
     expect(page.locator("#job")).to_have_attribute("data-state", "started")
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#job")).to_have_attribute("data-state", "stopped", timeout=60 * MS)
@@ -256,11 +260,13 @@ def test_the_page_works_under_a_stage_prefix_and_on_a_phone(
         page.page.screenshot(path=str(ARTIFACTS / "ui-phone.png"), full_page=True)
         # The reference too, and its "Try it out" calls the API under the prefix.
         page.page.goto(f"{base}/v1/docs")
-        health = page.page.locator(".opblock-get", has=page.page.locator('.opblock-summary-path[data-path="/"]'))
+        path = page.page.locator('.opblock-summary-path[data-path="/"]')
+        health = page.page.locator(".opblock-get", has=path)
         health.locator(".opblock-summary").click()
         health.get_by_role("button", name="Try it out").click()
         health.get_by_role("button", name="Execute").click()
-        expect(health.locator(".live-responses-table td.response-col_status:not(.col_header)")).to_contain_text("200")
+        status = health.locator(".live-responses-table td.response-col_status:not(.col_header)")
+        expect(status).to_contain_text("200")
         assert [url for url in refused if not url.endswith("/favicon.ico")] == []
         assert page.problems == []
     finally:

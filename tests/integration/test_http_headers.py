@@ -45,7 +45,8 @@ def test_even_a_server_error_carries_the_security_headers(monkeypatch: pytest.Mo
 
     app = client().app
     store = get_container().job_store
-    monkeypatch.setattr(type(store), "get", lambda self, job_id: (_ for _ in ()).throw(RuntimeError("bug")))
+    # On the instance: the container's store may be a wrapper that delegates (MeteredJobStore).
+    monkeypatch.setattr(store, "get", lambda *args: (_ for _ in ()).throw(RuntimeError("bug")))
     response = TestClient(app, raise_server_exceptions=False).get(f"/job-status/{'0' * 32}")
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     for name, value in SECURITY_HEADERS.items():

@@ -632,6 +632,13 @@
       $("documents-status").textContent = "";
     });
     $("ask-form").addEventListener("submit", ask);
+    $("question").addEventListener("keydown", (event) => {
+      // Enter starts a new line; Ctrl+Enter (⌘+Enter) asks.
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        $("ask-form").requestSubmit();
+      }
+    });
     $("ask-cancel").addEventListener("click", cancelAsk);
     $("upload-form").addEventListener("submit", upload);
     $("list-form").addEventListener("submit", (event) => {
