@@ -23,7 +23,7 @@ SECURITY_HEADERS = {
 
 _PAGE = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " \
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-# The web UI: its own script, stylesheet and API calls (same origin), no images at all.
+# The web UI: its own script, stylesheet, API calls and images (it has none yet), same origin.
 UI_CSP = f"{_PAGE}; img-src 'self'"
 # Swagger UI: the same, plus the icons its stylesheet inlines as data: URLs.
 DOCS_CSP = f"{_PAGE}; img-src 'self' data:"
