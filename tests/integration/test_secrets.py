@@ -16,6 +16,7 @@ from ragcore.services.ingest import index_files
 from tests.integration.test_api_handler import call, chat_event
 from tests.integration.test_worker_handler import batch, message, queued_job, run
 from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.logs import captured_json_logs
 from tests.support.paths import SAMPLES
 
 OPENAI_KEY = "sk-test-0123456789-must-never-leak"
@@ -42,13 +43,15 @@ def test_the_llm_key_is_never_logged_or_stored(
     index_files([SAMPLES], "default", container.embedder, container.vector_index)
     fake_llm.script = [Reply(status=500, echo_credentials=True), Reply(status=401, echo_credentials=True)]
     job_id = queued_job()
-    assert run(batch(message(job_id))) == {"batchItemFailures": []}
+    with captured_json_logs() as json_logs:  # the handlers' JSON lines (ids, outcome, reasons)
+        assert run(batch(message(job_id))) == {"batchItemFailures": []}
     job = container.job_store.get(job_id)
     assert job.status is JobStatus.FAILED
     assert job.error == "the LLM endpoint rejected the service's credentials (HTTP 401)"
     assert fake_llm.calls == 2  # the endpoint did see the key, and echoed it twice
-    out, err = capfd.readouterr()
-    for text in (caplog.text, out, err, everything_stored()):
+    out, err = capfd.readouterr()  # stdout holds the EMF metric documents too
+    assert '"job processed"' in json_logs.getvalue()
+    for text in (caplog.text, out, err, everything_stored(), json_logs.getvalue()):
         assert OPENAI_KEY not in text
 
 
@@ -61,12 +64,14 @@ def test_api_keys_are_never_logged_or_stored(
     _, secret = create_key(container.key_store, container.api_key_pepper, "app")
     accepted = chat_event({"query": "When was Skerry Point Lighthouse first lit?"})
     accepted["headers"]["Authorization"] = f"Bearer {secret}"
-    status, body, _ = call(accepted)
-    assert status == 202
     refused = chat_event({"query": "q"})
     refused["headers"]["x-api-key"] = secret[:-3] + "xyz"
-    assert call(refused)[0] == 401
+    with captured_json_logs() as json_logs:  # a line per request: method, route, status, ids
+        status, body, _ = call(accepted)
+        assert status == 202
+        assert call(refused)[0] == 401
     out, err = capfd.readouterr()
+    assert json_logs.getvalue().count('"message":"request"') == 2
     stored: Any = everything_stored() + json.dumps(body)
-    for text in (caplog.text, out, err, stored):
+    for text in (caplog.text, out, err, stored, json_logs.getvalue()):
         assert secret not in text and secret[:-3] not in text
