@@ -229,6 +229,24 @@ def test_a_started_question_can_be_cancelled(stack: DevStack, http: httpx.Client
     expect(page.locator("#answer")).to_be_hidden()
 
 
+def test_a_rate_limited_key_is_told_when_to_retry(stack: DevStack, watched: Watched) -> None:
+    container = get_container()
+    _, slow_key = create_key(container.key_store, container.api_key_pepper, "ui-slow",
+                             rate_per_second=0.05, burst=1)  # one request, then 20 s to wait
+    page = watched.page
+    page.goto(f"{stack.api_url}/ui")
+    page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", slow_key)
+    page.reload()  # listing the documents spends the key's one token
+    expect = playwright.expect
+    expect(page.locator("#documents-status")).to_contain_text("in “default”")
+    page.get_by_label("Question", exact=True).fill(QUESTION)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    error = page.locator("#ask-error")
+    expect(error).to_contain_text("Error 429")
+    expect(error).to_contain_text(re.compile(r"Too many requests: .+ Try again in \d+ s\."))
+    expect(page.locator("#job")).to_be_hidden()  # nothing was queued
+
+
 def test_the_page_works_under_a_stage_prefix_and_on_a_phone(
     stack: DevStack, http: httpx.Client, api_key: str, browser: Any
 ) -> None:
