@@ -13,8 +13,10 @@ import pytest
 from rag_api.authorizer import handler as authorizer
 from rag_api.keys_admin import handler as keys_function
 from ragcore.bootstrap import get_container, reset_container
+from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.local.lambda_context import LocalLambdaContext
-from ragcore.services.auth import create_key
+from ragcore.services.auth import create_key, revoke_key
+from ragcore.services.meters import reconcile_meters
 from tests.support.workers import REGION
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:000000000000:abc123/v1/POST/chat"
@@ -92,9 +94,8 @@ def test_an_unreachable_valkey_is_a_failure_not_a_refusal(usage_plan: str, monke
     monkeypatch.setenv("VALKEY_URL", "redis://127.0.0.1:9/0")
     monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
     reset_container()
-    with pytest.raises(Exception) as failure:
+    with pytest.raises(DependencyUnavailableError):
         authorizer(request(Authorization="Bearer rk_abc_def"), context())
-    assert str(failure.value) != "Unauthorized"
 
 
 def test_a_failed_record_takes_its_meter_back(gateway: Any, usage_plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,3 +108,67 @@ def test_a_failed_record_takes_its_meter_back(gateway: Any, usage_plan: str, mon
     with pytest.raises(ConnectionError):
         create_key(container.key_store, container.api_key_pepper, "doomed", gateway=container.gateway_keys)
     assert gateway.get_usage_plan_keys(usagePlanId=usage_plan)["items"] == []
+
+
+def test_a_meter_the_plan_refuses_is_deleted_again(gateway: Any, usage_plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = get_container()
+    before = {k["id"] for k in gateway.get_api_keys()["items"]}
+    plan_keys = container.gateway_keys
+
+    def refused(**_: object) -> None:
+        raise RuntimeError("TooManyRequestsException")
+
+    monkeypatch.setattr(plan_keys._client, "create_usage_plan_key", refused)
+    with pytest.raises(RuntimeError):
+        create_key(container.key_store, container.api_key_pepper, "unlucky", gateway=plan_keys)
+    assert {k["id"] for k in gateway.get_api_keys()["items"]} == before
+
+
+def test_a_revoke_stands_when_its_meter_cannot_go_and_reconciling_removes_it(
+    gateway: Any, usage_plan: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = get_container()
+    plan_keys = container.gateway_keys
+    record, secret = create_key(container.key_store, container.api_key_pepper, "app", gateway=plan_keys)
+    real_delete = plan_keys._client.delete_api_key
+
+    def throttled(**_: object) -> None:
+        raise RuntimeError("TooManyRequestsException")
+
+    monkeypatch.setattr(plan_keys._client, "delete_api_key", throttled)
+    revoked = revoke_key(container.key_store, record.key_id, plan_keys)
+    assert revoked is not None and not revoked.active
+    assert revoked.gateway_key == record.gateway_key  # still named: the meter is still there
+    with pytest.raises(Exception, match="^Unauthorized$"):  # but the key is refused at once
+        authorizer(request(Authorization=f"Bearer {secret}"), context())
+    assert record.key_id in reconcile_meters(container.key_store, plan_keys).failed
+
+    monkeypatch.setattr(plan_keys._client, "delete_api_key", real_delete)
+    report = reconcile_meters(container.key_store, plan_keys)  # (other tests' keys get meters too)
+    assert record.key_id in report.withdrawn and report.failed == []
+    in_plan = [k["id"] for k in gateway.get_usage_plan_keys(usagePlanId=usage_plan)["items"]]
+    assert record.gateway_key is not None and record.gateway_key.id not in in_plan
+    assert next(k for k in container.key_store.list() if k.key_id == record.key_id).gateway_key is None
+
+
+def test_reconciling_meters_keys_made_before_the_plan_and_after_it_was_replaced(
+    gateway: Any, usage_plan: str
+) -> None:
+    """An upgrade (keys without meters) and a replaced plan (meters it does not hold) both
+    end with every active key metered in the current plan; none is left out."""
+    container = get_container()
+    plan_keys = container.gateway_keys
+    _, old_secret = create_key(container.key_store, container.api_key_pepper, "before-the-plan")
+    stale, stale_secret = create_key(container.key_store, container.api_key_pepper, "stale", gateway=plan_keys)
+    gateway.delete_usage_plan_key(usagePlanId=usage_plan, keyId=stale.gateway_key.id)  # type: ignore[union-attr]
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer(request(Authorization=f"Bearer {old_secret}"), context())
+
+    report = keys_function({"action": "meter"}, LocalLambdaContext("KeysFunction", 30))
+    assert sorted(report["issued"]) == sorted(k.key_id for k in container.key_store.list() if k.active)
+    assert report["failed"] == []
+    in_plan = {k["value"] for k in gateway.get_usage_plan_keys(usagePlanId=usage_plan)["items"]}
+    for secret in (old_secret, stale_secret):
+        assert authorizer(request(Authorization=f"Bearer {secret}"), context())["usageIdentifierKey"] in in_plan
+    again = keys_function({"action": "meter"}, LocalLambdaContext("KeysFunction", 30))
+    assert again == {"issued": [], "withdrawn": [], "failed": []}

@@ -17,7 +17,7 @@ from ragcore.bootstrap import get_container
 from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.errors import RagError
 from ragcore.domain.tenancy import scoped, unscoped
-from ragcore.services.auth import admit, authenticate, presented_key
+from ragcore.services.auth import UNAUTHORIZED, UnauthorizedError, admit, authenticate, presented_key
 
 from .errors import core_error_response
 
@@ -32,17 +32,18 @@ KEY_SCHEMES = [
 
 
 class RequireKey:
-    """Checks the key of a request for a keyed route before anything reads its body, so a
-    caller without a valid key learns nothing from a body error and spends no parsing; and
-    admits it against the key's limits, so a flood of refused bodies still costs tokens.
-    Requests for other paths (health, docs, unknown routes) pass untouched."""
+    """Checks the key of every request but those for the public routes, before anything reads
+    its body: a caller without a valid key learns nothing from a body error (or from which
+    paths exist) and spends no parsing; and each request is admitted against the key's
+    limits, so a flood of refused bodies still costs tokens. Closed by default: a route added
+    anywhere needs a key unless it is listed as public."""
 
-    def __init__(self, app: ASGIApp, keyed_routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, public_routes: Sequence[BaseRoute]) -> None:
         self.app = app
-        self.keyed_routes = keyed_routes
+        self.public_routes = public_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._keyed(scope):
+        if scope["type"] == "http" and not self._public(scope):
             try:
                 scope.setdefault("state", {})[_CALLER] = await run_in_threadpool(_check, Headers(scope=scope))
             except RagError as exc:
@@ -50,8 +51,8 @@ class RequireKey:
                 return
         await self.app(scope, receive, send)
 
-    def _keyed(self, scope: Scope) -> bool:
-        return any(route.matches(scope)[0] is Match.FULL for route in self.keyed_routes)
+    def _public(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in self.public_routes)
 
 
 def _check(headers: Headers) -> ApiKey | None:
@@ -67,8 +68,12 @@ def _check(headers: Headers) -> ApiKey | None:
 
 
 def caller(request: Request) -> ApiKey | None:
-    """The key ``RequireKey`` admitted for this request (None with auth off)."""
-    return getattr(request.state, _CALLER)
+    """The key ``RequireKey`` admitted for this request (None with auth off). A route that
+    asks for its caller but was let through as public refuses rather than serve anyone."""
+    try:
+        return getattr(request.state, _CALLER)
+    except AttributeError:
+        raise UnauthorizedError(UNAUTHORIZED) from None
 
 
 Caller = Annotated[ApiKey | None, Depends(caller)]

@@ -70,6 +70,7 @@ class KeyStore(Protocol):
     def list(self) -> list[ApiKey]: ...
     def revoke(self, key_id: str) -> ApiKey | None:
         """The key as revoked now; None if there is no such active key."""
+    def set_gateway_key(self, key_id: str, gateway_key: GatewayKey | None) -> ApiKey | None: ...
     def admit(self, key: ApiKey) -> Admission:
         """Takes one request from the key's token bucket and daily quota, atomically."""
 
@@ -78,7 +79,10 @@ class GatewayKeys(Protocol):
     """API Gateway's keys in the stage's usage plan: the per-key throttle at the edge."""
 
     def issue(self, key_id: str) -> GatewayKey: ...
-    def withdraw(self, gateway_key: GatewayKey) -> None: ...
+    def withdraw(self, gateway_key: GatewayKey) -> None:
+        """Done also when it is already gone."""
+    def holds(self, gateway_key: GatewayKey) -> bool:
+        """Whether the plan still meters it (a replaced plan does not)."""
 
 
 class JobQueue(Protocol):

@@ -4,8 +4,7 @@ import pytest
 import yaml
 
 from rag_api.app import app
-from rag_api.document_routes import router as document_router
-from rag_api.routes import router
+from rag_api.auth import RequireKey
 from rag_api.ui_routes import FILES as UI_FILES
 from ragcore.config import Settings
 from ragcore.local.template import _CfnLoader, load_template
@@ -16,15 +15,24 @@ RAW = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa
 WORKER_ENV = RAW["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
 
 
+def _routes(routes: list) -> set[tuple[str, str]]:
+    return {(method, route.path) for route in routes for method in getattr(route, "methods", None) or ()}
+
+
+_REQUIRE_KEY = next(m for m in app.user_middleware if m.cls is RequireKey)
+PUBLIC = _routes(_REQUIRE_KEY.kwargs["public_routes"])
+# Included routers sit behind one entry each in app.routes; the schema lists every operation.
+OPERATIONS = {(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item}
+KEYED = OPERATIONS - PUBLIC
+
+
 def test_functions_and_routes() -> None:
     assert TEMPLATE.api.handler == "rag_api.app.handler"
     assert {w.function.logical_id for w in TEMPLATE.workers} == {"WorkerFunction", "IngestFunction"}
     assert {w.function.handler for w in TEMPLATE.workers} == {"rag_worker.handler.handler"}
     assert TEMPLATE.queue_env == {"JOBS_QUEUE_URL": "JobsQueue", "INGEST_QUEUE_URL": "IngestQueue"}
     # Every route of the app, and only those, is wired in API Gateway.
-    app_routes = {
-        (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
-    }
+    app_routes = OPERATIONS
     pages = {("GET", path) for path in UI_FILES}  # /ui, /docs and their files: not in the schema
     preflights = {("OPTIONS", path) for _, path in KEYED}  # CORS: reach the app without a key
     assert set(TEMPLATE.api_routes) == app_routes | pages | preflights | {("GET", "/openapi.json")}
@@ -33,19 +41,18 @@ def test_functions_and_routes() -> None:
     assert RAW["Globals"]["Function"]["Architectures"] == ["x86_64"]
 
 
-KEYED = {(method, route.path) for route in [*router.routes, *document_router.routes] for method in route.methods}
-
-
 def test_the_gateway_asks_for_a_key_exactly_where_the_app_does() -> None:
-    """The authorizer and the usage plan guard every keyed route; public ones (health, the
-    OpenAPI document, pages, preflights) opt out, and nothing else does."""
+    """The authorizer and the usage plan guard every route the app keys (all but its public
+    list); public ones (health, the OpenAPI document, pages) and preflights opt out, and
+    nothing else does."""
+    assert ("POST", "/chat") in KEYED and ("GET", "/") in PUBLIC
     auth = RAW["Resources"]["RestApi"]["Properties"]["Auth"]
     assert auth["DefaultAuthorizer"] == "KeyAuthorizer" and auth["ApiKeyRequired"] is True
     assert RAW["Resources"]["RestApi"]["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
     for name, event in RAW["Resources"]["ApiFunction"]["Properties"]["Events"].items():
         route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
         opted_out = event["Properties"].get("Auth") == {"Authorizer": "NONE", "ApiKeyRequired": False}
-        assert opted_out == (route not in KEYED), name
+        assert opted_out == (route in PUBLIC or route[0] == "OPTIONS"), name
         if route in KEYED:
             assert "Auth" not in event["Properties"], name
 
@@ -82,8 +89,17 @@ def test_a_jobs_deadline_leaves_time_for_every_delivery(function_id: str, variab
 
 def test_gateway_errors_use_the_apps_error_shape() -> None:
     responses = RAW["Resources"]["RestApi"]["Properties"]["GatewayResponses"]
-    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
-        assert responses[kind]["ResponseTemplates"]["application/json"].startswith('{"error": {"code": ')
+    for kind, response in responses.items():
+        assert response["ResponseTemplates"]["application/json"].startswith('{"error": {"code": '), kind
+        # Readable by a browser page on another origin (they hold no data).
+        assert response["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == (
+            "method.request.header.Origin"), kind
+    assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
+    # An authorizer that cannot reach Valkey raises: API Gateway calls that a configuration
+    # error. Either way the client is told to retry, never that its key is wrong.
+    for kind in ("AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR"):
+        assert responses[kind]["StatusCode"] == "503"
+        assert responses[kind]["ResponseParameters"]["Headers"]["Retry-After"] == "'5'"
 
 
 def test_the_openai_key_is_never_plaintext() -> None:

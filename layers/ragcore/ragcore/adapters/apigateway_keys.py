@@ -8,9 +8,12 @@ so a value read through ``apigateway:GET`` lets nobody in.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ragcore.domain.api_keys import GatewayKey
+
+log = logging.getLogger(__name__)
 
 
 class ApiGatewayKeys:
@@ -26,7 +29,10 @@ class ApiGatewayKeys:
         try:
             self._client.create_usage_plan_key(usagePlanId=self._usage_plan_id, keyId=key.id, keyType="API_KEY")
         except Exception:
-            self.withdraw(key)
+            try:
+                self.withdraw(key)
+            except Exception:  # the first error is the one to report
+                log.warning("left an API Gateway key outside the plan: %s", key.id, exc_info=True)
             raise
         return key
 
@@ -36,3 +42,10 @@ class ApiGatewayKeys:
             self._client.delete_api_key(apiKey=gateway_key.id)
         except self._client.exceptions.NotFoundException:
             pass  # already gone: withdrawing twice is done
+
+    def holds(self, gateway_key: GatewayKey) -> bool:
+        try:
+            self._client.get_usage_plan_key(usagePlanId=self._usage_plan_id, keyId=gateway_key.id)
+        except self._client.exceptions.NotFoundException:
+            return False
+        return True

@@ -8,11 +8,12 @@ the same token. Time is the server's.
 from __future__ import annotations
 
 import time
+from typing import Any, Callable
 
 import valkey
 
 from ragcore.adapters.valkey_client import valkey_errors
-from ragcore.domain.api_keys import ApiKey
+from ragcore.domain.api_keys import ApiKey, GatewayKey
 from ragcore.ports import Admission
 
 _ADMIT_LUA = """
@@ -68,14 +69,31 @@ class ValkeyKeyStore:
         return sorted((k for k in found if k), key=lambda k: k.created_at)
 
     def revoke(self, key_id: str) -> ApiKey | None:
+        return self._change(key_id, lambda key: key.model_copy(update={"revoked_at": time.time()})
+                            if key.active else None)
+
+    def set_gateway_key(self, key_id: str, gateway_key: GatewayKey | None) -> ApiKey | None:
+        return self._change(key_id, lambda key: key.model_copy(update={"gateway_key": gateway_key}))
+
+    def _change(self, key_id: str, change: Callable[[ApiKey], ApiKey | None]) -> ApiKey | None:
+        """Reads, changes and writes one record atomically: WATCH makes a concurrent write
+        (a revoke racing a new meter) retry instead of being overwritten. None: no such
+        record, or ``change`` declined."""
         with valkey_errors():
             key_digest = self._client.get(f"{self._prefix}key-id:{key_id}")
-            key = self.find(key_digest) if key_digest else None
-            if key is None or not key.active:
+            if not key_digest:
                 return None
-            revoked = key.model_copy(update={"revoked_at": time.time()})
-            self._client.set(f"{self._prefix}key:{key_digest}", revoked.model_dump_json())
-        return revoked
+            name = f"{self._prefix}key:{key_digest}"
+
+            def update(pipe: Any) -> ApiKey | None:
+                raw = pipe.get(name)
+                changed = change(ApiKey.model_validate_json(raw)) if raw else None
+                if changed is not None:
+                    pipe.multi()
+                    pipe.set(name, changed.model_dump_json())
+                return changed
+
+            return self._client.transaction(update, name, value_from_callable=True)
 
     def admit(self, key: ApiKey) -> Admission:
         args = [key.rate_per_second, key.burst, key.daily_quota or 0]

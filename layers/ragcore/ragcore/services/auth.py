@@ -7,6 +7,7 @@ import math
 from ragcore.domain.api_keys import ApiKey, digest, looks_like_a_key, new_key
 from ragcore.domain.errors import RagError
 from ragcore.ports import GatewayKeys, KeyStore
+from ragcore.services.meters import withdraw_meter
 
 
 class UnauthorizedError(RagError):
@@ -65,15 +66,18 @@ def create_key(
         keys.add(record, digest(secret, pepper))
     except Exception:
         if gateway and gateway_key:
-            gateway.withdraw(gateway_key)
+            withdraw_meter(gateway, record)
         raise
     return record, secret
 
 
 def revoke_key(keys: KeyStore, key_id: str, gateway: GatewayKeys | None = None) -> ApiKey | None:
-    """Refused by the API and the authorizer as soon as the record says so; the usage-plan key
-    goes after, and a failure there leaves only an unused meter."""
+    """Refused by the API and the authorizer as soon as the record says so; then its meter
+    goes. The record returned still names the meter if that failed (``reconcile_meters``
+    retries it)."""
     revoked = keys.revoke(key_id)
-    if revoked and revoked.gateway_key and gateway:
-        gateway.withdraw(revoked.gateway_key)
-    return revoked
+    if revoked is None or revoked.gateway_key is None or gateway is None:
+        return revoked
+    if not withdraw_meter(gateway, revoked):
+        return revoked
+    return keys.set_gateway_key(key_id, None) or revoked
