@@ -15,13 +15,22 @@ class Terminal(io.StringIO):
         return True
 
 
+def wait_for(stream: io.StringIO, text: str, times: int) -> None:
+    """Until the spinner has drawn ``text`` ``times`` times: a condition, not a sleep, so a
+    busy machine makes the test slower, not wrong."""
+    deadline = time.monotonic() + 30
+    while stream.getvalue().count(text) < times:
+        assert time.monotonic() < deadline, stream.getvalue()
+        time.sleep(0.01)
+
+
 def test_a_terminal_gets_one_line_rewritten_in_place_and_cleared_at_the_end() -> None:
     stream = Terminal()
     with StatusLine("job 42", stream, interval=0.01) as line:
         line.show(JobStatus.QUEUED)
-        time.sleep(0.1)
+        wait_for(stream, "job 42: queued", 3)
         line.show(JobStatus.STARTED)
-        time.sleep(0.1)
+        wait_for(stream, "job 42: started", 2)
     written = stream.getvalue()
     assert "\n" not in written and written.endswith("\r\x1b[K")
     frames = written.split("\r")[1:-1]
