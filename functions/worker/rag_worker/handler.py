@@ -1,8 +1,9 @@
 """The Lambda entry point: ``rag_worker.handler.handler``.
 
 Records of a batch run concurrently (Powertools' async batch processor; the blocking work
-goes to threads). A record that raises is reported in ``batchItemFailures`` and only it is
-redelivered by SQS; the others are deleted.
+goes to a thread per record, up to ``MAX_RECORD_THREADS``, so a whole batch waits on the LLM at
+once: about BatchSize jobs per LLM latency per instance). A record that raises is reported in
+``batchItemFailures`` and only it is redelivered by SQS; the others are deleted.
 
 Observability: JSON logs (Powertools Logger; cold start and the Lambda context on every line),
 each record's lines keyed by its ``job_id`` (also the ``correlation_id``: the API logs the
@@ -14,7 +15,9 @@ adapters (``ragcore.observability.metered``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -40,6 +43,13 @@ from ragcore.services.retries import RetryPolicy
 logger = Logger(service="ragcore-worker")
 tracer = make_tracer("ragcore-worker")
 route_core_logs(logger)
+
+# Threads for one batch's records, one each up to this bound (the template's BatchSize, SQS's
+# largest batch without a batching window). Not the event loop's default pool: it has
+# min(32, CPUs + 4) threads, 6 on a 2-vCPU instance, fewer than a batch, so a batch would wait
+# on the LLM in two rounds.
+MAX_RECORD_THREADS = 10
+_batch_pool: contextvars.ContextVar[ThreadPoolExecutor] = contextvars.ContextVar("batch_pool")
 
 
 def _limits(context: Any) -> JobLimits:
@@ -93,7 +103,10 @@ async def _process(record: SQSRecord, lambda_context: Any) -> str:
     correlate(logger, correlation_id=message.job_id, job_id=message.job_id, kind=message.kind)
     started = time.perf_counter()
     try:
-        outcome = await asyncio.to_thread(_run, message, delivery, _limits(lambda_context))
+        # As asyncio.to_thread, on this batch's pool: the thread runs in a copy of this context.
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            _batch_pool.get(), contextvars.copy_context().run, _run, message, delivery, _limits(lambda_context)
+        )
     except Exception as exc:
         # Reported in batchItemFailures: redelivered later, or dead-lettered after the last try.
         # The reason is logged only when it is one of ours (written to carry no request data).
@@ -121,6 +134,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # raising: SQS redelivers the same records either way, and this keeps the invocation "ok".
     # A processor per call: it holds the batch's state, and the local runner calls from threads.
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return async_process_partial_response(
-        event=event, record_handler=_process, processor=processor, context=context
-    )
+    threads = max(1, min(len(event.get("Records") or ()), MAX_RECORD_THREADS))
+    with ThreadPoolExecutor(threads, thread_name_prefix="record") as pool:
+        token = _batch_pool.set(pool)  # the records' tasks copy this context
+        try:
+            return async_process_partial_response(
+                event=event, record_handler=_process, processor=processor, context=context
+            )
+        finally:
+            _batch_pool.reset(token)

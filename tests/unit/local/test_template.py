@@ -128,3 +128,13 @@ def test_api_gateways_chat_model_matches_the_apps_request_model() -> None:
     assert gateway["properties"]["mode"]["enum"] == modes
     chat = RAW["Resources"]["ApiFunction"]["Properties"]["Events"]["Chat"]["Properties"]
     assert chat["RequestModel"] == {"Model": "ChatRequest", "Required": True, "ValidateBody": True}
+
+
+def test_a_chat_batch_runs_at_once() -> None:
+    """Every record of a chat batch gets a thread (throughput: BatchSize jobs per LLM latency),
+    and no batching window holds a lone job back (latency)."""
+    from rag_worker.handler import MAX_RECORD_THREADS
+
+    worker = TEMPLATE.trigger("WorkerFunction")
+    assert worker.batch_size <= MAX_RECORD_THREADS
+    assert worker.batching_window_seconds == 0 and worker.batch_size <= 10  # SQS's limit without a window
