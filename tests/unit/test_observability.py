@@ -88,6 +88,47 @@ def test_emf_puts_each_dimension_set_in_its_own_document(capsys: pytest.CaptureF
     assert plain_doc["TotalLatency"] == [909.0]
 
 
+_INTERLEAVING_SCRIPT = """
+import sys, threading
+from aws_lambda_powertools import Logger
+from ragcore.domain.jobs import JobStatus
+from ragcore.observability import metrics as m
+from ragcore.observability.emf import EmfMetrics
+
+logger, emf, rounds = Logger(service="interleave", stream=sys.stdout), EmfMetrics(), int(sys.argv[1])
+
+def log() -> None:
+    for i in range(rounds):
+        logger.info("job processed", job_id=str(i))
+
+def meter() -> None:
+    for _ in range(rounds):
+        emf.record(m.ended("chat", JobStatus.FINISHED) + m.queue_wait("chat", 1.0, 1.5))
+
+threads = [threading.Thread(target=t) for t in (log, meter) * 4]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_emf_lines_and_log_lines_from_many_threads_never_share_a_line() -> None:
+    """Worker threads log while others write EMF: every stdout line must be one JSON
+    document (Powertools' flush_metrics wrote the JSON and its newline apart)."""
+    import subprocess
+    import sys
+
+    rounds = 2500
+    out = subprocess.run(
+        [sys.executable, "-c", _INTERLEAVING_SCRIPT, str(rounds)], capture_output=True, text=True,
+        check=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+    ).stdout
+    lines = out.splitlines()
+    assert len(lines) == 4 * rounds * 2  # four loggers' lines, four meters' documents (one each)
+    documents = [json.loads(line) for line in lines]  # each line parses as one document on its own
+    assert sum("_aws" in d for d in documents) == 4 * rounds
+    assert sum(d.get("message") == "job processed" for d in documents) == 4 * rounds
+
+
 def test_prometheus_renders_the_same_catalogue() -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
