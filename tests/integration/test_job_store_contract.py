@@ -14,7 +14,7 @@ from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, new_job, new_job_id
-from ragcore.ports import ClaimOutcome
+from ragcore.ports import ClaimOutcome, StopRequest
 from tests.support.fakes import InMemoryJobStore
 
 
@@ -44,6 +44,7 @@ def test_create_then_get_round_trips(store: ValkeyJobStore) -> None:
     assert loaded.request == {"query": "q"}
     assert loaded.attempts == 0 and loaded.started_at is None
     assert loaded.deadline_at == job.deadline_at and not loaded.cancel_requested
+    assert loaded.queued_at is None and loaded.enqueued_at == loaded.created_at  # queued at creation
 
 
 def test_record_expires_after_the_ttl(valkey_store: ValkeyJobStore) -> None:
@@ -101,18 +102,27 @@ def test_fail_records_a_readable_error(store: ValkeyJobStore) -> None:
 
 def test_a_queued_job_stops_at_once_and_is_never_claimed(store: ValkeyJobStore) -> None:
     job = _queued(store)
-    assert store.request_stop(job.job_id) is JobStatus.STOPPED
+    assert store.request_stop(job.job_id) == StopRequest(JobStatus.STOPPED, stopped=True)
     stopped = store.get(job.job_id)
     assert stopped.status is JobStatus.STOPPED and stopped.error == STOPPED_ERROR
     assert store.claim(job.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
-    assert store.request_stop(job.job_id) is JobStatus.STOPPED  # asking twice is harmless
+    # Asking twice is harmless, and the second call says it changed nothing.
+    assert store.request_stop(job.job_id) == StopRequest(JobStatus.STOPPED, stopped=False)
+
+
+def test_of_many_concurrent_cancels_of_a_queued_job_exactly_one_stops_it(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: store.request_stop(job.job_id), range(32)))
+    assert all(a.status is JobStatus.STOPPED for a in answers)
+    assert sum(a.stopped for a in answers) == 1
 
 
 def test_a_started_job_is_flagged_and_its_late_result_is_not_written(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     assert not store.cancel_requested(job.job_id)
-    assert store.request_stop(job.job_id) is JobStatus.STARTED
+    assert store.request_stop(job.job_id) == StopRequest(JobStatus.STARTED, stopped=False)  # flagged only
     assert store.cancel_requested(job.job_id) and store.get(job.job_id).cancel_requested
     assert store.finish(job.job_id, claim.attempt, {"answer": "late"}) is JobStatus.STOPPED
     assert store.get(job.job_id).status is JobStatus.STOPPED
@@ -131,7 +141,7 @@ def test_a_final_job_cannot_be_stopped(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     store.finish(job.job_id, claim.attempt, {"answer": "a"})
-    assert store.request_stop(job.job_id) is JobStatus.FINISHED
+    assert store.request_stop(job.job_id) == StopRequest(JobStatus.FINISHED, stopped=False)
     assert store.get(job.job_id).status is JobStatus.FINISHED
 
 
@@ -173,6 +183,8 @@ def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> N
     again = store.get(job.job_id)
     assert again.status is JobStatus.QUEUED and again.attempts == 0 and again.error is None
     assert again.finished_at is None and again.deadline_at == pytest.approx(deadline)
+    assert again.queued_at is not None and again.queued_at >= again.created_at  # queue wait starts here
+    assert again.enqueued_at == again.queued_at
     claim = store.claim(job.job_id, 60)
     assert claim.attempt == 1
     assert store.requeue(job.job_id, deadline) is None  # a worker holds it now

@@ -78,6 +78,10 @@ def test_a_finished_chat_job_emits_its_counts_timings_and_tokens(
     plain = {"service": "ragcore"}
     assert metric_values(documents, "RetrievalLatency") == [(result["timings_ms"]["retrieval_ms"], plain)]
     assert metric_values(documents, "TotalLatency") == [(result["timings_ms"]["total_ms"], plain)]
+    ((end_to_end, e2e_dimensions),) = metric_values(documents, "EndToEndLatency")  # what the user waited
+    assert e2e_dimensions == {"kind": "chat", "service": "ragcore"}
+    assert end_to_end == pytest.approx((job.finished_at - job.created_at) * 1000, abs=1)
+    assert end_to_end >= wait + result["timings_ms"]["total_ms"] - 1
     by_model = {"model": "fake-model", "service": "ragcore"}
     assert metric_values(documents, "LlmLatency") == [(result["timings_ms"]["llm_ms"], by_model)]
     assert metric_values(documents, "LlmTokensIn") == [(50.0, by_model)]  # the fake LLM's usage
@@ -104,6 +108,29 @@ def test_failed_and_stopped_jobs_are_counted(fake_llm: FakeLLM, capsys: pytest.C
     assert metric_values(documents, "JobsFailed") == [(1.0, {"kind": "chat", "service": "ragcore"})]
     assert metric_values(documents, "JobsStopped") == [(1.0, {"kind": "chat", "service": "ragcore"})]
     assert metric_values(documents, "JobsFinished") == []
+
+
+def test_a_job_stopped_after_its_llm_call_still_counts_the_tokens_it_spent(
+    fake_llm: FakeLLM, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, body, _ = call(chat_event({"query": "When was Skerry Point Lighthouse first lit?"}))
+    job_id = body["job_id"]
+
+    def cancel_while_answering(request: dict) -> None:
+        get_container().job_store.request_stop(job_id)  # the job is started: flagged
+        return None  # then answer as usual
+
+    fake_llm.reply_for = cancel_while_answering
+    capsys.readouterr()
+    run(batch(message(job_id)))
+    assert get_container().job_store.get(job_id).status is JobStatus.STOPPED
+    assert get_container().job_store.get_result(job_id) is None  # the answer was dropped...
+    documents = emf_documents(capsys.readouterr().out)
+    by_model = {"model": "fake-model", "service": "ragcore"}
+    assert metric_values(documents, "LlmTokensIn") == [(50.0, by_model)]  # ...its cost was not
+    assert metric_values(documents, "LlmTokensOut") == [(10.0, by_model)]
+    assert metric_values(documents, "JobsStopped") == [(1.0, {"kind": "chat", "service": "ragcore"})]
+    assert metric_values(documents, "JobsFinished") == metric_values(documents, "EndToEndLatency") == []
 
 
 def test_log_lines_carry_the_request_id_and_the_job_id(fake_llm: FakeLLM, json_logs: io.StringIO) -> None:

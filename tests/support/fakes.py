@@ -12,7 +12,7 @@ from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, can_transition
 from ragcore.domain.retrieval import SearchQuery
-from ragcore.ports import Claim, ClaimOutcome
+from ragcore.ports import Claim, ClaimOutcome, StopRequest
 
 
 class InMemoryJobStore:
@@ -92,16 +92,17 @@ class InMemoryJobStore:
                 return None
             return self._end(job_id, None, JobStatus.FAILED, OVERDUE_ERROR, stop_if_cancelled=True)
 
-    def request_stop(self, job_id: str) -> JobStatus:
+    def request_stop(self, job_id: str) -> StopRequest:
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None:
                 raise JobNotFoundError(job_id)
             if job.status is JobStatus.QUEUED:
                 self._end(job_id, None, JobStatus.STOPPED, STOPPED_ERROR)
-            elif job.status is JobStatus.STARTED:
+                return StopRequest(JobStatus.STOPPED, stopped=True)
+            if job.status is JobStatus.STARTED:
                 job.cancel_requested = True
-            return job.status
+            return StopRequest(job.status)
 
     def cancel_requested(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
@@ -116,7 +117,7 @@ class InMemoryJobStore:
                 return self._end(job_id, None, JobStatus.STOPPED, STOPPED_ERROR)
             self.jobs[job_id] = job.model_copy(update={
                 "status": JobStatus.QUEUED, "attempts": 0, "error": None, "started_at": None,
-                "finished_at": None, "deadline_at": deadline_at,
+                "finished_at": None, "deadline_at": deadline_at, "queued_at": time.time(),
             })
             self.leases.pop(job_id, None)
             return JobStatus.QUEUED

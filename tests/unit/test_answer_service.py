@@ -141,7 +141,7 @@ def test_a_stored_request_that_no_longer_validates_fails_the_job() -> None:
 def test_a_job_stopped_while_queued_never_runs() -> None:
     chat = ScriptedChat()
     ports, job_id = setup(chat)
-    assert ports.store.request_stop(job_id) is JobStatus.STOPPED
+    assert ports.store.request_stop(job_id).status is JobStatus.STOPPED
     assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.SKIPPED
     assert chat.calls == []
 

@@ -11,14 +11,17 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
+from ragcore.domain.answers import Completion, Usage
+from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError
 from ragcore.domain.jobs import Job, JobStatus, new_job
 from ragcore.domain.messages import JobMessage
 from ragcore.observability import metrics as m
 from ragcore.observability.emf import EmfMetrics
-from ragcore.observability.metered import MeteredJobQueue, MeteredJobStore
-from ragcore.observability.stats import JobRecord, QueueDepth, percentile, render, summarize
+from ragcore.observability.metered import MeteredChatModel, MeteredJobQueue, MeteredJobStore
+from ragcore.observability.stats import percentile, render, summarize
 from ragcore.observability.tracing import Traced
-from tests.support.fakes import InMemoryJobStore, RecordingQueue
+from ragcore.ports import JobRecord, QueueDepth, StopRequest
+from tests.support.fakes import InMemoryJobStore, RecordingQueue, ScriptedChat
 
 ANSWER = {
     "answer": "It was first lit in 1874 [1].", "sources": [], "model": "gpt-test",
@@ -55,8 +58,11 @@ def test_dimensions_are_few_and_never_a_job_id() -> None:
     assert m.measure(m.LLM_LATENCY, 5, model="x" * 300).labels() == {"model": "x" * 64}
 
 
-def test_a_chat_answer_becomes_stage_timings_and_tokens_by_model() -> None:
-    found = {(x.metric.name, x.value, x.dimensions) for x in m.answered(ANSWER)}
+SPENT = m.spent("gpt-test", Usage(prompt_tokens=120, completion_tokens=30, total_tokens=150))
+
+
+def test_a_chat_answer_becomes_stage_timings_and_a_call_its_tokens_by_model() -> None:
+    found = {(x.metric.name, x.value, x.dimensions) for x in m.answered(ANSWER) + SPENT}
     model = (("model", "gpt-test"),)
     assert found == {
         ("EmbedLatency", 7.5, ()), ("RetrievalLatency", 1.5, ()), ("LlmLatency", 900.0, model),
@@ -66,10 +72,14 @@ def test_a_chat_answer_becomes_stage_timings_and_tokens_by_model() -> None:
     assert m.ended("chat", JobStatus.STARTED) == []
     assert m.queue_wait("chat", 100.0, None) == []
     assert m.queue_wait("ingest", 100.0, 100.25)[0].value == 250.0
+    assert m.end_to_end("chat", 100.0, None) == []
+    (e2e,) = m.end_to_end("chat", 100.0, 112.5)
+    assert (e2e.metric.name, e2e.value, e2e.labels()) == ("EndToEndLatency", 12_500.0, {"kind": "chat"})
 
 
 def test_emf_puts_each_dimension_set_in_its_own_document(capsys: pytest.CaptureFixture[str]) -> None:
-    EmfMetrics().record(m.ended("chat", JobStatus.FINISHED) + m.queue_wait("chat", 1.0, 1.5) + m.answered(ANSWER))
+    EmfMetrics().record(
+        m.ended("chat", JobStatus.FINISHED) + m.queue_wait("chat", 1.0, 1.5) + m.answered(ANSWER) + SPENT)
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(documents) == 3
     by_dimensions = {}
@@ -139,7 +149,7 @@ def test_prometheus_renders_the_same_catalogue() -> None:
 
     before = value("ragcore_llm_tokens_in_total", model="gpt-test"), value(
         "ragcore_total_latency_milliseconds_count")
-    PrometheusMetrics().record(m.answered(ANSWER) + m.submitted("chat"))
+    PrometheusMetrics().record(m.answered(ANSWER) + SPENT + m.submitted("chat"))
     assert value("ragcore_llm_tokens_in_total", model="gpt-test") == before[0] + 120
     assert value("ragcore_total_latency_milliseconds_count") == before[1] + 1
     content_type, body = exposition()
@@ -160,8 +170,11 @@ def test_percentiles_interpolate_like_numpy() -> None:
 
 def test_stats_count_jobs_by_kind_and_state_and_take_latencies_from_finished_chats() -> None:
     records = [
-        JobRecord("chat", JobStatus.FINISHED, 10.0, 10.1, {"retrieval_ms": 2.0, "llm_ms": 100.0, "total_ms": 110.0}),
-        JobRecord("chat", JobStatus.FINISHED, 20.0, 20.3, {"retrieval_ms": 4.0, "llm_ms": 300.0, "total_ms": 310.0}),
+        JobRecord("chat", JobStatus.FINISHED, 10.0, 10.1, {"retrieval_ms": 2.0, "llm_ms": 100.0, "total_ms": 110.0},
+                  finished_at=10.3),
+        # Redriven an hour later: its queue wait counts from the requeue, its end to end from submission.
+        JobRecord("chat", JobStatus.FINISHED, 20.0 - 3600, 20.3, {"retrieval_ms": 4.0, "llm_ms": 300.0,
+                  "total_ms": 310.0}, queued_at=20.0, finished_at=20.7),
         JobRecord("chat", JobStatus.QUEUED, 30.0),
         JobRecord("chat", JobStatus.FAILED, 40.0, 41.0),
         JobRecord("ingest", JobStatus.FINISHED, 50.0, 50.2),
@@ -175,6 +188,8 @@ def test_stats_count_jobs_by_kind_and_state_and_take_latencies_from_finished_cha
     assert stats.latencies["queue_wait_ms"].p50 == pytest.approx(250.0)
     assert (stats.latencies["llm_ms"].count, stats.latencies["llm_ms"].p50) == (2, 200.0)
     assert stats.latencies["total_ms"].p99 == pytest.approx(308.0)
+    end_to_end = stats.latencies["end_to_end_ms"]
+    assert (end_to_end.count, end_to_end.p50) == (2, pytest.approx((300.0 + 3_600_700.0) / 2))
     text = render(stats)
     assert "jobs-dlq" in text and "queue_wait_ms" in text
     assert json.loads(json.dumps(stats.as_dict()))["queues"]["jobs"] == {"visible": 3, "in_flight": 1, "delayed": 0}
@@ -198,8 +213,45 @@ def test_the_metered_store_counts_each_job_once_however_often_it_is_delivered() 
     (wait,) = sink.values(m.QUEUE_WAIT)
     assert wait[1] == {"kind": "chat"} and 1900 < wait[0] < 10_000
     assert sink.values(m.JOBS_FINISHED) == [(1.0, {"kind": "chat"})]
-    assert sink.values(m.LLM_TOKENS_OUT) == [(30.0, {"model": "gpt-test"})]
+    ((e2e, labels),) = sink.values(m.END_TO_END_LATENCY)  # submission -> finished: what the user waited
+    assert labels == {"kind": "chat"} and e2e >= wait[0]
+    assert sink.values(m.TOTAL_LATENCY) == [(909.0, {})]
+    assert sink.values(m.LLM_TOKENS_OUT) == []  # counted by the LLM call, not the store
     assert store.get(job.job_id).status is JobStatus.FINISHED  # everything else passes through
+
+
+def test_a_redriven_job_waits_in_the_queue_from_its_requeue_and_counts_its_failure_and_its_finish() -> None:
+    inner, sink = InMemoryJobStore(), Recorder()
+    store = MeteredJobStore(inner, sink)
+    job = _queued(inner, age=2.0)
+    store.fail(job.job_id, store.claim(job.job_id, 60).attempt, "gave up")
+    inner.jobs[job.job_id].created_at -= 3 * 3600  # it lay dead-lettered for hours before the redrive
+    assert store.requeue(job.job_id, time.time() + 600) is JobStatus.QUEUED
+    claim = store.claim(job.job_id, 60)
+    assert claim.attempt == 1  # attempts count afresh after a redrive
+    store.finish(job.job_id, claim.attempt, ANSWER)
+    first, second = sink.values(m.QUEUE_WAIT)
+    assert 1900 < first[0] < 10_000 and second[0] < 1000  # not the hours before the redrive
+    assert sink.values(m.JOBS_FAILED) == sink.values(m.JOBS_FINISHED) == [(1.0, {"kind": "chat"})]
+    ((e2e, _),) = sink.values(m.END_TO_END_LATENCY)
+    assert e2e > 3 * 3600 * 1000  # the user did wait all along
+
+
+def test_the_metered_chat_model_counts_every_completed_call_whatever_becomes_of_the_job() -> None:
+    sink = Recorder()
+    chat = MeteredChatModel(ScriptedChat(), sink)
+    completion = chat.complete([{"role": "user", "content": "q"}])
+    assert isinstance(completion, Completion)
+    usage = completion.usage
+    spent = Completion(text="", model="gpt-test", usage=Usage(prompt_tokens=70, completion_tokens=0))
+    with pytest.raises(AnswerGenerationError):  # completed, and billed, but unusable
+        MeteredChatModel(ScriptedChat(error=AnswerGenerationError("empty", spent=spent)), sink).complete([])
+    with pytest.raises(DependencyUnavailableError):  # never completed: nothing spent
+        MeteredChatModel(ScriptedChat(error=DependencyUnavailableError("llm")), sink).complete([])
+    assert sink.values(m.LLM_TOKENS_IN) == [
+        (float(usage.prompt_tokens), {"model": completion.model}), (70.0, {"model": "gpt-test"})]
+    assert sink.values(m.LLM_TOKENS_OUT) == [(float(usage.completion_tokens), {"model": completion.model}),
+                                             (0.0, {"model": "gpt-test"})]
 
 
 def test_the_metered_store_counts_failures_and_stops_by_kind() -> None:
@@ -207,10 +259,10 @@ def test_the_metered_store_counts_failures_and_stops_by_kind() -> None:
     store = MeteredJobStore(inner, sink)
     failing, stopped_queued, stopped_started = _queued(inner, "ingest"), _queued(inner), _queued(inner)
     store.fail(failing.job_id, store.claim(failing.job_id, 60).attempt, "broken")
-    assert store.request_stop(stopped_queued.job_id) is JobStatus.STOPPED
-    assert store.request_stop(stopped_queued.job_id) is JobStatus.STOPPED  # asked twice: counted once
+    assert store.request_stop(stopped_queued.job_id) == StopRequest(JobStatus.STOPPED, stopped=True)
+    assert store.request_stop(stopped_queued.job_id) == StopRequest(JobStatus.STOPPED)  # asked twice: counted once
     attempt = store.claim(stopped_started.job_id, 60).attempt
-    assert store.request_stop(stopped_started.job_id) is JobStatus.STARTED  # flagged, not stopped yet
+    assert store.request_stop(stopped_started.job_id) == StopRequest(JobStatus.STARTED)  # flagged, not stopped yet
     assert store.stop(stopped_started.job_id, attempt)
     assert sink.values(m.JOBS_FAILED) == [(1.0, {"kind": "ingest"})]
     assert sink.values(m.JOBS_STOPPED) == [(1.0, {"kind": "chat"}), (1.0, {"kind": "chat"})]

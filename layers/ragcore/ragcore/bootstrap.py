@@ -18,8 +18,10 @@ from ragcore.ports import (
     Embedder,
     GatewayKeys,
     JobQueue,
+    JobRecords,
     JobStore,
     KeyStore,
+    QueueDepth,
     VectorIndex,
 )
 
@@ -192,13 +194,13 @@ class Container:
             queues["ingest"] = s.ingest_queue_url
         return {name: SqsDeadLetters(client, url) for name, url in queues.items()}
 
-    def job_records(self) -> Any:
+    def job_records(self) -> JobRecords:
         """Every stored job record (``ragcore stats``); a scan, never on a request's path."""
         from ragcore.adapters.valkey_job_records import ValkeyJobRecords
 
         return ValkeyJobRecords(self._valkey())
 
-    def queue_depths(self) -> dict[str, Any]:
+    def queue_depths(self) -> dict[str, QueueDepth]:
         """Messages in the jobs and ingest queues and their dead-letter queues (``ragcore stats``)."""
         from ragcore.adapters.sqs_depth import queue_depths
 
@@ -270,6 +272,7 @@ class Container:
         import openai
 
         from ragcore.adapters.openai_chat import OpenAIChatModel
+        from ragcore.observability.metered import MeteredChatModel
 
         s = self.settings
         api_key = self._secret(s.openai_api_key, s.openai_api_key_secret_arn)
@@ -283,9 +286,10 @@ class Container:
             timeout=s.llm_timeout_seconds,
             max_retries=0,  # the job runner retries, within what the invocation has left
         )
-        return traced(
+        model = traced(
             OpenAIChatModel(client, s.llm_model, s.llm_max_tokens, s.llm_temperature, s.llm_timeout_seconds), "llm"
         )
+        return MeteredChatModel(model, self.metrics)  # type: ignore[return-value]
 
 
 _container: Container | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
 from ragcore.domain.api_keys import ApiKey, GatewayKey
@@ -27,6 +27,16 @@ class Claim:
     attempt: int = 0
 
 
+@dataclass(frozen=True)
+class StopRequest:
+    """What ``JobStore.request_stop`` did. ``stopped``: this very call moved the job from
+    QUEUED to STOPPED (of two cancels racing, exactly one sees it), so the stop is counted
+    once; False when it was stopped already, only flagged (STARTED) or final."""
+
+    status: JobStatus  # the job's status after the call
+    stopped: bool = False
+
+
 class JobStore(Protocol):
     """Every status change is atomic and checked against ``domain.jobs.TRANSITIONS``; the
     ``attempt`` arguments make a write from a worker that lost its lease a no-op."""
@@ -44,15 +54,48 @@ class JobStore(Protocol):
     def fail_if_overdue(self, job_id: str) -> JobStatus | None:
         """Past its deadline and held by no live lease: FAILED (STOPPED if a stop was
         requested); otherwise None and nothing changes."""
-    def request_stop(self, job_id: str) -> JobStatus:
+    def request_stop(self, job_id: str) -> StopRequest:
         """QUEUED jobs stop at once; STARTED ones are flagged and stay STARTED until the
-        worker reaches a step boundary. Returns the status after the call."""
+        worker reaches a step boundary."""
     def cancel_requested(self, job_id: str) -> bool: ...
     def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
         """The dead-letter redrive: a failed job, or one left queued or started (lease
-        expired) by a lost message, back to QUEUED with attempts from 0 and a new deadline.
-        STOPPED if a stop was requested; None if a worker holds it or it is finished."""
+        expired) by a lost message, back to QUEUED with attempts from 0, a new deadline and
+        ``queued_at`` now. STOPPED if a stop was requested; None if a worker holds it or it is
+        finished."""
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """The parts of a stored job that ``ragcore stats`` needs."""
+
+    kind: str
+    status: JobStatus
+    created_at: float
+    started_at: float | None = None
+    timings_ms: dict[str, float] | None = None  # a finished chat job's
+    queued_at: float | None = None  # a redriven job's requeue time (queue wait starts there)
+    finished_at: float | None = None
+
+    @property
+    def enqueued_at(self) -> float:
+        return self.queued_at if self.queued_at is not None else self.created_at
+
+
+class JobRecords(Protocol):
+    """Every stored job record, read in bulk (statistics; never on a request's path)."""
+
+    def scan(self) -> Iterator[JobRecord]: ...
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """Messages in one queue, from its approximate counters."""
+
+    visible: int  # waiting to be received
+    in_flight: int  # received, not yet deleted
+    delayed: int = 0
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,9 @@ class OpenAIChatModel:
             raise DependencyUnavailableError("llm", type(exc).__name__) from exc
         except openai.APIStatusError as exc:
             raise _classify(exc) from exc
-        choice = response.choices[0] if response.choices else None
-        if choice is not None and choice.finish_reason == "content_filter":
-            raise AnswerGenerationError("the LLM provider withheld the answer (content filter)")
-        text = (choice.message.content or "").strip() if choice else ""
-        if not text:
-            raise AnswerGenerationError("LLM returned an empty answer")
         usage = response.usage
-        return Completion(
-            text=text,
+        completion = Completion(
+            text="",
             model=response.model or self._model,
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -61,6 +55,14 @@ class OpenAIChatModel:
                 total_tokens=usage.total_tokens if usage else 0,
             ),
         )
+        choice = response.choices[0] if response.choices else None
+        if choice is not None and choice.finish_reason == "content_filter":
+            # The call completed and its tokens were billed: ``spent`` lets them be counted.
+            raise AnswerGenerationError("the LLM provider withheld the answer (content filter)", spent=completion)
+        text = (choice.message.content or "").strip() if choice else ""
+        if not text:
+            raise AnswerGenerationError("LLM returned an empty answer", spent=completion)
+        return completion.model_copy(update={"text": text})
 
 
 def _classify(exc: openai.APIStatusError) -> Exception:

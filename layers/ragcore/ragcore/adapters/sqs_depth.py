@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ragcore.adapters.sqs_queue import sqs_errors
-from ragcore.observability.stats import QueueDepth
+from ragcore.ports import QueueDepth
 
 _COUNTERS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
              "ApproximateNumberOfMessagesDelayed"]

@@ -10,15 +10,18 @@ from typing import Iterator
 import valkey
 
 from ragcore.adapters.valkey_client import valkey_errors
+from ragcore.adapters.valkey_jobs import JOB_KEY_PREFIX, RESULT_FIELD, STATUS_FIELDS, job_from_fields
 from ragcore.domain.jobs import JobStatus
-from ragcore.observability.stats import JobRecord
+from ragcore.ports import JobRecord
 
-_FIELDS = ("kind", "status", "created_at", "started_at", "result")
+_FIELDS = (*STATUS_FIELDS, RESULT_FIELD)
 _BATCH = 500
 
 
 class ValkeyJobRecords:
-    def __init__(self, client: valkey.Valkey, prefix: str = "ragcore:job:") -> None:
+    """Implements ``ports.JobRecords``."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str = JOB_KEY_PREFIX) -> None:
         self._client = client
         self._prefix = prefix
         self._key = re.compile(re.escape(prefix) + r"[0-9a-f]{32}")  # job hashes only
@@ -38,16 +41,14 @@ class ValkeyJobRecords:
 
 
 def _record(fields: dict[str, str | None]) -> JobRecord | None:
-    if not fields["status"] or not fields["created_at"]:
+    job = job_from_fields(fields)
+    if job is None:
         return None  # expired between the scan and the read
     timings = None
-    if fields["status"] == JobStatus.FINISHED and fields["result"]:
-        found = json.loads(fields["result"]).get("timings_ms")
+    if job.status is JobStatus.FINISHED and fields[RESULT_FIELD]:
+        found = json.loads(fields[RESULT_FIELD]).get("timings_ms")
         timings = found if isinstance(found, dict) else None
     return JobRecord(
-        kind=fields["kind"] or "chat",
-        status=JobStatus(fields["status"]),
-        created_at=float(fields["created_at"]),
-        started_at=float(fields["started_at"]) if fields["started_at"] else None,
-        timings_ms=timings,
+        kind=job.kind, status=job.status, created_at=job.created_at, started_at=job.started_at,
+        timings_ms=timings, queued_at=job.queued_at, finished_at=job.finished_at,
     )

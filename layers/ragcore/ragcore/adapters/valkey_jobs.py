@@ -16,7 +16,7 @@ import valkey
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, TRANSITIONS, Job, JobStatus
-from ragcore.ports import Claim, ClaimOutcome
+from ragcore.ports import Claim, ClaimOutcome, StopRequest
 
 _TRANSITION_LUA = """
 local spec = cjson.decode(ARGV[1])
@@ -59,10 +59,36 @@ if spec.ttl then redis.call('EXPIRE', KEYS[1], spec.ttl) end
 return {'ok', spec.target, attempts}
 """
 
-_STATUS_FIELDS = (
+JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
+# The hash's fields that make a ``Job`` (``job_from_fields``); the answer is in RESULT_FIELD.
+# ``adapters/valkey_job_records.py`` reads the same ones.
+STATUS_FIELDS = (
     "job_id", "kind", "status", "created_at", "started_at", "finished_at", "attempts", "error",
-    "request", "deadline_at", "cancel_requested", "owner",
+    "request", "deadline_at", "cancel_requested", "owner", "queued_at",
 )
+RESULT_FIELD = "result"
+
+
+def job_from_fields(record: dict[str, str | None]) -> Job | None:
+    """The job a hash's STATUS_FIELDS describe; None if there is no such hash (or it expired
+    between a scan and a read)."""
+    if not record.get("status") or not record.get("created_at"):
+        return None
+    return Job(
+        job_id=record["job_id"] or "",
+        kind=record["kind"] or "chat",
+        status=JobStatus(record["status"]),
+        created_at=float(record["created_at"] or 0),
+        started_at=_float_or_none(record["started_at"]),
+        finished_at=_float_or_none(record["finished_at"]),
+        attempts=int(record["attempts"] or 0),
+        error=record["error"] or None,
+        request=json.loads(record["request"] or "{}"),
+        deadline_at=_float_or_none(record["deadline_at"]),
+        cancel_requested=record["cancel_requested"] == "1",
+        owner=record["owner"],
+        queued_at=_float_or_none(record.get("queued_at")),
+    )
 
 
 def _sources_of(target: JobStatus) -> list[str]:
@@ -72,7 +98,7 @@ def _sources_of(target: JobStatus) -> list[str]:
 class ValkeyJobStore:
     """Implements ``ports.JobStore``."""
 
-    def __init__(self, client: valkey.Valkey, ttl_seconds: int, prefix: str = "ragcore:job:") -> None:
+    def __init__(self, client: valkey.Valkey, ttl_seconds: int, prefix: str = JOB_KEY_PREFIX) -> None:
         self._client = client
         self._ttl = ttl_seconds
         self._prefix = prefix
@@ -106,28 +132,15 @@ class ValkeyJobStore:
 
     def get(self, job_id: str) -> Job:
         with valkey_errors():
-            values = self._client.hmget(self._key(job_id), _STATUS_FIELDS)
-        record = dict(zip(_STATUS_FIELDS, values))
-        if record["status"] is None:
+            values = self._client.hmget(self._key(job_id), STATUS_FIELDS)
+        job = job_from_fields(dict(zip(STATUS_FIELDS, values)))
+        if job is None:
             raise JobNotFoundError(job_id)
-        return Job(
-            job_id=record["job_id"],
-            kind=record["kind"],
-            status=JobStatus(record["status"]),
-            created_at=float(record["created_at"]),
-            started_at=_float_or_none(record["started_at"]),
-            finished_at=_float_or_none(record["finished_at"]),
-            attempts=int(record["attempts"] or 0),
-            error=record["error"] or None,
-            request=json.loads(record["request"] or "{}"),
-            deadline_at=_float_or_none(record["deadline_at"]),
-            cancel_requested=record["cancel_requested"] == "1",
-            owner=record["owner"],
-        )
+        return job
 
     def get_result(self, job_id: str) -> dict | None:
         with valkey_errors():
-            raw = self._client.hget(self._key(job_id), "result")
+            raw = self._client.hget(self._key(job_id), RESULT_FIELD)
         return json.loads(raw) if raw else None
 
     def delete(self, job_id: str) -> None:
@@ -142,7 +155,7 @@ class ValkeyJobStore:
 
     def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
         return self._end(
-            job_id, JobStatus.FINISHED, {"result": json.dumps(result)}, attempt=attempt, stop_if_cancelled=True
+            job_id, JobStatus.FINISHED, {RESULT_FIELD: json.dumps(result)}, attempt=attempt, stop_if_cancelled=True
         )
 
     def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
@@ -156,11 +169,13 @@ class ValkeyJobStore:
             job_id, JobStatus.FAILED, {"error": OVERDUE_ERROR}, only_if_overdue=True, stop_if_cancelled=True
         )
 
-    def request_stop(self, job_id: str) -> JobStatus:
+    def request_stop(self, job_id: str) -> StopRequest:
         outcome, current, _ = self._run(
             job_id, JobStatus.STOPPED, allowed_from=[JobStatus.QUEUED],
             set={"finished_at": repr(time.time()), "error": STOPPED_ERROR},
         )
+        if outcome == "ok":  # the script moved it QUEUED -> STOPPED: this call stopped it
+            return StopRequest(JobStatus.STOPPED, stopped=True)
         if outcome == "refused" and current == JobStatus.STARTED:
             # Flag it; the worker stops at its next step boundary, and a late result is dropped.
             outcome, current, _ = self._run(
@@ -168,7 +183,7 @@ class ValkeyJobStore:
             )
         if outcome == "missing":
             raise JobNotFoundError(job_id)
-        return JobStatus(current)
+        return StopRequest(JobStatus(current))
 
     def cancel_requested(self, job_id: str) -> bool:
         with valkey_errors():
@@ -177,7 +192,7 @@ class ValkeyJobStore:
     def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
         # A fresh record in all but id and request: attempts from 0, a new deadline and TTL.
         fields = {"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
-                  "deadline_at": repr(deadline_at)}
+                  "deadline_at": repr(deadline_at), "queued_at": repr(time.time())}
         outcome, status, _ = self._run(
             job_id, JobStatus.QUEUED, set=fields,
             allowed_from=[JobStatus.FAILED, JobStatus.QUEUED, JobStatus.STARTED],

@@ -4,7 +4,14 @@ Handlers map these to HTTP statuses at the edge (``functions/api``); the core ne
 about HTTP.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ragcore.domain.tenancy import split
+
+if TYPE_CHECKING:
+    from ragcore.domain.answers import Completion
 
 
 class RagError(Exception):
@@ -33,7 +40,13 @@ class InvalidMessageError(RagError):
 
 
 class AnswerGenerationError(RagError):
-    """The LLM refused the request or returned nothing usable; retrying would not help."""
+    """The LLM refused the request or returned nothing usable; retrying would not help.
+    ``spent``: the call's token use when it completed but its answer was unusable (an empty
+    answer, a filtered one), so that what it cost is still counted."""
+
+    def __init__(self, message: str, spent: Completion | None = None) -> None:
+        super().__init__(message)
+        self.spent = spent
 
 
 class JobBusyError(RagError):

@@ -85,6 +85,13 @@ class Job(BaseModel):
     deadline_at: float | None = None
     cancel_requested: bool = False
     owner: str | None = None  # the tenant of the API key that submitted it (None: auth off)
+    # When it last entered the queue, if not at ``created_at``: the dead-letter redrive that
+    # requeued it. Queue wait is measured from here (an operator's delay is not the queue's).
+    queued_at: float | None = None
+
+    @property
+    def enqueued_at(self) -> float:
+        return self.queued_at if self.queued_at is not None else self.created_at
 
 
 def new_job(

@@ -1,22 +1,23 @@
-"""Metrics taken where the facts are decided: the job store's atomic transitions and the
-queue's sends. ``bootstrap`` wraps the real adapters in these, so the API and the workers
-measure the same way and no service knows about metrics.
+"""Metrics taken where the facts are decided: the job store's atomic transitions, the
+queue's sends and the LLM's completed calls. ``bootstrap`` wraps the real adapters in these,
+so the API and the workers measure the same way and no service knows about metrics.
 
-The store's answers say which call made a change (only one claim, one finish, one failure
-wins per job), so each job is counted once however often its message is delivered. Taking
-metrics never fails the work: a measurement that cannot be taken is logged and dropped.
+The store's answers say which call made a change (only one claim, one finish, one failure,
+one stop wins per job), so each job is counted once however often its message is delivered
+or its cancel is sent. Taking metrics never fails the work: a measurement that cannot be
+taken is logged and dropped.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Callable
 
+from ragcore.domain.answers import Completion
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.messages import JobMessage
 from ragcore.observability import metrics as m
-from ragcore.ports import Claim, ClaimOutcome, JobQueue, JobStore
+from ragcore.ports import ChatModel, Claim, ClaimOutcome, JobQueue, JobStore, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ class MeteredJobStore(_Delegating):
 
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
         claim = self._metered_inner.claim(job_id, lease_seconds)
-        if claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1:  # its first start
+        # The first start since the job entered the queue: attempts count from 1 again after
+        # a redrive, which also sets ``queued_at``, so a redriven job's wait is the redrive's
+        # (the hours it lay dead-lettered are no queue's latency; EndToEndLatency has them).
+        if claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1:
             self._take(lambda: self._waited(job_id))
         return claim
 
@@ -73,39 +77,29 @@ class MeteredJobStore(_Delegating):
             self._take(lambda: self._ended(job_id, status))
         return status
 
-    def request_stop(self, job_id: str) -> JobStatus:
-        asked_at = time.time()
-        status = self._metered_inner.request_stop(job_id)
-        if status is JobStatus.STOPPED:
-            # STOPPED either way, whether this call stopped a queued job or it was stopped
-            # already: the stop time it wrote tells (two cancels of one queued job racing
-            # within the same instant could both count).
-            self._take(lambda: self._stopped_now(job_id, asked_at))
-        return status
+    def request_stop(self, job_id: str) -> StopRequest:
+        asked = self._metered_inner.request_stop(job_id)
+        if asked.stopped:  # this call's script moved it: of racing cancels, only one
+            self._take(lambda: self._ended(job_id, JobStatus.STOPPED))
+        return asked
 
     def _job(self, job_id: str) -> Job:
         return self._metered_inner.get(job_id)
 
     def _waited(self, job_id: str) -> list[m.Measurement]:
         job = self._job(job_id)
-        return m.queue_wait(job.kind, job.created_at, job.started_at)
+        return m.queue_wait(job.kind, job.enqueued_at, job.started_at)
 
-    def _ended(
-        self, job_id: str, status: JobStatus, result: dict | None = None, job: Job | None = None
-    ) -> list[m.Measurement]:
-        job = job or self._job(job_id)
+    def _ended(self, job_id: str, status: JobStatus, result: dict | None = None) -> list[m.Measurement]:
+        job = self._job(job_id)
         found = m.ended(job.kind, status)
-        if status is JobStatus.FINISHED and job.kind == "chat" and result is not None:
-            found += m.answered(result)
+        if status is JobStatus.FINISHED:
+            found += m.end_to_end(job.kind, job.created_at, job.finished_at)
+            if job.kind == "chat" and result is not None:
+                found += m.answered(result)
         log.info("job ended", extra={"job_id": job_id, "kind": job.kind, "status": status.value,
                                      "attempts": job.attempts})
         return found
-
-    def _stopped_now(self, job_id: str, asked_at: float) -> list[m.Measurement]:
-        job = self._job(job_id)
-        if job.finished_at is None or job.finished_at < asked_at:
-            return []
-        return self._ended(job_id, JobStatus.STOPPED, job=job)
 
 
 class MeteredJobQueue(_Delegating):
@@ -117,3 +111,22 @@ class MeteredJobQueue(_Delegating):
         self._metered_inner.send(message)
         log.info("job queued", extra={"job_id": message.job_id, "kind": message.kind})
         self._take(lambda: m.submitted(message.kind))
+
+
+class MeteredChatModel(_Delegating):
+    """A ``ChatModel`` that counts the tokens of every call that completed: tokens are a cost,
+    spent whether the job then finishes, is stopped (the result is dropped) or fails (an
+    unusable answer, a lost write, a retry that calls again)."""
+
+    _metered_inner: ChatModel
+
+    def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
+        try:
+            completion = self._metered_inner.complete(messages, timeout)
+        except Exception as exc:
+            spent = getattr(exc, "spent", None)  # a completed call whose answer was unusable
+            if isinstance(spent, Completion):
+                self._take(lambda: m.spent(spent.model, spent.usage))
+            raise
+        self._take(lambda: m.spent(completion.model, completion.usage))
+        return completion

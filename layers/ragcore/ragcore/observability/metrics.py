@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, Sequence
 
+from ragcore.domain.answers import Usage
 from ragcore.domain.jobs import JobStatus
 
 NAMESPACE = "ragcore"  # the CloudWatch namespace, and the Prometheus prefix
@@ -49,20 +50,36 @@ class Metric:
         return f"{NAMESPACE}_{snake}{suffix}"
 
 
+# A job ends once per life, but a failed job can be redriven from the dead-letter queue
+# (``ragcore dlq redrive``) and then end again: it counts in JobsFailed when it fails (the
+# failure happened, and the alarm on it was right) and in JobsFinished when the redrive
+# finishes it. So Finished + Failed + Stopped may exceed Submitted by the redriven jobs.
 JOBS_SUBMITTED = Metric("JobsSubmitted", Kind.COUNTER, ("kind",), "jobs accepted and queued")
-JOBS_FINISHED = Metric("JobsFinished", Kind.COUNTER, ("kind",), "jobs that ended finished")
-JOBS_FAILED = Metric("JobsFailed", Kind.COUNTER, ("kind",), "jobs that ended failed")
-JOBS_STOPPED = Metric("JobsStopped", Kind.COUNTER, ("kind",), "jobs stopped on request")
-QUEUE_WAIT = Metric("QueueWait", Kind.TIMER, ("kind",), "from a job's submission to its first start")
+JOBS_FINISHED = Metric(
+    "JobsFinished", Kind.COUNTER, ("kind",), "jobs that ended finished (a redriven job too, after failing)")
+JOBS_FAILED = Metric(
+    "JobsFailed", Kind.COUNTER, ("kind",),
+    "jobs that ended failed (each failure: a job redriven and then finished counts here and in JobsFinished)")
+JOBS_STOPPED = Metric("JobsStopped", Kind.COUNTER, ("kind",), "jobs stopped on request (each stop once)")
+QUEUE_WAIT = Metric(
+    "QueueWait", Kind.TIMER, ("kind",),
+    "from a job entering the queue (its submission, or a redrive's requeue) to its first start from there")
+END_TO_END_LATENCY = Metric(
+    "EndToEndLatency", Kind.TIMER, ("kind",),
+    "a finished job's submission to its end: what its user waited (queue, retries and any redrive included)")
 EMBED_LATENCY = Metric("EmbedLatency", Kind.TIMER, (), "embedding a chat job's question")
 RETRIEVAL_LATENCY = Metric("RetrievalLatency", Kind.TIMER, (), "the vector search of a chat job")
 LLM_LATENCY = Metric("LlmLatency", Kind.TIMER, ("model",), "the LLM call of a chat job")
-TOTAL_LATENCY = Metric("TotalLatency", Kind.TIMER, (), "a chat job's embed, search and LLM call")
-LLM_TOKENS_IN = Metric("LlmTokensIn", Kind.COUNTER, ("model",), "prompt tokens sent to the LLM")
-LLM_TOKENS_OUT = Metric("LlmTokensOut", Kind.COUNTER, ("model",), "completion tokens from the LLM")
+TOTAL_LATENCY = Metric(
+    "TotalLatency", Kind.TIMER, (),
+    "a finished chat job's worker compute: embed, search and LLM call (no queue wait: see EndToEndLatency)")
+LLM_TOKENS_IN = Metric(
+    "LlmTokensIn", Kind.COUNTER, ("model",), "prompt tokens of every completed LLM call, whatever became of its job")
+LLM_TOKENS_OUT = Metric(
+    "LlmTokensOut", Kind.COUNTER, ("model",), "completion tokens of every completed LLM call, whatever became of its job")
 
 CATALOGUE: tuple[Metric, ...] = (
-    JOBS_SUBMITTED, JOBS_FINISHED, JOBS_FAILED, JOBS_STOPPED, QUEUE_WAIT, EMBED_LATENCY,
+    JOBS_SUBMITTED, JOBS_FINISHED, JOBS_FAILED, JOBS_STOPPED, QUEUE_WAIT, END_TO_END_LATENCY, EMBED_LATENCY,
     RETRIEVAL_LATENCY, LLM_LATENCY, TOTAL_LATENCY, LLM_TOKENS_IN, LLM_TOKENS_OUT,
 )
 
@@ -110,17 +127,24 @@ def ended(kind: str, status: JobStatus) -> list[Measurement]:
     return [measure(metric, 1, kind=kind)] if metric else []
 
 
-def queue_wait(kind: str, created_at: float, started_at: float | None) -> list[Measurement]:
+def queue_wait(kind: str, enqueued_at: float, started_at: float | None) -> list[Measurement]:
     if started_at is None:
         return []
-    return [measure(QUEUE_WAIT, max(0.0, (started_at - created_at) * 1000), kind=kind)]
+    return [measure(QUEUE_WAIT, max(0.0, (started_at - enqueued_at) * 1000), kind=kind)]
+
+
+def end_to_end(kind: str, created_at: float, finished_at: float | None) -> list[Measurement]:
+    if finished_at is None:
+        return []
+    return [measure(END_TO_END_LATENCY, max(0.0, (finished_at - created_at) * 1000), kind=kind)]
 
 
 def answered(result: dict[str, Any]) -> list[Measurement]:
-    """A finished chat job's stage timings and token use, from its stored result (the
-    ``Answer`` document: ``timings_ms``, ``usage``, ``model``); nothing for other results."""
-    timings, usage = result.get("timings_ms"), result.get("usage")
-    if not isinstance(timings, dict) or not isinstance(usage, dict):
+    """A finished chat job's stage timings, from its stored result (the ``Answer`` document:
+    ``timings_ms``, ``model``); nothing for other results. Its tokens are counted by the call
+    that spent them (``spent``), finished job or not."""
+    timings = result.get("timings_ms")
+    if not isinstance(timings, dict):
         return []
     model = str(result.get("model") or "unknown")
     return [
@@ -128,6 +152,13 @@ def answered(result: dict[str, Any]) -> list[Measurement]:
         measure(RETRIEVAL_LATENCY, timings.get("retrieval_ms", 0)),
         measure(LLM_LATENCY, timings.get("llm_ms", 0), model=model),
         measure(TOTAL_LATENCY, timings.get("total_ms", 0)),
-        measure(LLM_TOKENS_IN, usage.get("prompt_tokens", 0), model=model),
-        measure(LLM_TOKENS_OUT, usage.get("completion_tokens", 0), model=model),
+    ]
+
+
+def spent(model: str, usage: Usage) -> list[Measurement]:
+    """The tokens of one completed LLM call: a cost, whether or not its job then finished."""
+    model = model or "unknown"
+    return [
+        measure(LLM_TOKENS_IN, usage.prompt_tokens, model=model),
+        measure(LLM_TOKENS_OUT, usage.completion_tokens, model=model),
     ]

@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ragcore.domain.jobs import JobStatus
+from ragcore.ports import JobRecord, QueueDepth
 
 PERCENTILES = (50, 95, 99)
-# (label, where it comes from): queue wait from the record's times, the rest from a
-# finished chat job's timings_ms.
-LATENCIES = ("queue_wait_ms", "retrieval_ms", "llm_ms", "total_ms")
+# Queue wait (last enqueue -> start) and end to end (submission -> finished, what a user
+# waits) from the record's times; the rest from a finished chat job's timings_ms (the
+# worker's compute: total_ms is embed + search + LLM).
+LATENCIES = ("queue_wait_ms", "end_to_end_ms", "retrieval_ms", "llm_ms", "total_ms")
+_FROM_TIMINGS = ("retrieval_ms", "llm_ms", "total_ms")
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -27,28 +30,6 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     rank = (len(ordered) - 1) * p / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """The parts of a stored job the statistics need."""
-
-    kind: str
-    status: JobStatus
-    created_at: float
-    started_at: float | None = None
-    timings_ms: dict[str, float] | None = None  # a finished chat job's
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    visible: int  # waiting to be received
-    in_flight: int  # received, not yet deleted
-    delayed: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.visible + self.in_flight + self.delayed
 
 
 @dataclass(frozen=True)
@@ -82,8 +63,10 @@ def summarize(records: Iterable[JobRecord], queues: dict[str, QueueDepth]) -> St
         by_status = jobs.setdefault(record.kind, {s.value: 0 for s in JobStatus})
         by_status[record.status.value] += 1
         if record.started_at is not None:
-            samples["queue_wait_ms"].append(max(0.0, (record.started_at - record.created_at) * 1000))
-        for name in LATENCIES[1:]:
+            samples["queue_wait_ms"].append(max(0.0, (record.started_at - record.enqueued_at) * 1000))
+        if record.status is JobStatus.FINISHED and record.finished_at is not None:
+            samples["end_to_end_ms"].append(max(0.0, (record.finished_at - record.created_at) * 1000))
+        for name in _FROM_TIMINGS:
             value = (record.timings_ms or {}).get(name)
             if isinstance(value, (int, float)):
                 samples[name].append(float(value))

@@ -50,8 +50,8 @@ def stop_job(
     if job.status in (JobStatus.FINISHED, JobStatus.FAILED):
         raise JobNotStoppableError(f"the job is {job.status.value} already")
     if job.status is not JobStatus.STOPPED:
-        store.request_stop(job_id)
+        asked = store.request_stop(job_id)
+        if asked.status in (JobStatus.FINISHED, JobStatus.FAILED):  # it ended meanwhile
+            raise JobNotStoppableError(f"the job is {asked.status.value} already")
         job = store.get(job_id)
-        if job.status in (JobStatus.FINISHED, JobStatus.FAILED):  # it ended meanwhile
-            raise JobNotStoppableError(f"the job is {job.status.value} already")
     return job
