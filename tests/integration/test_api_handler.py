@@ -65,6 +65,27 @@ def test_openapi_document_lists_the_routes() -> None:
     assert {"/", "/chat", "/job-status/{job_id}", "/result/{job_id}"} <= set(body["paths"])
 
 
+def test_openapi_declares_only_the_errors_each_route_can_give() -> None:
+    """The fuzz test (test_api_fuzz.py) proves no route gives an undeclared status; this, that
+    no route declares one it cannot give, and that Retry-After is declared where it is sent."""
+    _, body, _ = call(load_event("api_openapi.json"))
+    declared = {(method.upper(), path): {int(s) for s in op["responses"]}
+                for path, ops in body["paths"].items() for method, op in ops.items()}
+    keyed = {401, 429, 503}
+    assert declared[("GET", "/")] == {200, 503}  # public: no key to refuse, no body to read
+    assert declared[("POST", "/chat")] == {202, 400, 413, 415, 422} | keyed
+    assert declared[("GET", "/job-status/{job_id}")] == {200, 404, 422} | keyed
+    assert declared[("POST", "/jobs/{job_id}/cancel")] == {200, 202, 404, 409, 422} | keyed
+    assert declared[("GET", "/result/{job_id}")] == {200, 202, 404, 409, 422} | keyed
+    assert declared[("GET", "/documents")] == {200, 422} | keyed
+    assert declared[("DELETE", "/documents/{document_id}")] == {202, 404, 422} | keyed
+    for (method, path), statuses in declared.items():
+        operation = body["paths"][path][method.lower()]["responses"]
+        for status in statuses & {429, 503} - ({503} if path == "/" else set()):
+            assert operation[str(status)]["headers"]["Retry-After"]["required"], (method, path, status)
+    assert "Retry-After" in body["paths"]["/result/{job_id}"]["get"]["responses"]["202"]["headers"]
+
+
 def test_chat_queues_a_job_and_sends_one_message(sqs: Any, queue: dict[str, str]) -> None:
     status, body, _ = call(load_event("api_chat.json"))
     assert status == 202

@@ -35,10 +35,11 @@ def create_app() -> FastAPI:
         docs_url=None,  # ui_routes serves /docs from local files
         redoc_url=None,
     )
-    app.include_router(public_router, responses=errors.RESPONSES)
+    # Each route declares the error statuses it can give (``errors.responses``).
+    app.include_router(public_router)
     app.include_router(ui_router)  # /ui and /docs: pages, no key; what they call needs one
-    app.include_router(router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
-    app.include_router(document_router, responses=errors.RESPONSES, dependencies=KEY_SCHEMES)
+    app.include_router(router, dependencies=KEY_SCHEMES)
+    app.include_router(document_router, dependencies=KEY_SCHEMES)
     # Innermost first: the key is checked before the body is read or capped.
     app.add_middleware(BodyLimit)
     openapi = [r for r in app.routes if getattr(r, "path", None) == app.openapi_url]

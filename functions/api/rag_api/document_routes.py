@@ -23,6 +23,7 @@ from ragcore.services import documents as service
 from ragcore.services.parsing import SUPPORTED_TYPES, content_type_for
 
 from .auth import Caller, as_shown, in_scope, owner_of, scope
+from .errors import JSON_BODY, KEYED, responses
 from .routes import ContainerDep, require_json, base_path
 
 router = APIRouter(tags=["documents"])
@@ -153,6 +154,8 @@ async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, b
     "/documents",
     status_code=202,
     response_model=DocumentAccepted,
+    responses=responses(*KEYED, *JSON_BODY, s415="Neither JSON nor multipart/form-data, or a file type "
+                                                 "that is not read (.txt, .md, .html, .pdf)"),
     summary="Add or replace a document: JSON text or an uploaded file; ingested by the worker",
     openapi_extra=_BODY_DOC,
 )
@@ -170,6 +173,8 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
     "/documents/uploads",
     status_code=201,
     response_model=UploadTicketView,
+    responses=responses(*KEYED, *JSON_BODY, s415="The body is not JSON, or the file's type is not read "
+                                                 "(.txt, .md, .html, .pdf)"),
     dependencies=[Depends(require_json)],
     summary="Get a presigned URL for a file too large to send to the API",
 )
@@ -190,6 +195,12 @@ def create_upload(
     "/documents/uploads/{upload_id}/complete",
     status_code=202,
     response_model=DocumentAccepted,
+    responses=responses(
+        *KEYED, 404, 409, 413, 422,
+        s409="The file has not been uploaded yet (`upload_incomplete`), or the upload was completed "
+             "already (`upload_already_completed`)",
+        s413="The uploaded file is larger than the upload limit",
+    ),
     summary="Queue the ingestion of a file uploaded to its presigned URL",
 )
 def complete_upload(
@@ -200,7 +211,8 @@ def complete_upload(
     return _accepted(record, job, request, key)
 
 
-@router.get("/documents", response_model=DocumentList, summary="Documents of a collection, oldest first")
+@router.get("/documents", response_model=DocumentList, responses=responses(*KEYED, 422),
+            summary="Documents of a collection, oldest first")
 def list_documents(
     container: ContainerDep,
     key: Caller,
@@ -215,7 +227,7 @@ def list_documents(
                         next_offset=offset + len(records) if more else None)
 
 
-@router.get("/documents/{document_id}", response_model=DocumentRecord)
+@router.get("/documents/{document_id}", response_model=DocumentRecord, responses=responses(*KEYED, 404, 422))
 def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Caller,
                  collection: CollectionQuery = "default") -> DocumentRecord:
     record = container.document_store.get(scope(collection, key), document_id)
@@ -228,6 +240,7 @@ def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Call
     "/documents/{document_id}",
     status_code=202,
     response_model=DocumentAccepted,
+    responses=responses(*KEYED, 404, 422),
     summary="Delete a document and its chunks (done by the worker; poll the job)",
 )
 def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep, key: Caller,

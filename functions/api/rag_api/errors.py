@@ -38,22 +38,44 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
 
-# Declared on every route (see ``app.py``) so the OpenAPI document shows the error shape; a
-# route's own entry for a status (``/result``'s 409) takes precedence.
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        400: "The body is not valid JSON (or not UTF-8)",
-        401: "No API key, or one that is unknown or revoked",
-        429: "The key's rate limit or daily quota is used up; retry after `Retry-After` seconds",
-        404: "No such job or document, or no such route",
-        409: "The job failed or was stopped, or the upload is not (or no longer) completable",
-        413: "The body is too large",
-        415: "The body is not of a type the route reads",
-        422: "A field or parameter is not valid; `details` says which and why",
-        503: "A dependency is unavailable; retry after `Retry-After` seconds",
-    }.items()
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before trying again",
+                                      "schema": {"type": "integer"}}}
+
+# What each error status means, said once; every route declares only the statuses it can
+# give (``responses``), so the OpenAPI document lists no error a route never returns.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The body is not valid JSON (or not UTF-8)",
+    401: "No API key, or one that is unknown or revoked",
+    404: "No such job, document or upload (another tenant's is not found either)",
+    409: "The request conflicts with the state of the job or upload; `message` says how",
+    413: "The body (or the uploaded file) is too large",
+    415: "The body is not of a type the route reads",
+    422: "A field or parameter is not valid; `details` says which and why",
+    429: "The key's rate limit or daily quota is used up; retry after `Retry-After` seconds",
+    503: "A dependency is unavailable; retry after `Retry-After` seconds",
 }
+# Always sent with these statuses (``error_response``, the key check's 429).
+_WITH_RETRY_AFTER = {429, 503}
+
+# Every route behind the key check can be refused by it (401, 429) or find Valkey down (503).
+KEYED = (401, 429, 503)
+# Every route that reads a JSON body: not JSON (400), too large (413), not declared JSON
+# (415), fields not valid (422).
+JSON_BODY = (400, 413, 415, 422)
+
+
+def responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """The error answers of one route, for its ``responses=``: the shared description of each
+    status, or the route's own (``described``, keyed ``s409`` for 409), and ``Retry-After``
+    where it is always sent."""
+    declared: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(set(statuses)):
+        entry: dict[str, Any] = {
+            "model": ErrorBody, "description": described.get(f"s{status}", ERROR_DESCRIPTIONS[status])}
+        if status in _WITH_RETRY_AFTER:
+            entry["headers"] = {name: {**spec, "required": True} for name, spec in RETRY_AFTER_HEADER.items()}
+        declared[status] = entry
+    return declared
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _HTTP_CODES = {

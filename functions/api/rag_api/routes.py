@@ -13,7 +13,6 @@ from ragcore.api_schema import (
     Accepted,
     Check,
     DocumentResultView,
-    ErrorBody,
     Health,
     JobResult,
     JobStatusView,
@@ -31,7 +30,7 @@ from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
 from ragcore.services.submit import submit_chat
 
 from .auth import Caller, as_shown, in_scope, owner_of
-from .errors import error_response
+from .errors import JSON_BODY, KEYED, RETRY_AFTER_HEADER, error_response, responses
 
 public_router = APIRouter()  # no key needed
 router = APIRouter()  # app.py puts the API-key check in front of these
@@ -41,8 +40,7 @@ JobId = Annotated[
     str, Path(pattern=JOB_ID_PATTERN.pattern, description="32 lower-case hex characters")
 ]
 POLL_AFTER_SECONDS = "2"
-_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before asking again",
-                                "schema": {"type": "integer"}}}
+_JOB_ERRORS = (*KEYED, 404, 422)  # a route on one job: unknown (or another tenant's), malformed id
 ChatBody = Annotated[ChatRequest, Body(openapi_examples={
     "question": {"summary": "a question, default retrieval",
                  "value": {"query": "When was Skerry Point Lighthouse first lit?"}},
@@ -94,6 +92,7 @@ def require_json(request: Request) -> None:
     "/chat",
     status_code=202,
     response_model=Accepted,
+    responses=responses(*KEYED, *JSON_BODY),
     dependencies=[Depends(require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
@@ -110,7 +109,7 @@ def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
     return lambda job, error: mark_document_failed(container.document_store, job, error)
 
 
-@router.get("/job-status/{job_id}", response_model=JobStatusView)
+@router.get("/job-status/{job_id}", response_model=JobStatusView, responses=responses(*_JOB_ERRORS))
 def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
     job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     return JobStatusView.of(job)
@@ -121,7 +120,7 @@ def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatus
     response_model=JobStatusView,
     responses={
         202: {"model": JobStatusView, "description": "started: it stops at its next step"},
-        409: {"model": ErrorBody, "description": "the job is finished or failed already, or is a document job"},
+        **responses(*_JOB_ERRORS, 409, s409="the job is finished or failed already, or is a document job"),
     },
     summary="Stop a chat job: at once if queued, at the next step if started",
 )
@@ -138,9 +137,10 @@ def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     "/result/{job_id}",
     response_model=JobResult,
     responses={
-        202: {"model": NotReady, "description": "queued or started: poll again", "headers": _RETRY_AFTER},
-        409: {"model": ErrorBody, "description": "the job failed (`job_failed`) or was stopped "
-                                                 "(`job_stopped`); `message` says why"},
+        202: {"model": NotReady, "description": "queued or started: poll again",
+              "headers": {name: {**spec, "required": True} for name, spec in RETRY_AFTER_HEADER.items()}},
+        **responses(*_JOB_ERRORS, 409, s409="the job failed (`job_failed`) or was stopped (`job_stopped`); "
+                                            "`message` says why"),
     },
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
