@@ -8,6 +8,7 @@ import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -25,8 +26,11 @@ from ragcore.client import (
     RateLimited,
     ResultView,
     ServerError,
+    RagcoreError,
     Unauthorized,
     Unavailable,
+    UnexpectedResponse,
+    WaitTimeout,
 )
 from ragcore.client.errors import error_from_response, parse_retry_after
 
@@ -174,3 +178,107 @@ def test_the_async_client_maps_and_resends_the_same_way() -> None:
 
     asyncio.run(run())
     assert len(seen) == 3 and seen[0].headers["Authorization"] == f"Bearer {SECRET}"
+
+
+def _not_ready(status: str = "started") -> httpx.Response:
+    return httpx.Response(202, json={"job_id": JOB, "status": status, "message": "m", "links": LINKS},
+                          headers={"Retry-After": "2"})
+
+
+def test_wait_ends_at_its_timeout_whatever_the_api_asks_for() -> None:
+    """Resends inside a poll fit in what is left: a 503 asking for 3 s with 1 s left ends the
+    wait (WaitTimeout naming the last status seen), not after 3 resends of 3 s each."""
+    import time
+
+    refusal = error(503, "dependency_unavailable", headers={"Retry-After": "3"})
+    transport, seen = scripted(_not_ready(), *[refusal] * 4)
+    started = time.monotonic()
+    with Client("http://api", transport=transport) as client, pytest.raises(WaitTimeout) as raised:
+        client.wait(JOB, timeout=1.0)
+    assert time.monotonic() - started < 1.5
+    assert raised.value.status.value == "started" and raised.value.timeout == 1.0
+    assert isinstance(raised.value.__cause__, Unavailable)
+    # Each request's own timeouts were cut to what was left of the wait (never the client's 30 s).
+    for request in seen:
+        assert all(limit is not None and limit <= 1.0 for limit in request.extensions["timeout"].values())
+
+
+def test_ask_fits_the_submission_and_the_wait_in_its_timeout() -> None:
+    import time
+
+    accepted = httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS})
+    transport, seen = scripted(error(429, "rate_limited", headers={"Retry-After": "0"}), accepted,
+                               *[_not_ready()] * 20)
+    started = time.monotonic()
+    with Client("http://api", transport=transport) as client, pytest.raises(WaitTimeout):
+        client.ask("q", timeout=1.2)
+    assert time.monotonic() - started < 1.8
+    assert json.loads(seen[1].content) == {"query": "q"}  # the 429 was resent (no job was made)
+
+    async def run() -> None:
+        transport, _ = scripted(*[error(503, "dependency_unavailable", headers={"Retry-After": "3"})] * 4)
+        async with AsyncClient("http://api", transport=transport) as client:
+            with pytest.raises(WaitTimeout):
+                await client.wait(JOB, timeout=0.5)
+
+    started = time.monotonic()
+    asyncio.run(run())
+    assert time.monotonic() - started < 1.0
+
+
+def test_without_a_deadline_retries_end_with_the_apis_error_as_before() -> None:
+    refusal = error(503, "dependency_unavailable", headers={"Retry-After": "0"})
+    transport, seen = scripted(*[refusal] * 4)
+    with Client("http://api", transport=transport) as client, pytest.raises(Unavailable):
+        client.status(JOB)
+    assert len(seen) == 4  # the first attempt and three resends
+
+
+@pytest.mark.parametrize("answer", [
+    lambda: httpx.Response(200, text="<html>Welcome to the hotel wifi</html>", headers={"Content-Type": "text/html"}),
+    lambda: httpx.Response(200, json={"unexpected": True}),
+    lambda: httpx.Response(302, headers={"Location": "http://login.example/"}),
+    lambda: httpx.TooManyRedirects("Exceeded maximum allowed redirects."),
+], ids=["html-200", "other-json", "redirect", "too-many-redirects"])
+def test_an_answer_that_is_not_the_apis_is_a_ragcore_error(answer: Any) -> None:
+    transport, _ = scripted(answer())
+    with Client("http://api", transport=transport) as client, pytest.raises(UnexpectedResponse) as raised:
+        client.status(JOB)
+    assert isinstance(raised.value, RagcoreError) and f"/job-status/{JOB}" in str(raised.value)
+
+    async def run() -> None:
+        transport, _ = scripted(answer())
+        async with AsyncClient("http://api", transport=transport) as client:
+            await client.status(JOB)
+
+    with pytest.raises(UnexpectedResponse):
+        asyncio.run(run())
+
+
+def test_the_cli_exits_3_on_an_answer_that_is_not_the_apis(capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ragcore.cli import main
+
+    class Portal(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = b"<html>sign in to continue</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code = main(["status", JOB, "--api", f"http://127.0.0.1:{server.server_address[1]}"])
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1 and "unexpected answer" in err and "Traceback" not in err

@@ -62,7 +62,7 @@ def ingest_through_api(
     paths: list[Path], collection: str, api_url: str, show_progress: bool = True, timeout: float = 600
 ) -> IngestReport:
     """Raises ``ragcore.client.RagcoreError`` if the API refuses a file or cannot be reached."""
-    from ragcore.client import Client, DocumentResultView
+    from ragcore.client import Client, DocumentResultView, UnexpectedResponse
 
     files = find_files(paths)
     started = time.perf_counter()
@@ -84,7 +84,8 @@ def ingest_through_api(
                     bar.update(1)
                     if status.status is JobStatus.FINISHED:
                         result = client.result(job_id)
-                        assert isinstance(result, DocumentResultView)  # a finished document job's
+                        if not isinstance(result, DocumentResultView):  # a finished document job's
+                            raise UnexpectedResponse("GET", f"/result/{job_id}", "not a document job's result")
                         outcomes[result.action] += 1
                         chunks += (result.chunks or 0) if result.action != "unchanged" else 0
                     else:

@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from ragcore.domain.jobs import JobStatus
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         Client,
         JobFailed,
         JobStopped,
+        RagcoreError,
         WaitTimeout,
     )
 
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(EXIT_REFUSED, f"the API refused the request: {exc}")
     except ApiUnreachable as exc:
         return _fail(EXIT_REFUSED, f"cannot reach the API at {client.base_url}: {exc}")
+    except RagcoreError as exc:  # an answer that is not the API's (UnexpectedResponse)
+        return _fail(EXIT_REFUSED, f"unexpected answer from {client.base_url}: {exc}")
 
 
 def _fail(code: int, message: str) -> int:
@@ -84,13 +88,20 @@ def _fail(code: int, message: str) -> int:
 
 def _ask(client: "Client", args: argparse.Namespace) -> int:
     from ragcore.cli_status_line import StatusLine
+    from ragcore.client import WaitTimeout
 
-    accepted = client.submit(args.question, collection=args.collection, top_k=args.top_k, mode=args.mode)
+    started = time.monotonic()  # --timeout covers the submission and the wait
+    accepted = client.submit(args.question, collection=args.collection, top_k=args.top_k, mode=args.mode,
+                             timeout=args.timeout)
     args.job_id = accepted.job_id  # named by the error messages
     try:
         with StatusLine(f"job {accepted.job_id}", sys.stderr) as line:
             line.show(accepted.status)
-            outcome = client.wait(accepted.job_id, timeout=args.timeout, on_status=line.show)
+            left = max(0.0, args.timeout - (time.monotonic() - started))
+            try:
+                outcome = client.wait(accepted.job_id, timeout=left, on_status=line.show)
+            except WaitTimeout as exc:  # named by the whole --timeout, not what the wait had left
+                raise WaitTimeout(exc.job_id, exc.status, args.timeout) from exc
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, f"interrupted; job {accepted.job_id} keeps running "
                                        f"(`ragcore cancel {accepted.job_id}` stops it)")

@@ -34,6 +34,7 @@ from ragcore.client.errors import (
     ServerError,
     Unauthorized,
     Unavailable,
+    UnexpectedResponse,
     WaitTimeout,
 )
 from ragcore.client.sync_client import Client
@@ -42,5 +43,5 @@ __all__ = [
     "Accepted", "ApiError", "ApiUnreachable", "AsyncClient", "BadRequest", "Client", "Conflict",
     "DocumentAccepted", "DocumentResultView", "Forbidden", "JobFailed", "JobResult", "JobStatusView",
     "JobStopped", "NotFound", "NotReady", "RagcoreError", "RateLimited", "ResultView", "ServerError",
-    "Unauthorized", "Unavailable", "WaitTimeout",
+    "Unauthorized", "Unavailable", "UnexpectedResponse", "WaitTimeout",
 ]

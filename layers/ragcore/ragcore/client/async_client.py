@@ -1,8 +1,13 @@
-"""``AsyncClient``: the API from asyncio code, with the same operations as ``Client``."""
+"""``AsyncClient``: the API from asyncio code, with the same operations as ``Client``.
+
+Each method behaves as its synchronous twin in ``sync_client.Client`` (same requests, same
+resends, same errors: both are built from ``calls`` and ``backoff``); its docstring says why
+it exists, the twin's says the rest."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import time
+from typing import Any, Callable, NoReturn, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying
@@ -17,8 +22,9 @@ from ragcore.api_schema import (
 )
 from ragcore.client import backoff, calls
 from ragcore.client.connection import DEFAULT_TIMEOUT, http_options
-from ragcore.client.errors import ApiUnreachable, error_from_response
+from ragcore.client.errors import ApiUnreachable, UnexpectedResponse, WaitTimeout, error_from_response
 from ragcore.client.sync_client import DEFAULT_WAIT, StatusCallback
+from ragcore.domain.jobs import JobStatus
 
 T = TypeVar("T")
 
@@ -51,60 +57,90 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _send(self, call: calls.Call[T]) -> T:
-        return await AsyncRetrying(**backoff.resending(call.replayable, self._retries))(self._send_once, call)
+    async def _send(self, call: calls.Call[T], deadline: float | None = None,
+                    out_of_time: Callable[[BaseException], NoReturn] | None = None) -> T:
+        """As ``Client._send``: resends only where safe, all within ``deadline`` if given."""
+        budget = None if deadline is None else deadline - time.monotonic()
+        policy = backoff.resending(call.replayable, self._retries, budget, out_of_time)
+        return await AsyncRetrying(**policy)(self._send_once, call, deadline)
 
-    async def _send_once(self, call: calls.Call[T]) -> T:
+    async def _send_once(self, call: calls.Call[T], deadline: float | None = None) -> T:
+        timeout = backoff.request_timeout(self._http.timeout, deadline)
         try:
-            response = await self._http.request(call.method, call.path, json=call.body)
-        except httpx.TransportError as exc:
-            raise ApiUnreachable(call.method, call.path, exc) from exc
-        return call.read(response)
+            response = await self._http.request(call.method, call.path, json=call.body, timeout=timeout)
+        except httpx.RequestError as exc:
+            raise call.failure(exc) from exc
+        return call.answer(response)
 
     async def submit(self, query: str, *, collection: str | None = None, top_k: int | None = None,
-                     mode: str | None = None) -> Accepted:
-        return await self._send(calls.submit(query, collection, top_k, mode))
+                     mode: str | None = None, timeout: float | None = None) -> Accepted:
+        """Queue a question without blocking the event loop; see ``Client.submit``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return await self._send(calls.submit(query, collection, top_k, mode), deadline)
 
     async def status(self, job_id: str) -> JobStatusView:
+        """See ``Client.status``."""
         return await self._send(calls.status(job_id))
 
     async def result(self, job_id: str) -> JobResult | NotReady:
+        """See ``Client.result``: ``NotReady`` while the job runs."""
         return await self._send(calls.result(job_id))
 
     async def cancel(self, job_id: str) -> JobStatusView:
+        """See ``Client.cancel``."""
         return await self._send(calls.cancel(job_id))
 
     async def wait(self, job_id: str, *, timeout: float = DEFAULT_WAIT,
                    on_status: StatusCallback | None = None) -> JobResult:
+        """Polls without holding the event loop, so many jobs can be awaited at once (e.g.
+        with ``asyncio.gather``); otherwise as ``Client.wait``, within ``timeout`` in all."""
+        return await self._wait(job_id, time.monotonic() + timeout, timeout, on_status)
+
+    async def _wait(self, job_id: str, deadline: float, timeout: float,
+                    on_status: StatusCallback | None) -> JobResult:
+        last = [JobStatus.QUEUED]
+
+        def out_of_time(exc: BaseException) -> NoReturn:
+            raise WaitTimeout(job_id, last[0], timeout) from exc
+
         async def poll() -> JobResult | NotReady:
-            outcome = await self.result(job_id)
-            if isinstance(outcome, NotReady) and on_status:
-                on_status(outcome.status)
+            outcome = await self._send(calls.result(job_id), deadline, out_of_time)
+            if isinstance(outcome, NotReady):
+                last[0] = outcome.status
+                if on_status:
+                    on_status(outcome.status)
             return outcome
 
-        return await AsyncRetrying(**backoff.polling(job_id, timeout))(poll)
+        return await AsyncRetrying(**backoff.polling(job_id, timeout, deadline - time.monotonic()))(poll)
 
     async def ask(self, query: str, *, collection: str | None = None, top_k: int | None = None,
                   mode: str | None = None, timeout: float = DEFAULT_WAIT,
                   on_status: StatusCallback | None = None) -> ResultView:
-        accepted = await self.submit(query, collection=collection, top_k=top_k, mode=mode)
+        """``submit`` then ``wait`` within ``timeout``, for many questions at once; see ``Client.ask``."""
+        deadline = time.monotonic() + timeout
+        accepted = await self._send(calls.submit(query, collection, top_k, mode), deadline)
         if on_status:
             on_status(accepted.status)
-        answer = await self.wait(accepted.job_id, timeout=timeout, on_status=on_status)
-        assert isinstance(answer, ResultView)  # a chat job's result (the API's ``kind``)
+        answer = await self._wait(accepted.job_id, deadline, timeout, on_status)
+        if not isinstance(answer, ResultView):  # a chat job's result has the chat's shape
+            raise UnexpectedResponse("GET", f"/result/{accepted.job_id}", "not a chat job's result")
         return answer
 
     async def add_document(self, text: str, *, content_type: str | None = None,
                            **fields: Any) -> DocumentAccepted:
+        """See ``Client.add_document``."""
         return await self._send(calls.add_document(text, content_type, **fields))
 
     async def upload_document(self, data: bytes, filename: str, **fields: Any) -> DocumentAccepted:
+        """See ``Client.upload_document``; the file's PUT does not block the event loop either."""
         ticket = await self._send(calls.create_upload(filename, **fields))
         async with httpx.AsyncClient(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
                 response = await plain.send(calls.put_upload(ticket, data))
             except httpx.TransportError as exc:
                 raise ApiUnreachable("PUT", "the upload URL", exc) from exc
+            except httpx.RequestError as exc:
+                raise UnexpectedResponse("PUT", "the upload URL", f"{type(exc).__name__}: {exc}") from exc
         if response.is_error:
             raise error_from_response(response)
         return await self._send(calls.complete_upload(ticket.upload_id))

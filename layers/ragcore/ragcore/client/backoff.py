@@ -25,12 +25,19 @@ Which refusals may be sent again depends on the request:
 
 A ``Retry-After`` longer than ``MAX_RETRY_AFTER`` (a spent daily quota) is not slept through:
 the error is raised for the caller to decide.
+
+Within ``wait`` (and ``ask``) every request, and every resend of it, fits in what is left of
+the caller's timeout: a request's own timeout is cut to it, and a resend whose wait would not
+end before it is not made (``resending(budget=...)``), so ``ask --timeout 10`` ends in about
+10 s whatever the API answers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import time
+from typing import Any, Callable, NoReturn
 
+import httpx
 from tenacity import (
     RetryCallState,
     retry_if_exception,
@@ -40,6 +47,7 @@ from tenacity import (
     wait_exponential,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ragcore.api_schema import NotReady
@@ -52,8 +60,12 @@ RETRIES = 3  # resends after the first attempt
 MAX_RETRY_AFTER = 30.0
 # Without Retry-After: 0.5 s, 1 s, 2 s ... (each up to 0.5 s more, so clients spread out).
 _BACKOFF = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
-# Polling a job: 0.25 s, 0.5 s, 1 s, then every 2 s, the API's own Retry-After on a 202.
+# Polling a job: 0.25 s, 0.5 s, 1 s, then every 2 s. Fixed here, not read from the 202's
+# Retry-After (which says 2 today): polling starts faster than the API suggests, so a quick
+# answer is seen at once.
 POLL_FIRST, POLL_MAX = 0.25, 2.0
+# The least a request is given near the end of a budget: a last poll gets a real chance.
+MIN_REQUEST_SECONDS = 1.0
 _POLL = wait_exponential(multiplier=POLL_FIRST, max=POLL_MAX)
 
 
@@ -93,11 +105,52 @@ class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's strateg
         return _BACKOFF(retry_state)
 
 
-def resending(replayable: Replayable, retries: int = RETRIES) -> dict[str, Any]:
+class _stop_out_of_time(stop_base):  # noqa: N801 - named like tenacity's strategies
+    """Stops when the next resend's wait would end past ``budget`` seconds from the first
+    attempt (tenacity computes the wait before asking the stop)."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return (retry_state.seconds_since_start or 0.0) + retry_state.upcoming_sleep >= self.budget
+
+
+def resending(
+    replayable: Replayable, retries: int = RETRIES, budget: float | None = None,
+    out_of_time: Callable[[BaseException], NoReturn] | None = None,
+) -> dict[str, Any]:
     """Arguments for ``Retrying``/``AsyncRetrying`` around one request: the last error is
-    raised as it is once the policy says no or the retries are spent."""
+    raised as it is once the policy says no or the retries are spent. With ``budget``
+    (seconds), no resend is made that would start after it; if that, not the count, ended the
+    resends, ``out_of_time`` gets the last error (to raise its own instead)."""
+    attempts = stop_after_attempt(retries + 1)
+    if budget is None:
+        return dict(retry=retry_if_exception(replayable), wait=wait_retry_after(), stop=attempts, reraise=True)
+
+    def give_up(retry_state: RetryCallState) -> Any:
+        outcome = retry_state.outcome  # an error: only errors are retried
+        exc = outcome.exception() if outcome else None
+        if exc is not None and out_of_time is not None and not attempts(retry_state):
+            out_of_time(exc)
+        return outcome.result() if outcome else None  # raises the last error as it is
+
     return dict(retry=retry_if_exception(replayable), wait=wait_retry_after(),
-                stop=stop_after_attempt(retries + 1), reraise=True)
+                stop=attempts | _stop_out_of_time(max(0.0, budget)), retry_error_callback=give_up)
+
+
+def request_timeout(default: httpx.Timeout, deadline: float | None) -> httpx.Timeout:
+    """The client's timeouts, each cut to what is left before ``deadline`` (``time.monotonic``),
+    though never below ``MIN_REQUEST_SECONDS``."""
+    if deadline is None:
+        return default
+    left = max(MIN_REQUEST_SECONDS, deadline - time.monotonic())
+
+    def cut(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return httpx.Timeout(connect=cut(default.connect), read=cut(default.read), write=cut(default.write),
+                         pool=cut(default.pool))
 
 
 def poll_wait(timeout: float) -> Callable[[RetryCallState], float]:
@@ -109,13 +162,15 @@ def poll_wait(timeout: float) -> Callable[[RetryCallState], float]:
     return wait
 
 
-def polling(job_id: str, timeout: float) -> dict[str, Any]:
+def polling(job_id: str, timeout: float, remaining: float | None = None) -> dict[str, Any]:
     """Arguments for ``Retrying``/``AsyncRetrying`` that call ``result`` until it is not a
     ``NotReady``; a failed or stopped job's error is raised at once, and ``WaitTimeout`` once
-    ``timeout`` seconds have passed."""
+    ``remaining`` seconds (default ``timeout``, which the error names) have passed."""
+    left = timeout if remaining is None else max(0.0, remaining)
+
     def give_up(retry_state: RetryCallState) -> None:
         last = retry_state.outcome.result() if retry_state.outcome else None
         raise WaitTimeout(job_id, last.status if isinstance(last, NotReady) else JobStatus.QUEUED, timeout)
 
     return dict(retry=retry_if_result(lambda outcome: isinstance(outcome, NotReady)),
-                wait=poll_wait(timeout), stop=stop_after_delay(timeout), retry_error_callback=give_up)
+                wait=poll_wait(left), stop=stop_after_delay(left), retry_error_callback=give_up)

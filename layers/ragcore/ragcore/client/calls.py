@@ -9,7 +9,7 @@ from typing import Any, Callable, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ragcore.api_schema import (
     Accepted,
@@ -20,7 +20,7 @@ from ragcore.api_schema import (
     UploadTicketView,
 )
 from ragcore.client import backoff
-from ragcore.client.errors import error_from_response
+from ragcore.client.errors import ApiUnreachable, UnexpectedResponse, error_from_response
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +35,23 @@ class Call(Generic[T]):
     read: Callable[[httpx.Response], T]
     body: dict[str, Any] | None = None
     replayable: backoff.Replayable = field(default=backoff.idempotent)
+
+    def answer(self, response: httpx.Response) -> T:
+        """The answer read, or the error it means; a body that is not the expected document
+        is an ``UnexpectedResponse``, never a pydantic error."""
+        try:
+            return self.read(response)
+        except ValidationError as exc:
+            kind = response.headers.get("content-type", "no content type")
+            raise UnexpectedResponse(self.method, self.path, f"HTTP {response.status_code} ({kind}) "
+                                     f"is not the API's document ({exc.error_count()} problem(s))") from exc
+
+    def failure(self, exc: httpx.RequestError) -> Exception:
+        """What an httpx error while sending means: the API unreachable (the connection), or
+        an answer that is not the API's (redirects without end, a body that cannot be decoded)."""
+        if isinstance(exc, httpx.TransportError):
+            return ApiUnreachable(self.method, self.path, exc)
+        return UnexpectedResponse(self.method, self.path, f"{type(exc).__name__}: {exc}")
 
 
 def _model(model: type[M]) -> Callable[[httpx.Response], M]:

@@ -34,6 +34,15 @@ class ApiUnreachable(RagcoreError):
         self.request_sent = not isinstance(cause, never_sent)
 
 
+class UnexpectedResponse(RagcoreError):
+    """An answer that is not what the API sends: a success whose body is not the expected
+    document (a proxy's HTML page, a captive portal), redirects without end, or a result of
+    the wrong kind. Nothing to resend; the URL is probably not the API's."""
+
+    def __init__(self, method: str, path: str, problem: str) -> None:
+        super().__init__(f"{method} {path}: {problem}")
+
+
 class ApiError(RagcoreError):
     """An error answer. ``info`` holds any further fields of the error (a failed job's
     ``job_id`` and ``status``)."""

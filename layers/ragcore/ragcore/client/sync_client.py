@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+import time
+from typing import Any, Callable, NoReturn, TypeVar
 
 import httpx
 from tenacity import Retrying
@@ -17,7 +18,7 @@ from ragcore.api_schema import (
 )
 from ragcore.client import backoff, calls
 from ragcore.client.connection import DEFAULT_TIMEOUT, http_options
-from ragcore.client.errors import ApiUnreachable, error_from_response
+from ragcore.client.errors import ApiUnreachable, UnexpectedResponse, WaitTimeout, error_from_response
 from ragcore.domain.jobs import JobStatus
 
 T = TypeVar("T")
@@ -56,22 +57,31 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, call: calls.Call[T]) -> T:
-        return Retrying(**backoff.resending(call.replayable, self._retries))(self._send_once, call)
+    def _send(self, call: calls.Call[T], deadline: float | None = None,
+              out_of_time: Callable[[BaseException], NoReturn] | None = None) -> T:
+        """One request, sent again where its policy allows; with ``deadline``
+        (``time.monotonic``), the request and its resends fit before it."""
+        budget = None if deadline is None else deadline - time.monotonic()
+        policy = backoff.resending(call.replayable, self._retries, budget, out_of_time)
+        return Retrying(**policy)(self._send_once, call, deadline)
 
-    def _send_once(self, call: calls.Call[T]) -> T:
+    def _send_once(self, call: calls.Call[T], deadline: float | None = None) -> T:
+        timeout = backoff.request_timeout(self._http.timeout, deadline)
         try:
-            response = self._http.request(call.method, call.path, json=call.body)
-        except httpx.TransportError as exc:
-            raise ApiUnreachable(call.method, call.path, exc) from exc
-        return call.read(response)
+            response = self._http.request(call.method, call.path, json=call.body, timeout=timeout)
+        except httpx.RequestError as exc:
+            raise call.failure(exc) from exc
+        return call.answer(response)
 
     def submit(self, query: str, *, collection: str | None = None, top_k: int | None = None,
-               mode: str | None = None) -> Accepted:
-        """Queue a question (``POST /chat``); ``wait`` for its answer."""
-        return self._send(calls.submit(query, collection, top_k, mode))
+               mode: str | None = None, timeout: float | None = None) -> Accepted:
+        """Queue a question (``POST /chat``); ``wait`` for its answer. ``timeout``: seconds
+        the submission may take, resends included (default: each request the client's)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._send(calls.submit(query, collection, top_k, mode), deadline)
 
     def status(self, job_id: str) -> JobStatusView:
+        """The job's status document (``GET /job-status/{id}``)."""
         return self._send(calls.status(job_id))
 
     def result(self, job_id: str) -> JobResult | NotReady:
@@ -87,25 +97,38 @@ class Client:
     def wait(self, job_id: str, *, timeout: float = DEFAULT_WAIT,
              on_status: StatusCallback | None = None) -> JobResult:
         """Poll until the job is final: its result, or ``JobFailed``/``JobStopped``, or
-        ``WaitTimeout`` after ``timeout`` seconds (the job keeps running). ``on_status`` hears
-        the status at each poll."""
+        ``WaitTimeout`` after ``timeout`` seconds (the job keeps running); each poll, and any
+        resend of it, fits in what is left of ``timeout``. ``on_status`` hears the status at
+        each poll."""
+        return self._wait(job_id, time.monotonic() + timeout, timeout, on_status)
+
+    def _wait(self, job_id: str, deadline: float, timeout: float, on_status: StatusCallback | None) -> JobResult:
+        last = [JobStatus.QUEUED]
+
+        def out_of_time(exc: BaseException) -> NoReturn:
+            raise WaitTimeout(job_id, last[0], timeout) from exc
+
         def poll() -> JobResult | NotReady:
-            outcome = self.result(job_id)
-            if isinstance(outcome, NotReady) and on_status:
-                on_status(outcome.status)
+            outcome = self._send(calls.result(job_id), deadline, out_of_time)
+            if isinstance(outcome, NotReady):
+                last[0] = outcome.status
+                if on_status:
+                    on_status(outcome.status)
             return outcome
 
-        return Retrying(**backoff.polling(job_id, timeout))(poll)
+        return Retrying(**backoff.polling(job_id, timeout, deadline - time.monotonic()))(poll)
 
     def ask(self, query: str, *, collection: str | None = None, top_k: int | None = None,
             mode: str | None = None, timeout: float = DEFAULT_WAIT,
             on_status: StatusCallback | None = None) -> ResultView:
-        """``submit`` then ``wait``: the answer with its sources."""
-        accepted = self.submit(query, collection=collection, top_k=top_k, mode=mode)
+        """``submit`` then ``wait``: the answer with its sources, both within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        accepted = self._send(calls.submit(query, collection, top_k, mode), deadline)
         if on_status:
             on_status(accepted.status)
-        answer = self.wait(accepted.job_id, timeout=timeout, on_status=on_status)
-        assert isinstance(answer, ResultView)  # a chat job's result (the API's ``kind``)
+        answer = self._wait(accepted.job_id, deadline, timeout, on_status)
+        if not isinstance(answer, ResultView):  # a chat job's result has the chat's shape
+            raise UnexpectedResponse("GET", f"/result/{accepted.job_id}", "not a chat job's result")
         return answer
 
     def add_document(self, text: str, *, content_type: str | None = None, **fields: Any) -> DocumentAccepted:
@@ -121,6 +144,8 @@ class Client:
                 response = plain.send(calls.put_upload(ticket, data))
             except httpx.TransportError as exc:
                 raise ApiUnreachable("PUT", "the upload URL", exc) from exc
+            except httpx.RequestError as exc:
+                raise UnexpectedResponse("PUT", "the upload URL", f"{type(exc).__name__}: {exc}") from exc
         if response.is_error:
             raise error_from_response(response)
         return self._send(calls.complete_upload(ticket.upload_id))
