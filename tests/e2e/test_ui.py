@@ -9,6 +9,7 @@ Screenshots go to artifacts/ (ui.png, ui-phone.png, docs.png).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -245,6 +246,28 @@ def test_a_rate_limited_key_is_told_when_to_retry(stack: DevStack, watched: Watc
     expect(error).to_contain_text("Error 429")
     expect(error).to_contain_text(re.compile(r"Too many requests: .+ Try again in \d+ s\."))
     expect(page.locator("#job")).to_be_hidden()  # nothing was queued
+
+
+def test_a_poll_told_to_wait_hours_shows_the_error_instead_of_waiting(
+    stack: DevStack, api_key: str, watched: Watched
+) -> None:
+    """A spent daily quota answers polls with a Retry-After of hours: the page says so at once
+    (it waits out 30 s at most), and keeps the job it queued on screen."""
+    page = watched.page
+    page.goto(f"{stack.api_url}/ui")
+    page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
+    page.reload()
+    quota = json.dumps({"error": {"code": "quota_exceeded", "message": "the daily quota is used up"}})
+    page.route("**/job-status/*", lambda route: route.fulfill(
+        status=429, body=quota, headers={"Content-Type": "application/json", "Retry-After": "7200"}))
+    expect = playwright.expect
+    page.get_by_label("Question", exact=True).fill(QUESTION)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    error = page.locator("#ask-error")
+    expect(error).to_contain_text("Error 429", timeout=10 * MS)
+    expect(error).to_contain_text("Try again in 7200 s.")
+    expect(page.locator("#job")).to_be_visible()  # the job was queued; only its polling stopped
+    expect(page.get_by_role("button", name="Ask", exact=True)).to_be_enabled()
 
 
 def test_the_page_works_under_a_stage_prefix_and_on_a_phone(

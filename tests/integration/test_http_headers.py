@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from ragcore.bootstrap import reset_container
 from rag_api.app import create_app
 from rag_api.headers import DOCS_CSP, SECURITY_HEADERS, UI_CSP
-from rag_api.ui_routes import FILES
+from rag_api.ui_routes import ASSET_CACHE, FILES, HTML, PAGE_CACHE
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -67,8 +67,13 @@ def test_the_pages_and_their_files_are_public_and_keep_the_other_headers(
     assert response.headers["content-type"] == FILES[path][1]
     expected_csp = PAGES.get(path, SECURITY_HEADERS["Content-Security-Policy"])
     assert response.headers["Content-Security-Policy"] == expected_csp
+    # The same for everyone, changed only by a deploy: scripts and styles cached for an hour,
+    # pages revalidated on each visit (the JSON API stays no-store: test above).
+    page = FILES[path][1] == HTML
+    assert response.headers["Cache-Control"] == (PAGE_CACHE if page else ASSET_CACHE)
+    assert (path in PAGES) == page
     for name, value in SECURITY_HEADERS.items():
-        if name != "Content-Security-Policy":
+        if name not in ("Content-Security-Policy", "Cache-Control"):
             assert response.headers[name] == value
     assert app.get("/documents").status_code == 401  # what the pages call still needs a key
 

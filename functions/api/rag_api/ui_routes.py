@@ -6,6 +6,11 @@ needs a key as before.
 Every file has its own route, also listed in template.yaml: API Gateway answers any other path
 itself. Pages refer to their files and to the API by relative URLs, so they work under a stage
 prefix (``https://host/v1/ui``) as well as at the root.
+
+Unlike the JSON API's per-caller answers (``no-store``), these files are the same for everyone
+and change only with a deploy: scripts and stylesheets may be cached for an hour (Swagger UI's
+bundle alone is over 1 MB); the pages themselves are revalidated on every visit (``no-cache``),
+so a deploy's new page is seen at once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ UI_DIR = Path(__file__).parent / "ui"
 SWAGGER_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 HTML, JS, CSS = "text/html; charset=utf-8", "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+ASSET_CACHE = "public, max-age=3600"
+PAGE_CACHE = "no-cache"
 
 # path -> (file, media type, content security policy of a page, or None for the default)
 FILES: dict[str, tuple[Path, str, str | None]] = {
@@ -45,7 +52,9 @@ def _content(path: Path) -> bytes:
 
 
 def _serve(path: Path, media_type: str, csp: str | None):  # type: ignore[no-untyped-def]
-    headers = {"Content-Security-Policy": csp} if csp else None
+    headers = {"Cache-Control": PAGE_CACHE if media_type == HTML else ASSET_CACHE}
+    if csp:
+        headers["Content-Security-Policy"] = csp
 
     def serve() -> Response:
         return Response(_content(path), media_type=media_type, headers=headers)

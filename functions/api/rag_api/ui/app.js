@@ -8,6 +8,9 @@
   const API_BASE = new URL("../", document.currentScript.src);
   const KEY_STORAGE = "ragcore.apiKey";
   const POLL_MS = 1000;
+  // The longest Retry-After a poll waits out; a longer one (a spent daily quota: hours) ends
+  // the polling with the error shown, rather than a page that silently waits for hours.
+  const MAX_RETRY_AFTER_S = 30;
   const MAX_INLINE_BYTES = 4 * 1024 * 1024; // the API's default MAX_INLINE_DOCUMENT_BYTES
   const FINAL = new Set(["finished", "failed", "stopped"]);
   const PAGE_SIZE = 50;
@@ -143,7 +146,8 @@
     return error instanceof ApiError ? error : new ApiError(0, "client_error", String(error && error.message || error));
   }
 
-  // Polls a job until it is final; 429 and 503 wait as told and go on, other errors end it.
+  // Polls a job until it is final; 429 and 503 wait as told (up to MAX_RETRY_AFTER_S) and go
+  // on, other errors (and longer waits) end it.
   async function follow(jobId, onStatus, isCurrent = () => true) {
     for (;;) {
       let status;
@@ -151,9 +155,10 @@
         status = (await call("GET", `job-status/${encodeURIComponent(jobId)}`)).data;
       } catch (error) {
         if (!isCurrent()) return null;
-        if (error.status === 429 || error.status === 503) {
+        const wait = error.retryAfter === undefined ? 2 : error.retryAfter;
+        if ((error.status === 429 || error.status === 503) && wait <= MAX_RETRY_AFTER_S) {
           onStatus(null, error);
-          await sleep(1000 * (error.retryAfter || 2));
+          await sleep(1000 * wait);
           continue;
         }
         throw error;

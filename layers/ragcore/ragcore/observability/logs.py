@@ -56,6 +56,10 @@ def logged_request(
     """Serves one API Gateway (REST) event and logs it in one line: method, route template,
     status, duration, and the job it concerns; correlated by API Gateway's request id."""
     context = event.get("requestContext") or {}
+    # Not a repeat of ``inject_lambda_context(correlation_id_path=...)``: that one sets the key
+    # with ``append_keys``, on the logger for every thread; this sets it for this context only,
+    # and context keys win. In Lambda (one request at a time) they agree; in the local gateway,
+    # where requests run at once on threads, only this keeps each line on its own request.
     correlate(logger, correlation_id=context.get("requestId"))
     started = time.perf_counter()
     status = 500
