@@ -1,10 +1,12 @@
 """The SAM template lints, validates and builds offline, and the built artifacts fit Lambda's
-limits and run under python3.12 with only what the Lambda runtime adds (boto3)."""
+limits and run under python3.12 with only what the Lambda runtime adds (boto3), with tracing off
+and on."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -68,17 +70,21 @@ print(json.dumps({"dimension": len(vector), "health": health["statusCode"], "bod
 """
 
 
-def test_built_artifacts_run_on_python_3_12(build_dir: Path) -> None:
+def _runtime_env(build_dir: Path) -> dict[str, str]:
     pythonpath = os.pathsep.join(
         str(build_dir / p) for p in ("RagcoreLayer/python", "ApiFunction", "WorkerFunction")
     )
-    env = {  # unreachable dependencies: the handler must still answer, with a 503
+    return {  # unreachable dependencies: the handler must still answer, with a 503
         "PATH": "/usr/bin:/bin", "HOME": str(build_dir), "PYTHONPATH": pythonpath,
         "VALKEY_URL": "redis://127.0.0.1:1/0", "JOBS_QUEUE_URL": "http://127.0.0.1:1/000000000000/q",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "DEPENDENCY_TIMEOUT_SECONDS": "0.5",
         "AWS_LAMBDA_FUNCTION_NAME": "ApiFunction",  # as deployed: the API gets no QDRANT_URL
     }
+
+
+def test_built_artifacts_run_on_python_3_12(build_dir: Path) -> None:
+    env = _runtime_env(build_dir)
     result = subprocess.run(
         [str(LAMBDA_PYTHON), "-c", SMOKE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -88,3 +94,65 @@ def test_built_artifacts_run_on_python_3_12(build_dir: Path) -> None:
     assert report["dimension"] == 384
     assert report["health"] == 503
     assert report["body"]["checks"]["valkey"]["status"] == "unavailable"
+
+
+TRACED_SMOKE = """
+import json
+from ragcore.bootstrap import get_container
+from ragcore.local.lambda_context import LocalLambdaContext
+from ragcore.observability.tracing import Traced, tracer
+from rag_api.app import handler as api
+from rag_worker.handler import handler as worker
+
+health = api(json.load(open("events/api_health.json")), LocalLambdaContext("ApiFunction", 15))
+batch = worker(json.load(open("events/sqs_batch.json")), LocalLambdaContext("WorkerFunction", 60))
+store = get_container().job_store
+print(json.dumps({"tracing": not tracer().disabled, "health": health["statusCode"],
+                  "failures": len(batch["batchItemFailures"]),
+                  "store_traced": isinstance(getattr(store, "_metered_inner", None), Traced)}))
+"""
+
+
+def _received_segments(daemon: socket.socket) -> list[str]:
+    """Names of the (sub)segments the X-Ray SDK sent to the fake daemon (UDP: a header line,
+    then the JSON document)."""
+    names: list[str] = []
+    daemon.settimeout(0.5)
+    try:
+        while True:
+            document = json.loads(daemon.recv(65536).decode().partition("\n")[2])
+            names += [document.get("name", "")] + [s.get("name", "") for s in document.get("subsegments", [])]
+    except socket.timeout:
+        return names
+
+
+def test_built_artifacts_run_with_tracing_on(build_dir: Path) -> None:
+    """As Lambda runs them with ``Tracing: Active``: the pruned layer (botocore from the
+    runtime, aws-xray-sdk shipped) imports, patches botocore and httpx, and the handlers'
+    first calls open segments and subsegments (sent to a local UDP socket standing in for the
+    X-Ray daemon) while every dependency is unreachable."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        env = {
+            **_runtime_env(build_dir),
+            # What Powertools and the X-Ray SDK look for to trace: in Lambda, a sampled trace
+            # header, and where the daemon listens.
+            "LAMBDA_TASK_ROOT": str(build_dir / "ApiFunction"),
+            "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            # The worker builds its index and LLM clients at its first call: unreachable too.
+            "QDRANT_URL": "http://127.0.0.1:1", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
+        }
+        result = subprocess.run(
+            [str(LAMBDA_PYTHON), "-c", TRACED_SMOKE], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        segments = _received_segments(daemon)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    records = json.loads((ROOT / "events/sqs_batch.json").read_text())["Records"]
+    assert report == {"tracing": True, "health": 503, "failures": len(records), "store_traced": True}
+    assert segments.count("## handler") == 2  # each handler's invocation
+    # Adapter subsegments (bootstrap's Traced wrappers) and patched botocore (the SQS call).
+    assert {"## valkey.ping", "## sqs.ping", "sqs", "## valkey.claim"} <= set(segments), segments
