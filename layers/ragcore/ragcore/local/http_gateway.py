@@ -51,6 +51,9 @@ class HttpGateway:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm the body waits for
+            # the client's delayed ACK of the headers, 40 ms on every keep-alive response.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 gateway._handle(self)
