@@ -1,5 +1,5 @@
 """``ragcore stats``: queue depths (jobs, ingest and their dead-letter queues), jobs by kind
-and state, and latency percentiles (queue wait, retrieval, LLM, total), read from the job
+and state, and latency percentiles (queue wait, end to end, retrieval, LLM, total), read from the job
 records and the queues of a running ``ragcore dev`` stack (or, with ``--from-env``, of the
 deployment the environment names)."""
 
