@@ -95,6 +95,19 @@ def test_records_of_a_batch_run_concurrently(fake_llm: FakeLLM) -> None:
     assert fake_llm.max_in_flight >= 2
 
 
+def test_a_full_batch_waits_on_the_llm_at_once(fake_llm: FakeLLM) -> None:
+    """A thread per record (not the event loop's default pool, CPUs + 4 threads): a batch of
+    10 takes one LLM latency, not two (docs/PERFORMANCE.md, worker throughput)."""
+    from rag_worker.handler import MAX_RECORD_THREADS
+
+    fake_llm.delay = 1.0
+    jobs = [queued_job() for _ in range(MAX_RECORD_THREADS)]
+    started = time.monotonic()
+    assert run(batch(*map(message, jobs))) == {"batchItemFailures": []}
+    assert fake_llm.calls == fake_llm.max_in_flight == MAX_RECORD_THREADS
+    assert time.monotonic() - started < 2 * fake_llm.delay
+
+
 def test_only_the_failing_record_is_reported(fake_llm: FakeLLM) -> None:
     good = queued_job()
     response = run(batch(message(good), "not json at all"))
