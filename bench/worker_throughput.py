@@ -2,6 +2,7 @@
 ragcore beside the baseline.
 
     .venv/bin/python bench/worker_throughput.py [--latencies 0,0.25,1,2] [--scale 1.0]
+        [--batch-size N] [--only ragcore|baseline]
 
 For each LLM latency L, N chat jobs are queued first (as POST /chat does, without the API),
 then one worker process starts and drains them: ragcore's is the worker handler fed by the
@@ -67,22 +68,32 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latencies", default="0,0.25,1,2", help="LLM latencies, seconds")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the number of jobs per run")
+    parser.add_argument("--batch-size", type=int, help="ragcore's BatchSize instead of the template's")
+    parser.add_argument("--only", choices=("ragcore", "baseline"), help="run one system (no ratios)")
     parser.add_argument("--max-load", type=float, default=1.0, help="wait for a 1-min load average below this")
     args = parser.parse_args()
     latencies = [float(x) for x in args.latencies.split(",")]
     env.wait_for_quiet(args.max_load, timeout=300)
-    report = Report("worker_throughput", "Worker throughput: one worker process, jobs/s as the LLM slows",
+    variant = "" if not (args.batch_size or args.only) else f"_{args.only or 'both'}_batch{args.batch_size or ''}"
+    report = Report(f"worker_throughput{variant}", "Worker throughput: one worker process, jobs/s as the LLM slows",
                     "OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/worker_throughput.py " + " ".join(sys.argv[1:]))
     rows: dict[str, dict[float, dict]] = {}
     with temp_dir("bench-throughput-") as tmp, offline(Path(tmp)) as (_stack, llm, server_env):
-        for system in (Ragcore(server_env, Path(tmp)), Baseline(server_env, Path(tmp))):
+        if args.batch_size:
+            server_env["BENCH_BATCH_SIZE"] = str(args.batch_size)
+        systems = [cls(server_env, Path(tmp)) for cls in (Ragcore, Baseline) if args.only in (None, cls.name)]
+        for system in systems:
             for latency in latencies:
                 jobs = max(4, round(JOBS[system.name].get(latency, 50) * args.scale))
                 rows.setdefault(system.name, {})[latency] = drain(system, llm, latency, jobs)
     for latency in latencies:
-        r, b = rows["ragcore"][latency], rows["baseline"][latency]
+        r, b = (rows.get(name, {}).get(latency) for name in ("ragcore", "baseline"))
         target = (">=", 8.0) if latency == 1.0 else None
-        report.add(Figure(f"jobs/s at L = {latency:g} s", r["jobs_per_s"], "jobs/s", target, baseline=b["jobs_per_s"]))
+        if r is None:  # --only baseline
+            report.add(Figure(f"baseline jobs/s at L = {latency:g} s", b["jobs_per_s"], "jobs/s"))  # type: ignore[index]
+            continue
+        report.add(Figure(f"jobs/s at L = {latency:g} s", r["jobs_per_s"], "jobs/s", target,
+                          baseline=b["jobs_per_s"] if b else None))
     problems = [p for system in rows.values() for row in system.values() for p in row["problems"]]
     report.add(Figure("problems (lost, duplicate or redelivered jobs)", len(problems), "", ("<=", 0)))
     report.details = {"runs": {name: list(by_latency.values()) for name, by_latency in rows.items()},

@@ -88,12 +88,18 @@ def _raw(host: str, port: int, method: str, path: str, body: dict | None) -> byt
 
 
 async def _one(conn: _Connection, raw: bytes, started: float, run: Run) -> None:
-    try:
-        status = await conn.request(raw)
-    except (OSError, asyncio.IncompleteReadError, ValueError):
-        conn.close()
-        run.errors += 1
-        return
+    for attempt in (1, 2):
+        reused = conn.writer is not None
+        try:
+            status = await conn.request(raw)
+            break
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            conn.close()
+            # A kept-alive connection the server closed while idle (uvicorn does after 5 s):
+            # send again on a new one, as HTTP clients do. Anything else is an error.
+            if not (reused and attempt == 1):
+                run.errors += 1
+                return
     run.latencies_ms.append((time.perf_counter() - started) * 1000)
     run.statuses[status] = run.statuses.get(status, 0) + 1
 

@@ -4,7 +4,8 @@ stack wires them (``ragcore.local.stack``) but one at a time:
     python -m bench.harness.serve api PORT   # HTTP -> API Gateway event -> rag_api.app.handler
     python -m bench.harness.serve worker     # SQS batches (template's BatchSize, window) -> the worker handler
 
-The environment comes from ``bench.harness.services.offline``; ``BENCH_CPU`` pins the process.
+The environment comes from ``bench.harness.services.offline``; ``BENCH_CPU`` pins the process,
+``BENCH_BATCH_SIZE`` overrides the template's BatchSize (to measure the alternatives).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def worker() -> None:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     poller = SqsPoller(sqs, url, arn, os.environ["AWS_REGION"],
                        functools.partial(invoke, trigger.function, load_handler(trigger.function)),
-                       batch_size=trigger.batch_size, batching_window_seconds=trigger.batching_window_seconds)
+                       batch_size=int(os.environ.get("BENCH_BATCH_SIZE") or trigger.batch_size),
+                       batching_window_seconds=trigger.batching_window_seconds)
     poller.start()
 
 
