@@ -105,7 +105,8 @@ async def _process(record: SQSRecord, lambda_context: Any) -> str:
     try:
         # As asyncio.to_thread, on this batch's pool: the thread runs in a copy of this context.
         outcome = await asyncio.get_running_loop().run_in_executor(
-            _batch_pool.get(), contextvars.copy_context().run, _run, message, delivery, _limits(lambda_context)
+            _batch_pool.get(), contextvars.copy_context().run,
+            _run, message, delivery, _limits(lambda_context),
         )
     except Exception as exc:
         # Reported in batchItemFailures: redelivered later, or dead-lettered after the last try.
