@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 from qdrant_client import models
 
 from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
 from ragcore.adapters.qdrant_schema import DENSE_VECTOR, STATE_FIELD, SPARSE_VECTOR
 from ragcore.adapters.qdrant_server_index import BM25_MODEL, QdrantServerIndex
-from ragcore.domain.documents import Chunk, chunk_id_for
+from ragcore.domain.documents import Chunk, SourceDocument, chunk_id_for
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 VECTORS = {"north": [1.0, 0.0, 0.0], "east": [0.0, 1.0, 0.0], "up": [0.0, 0.0, 1.0], "ne": [0.7, 0.7, 0.0]}
@@ -145,3 +146,82 @@ def test_a_collection_from_an_older_layout_is_refused_with_a_clear_reason(tmp_pa
     index = QdrantEdgeIndex(tmp_path, dimension=3)
     with pytest.raises(IndexOutdatedError, match="ingest its documents again"):
         index.search("old", _query("lamp", [1.0, 0.0, 0.0]), limit=3)
+
+
+# Bulk loads build the HNSW graph (docs/PERFORMANCE.md): the engine indexes a collection once
+# its vectors pass ~10 MB, so wide vectors keep the test small (700 × 4,096 floats).
+WIDE, CLUSTERS, PER_CLUSTER = 4096, 70, 10
+WORDS = "amber basalt cedar delta ember fjord garnet harbor indigo juniper".split()
+
+
+class _ClusterEmbedder:
+    """Chunk ``c-i`` lies near centre ``c``: each centre's 10 nearest chunks are its own."""
+
+    dimension = WIDE
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(7)
+        self.centres = rng.normal(size=(CLUSTERS, WIDE))
+        self._rng = rng
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        rows = [self.centres[int(t.split()[1])] + 0.3 * self._rng.normal(size=WIDE) for t in texts]
+        return [list(r / np.linalg.norm(r)) for r in rows]
+
+
+def _bulk_documents() -> list[SourceDocument]:
+    return [
+        SourceDocument(document_id=f"d{c}-{i}", title=f"d{c}-{i}", source="bulk",
+                       text=f"cluster {c} item {i} {WORDS[c % 10]} {WORDS[i]}")
+        for c in range(CLUSTERS) for i in range(PER_CLUSTER)
+    ]
+
+
+def _answers(index: QdrantEdgeIndex, collection: str, centres: np.ndarray) -> list[list[tuple[str, float]]]:
+    found = []
+    for c in range(0, CLUSTERS, 7):
+        vector = list(centres[c] / np.linalg.norm(centres[c]))
+        for mode in (RetrievalMode.DENSE, RetrievalMode.HYBRID):
+            hits = index.search(collection, SearchQuery(text=f"{WORDS[c % 10]} amber", vector=vector, mode=mode), 10)
+            found.append([(p.document_id, round(p.score, 4)) for p in hits])
+    return found
+
+
+def _indexed(path: Path) -> tuple[int, int]:
+    from qdrant_edge import EdgeShard
+
+    shard = EdgeShard.load(str(path))
+    try:
+        info = shard.info()
+        return info.points_count, info.indexed_vectors_count
+    finally:
+        shard.close()
+
+
+def test_a_bulk_load_builds_the_hnsw_index_and_keeps_the_results(tmp_path: Path) -> None:
+    from ragcore.local.stack import _build_vector_indexes
+    from ragcore.services.ingest import index_documents
+
+    embedder = _ClusterEmbedder()
+    index = QdrantEdgeIndex(tmp_path, dimension=WIDE)
+    for collection, optimize in (("plain", False), ("bulk", True)):
+        embedder._rng = np.random.default_rng(11)  # the same vectors in both collections
+        summary = index_documents(_bulk_documents(), collection, embedder, index, optimize=optimize)
+        assert summary.chunks == CLUSTERS * PER_CLUSTER
+    scanned, indexed = _answers(index, "plain", embedder.centres), _answers(index, "bulk", embedder.centres)
+    index.close()
+
+    assert indexed == scanned
+    assert all(len(hits) == 10 and {d.split("-")[0] for d, _ in hits} == {hits[0][0].split("-")[0]}
+               for hits in scanned[::2])  # dense: a centre's own 10 chunks
+    # Until the build, only the sparse (BM25) vectors are indexed; after it the dense ones too.
+    assert _indexed(tmp_path / "plain") == (700, 700)
+    assert _indexed(tmp_path / "bulk") == (700, 1400)
+
+    _build_vector_indexes(tmp_path)  # the offline stack, before it serves
+    assert _indexed(tmp_path / "plain") == (700, 1400)
+    reopened = QdrantEdgeIndex(tmp_path, dimension=WIDE)
+    try:
+        assert _answers(reopened, "plain", embedder.centres) == scanned
+    finally:
+        reopened.close()

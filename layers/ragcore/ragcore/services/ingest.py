@@ -56,7 +56,7 @@ def index_documents(
     """Chunks from consecutive documents share embedder batches; a document is published once
     all its chunks are in. ``progress`` gets the running counts of documents and chunks.
 
-    ``optimize``: for bulk loads in a process of their own (the eval harness, benchmarks), let
+    ``optimize``: for bulk loads in a process of their own (``ragcore ingest``, benchmarks), let
     an embedded index build its HNSW graph at the end (``QdrantEdgeIndex.optimize``). Not for
     the worker's document jobs: the qdrant-edge binding holds the GIL while it builds (~20 s
     at 20k chunks), which would stall every other thread of the offline stack; a Qdrant server
@@ -145,5 +145,8 @@ def index_files(
     embedder: Embedder,
     index: VectorIndex,
     progress: Callable[[int, int], None] | None = None,
+    optimize: bool = False,
 ) -> IngestSummary:
-    return index_documents((read_file(p) for p in find_files(paths)), collection, embedder, index, progress)
+    return index_documents(
+        (read_file(p) for p in find_files(paths)), collection, embedder, index, progress, optimize=optimize
+    )
