@@ -3,9 +3,11 @@
 Manager; the LLM and Qdrant over HTTP), and ``bootstrap`` wraps each adapter so every call
 to Valkey, SQS, S3, Qdrant, the embedder and the LLM is a subsegment named after it.
 
-Outside Lambda (offline, tests) Powertools disables the tracer itself (no
-``LAMBDA_TASK_ROOT``) and the adapters are left unwrapped: no daemon is called, nothing is
-added to a call.
+Outside Lambda (offline, tests), or with ``POWERTOOLS_TRACE_DISABLED``, tracing is off by
+Powertools' own rule and ``tracer`` gives a no-op stand-in instead of a Tracer: building a
+Tracer imports the X-Ray SDK and its sampling connector (botocore), ~240 ms of a cold start,
+even when it then disables itself. The adapters are left unwrapped: no daemon is called,
+nothing is added to a call.
 """
 
 from __future__ import annotations
@@ -21,8 +23,32 @@ T = TypeVar("T")
 PATCHED_MODULES = ("botocore", "httpx")
 
 
-def tracer(service: str | None = None) -> Tracer:
-    """Tracer keeps one configuration per process; the first call patches the modules."""
+class TracingOff:
+    """What the handlers use of a Tracer, when tracing is off: the handler is left as it is."""
+
+    disabled = True
+
+    def capture_lambda_handler(self, lambda_handler: Any = None, **_: Any) -> Any:
+        if lambda_handler is None:  # used with arguments: @tracer.capture_lambda_handler(...)
+            return lambda handler: handler
+        return lambda_handler
+
+    capture_method = capture_lambda_handler
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        pass
+
+
+def tracer(service: str | None = None) -> Tracer | TracingOff:
+    """Tracer keeps one configuration per process; the first call patches the modules.
+    Where Powertools would build a disabled Tracer (its own rule, read from the environment
+    at each call as it does), ``TracingOff`` instead: the X-Ray SDK is imported only where it
+    traces."""
+    if Tracer._is_tracer_disabled():
+        return TracingOff()
     return Tracer(service=service, patch_modules=PATCHED_MODULES)
 
 
