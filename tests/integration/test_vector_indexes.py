@@ -182,7 +182,8 @@ def _answers(index: QdrantEdgeIndex, collection: str, centres: np.ndarray) -> li
     for c in range(0, CLUSTERS, 7):
         vector = list(centres[c] / np.linalg.norm(centres[c]))
         for mode in (RetrievalMode.DENSE, RetrievalMode.HYBRID):
-            hits = index.search(collection, SearchQuery(text=f"{WORDS[c % 10]} amber", vector=vector, mode=mode), 10)
+            query = SearchQuery(text=f"{WORDS[c % 10]} amber", vector=vector, mode=mode)
+            hits = index.search(collection, query, 10)
             found.append([(p.document_id, round(p.score, 4)) for p in hits])
     return found
 
