@@ -29,8 +29,12 @@ main_venv() {
   # torch first, pinned: a bare `torch` from another package's range pulls GBs of CUDA wheels.
   .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
   .venv/bin/pip install -q -e '.[local,build,dev]'
-  if [ ! -f layers/ragcore/ragcore/models/all-MiniLM-L6-v2/model.onnx ]; then
+  # The model is built here, not committed: export again whenever the export code changed.
+  local model_dir=layers/ragcore/ragcore/models/all-MiniLM-L6-v2 source
+  source=$(sha256sum layers/ragcore/ragcore/model_export.py | cut -d' ' -f1)
+  if [ ! -f "$model_dir/model.onnx" ] || [ "$(cat "$model_dir/.export-source" 2>/dev/null)" != "$source" ]; then
     HF_HUB_OFFLINE=1 .venv/bin/ragcore model export
+    echo "$source" > "$model_dir/.export-source"
   fi
 }
 
