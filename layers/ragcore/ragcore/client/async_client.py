@@ -21,15 +21,14 @@ from ragcore.api_schema import (
     ResultView,
 )
 from ragcore.client import backoff, calls
-from ragcore.client.connection import DEFAULT_TIMEOUT, http_options
-from ragcore.client.errors import ApiUnreachable, UnexpectedResponse, WaitTimeout, error_from_response
-from ragcore.client.sync_client import DEFAULT_WAIT, StatusCallback
-from ragcore.domain.jobs import JobStatus
+from ragcore.client.connection import DEFAULT_TIMEOUT, Described, http_options
+from ragcore.client.backoff import StatusCallback
+from ragcore.client.sync_client import DEFAULT_WAIT
 
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(Described):
     """See ``Client``; use it as an async context manager, or ``await aclose()``."""
 
     def __init__(
@@ -40,13 +39,6 @@ class AsyncClient:
         self._http = httpx.AsyncClient(**options, transport=transport)
         self._retries = retries
         self._authenticated = "Authorization" in options["headers"]
-
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
-
-    def __repr__(self) -> str:  # never the key itself
-        return f"AsyncClient({self.base_url!r}, api_key={'set' if self._authenticated else 'unset'})"
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -98,18 +90,10 @@ class AsyncClient:
 
     async def _wait(self, job_id: str, deadline: float, timeout: float,
                     on_status: StatusCallback | None) -> JobResult:
-        last = [JobStatus.QUEUED]
-
-        def out_of_time(exc: BaseException) -> NoReturn:
-            raise WaitTimeout(job_id, last[0], timeout) from exc
+        progress = backoff.WaitProgress(job_id, timeout, on_status)
 
         async def poll() -> JobResult | NotReady:
-            outcome = await self._send(calls.result(job_id), deadline, out_of_time)
-            if isinstance(outcome, NotReady):
-                last[0] = outcome.status
-                if on_status:
-                    on_status(outcome.status)
-            return outcome
+            return progress.seen(await self._send(calls.result(job_id), deadline, progress.out_of_time))
 
         return await AsyncRetrying(**backoff.polling(job_id, timeout, deadline - time.monotonic()))(poll)
 
@@ -122,9 +106,7 @@ class AsyncClient:
         if on_status:
             on_status(accepted.status)
         answer = await self._wait(accepted.job_id, deadline, timeout, on_status)
-        if not isinstance(answer, ResultView):  # a chat job's result has the chat's shape
-            raise UnexpectedResponse("GET", f"/result/{accepted.job_id}", "not a chat job's result")
-        return answer
+        return calls.chat_answer(answer, accepted.job_id)
 
     async def add_document(self, text: str, *, content_type: str | None = None,
                            **fields: Any) -> DocumentAccepted:
@@ -137,10 +119,7 @@ class AsyncClient:
         async with httpx.AsyncClient(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
                 response = await plain.send(calls.put_upload(ticket, data))
-            except httpx.TransportError as exc:
-                raise ApiUnreachable("PUT", "the upload URL", exc) from exc
             except httpx.RequestError as exc:
-                raise UnexpectedResponse("PUT", "the upload URL", f"{type(exc).__name__}: {exc}") from exc
-        if response.is_error:
-            raise error_from_response(response)
+                raise calls.UPLOADED.failure(exc) from exc
+        calls.UPLOADED.answer(response)
         return await self._send(calls.complete_upload(ticket.upload_id))

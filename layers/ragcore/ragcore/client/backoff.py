@@ -50,7 +50,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from ragcore.api_schema import NotReady
+from ragcore.api_schema import JobResult, NotReady
 from ragcore.client.errors import ApiError, ApiUnreachable, RateLimited, ServerError, Unavailable, WaitTimeout
 from ragcore.domain.jobs import JobStatus
 
@@ -126,7 +126,8 @@ def resending(
     resends, ``out_of_time`` gets the last error (to raise its own instead)."""
     attempts = stop_after_attempt(retries + 1)
     if budget is None:
-        return dict(retry=retry_if_exception(replayable), wait=wait_retry_after(), stop=attempts, reraise=True)
+        return dict(retry=retry_if_exception(replayable), wait=wait_retry_after(), stop=attempts,
+                    reraise=True)
 
     def give_up(retry_state: RetryCallState) -> Any:
         outcome = retry_state.outcome  # an error: only errors are retried
@@ -174,3 +175,27 @@ def polling(job_id: str, timeout: float, remaining: float | None = None) -> dict
 
     return dict(retry=retry_if_result(lambda outcome: isinstance(outcome, NotReady)),
                 wait=poll_wait(left), stop=stop_after_delay(left), retry_error_callback=give_up)
+
+
+StatusCallback = Callable[[JobStatus], None]
+
+
+class WaitProgress:
+    """What a wait has seen of its job: the last status, which ``WaitTimeout`` names when a
+    poll's own resends run out of time, and which ``on_status`` hears at each poll."""
+
+    def __init__(self, job_id: str, timeout: float, on_status: StatusCallback | None) -> None:
+        self.job_id = job_id
+        self.timeout = timeout
+        self.on_status = on_status
+        self.last = JobStatus.QUEUED
+
+    def seen(self, outcome: JobResult | NotReady) -> JobResult | NotReady:
+        if isinstance(outcome, NotReady):
+            self.last = outcome.status
+            if self.on_status:
+                self.on_status(outcome.status)
+        return outcome
+
+    def out_of_time(self, exc: BaseException) -> NoReturn:
+        raise WaitTimeout(self.job_id, self.last, self.timeout) from exc

@@ -17,6 +17,7 @@ from ragcore.api_schema import (
     JobResult,
     JobStatusView,
     NotReady,
+    ResultView,
     UploadTicketView,
 )
 from ragcore.client import backoff
@@ -119,3 +120,19 @@ def complete_upload(upload_id: str) -> Call[DocumentAccepted]:
 def put_upload(ticket: UploadTicketView, data: bytes) -> httpx.Request:
     """The file's PUT to its presigned URL: sent without the API's key, which S3 must not see."""
     return httpx.Request(ticket.method, ticket.url, content=data, headers=ticket.headers)
+
+
+def _stored(response: httpx.Response) -> None:
+    if response.is_error:
+        raise error_from_response(response)
+
+
+# How the PUT's answer and its httpx errors are read: like an API call's, named for the URL.
+UPLOADED: Call[None] = Call("PUT", "the upload URL", _stored)
+
+
+def chat_answer(answer: JobResult, job_id: str) -> ResultView:
+    """``ask``'s answer: a chat job's result has the chat's shape."""
+    if not isinstance(answer, ResultView):
+        raise UnexpectedResponse("GET", f"/result/{job_id}", "not a chat job's result")
+    return answer

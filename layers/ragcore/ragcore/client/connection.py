@@ -23,6 +23,23 @@ def api_url(base_url: str | None = None) -> str:
     return (base_url or os.environ.get(API_URL_ENV) or local_api_url()).rstrip("/")
 
 
+class Described:
+    """``base_url`` and a repr that says whether a key is set, never the key itself; for
+    ``Client`` and ``AsyncClient``, whose ``_http`` is an httpx client built from
+    ``http_options``."""
+
+    _http: Any
+    _authenticated: bool
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    def __repr__(self) -> str:
+        key = "set" if self._authenticated else "unset"
+        return f"{type(self).__name__}({self.base_url!r}, api_key={key})"
+
+
 def http_options(base_url: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
     """Arguments for ``httpx.Client``/``httpx.AsyncClient``. The key goes only into a header
     of requests to ``base_url``; httpx neither logs headers nor shows them in a repr."""

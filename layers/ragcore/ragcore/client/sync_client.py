@@ -17,16 +17,14 @@ from ragcore.api_schema import (
     ResultView,
 )
 from ragcore.client import backoff, calls
-from ragcore.client.connection import DEFAULT_TIMEOUT, http_options
-from ragcore.client.errors import ApiUnreachable, UnexpectedResponse, WaitTimeout, error_from_response
-from ragcore.domain.jobs import JobStatus
+from ragcore.client.backoff import StatusCallback
+from ragcore.client.connection import DEFAULT_TIMEOUT, Described, http_options
 
 T = TypeVar("T")
-StatusCallback = Callable[[JobStatus], None]
 DEFAULT_WAIT = 300.0
 
 
-class Client:
+class Client(Described):
     """``Client()`` talks to ``RAGCORE_API_URL`` (default: the local ``ragcore dev`` stack)
     with ``RAGCORE_API_KEY``; both can be given instead. Use it as a context manager, or
     ``close()`` it. Errors are ``ragcore.client.errors`` exceptions; refused requests are
@@ -40,13 +38,6 @@ class Client:
         self._http = httpx.Client(**options, transport=transport)
         self._retries = retries
         self._authenticated = "Authorization" in options["headers"]
-
-    @property
-    def base_url(self) -> str:
-        return str(self._http.base_url).rstrip("/")
-
-    def __repr__(self) -> str:  # never the key itself
-        return f"Client({self.base_url!r}, api_key={'set' if self._authenticated else 'unset'})"
 
     def __enter__(self) -> "Client":
         return self
@@ -102,19 +93,12 @@ class Client:
         each poll."""
         return self._wait(job_id, time.monotonic() + timeout, timeout, on_status)
 
-    def _wait(self, job_id: str, deadline: float, timeout: float, on_status: StatusCallback | None) -> JobResult:
-        last = [JobStatus.QUEUED]
-
-        def out_of_time(exc: BaseException) -> NoReturn:
-            raise WaitTimeout(job_id, last[0], timeout) from exc
+    def _wait(self, job_id: str, deadline: float, timeout: float,
+              on_status: StatusCallback | None) -> JobResult:
+        progress = backoff.WaitProgress(job_id, timeout, on_status)
 
         def poll() -> JobResult | NotReady:
-            outcome = self._send(calls.result(job_id), deadline, out_of_time)
-            if isinstance(outcome, NotReady):
-                last[0] = outcome.status
-                if on_status:
-                    on_status(outcome.status)
-            return outcome
+            return progress.seen(self._send(calls.result(job_id), deadline, progress.out_of_time))
 
         return Retrying(**backoff.polling(job_id, timeout, deadline - time.monotonic()))(poll)
 
@@ -127,9 +111,7 @@ class Client:
         if on_status:
             on_status(accepted.status)
         answer = self._wait(accepted.job_id, deadline, timeout, on_status)
-        if not isinstance(answer, ResultView):  # a chat job's result has the chat's shape
-            raise UnexpectedResponse("GET", f"/result/{accepted.job_id}", "not a chat job's result")
-        return answer
+        return calls.chat_answer(answer, accepted.job_id)
 
     def add_document(self, text: str, *, content_type: str | None = None, **fields: Any) -> DocumentAccepted:
         """Queue a text document (``POST /documents``); ``fields``: ``collection``,
@@ -142,10 +124,7 @@ class Client:
         with httpx.Client(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
                 response = plain.send(calls.put_upload(ticket, data))
-            except httpx.TransportError as exc:
-                raise ApiUnreachable("PUT", "the upload URL", exc) from exc
             except httpx.RequestError as exc:
-                raise UnexpectedResponse("PUT", "the upload URL", f"{type(exc).__name__}: {exc}") from exc
-        if response.is_error:
-            raise error_from_response(response)
+                raise calls.UPLOADED.failure(exc) from exc
+        calls.UPLOADED.answer(response)
         return self._send(calls.complete_upload(ticket.upload_id))
