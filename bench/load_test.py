@@ -32,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ragcore.cli_ingest import ingest_through_api  # noqa: E402
 from ragcore.evaluation.metrics import percentile  # noqa: E402
-from ragcore.local.stack import DevStack, StackOptions  # noqa: E402
+from ragcore.local.stack import DevStack  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
-from tests.support.paths import ROOT, SAMPLES, free_port  # noqa: E402
+from tests.support.paths import SAMPLES  # noqa: E402
+from tests.support.stack import free_stack_options  # noqa: E402
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
 PENDING = ("queued", "started", "unknown")
@@ -49,12 +50,7 @@ def load_stack(data_dir: Path) -> Iterator[tuple[DevStack, FakeLLM]]:
     """The offline stack without the local model: its worker calls the fake LLM, which must be
     in the environment before the stack resets the settings its handlers read."""
     with FakeLLM() as llm, mock.patch.dict(os.environ, {"OPENAI_BASE_URL": llm.base_url, "LLM_MODEL": "fake"}):
-        options = StackOptions(
-            host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
-            llm_port=free_port(), data_dir=data_dir, localstack_python=ROOT / ".venv-localstack/bin/python",
-            llm_python=ROOT / ".venv-llm/bin/python", llm_threads=1, template_path=ROOT / "template.yaml",
-            with_llm=False, visibility_timeout=VISIBILITY_TIMEOUT,
-        )
+        options = free_stack_options(data_dir, with_llm=False, visibility_timeout=VISIBILITY_TIMEOUT)
         with DevStack(options) as stack:
             report = ingest_through_api([SAMPLES], "default", stack.api_url, show_progress=False)
             if report.outcomes != {"created": 5}:

@@ -21,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ragcore.bootstrap import get_container  # noqa: E402
 from ragcore.evaluation.metrics import percentile  # noqa: E402
-from ragcore.local.stack import DevStack, StackOptions  # noqa: E402
+from ragcore.local.stack import DevStack  # noqa: E402
 from ragcore.services.ingest import index_files  # noqa: E402
-from tests.support.paths import ROOT, SAMPLES, free_port  # noqa: E402
+from tests.support.paths import SAMPLES  # noqa: E402
+from tests.support.stack import free_stack_options  # noqa: E402
 
 QUESTIONS = [
     "When was Skerry Point Lighthouse first lit?",
@@ -38,12 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    options = StackOptions(
-        host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
-        llm_port=free_port(), data_dir=Path(tempfile.mkdtemp(prefix="bench-")),
-        localstack_python=ROOT / ".venv-localstack/bin/python", llm_python=ROOT / ".venv-llm/bin/python",
-        llm_threads=2, template_path=ROOT / "template.yaml",
-    )
+    options = free_stack_options(Path(tempfile.mkdtemp(prefix="bench-")), llm_threads=2)
     rows: dict[str, list[float]] = {k: [] for k in ("submit", "embed", "retrieval", "llm", "worker total", "round trip")}
     with DevStack(options) as stack, httpx.Client(base_url=stack.api_url, timeout=60) as http:
         container = get_container()

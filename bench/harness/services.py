@@ -19,9 +19,9 @@ from unittest import mock
 
 from bench.harness import env
 from ragcore.local.processes import ManagedProcess, wait_until
-from ragcore.local.stack import DevStack, StackOptions
+from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM
-from tests.support.paths import free_port
+from tests.support.stack import free_stack_options
 
 # Workers must not see a batch they still hold come back: at least the worker's 60 s Timeout.
 VISIBILITY_TIMEOUT = 60
@@ -37,13 +37,7 @@ def offline(tmp: Path, llm_delay: float = 0.0) -> Iterator[tuple[DevStack, FakeL
         os.environ, {"OPENAI_BASE_URL": llm.base_url, "LLM_MODEL": "fake", "POWERTOOLS_LOG_LEVEL": "INFO"}
     ):
         llm._server.request_queue_size = 256  # noqa: SLF001 - many workers' calls at once
-        options = StackOptions(
-            host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
-            llm_port=free_port(), data_dir=tmp, localstack_python=env.ROOT / ".venv-localstack/bin/python",
-            llm_python=env.ROOT / ".venv-llm/bin/python", llm_threads=1,
-            template_path=env.ROOT / "template.yaml", with_llm=False, serve=False,
-            visibility_timeout=VISIBILITY_TIMEOUT,
-        )
+        options = free_stack_options(tmp, with_llm=False, serve=False, visibility_timeout=VISIBILITY_TIMEOUT)
         with DevStack(options) as stack:
             server_env = {**os.environ, **env.THREADS, "PYTHONPATH": _pythonpath()}
             yield stack, llm, server_env

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from ragcore.cli_ingest import ingest_through_api
-from ragcore.local.stack import DevStack, StackOptions
-from tests.support.paths import ROOT, SAMPLES, free_port
+from ragcore.local.stack import DevStack
+from tests.support.paths import SAMPLES
+from tests.support.stack import free_stack_options
 from tests.support.documents import make_pdf
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
@@ -22,12 +23,7 @@ QUESTION = "When was Skerry Point Lighthouse first lit?"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    options = StackOptions(
-        host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
-        llm_port=free_port(), data_dir=tmp_path_factory.mktemp("stack"),
-        localstack_python=ROOT / ".venv-localstack/bin/python", llm_python=ROOT / ".venv-llm/bin/python",
-        llm_threads=2, template_path=ROOT / "template.yaml", visibility_timeout=5,
-    )
+    options = free_stack_options(tmp_path_factory.mktemp("stack"), llm_threads=2, visibility_timeout=5)
     with DevStack(options) as running:
         report = ingest_through_api([SAMPLES], "default", running.api_url, show_progress=False)
         assert report.outcomes == {"created": 5}, report

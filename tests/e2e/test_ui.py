@@ -20,10 +20,11 @@ import pytest
 
 from ragcore.bootstrap import get_container
 from ragcore.domain.jobs import JobStatus
-from ragcore.local.stack import DevStack, StackOptions
+from ragcore.local.stack import DevStack
 from ragcore.services.auth import create_key
 from tests.support.fake_llm import FakeLLM, Reply
-from tests.support.paths import ROOT, SAMPLES, free_port
+from tests.support.paths import ROOT, SAMPLES
+from tests.support.stack import free_stack_options
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
 
@@ -56,12 +57,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterat
         env.setenv("AUTH_DISABLED", "0")  # keys on, as deployed
         env.setenv("OPENAI_BASE_URL", fake_llm.base_url)
         env.setenv("LLM_MODEL", "fake-model")
-        options = StackOptions(
-            host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
-            llm_port=free_port(), data_dir=tmp_path_factory.mktemp("ui-stack"),
-            localstack_python=ROOT / ".venv-localstack/bin/python", llm_python=ROOT / ".venv-llm/bin/python",
-            llm_threads=1, template_path=ROOT / "template.yaml", with_llm=False, visibility_timeout=5,
-        )
+        data_dir = tmp_path_factory.mktemp("ui-stack")
+        options = free_stack_options(data_dir, with_llm=False, visibility_timeout=5)
         with DevStack(options) as running:
             yield running
 

@@ -18,9 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ragcore.cli_ingest import ingest_through_api
 from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
-from ragcore.local.stack import DevStack, StackOptions
+from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM, Reply
-from tests.support.paths import ROOT, SAMPLES, free_port
+from tests.support.paths import ROOT, SAMPLES
+from tests.support.stack import free_stack_options
 
 FAILING_QUESTION = "Please fail this one"
 
@@ -39,12 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterat
     with pytest.MonkeyPatch.context() as env:
         env.setenv("OPENAI_BASE_URL", fake_llm.base_url)
         env.setenv("LLM_MODEL", "fake-model")
-        options = StackOptions(
-            host="127.0.0.1", api_port=free_port(), valkey_port=free_port(), localstack_port=free_port(),
-            llm_port=free_port(), data_dir=tmp_path_factory.mktemp("obs-stack"),
-            localstack_python=ROOT / ".venv-localstack/bin/python", llm_python=ROOT / ".venv-llm/bin/python",
-            llm_threads=1, template_path=ROOT / "template.yaml", with_llm=False, visibility_timeout=5,
-        )
+        data_dir = tmp_path_factory.mktemp("obs-stack")
+        options = free_stack_options(data_dir, with_llm=False, visibility_timeout=5)
         with DevStack(options) as running:
             yield running
 
