@@ -8,7 +8,6 @@ from typing import Annotated, Any, Mapping, Protocol, Self, Sequence, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,7 +44,8 @@ class RequireKey:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._public(scope):
             try:
-                scope.setdefault("state", {})[_CALLER] = await run_in_threadpool(_check, Headers(scope=scope))
+                # Blocking, on the loop itself: see routes.py for why that is right here.
+                scope.setdefault("state", {})[_CALLER] = _check(Headers(scope=scope))
             except RagError as exc:
                 await core_error_response(exc)(scope, receive, send)
                 return
@@ -67,7 +67,7 @@ def _check(headers: Headers) -> ApiKey | None:
     return key
 
 
-def caller(request: Request) -> ApiKey | None:
+async def caller(request: Request) -> ApiKey | None:
     """The key ``RequireKey`` admitted for this request (None with auth off). A route that
     asks for its caller but was let through as public refuses rather than serve anyone."""
     try:

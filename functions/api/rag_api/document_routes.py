@@ -1,4 +1,4 @@
-"""Document routes: parse, call the core, shape the response."""
+"""Document routes: parse, call the core, shape the response (``async def``: see routes.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
@@ -163,9 +162,8 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
     fields, data, filename, content_type = await _read_request(
         request, container.settings.max_inline_document_bytes
     )
-    record, job = await run_in_threadpool(
-        service.submit_file, in_scope(fields, key), data, filename, content_type, _ports(container, key)
-    )
+    ports = _ports(container, key)
+    record, job = service.submit_file(in_scope(fields, key), data, filename, content_type, ports)
     return _accepted(record, job, request, key)
 
 
@@ -178,7 +176,7 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
     dependencies=[Depends(require_json)],
     summary="Get a presigned URL for a file too large to send to the API",
 )
-def create_upload(
+async def create_upload(
     body: Annotated[UploadCreate, Body(openapi_examples={"pdf": {"summary": "a PDF too large to send inline",
                                                           "value": {"filename": "annual-report.pdf"}}})],
     request: Request, container: ContainerDep, key: Caller
@@ -203,7 +201,7 @@ def create_upload(
     ),
     summary="Queue the ingestion of a file uploaded to its presigned URL",
 )
-def complete_upload(
+async def complete_upload(
     upload_id: UploadId, request: Request, container: ContainerDep, key: Caller
 ) -> DocumentAccepted:
     ports = _ports(container, key)
@@ -213,7 +211,7 @@ def complete_upload(
 
 @router.get("/documents", response_model=DocumentList, responses=responses(*KEYED, 422),
             summary="Documents of a collection, oldest first")
-def list_documents(
+async def list_documents(
     container: ContainerDep,
     key: Caller,
     collection: CollectionQuery = "default",
@@ -228,7 +226,7 @@ def list_documents(
 
 
 @router.get("/documents/{document_id}", response_model=DocumentRecord, responses=responses(*KEYED, 404, 422))
-def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Caller,
+async def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Caller,
                  collection: CollectionQuery = "default") -> DocumentRecord:
     record = container.document_store.get(scope(collection, key), document_id)
     if record is None:
@@ -243,7 +241,7 @@ def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Call
     responses=responses(*KEYED, 404, 422),
     summary="Delete a document and its chunks (done by the worker; poll the job)",
 )
-def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep, key: Caller,
+async def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep, key: Caller,
                     collection: CollectionQuery = "default") -> DocumentAccepted:
     record, job = service.submit_delete(scope(collection, key), document_id, _ports(container, key))
     return _accepted(record, job, request, key)

@@ -1,4 +1,11 @@
-"""HTTP routes: parse, call the core, shape the response. Nothing else lives here."""
+"""HTTP routes: parse, call the core, shape the response. Nothing else lives here.
+
+Routes and their dependencies are ``async def`` although they call blocking adapters (Valkey,
+SQS): a Lambda instance serves one request at a time, and the local gateway gives each request
+a thread and an event loop of its own, so nothing else waits on that loop. A sync route or
+dependency would instead be run on a worker thread, and since every Mangum call ends its loop,
+anyio starts those threads anew for each request: that cost more CPU than the route's own work
+(bench/api.py, docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -35,7 +42,13 @@ from .errors import JSON_BODY, KEYED, RETRY_AFTER_HEADER, error_response, respon
 public_router = APIRouter()  # no key needed
 router = APIRouter()  # app.py puts the API-key check in front of these
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def _container() -> Container:
+    return get_container()
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
 JobId = Annotated[
     str, Path(pattern=JOB_ID_PATTERN.pattern, description="32 lower-case hex characters")
 ]
@@ -67,7 +80,7 @@ def _check(probe: Callable[[], None]) -> Check:
     responses={503: {"model": Health, "description": "a dependency is down"}},
     summary="Health, with a check of each dependency",
 )
-def health(container: ContainerDep) -> JSONResponse:
+async def health(container: ContainerDep) -> JSONResponse:
     checks = {"valkey": _check(container.job_store.ping), "queue": _check(container.queue.ping)}
     healthy = all(c.status == "ok" for c in checks.values())
     body = Health(status="ok" if healthy else "degraded", checks=checks)
@@ -82,7 +95,7 @@ def base_path(request: Request) -> str:
     return full[: -len(routed)] if routed and full.endswith(routed) else ""
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise HTTPException(415, "send the body as JSON with Content-Type: application/json")
@@ -96,7 +109,7 @@ def require_json(request: Request) -> None:
     dependencies=[Depends(require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
-def chat(body: ChatBody, request: Request, container: ContainerDep, key: Caller) -> Accepted:
+async def chat(body: ChatBody, request: Request, container: ContainerDep, key: Caller) -> Accepted:
     job = submit_chat(
         in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_seconds,
         owner_of(key),
@@ -110,7 +123,7 @@ def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView, responses=responses(*_JOB_ERRORS))
-def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
+async def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
     job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     return JobStatusView.of(job)
 
@@ -124,7 +137,7 @@ def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatus
     },
     summary="Stop a chat job: at once if queued, at the next step if started",
 )
-def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
+async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     try:
         job = stop_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     except JobNotStoppableError as exc:
@@ -144,7 +157,7 @@ def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     },
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
-def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
+async def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
     job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady(

@@ -56,7 +56,7 @@ def _serve(path: Path, media_type: str, csp: str | None):  # type: ignore[no-unt
     if csp:
         headers["Content-Security-Policy"] = csp
 
-    def serve() -> Response:
+    async def serve() -> Response:
         return Response(_content(path), media_type=media_type, headers=headers)
 
     return serve
