@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -62,6 +63,9 @@ def create_app() -> FastAPI:
 
 app = create_app()
 _mangum = Mangum(app, lifespan="off")
+# What is imported by now lives as long as the process: out of the collector's reach, or
+# every full collection walks it (13 ms here, a latency spike; docs/PERFORMANCE.md).
+gc.freeze()
 
 
 # The API Gateway request id is the correlation id of every log line of the request.
