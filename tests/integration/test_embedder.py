@@ -1,4 +1,5 @@
-"""The ONNX embedder reproduces sentence-transformers' all-MiniLM-L6-v2 embeddings."""
+"""The ONNX embedder reproduces sentence-transformers' all-MiniLM-L6-v2 embeddings, to the
+precision its int8 MatMuls allow (``ragcore.model_export``)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,14 @@ def test_matches_sentence_transformers(embedder: OnnxEmbedder) -> None:
     expected = reference.encode(TEXTS, normalize_embeddings=True)
     actual = np.array(embedder.embed(TEXTS))
     assert actual.shape == (3, 384)
-    assert (actual * expected).sum(axis=1).min() > 0.9999
+    # int8: cosine 0.997 (mean) / 0.991 (min) to float32 over 512 SciFact chunks.
+    assert (actual * expected).sum(axis=1).min() > 0.985
 
 
-def test_batching_does_not_change_results(embedder: OnnxEmbedder) -> None:
+def test_a_vector_depends_on_its_text_only(embedder: OnnxEmbedder) -> None:
     together = np.array(embedder.embed(TEXTS))
     alone = np.array([embedder.embed([t])[0] for t in TEXTS])
-    assert np.allclose(together, alone, atol=1e-5)
+    assert np.array_equal(together, alone)  # int8 scales per run: texts must not share one
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
 
 

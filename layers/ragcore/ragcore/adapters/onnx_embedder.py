@@ -23,7 +23,7 @@ class OnnxEmbedder:
 
     dimension = DIMENSION
 
-    def __init__(self, model_dir: Path, threads: int, batch_size: int = 32) -> None:
+    def __init__(self, model_dir: Path, threads: int) -> None:
         model_path = model_dir / "model.onnx"
         if not model_path.exists():
             raise FileNotFoundError(
@@ -31,9 +31,7 @@ class OnnxEmbedder:
             )
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
-        # tokenizer.json pads every text to 128; batches are padded here instead, each to its
-        # own longest text (see ``embed``).
-        self._tokenizer.no_padding()
+        self._tokenizer.no_padding()  # tokenizer.json pads every text to 128; texts run alone
         options = ort.SessionOptions()
         # Set on purpose: ``threads`` for the one intra-op pool (EMBEDDER_THREADS: 2 in the
         # ingest function, the machine's 2 cores; 1 for the chat worker, whose records run
@@ -44,33 +42,22 @@ class OnnxEmbedder:
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self._batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        # A batch is padded to its longest text, so texts are batched in order of their token
-        # count (not their length in characters, which on SciFact left 39% of the computed
-        # positions as padding; by tokens it is 3% for a call of 1,024 chunks) and put back in
-        # order afterwards. Each text is tokenised once.
+        # One text per run. The model's int8 MatMuls scale their input per run (dynamic
+        # quantisation), so in a batch a text's vector would depend on its batch mates (cosine
+        # down to 0.990 on SciFact chunks); alone it depends on the text only, and needs no
+        # padding. int8 runs at 0.84x of its speed in batches of 32, still 1.4x float32's
+        # (docs/PERFORMANCE.md, section 5).
         encodings = self._tokenizer.encode_batch(list(texts))
-        lengths = [len(e.ids) for e in encodings]
-        order = sorted(range(len(texts)), key=lengths.__getitem__)
-        vectors: list[list[float]] = [[] for _ in texts]
-        for start in range(0, len(order), self._batch_size):
-            chosen = order[start : start + self._batch_size]
-            batch = self._embed_batch([encodings[i].ids for i in chosen], max(lengths[i] for i in chosen))
-            for i, vector in zip(chosen, batch.tolist()):
-                vectors[i] = vector
-        return vectors
+        return [self._embed_one(encoding.ids).tolist() for encoding in encodings]
 
-    def _embed_batch(self, ids: Sequence[list[int]], width: int) -> np.ndarray:
-        input_ids = np.zeros((len(ids), width), dtype=np.int64)  # [PAD] is id 0
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, text_ids in enumerate(ids):
-            input_ids[row, : len(text_ids)] = text_ids
-            mask[row, : len(text_ids)] = 1
+    def _embed_one(self, ids: list[int]) -> np.ndarray:
+        input_ids = np.array([ids], dtype=np.int64)
         (hidden,) = self._session.run(
-            None, {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+            None,
+            {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+             "token_type_ids": np.zeros_like(input_ids)},
         )
-        summed = (hidden * mask[..., None]).sum(axis=1)
-        pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        pooled = hidden[0].mean(axis=0)  # no padding: every position is a token
+        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
