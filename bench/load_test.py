@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
-from unittest import mock
 
 import httpx
 
@@ -35,7 +34,7 @@ from ragcore.evaluation.metrics import percentile  # noqa: E402
 from ragcore.local.stack import DevStack  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 from tests.support.paths import SAMPLES  # noqa: E402
-from tests.support.stack import free_stack_options  # noqa: E402
+from tests.support.stack import fake_llm_stack  # noqa: E402
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
 PENDING = ("queued", "started", "unknown")
@@ -47,15 +46,13 @@ VISIBILITY_TIMEOUT = 60
 
 @contextmanager
 def load_stack(data_dir: Path) -> Iterator[tuple[DevStack, FakeLLM]]:
-    """The offline stack without the local model: its worker calls the fake LLM, which must be
-    in the environment before the stack resets the settings its handlers read."""
-    with FakeLLM() as llm, mock.patch.dict(os.environ, {"OPENAI_BASE_URL": llm.base_url, "LLM_MODEL": "fake"}):
-        options = free_stack_options(data_dir, with_llm=False, visibility_timeout=VISIBILITY_TIMEOUT)
-        with DevStack(options) as stack:
-            report = ingest_through_api([SAMPLES], "default", stack.api_url, show_progress=False)
-            if report.outcomes != {"created": 5}:
-                raise RuntimeError(f"sample ingestion failed: {report.outcomes}")
-            yield stack, llm
+    """The offline stack without the local model, its worker calling the fake LLM, with the
+    samples ingested."""
+    with FakeLLM() as llm, fake_llm_stack(llm, data_dir, visibility_timeout=VISIBILITY_TIMEOUT) as stack:
+        report = ingest_through_api([SAMPLES], "default", stack.api_url, show_progress=False)
+        if report.outcomes != {"created": 5}:
+            raise RuntimeError(f"sample ingestion failed: {report.outcomes}")
+        yield stack, llm
 
 
 @dataclass

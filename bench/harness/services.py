@@ -15,13 +15,12 @@ import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
-from unittest import mock
 
 from bench.harness import env
 from ragcore.local.processes import ManagedProcess, wait_until
 from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM
-from tests.support.stack import free_stack_options
+from tests.support.stack import fake_llm_stack
 
 # Workers must not see a batch they still hold come back: at least the worker's 60 s Timeout.
 VISIBILITY_TIMEOUT = 60
@@ -33,12 +32,10 @@ WORKER_CPU = str((os.cpu_count() or 1) - 1)  # the last CPU; the other(s) for ev
 def offline(tmp: Path, llm_delay: float = 0.0) -> Iterator[tuple[DevStack, FakeLLM, dict[str, str]]]:
     """Valkey and LocalStack (queues made from template.yaml), the fake LLM over HTTP, and the
     environment the servers get: the stack's, plus the bench's thread settings."""
-    with FakeLLM(delay=llm_delay) as llm, mock.patch.dict(
-        os.environ, {"OPENAI_BASE_URL": llm.base_url, "LLM_MODEL": "fake", "POWERTOOLS_LOG_LEVEL": "INFO"}
-    ):
+    with FakeLLM(delay=llm_delay) as llm:
         llm._server.request_queue_size = 256  # noqa: SLF001 - many workers' calls at once
-        options = free_stack_options(tmp, with_llm=False, serve=False, visibility_timeout=VISIBILITY_TIMEOUT)
-        with DevStack(options) as stack:
+        with fake_llm_stack(llm, tmp, env={"POWERTOOLS_LOG_LEVEL": "INFO"}, serve=False,
+                            visibility_timeout=VISIBILITY_TIMEOUT) as stack:
             server_env = {**os.environ, **env.THREADS, "PYTHONPATH": _pythonpath()}
             yield stack, llm, server_env
 

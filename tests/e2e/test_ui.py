@@ -24,7 +24,7 @@ from ragcore.local.stack import DevStack
 from ragcore.services.auth import create_key
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES
-from tests.support.stack import free_stack_options
+from tests.support.stack import fake_llm_stack
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
 
@@ -53,14 +53,10 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[DevStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AUTH_DISABLED", "0")  # keys on, as deployed
-        env.setenv("OPENAI_BASE_URL", fake_llm.base_url)
-        env.setenv("LLM_MODEL", "fake-model")
-        data_dir = tmp_path_factory.mktemp("ui-stack")
-        options = free_stack_options(data_dir, with_llm=False, visibility_timeout=5)
-        with DevStack(options) as running:
-            yield running
+    keys_on = {"AUTH_DISABLED": "0"}  # as deployed
+    with fake_llm_stack(fake_llm, tmp_path_factory.mktemp("ui-stack"), "fake-model", keys_on,
+                        visibility_timeout=5) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES
-from tests.support.stack import free_stack_options
+from tests.support.stack import fake_llm_stack
 
 FAILING_QUESTION = "Please fail this one"
 
@@ -37,13 +37,9 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[DevStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("OPENAI_BASE_URL", fake_llm.base_url)
-        env.setenv("LLM_MODEL", "fake-model")
-        data_dir = tmp_path_factory.mktemp("obs-stack")
-        options = free_stack_options(data_dir, with_llm=False, visibility_timeout=5)
-        with DevStack(options) as running:
-            yield running
+    with fake_llm_stack(fake_llm, tmp_path_factory.mktemp("obs-stack"), "fake-model",
+                        visibility_timeout=5) as running:
+        yield running
 
 
 def samples(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
