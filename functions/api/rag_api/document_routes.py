@@ -227,7 +227,7 @@ async def list_documents(
 
 @router.get("/documents/{document_id}", response_model=DocumentRecord, responses=responses(*KEYED, 404, 422))
 async def get_document(document_id: DocumentIdPath, container: ContainerDep, key: Caller,
-                 collection: CollectionQuery = "default") -> DocumentRecord:
+                       collection: CollectionQuery = "default") -> DocumentRecord:
     record = container.document_store.get(scope(collection, key), document_id)
     if record is None:
         raise DocumentNotFoundError(collection, document_id)
@@ -242,6 +242,6 @@ async def get_document(document_id: DocumentIdPath, container: ContainerDep, key
     summary="Delete a document and its chunks (done by the worker; poll the job)",
 )
 async def delete_document(document_id: DocumentIdPath, request: Request, container: ContainerDep, key: Caller,
-                    collection: CollectionQuery = "default") -> DocumentAccepted:
+                          collection: CollectionQuery = "default") -> DocumentAccepted:
     record, job = service.submit_delete(scope(collection, key), document_id, _ports(container, key))
     return _accepted(record, job, request, key)

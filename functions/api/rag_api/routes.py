@@ -43,7 +43,6 @@ public_router = APIRouter()  # no key needed
 router = APIRouter()  # app.py puts the API-key check in front of these
 
 
-
 async def _container() -> Container:
     return get_container()
 
