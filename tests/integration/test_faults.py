@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from typing import Any, Iterator
 
 import pytest
@@ -25,6 +26,7 @@ from ragcore.local.processes import ValkeyService
 from ragcore.services.ingest import index_files
 from ragcore.services.jobs import current_job
 from ragcore.services.redrive import redrive
+from ragcore.services.retries import RedeliveryPolicy
 from ragcore.services.submit import submit_chat
 from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
@@ -44,13 +46,16 @@ def env(
     lambda_env: dict[str, str], jobs_queue: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """The worker as deployed, with short clocks: a 3 s visibility timeout, a lease shorter
-    than that, and a 1.5 s LLM timeout."""
+    than that, a 1.5 s LLM timeout, and redeliveries 1 s then 3 s after a transient failure
+    (the tests of the default 10 s, 30 s, ... schedule set it back)."""
     overrides = {
         "JOBS_QUEUE_URL": jobs_queue["url"],
         "JOB_MAX_ATTEMPTS": str(MAX_RECEIVE),
         "JOB_LEASE_SECONDS": "2",
         "LLM_TIMEOUT_SECONDS": "1.5",
         "RETRY_TRIES": "3",
+        "REDELIVERY_INITIAL_SECONDS": "1",
+        "REDELIVERY_MAX_SECONDS": "3",
     }
     for name, value in overrides.items():
         monkeypatch.setenv(name, value)
@@ -104,6 +109,62 @@ def test_llm_hanging_past_the_timeout_is_abandoned_and_retried(
     assert time.monotonic() - started < 6  # not held up by the hung call
     assert job.status is JobStatus.FINISHED and job.attempts == 1
     assert fake_llm.calls == 2
+
+
+def test_an_llm_down_for_30_seconds_delays_the_answer_says_why_and_then_finishes(
+    env: dict[str, str], sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default redelivery schedule (10 s, then 30 s): the third delivery, about 41 s in,
+    finds the LLM back. Meanwhile the API says the job is queued for a retry, why, and when."""
+    for name in ("REDELIVERY_INITIAL_SECONDS", "REDELIVERY_MAX_SECONDS"):
+        monkeypatch.delenv(name)
+    reset_container()
+    back_at = time.monotonic() + 30
+    fake_llm.reply_for = lambda body: Reply(status=500) if time.monotonic() < back_at else None
+    started = time.monotonic()
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    with Workers(sqs, jobs_queue), local_api() as api:
+        _wait_for(lambda: api.get(f"/job-status/{job_id}").json()["retry_at"] is not None, 10, "a retry")
+        seen_at = time.time()
+        status = api.get(f"/job-status/{job_id}").json()
+        assert (status["status"], status["attempts"], status["error"]) == ("queued", 1, None)
+        assert status["last_error"] == "llm is unavailable: HTTP 500"
+        retry_in = datetime.fromisoformat(status["retry_at"]).timestamp() - seen_at
+        assert 8 < retry_in <= 10
+        waiting = api.get(f"/result/{job_id}")
+        assert waiting.status_code == 202 and waiting.json()["retry_at"] == status["retry_at"]
+        assert waiting.json()["message"] == (
+            f"attempt 1 failed (llm is unavailable: HTTP 500); attempt 2 is due at {status['retry_at']}"
+        )
+        (job,) = wait_final([job_id], timeout=90)
+    elapsed = time.monotonic() - started
+    assert job.status is JobStatus.FINISHED and job.attempts == 3 and job.error is None
+    assert 40 <= elapsed < 60  # 10 s + 30 s of waiting, not two 3 s visibility timeouts
+    assert queue_depth(sqs, jobs_queue["url"]) == 0 and queue_depth(sqs, jobs_queue["dlq_url"]) == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_an_llm_that_stays_down_fails_the_job_within_the_schedules_bound(
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    """With this suite's schedule (1 s, 3 s, 3 s); the template's own (10, 30, 90, 120 s with
+    a 60 s function, under 10 minutes) is checked in tests/unit/local/test_template.py."""
+    fake_llm.reply_for = lambda body: Reply(status=500)
+    started = time.monotonic()
+    job_id = submit("When was Skerry Point Lighthouse first lit?")
+    with Workers(sqs, jobs_queue):
+        (job,) = wait_final([job_id])
+        elapsed = time.monotonic() - started
+        _wait_for(lambda: queue_depth(sqs, jobs_queue["dlq_url"]) == 1, 10, "the message in the DLQ")
+    settings = get_container().settings
+    policy = RedeliveryPolicy(settings.redelivery_initial_seconds, settings.redelivery_max_seconds)
+    # A 500 answers at once: each delivery is three quick tries, well inside 2 s.
+    assert elapsed <= policy.time_to_verdict(MAX_RECEIVE, invocation_seconds=2)
+    assert job.status is JobStatus.FAILED and job.attempts == MAX_RECEIVE
+    assert job.error == f"gave up after {MAX_RECEIVE} deliveries: llm is unavailable: HTTP 500"
+    assert job.last_error == "llm is unavailable: HTTP 500" and job.retry_at is None
+    assert fake_llm.calls == MAX_RECEIVE * 3
+    assert queue_depth(sqs, jobs_queue["url"]) == 0
 
 
 @pytest.mark.usefixtures("env")

@@ -226,3 +226,48 @@ def test_a_valkey_that_refuses_writes_is_reported_as_unavailable(valkey_store: V
             _queued(valkey_store)
     finally:
         valkey_store._client.config_set("maxmemory", "0")
+
+
+def test_a_transient_failure_sends_the_job_back_saying_why_and_when(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    retry_at = time.time() + 30
+    reason = "llm is unavailable: HTTP 500"
+    assert store.retry_later(job.job_id, claim.attempt, reason, retry_at) is JobStatus.QUEUED
+    waiting = store.get(job.job_id)
+    assert waiting.status is JobStatus.QUEUED and waiting.attempts == 1 and waiting.error is None
+    assert waiting.last_error == "llm is unavailable: HTTP 500" and waiting.retry_at == retry_at
+    # The lease is released: the next delivery claims it at once, and the wait is over.
+    again = store.claim(job.job_id, 60)
+    assert again.outcome is ClaimOutcome.CLAIMED and again.attempt == 2
+    started = store.get(job.job_id)
+    assert started.retry_at is None and started.last_error == "llm is unavailable: HTTP 500"
+    # Only the attempt that owns the job may hand it back.
+    assert store.retry_later(job.job_id, claim.attempt, "stale", retry_at) is None
+    assert store.finish(job.job_id, again.attempt, {"answer": "a"}) is JobStatus.FINISHED
+    assert store.retry_later(job.job_id, again.attempt, "late", retry_at) is None
+
+
+def test_a_job_waiting_for_a_retry_stops_at_once_and_a_flagged_one_is_not_retried(
+    store: ValkeyJobStore,
+) -> None:
+    waiting = _queued(store)
+    claim = store.claim(waiting.job_id, 60)
+    store.retry_later(waiting.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
+    assert store.request_stop(waiting.job_id) == StopRequest(JobStatus.STOPPED, stopped=True)
+    assert store.claim(waiting.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
+    flagged = _queued(store)
+    claim = store.claim(flagged.job_id, 60)
+    store.request_stop(flagged.job_id)
+    ended = store.retry_later(flagged.job_id, claim.attempt, "llm is unavailable", time.time())
+    assert ended is JobStatus.STOPPED
+    assert store.get(flagged.job_id).error == STOPPED_ERROR
+
+
+def test_a_redrive_clears_the_last_retry(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    store.retry_later(job.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
+    assert store.requeue(job.job_id, time.time() + 600) is JobStatus.QUEUED
+    fresh = store.get(job.job_id)
+    assert fresh.attempts == 0 and fresh.last_error is None and fresh.retry_at is None

@@ -53,6 +53,7 @@ class InMemoryJobStore:
             if self._held(job, now):
                 return Claim(ClaimOutcome.IN_PROGRESS, job.attempts)
             job.status, job.started_at, job.attempts = JobStatus.STARTED, now, job.attempts + 1
+            job.retry_at = None
             self.leases[job_id] = now + lease_seconds
             return Claim(ClaimOutcome.CLAIMED, job.attempts)
 
@@ -84,6 +85,17 @@ class InMemoryJobStore:
     def stop(self, job_id: str, attempt: int) -> bool:
         with self._lock:
             return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR) is not None
+
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status is not JobStatus.STARTED or job.attempts != attempt:
+                return None
+            if job.cancel_requested:
+                return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR)
+            job.status, job.last_error, job.retry_at = JobStatus.QUEUED, error, retry_at
+            self.leases.pop(job_id, None)
+            return JobStatus.QUEUED
 
     def fail_if_overdue(self, job_id: str) -> JobStatus | None:
         with self._lock:
@@ -118,6 +130,7 @@ class InMemoryJobStore:
             self.jobs[job_id] = job.model_copy(update={
                 "status": JobStatus.QUEUED, "attempts": 0, "error": None, "started_at": None,
                 "finished_at": None, "deadline_at": deadline_at, "queued_at": time.time(),
+                "last_error": None, "retry_at": None,
             })
             self.leases.pop(job_id, None)
             return JobStatus.QUEUED
@@ -126,12 +139,16 @@ class InMemoryJobStore:
 class RecordingQueue:
     def __init__(self, error: Exception | None = None) -> None:
         self.sent: list = []
+        self.redeliveries: list[tuple[str, int]] = []
         self.error = error
 
     def send(self, message) -> None:  # type: ignore[no-untyped-def]
         if self.error:
             raise self.error
         self.sent.append(message)
+
+    def redeliver_in(self, source_arn: str, receipt_handle: str, seconds: int) -> None:
+        self.redeliveries.append((receipt_handle, seconds))
 
     def ping(self) -> None:
         pass

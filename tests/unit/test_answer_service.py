@@ -18,8 +18,8 @@ from ragcore.domain.jobs import OVERDUE_ERROR, Job, JobStatus, new_job, new_job_
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, Outcome, answer_job
 from ragcore.services.job_runner import JobLimits
-from ragcore.services.jobs import current_job
-from ragcore.services.retries import RetryPolicy
+from ragcore.services.jobs import current_job, stop_job
+from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
 from tests.support.fakes import InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
 
 PASSAGES = [
@@ -86,7 +86,7 @@ def test_retries_stop_when_the_budget_would_run_out() -> None:
     with pytest.raises(DependencyUnavailableError):
         answer_job(JobMessage(job_id=job_id), ports, limits(tries=5, budget=10))
     assert len(chat.calls) == 1  # waiting 30 s would overrun the 10 s left: back to the queue
-    assert ports.store.get(job_id).status is JobStatus.STARTED
+    assert ports.store.get(job_id).status is JobStatus.QUEUED
 
 
 def test_each_llm_call_gets_at_most_the_time_left() -> None:
@@ -98,15 +98,76 @@ def test_each_llm_call_gets_at_most_the_time_left() -> None:
 
 def test_transient_errors_are_redelivered_until_the_last_delivery_then_dead_lettered() -> None:
     ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APITimeoutError")))
+    redeliveries: list[int] = []
+    before = time.time()
     with pytest.raises(DependencyUnavailableError):
-        answer_job(JobMessage(job_id=job_id), ports, limits(lease=0, max_attempts=2))
-    assert ports.store.get(job_id).status is JobStatus.STARTED
-    # The last delivery fails the job and still raises, so the message goes to the DLQ.
-    with pytest.raises(DependencyUnavailableError):
-        answer_job(JobMessage(job_id=job_id), ports, limits(lease=0, max_attempts=2), delivery=2)
+        answer_job(JobMessage(job_id=job_id), ports, limits(max_attempts=3), 1, redeliveries.append)
+    # Back in the queue, saying why and when: the message comes back in 10 s, not the
+    # queue's whole visibility timeout.
     job = ports.store.get(job_id)
-    assert job.status is JobStatus.FAILED
-    assert job.error == "gave up after 2 deliveries: llm is unavailable: APITimeoutError"
+    assert job.status is JobStatus.QUEUED and job.attempts == 1 and job.error is None
+    assert job.last_error == "llm is unavailable: APITimeoutError"
+    assert redeliveries == [10] and before + 10 <= job.retry_at <= time.time() + 10
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits(max_attempts=3), 2, redeliveries.append)
+    assert redeliveries == [10, 30] and ports.store.get(job_id).attempts == 2
+    # The last delivery fails the job and still raises; its message comes back at once, so
+    # SQS moves it to the DLQ.
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits(max_attempts=3), 3, redeliveries.append)
+    job = ports.store.get(job_id)
+    assert job.status is JobStatus.FAILED and redeliveries == [10, 30, 0]
+    assert job.error == "gave up after 3 deliveries: llm is unavailable: APITimeoutError"
+
+
+def test_a_retried_job_that_then_succeeds_is_finished_and_keeps_its_history() -> None:
+    chat = ScriptedChat(errors=[DependencyUnavailableError("llm", "InternalServerError")])
+    ports, job_id = setup(chat)
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits())
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is Outcome.FINISHED
+    job = ports.store.get(job_id)
+    assert job.status is JobStatus.FINISHED and job.attempts == 2 and job.retry_at is None
+    assert job.last_error == "llm is unavailable: InternalServerError"
+
+
+def test_a_job_waiting_for_a_retry_stops_at_once_when_cancelled() -> None:
+    ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APIConnectionError")))
+    with pytest.raises(DependencyUnavailableError):
+        answer_job(JobMessage(job_id=job_id), ports, limits())
+    assert stop_job(ports.store, job_id).status is JobStatus.STOPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is Outcome.SKIPPED
+
+
+def test_a_stop_requested_during_a_failing_attempt_ends_the_job_instead_of_a_retry() -> None:
+    store = InMemoryJobStore()
+    job = new_job("chat", QUERY, 600)
+    store.create(job)
+    chat = ScriptedChat(error=DependencyUnavailableError("llm", "APITimeoutError"),
+                        on_call=lambda: store.request_stop(job.job_id))
+    ports = AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat)
+    redeliveries: list[int] = []
+    outcome = answer_job(JobMessage(job_id=job.job_id), ports, limits(), 1, redeliveries.append)
+    assert outcome is Outcome.STOPPED and redeliveries == []  # its message is done with
+    assert store.get(job.job_id).status is JobStatus.STOPPED
+
+
+def test_a_lost_redelivery_delay_leaves_the_queues_own_timeout() -> None:
+    ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APITimeoutError")))
+
+    def queue_down(seconds: int) -> None:
+        raise DependencyUnavailableError("queue", "EndpointConnectionError")
+
+    with pytest.raises(DependencyUnavailableError, match="llm"):  # the job's own error, not the queue's
+        answer_job(JobMessage(job_id=job_id), ports, limits(), 1, queue_down)
+    assert ports.store.get(job_id).status is JobStatus.QUEUED
+
+
+def test_redelivery_delays_grow_to_a_cap() -> None:
+    policy = RedeliveryPolicy(initial_delay=10, max_delay=120)
+    assert [policy.delay(n) for n in range(1, 7)] == [10, 30, 90, 120, 120, 120]
+    # Four waits and five whole invocations of 60 s.
+    assert policy.time_to_verdict(max_attempts=5, invocation_seconds=60) == 250 + 300
 
 
 def test_the_queues_last_delivery_gives_up_even_if_earlier_ones_never_claimed() -> None:

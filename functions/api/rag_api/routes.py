@@ -159,12 +159,7 @@ async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONRes
 async def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
     job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
-        body = NotReady(
-            job_id=job_id,
-            status=job.status,
-            message=f"the job is {job.status.value}; poll again in a moment",
-            links=links_for(job_id, base_path(request)),
-        )
+        body = NotReady.of(job, links_for(job_id, base_path(request)))
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
     if job.status is not JobStatus.FINISHED:
         return error_response(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -38,7 +39,7 @@ from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import JobLimits, Outcome
 from ragcore.observability.logs import correlate, route_core_logs
 from ragcore.observability.tracing import tracer as make_tracer
-from ragcore.services.retries import RetryPolicy
+from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
 
 logger = Logger(service="ragcore-worker")
 tracer = make_tracer("ragcore-worker")
@@ -63,11 +64,16 @@ def _limits(context: Any) -> JobLimits:
         ),
         budget=Budget.of(remaining - s.invocation_margin_seconds),
         margin_seconds=s.invocation_margin_seconds,
+        redelivery=RedeliveryPolicy(s.redelivery_initial_seconds, s.redelivery_max_seconds),
     )
 
 
-def _run(message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
+def _run(record: SQSRecord, message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
     container = get_container()
+    # After a transient failure the runner says when this record's message should come back.
+    redeliver_in = functools.partial(
+        container.queue.redeliver_in, record.event_source_arn, record.receipt_handle
+    )
     if message.kind == "chat":
         ports = AnswerPorts(
             store=container.job_store,
@@ -75,7 +81,7 @@ def _run(message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
             index=container.vector_index,
             chat=container.chat_model,
         )
-        return answer_job(message, ports, limits, delivery)
+        return answer_job(message, ports, limits, delivery, redeliver_in)
     document_ports = DocumentJobPorts(
         store=container.job_store,
         documents=container.document_store,
@@ -84,7 +90,7 @@ def _run(message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
         index=container.vector_index,
         max_bytes=container.settings.max_upload_bytes,
     )
-    return run_document_job(message, document_ports, limits, delivery)
+    return run_document_job(message, document_ports, limits, delivery, redeliver_in)
 
 
 async def _process(record: SQSRecord, lambda_context: Any) -> str:
@@ -106,7 +112,7 @@ async def _process(record: SQSRecord, lambda_context: Any) -> str:
         # As asyncio.to_thread, on this batch's pool: the thread runs in a copy of this context.
         outcome = await asyncio.get_running_loop().run_in_executor(
             _batch_pool.get(), contextvars.copy_context().run,
-            _run, message, delivery, _limits(lambda_context),
+            _run, record, message, delivery, _limits(lambda_context),
         )
     except Exception as exc:
         # Reported in batchItemFailures: redelivered later, or dead-lettered after the last try.

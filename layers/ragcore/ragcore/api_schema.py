@@ -51,12 +51,24 @@ class Accepted(BaseModel):
 
 
 class JobStatusView(BaseModel):
+    """``status`` ``queued`` with a ``retry_at`` is a job waiting to be retried: its last
+    attempt failed for a reason that may pass (``last_error``), and its message comes back
+    then. It fails for good after the last delivery (``error``)."""
+
     model_config = ConfigDict(json_schema_extra={
         "examples": [{
             "job_id": _JOB_ID, "kind": "chat", "status": "started", "created_at": _CREATED,
             "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 1,
             "error": None,
             "deadline_at": "2025-01-07T10:55:02.114000+00:00", "cancel_requested": False,
+            "last_error": None, "retry_at": None,
+        }, {
+            "job_id": _JOB_ID, "kind": "chat", "status": "queued", "created_at": _CREATED,
+            "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 2,
+            "error": None,
+            "deadline_at": "2025-01-07T10:55:02.114000+00:00", "cancel_requested": False,
+            "last_error": "llm is unavailable: InternalServerError",
+            "retry_at": "2025-01-07T10:15:47.950000+00:00",
         }],
     })
 
@@ -70,6 +82,13 @@ class JobStatusView(BaseModel):
     error: str | None = Field(description="why the job failed or stopped")
     deadline_at: str | None = Field(description="unfinished by then (and held by no worker), the job fails")
     cancel_requested: bool = Field(description="a stop was asked for; a started job stops at its next step")
+    last_error: str | None = Field(
+        default=None,
+        description="why the latest attempt failed, when it may be retried (the LLM or a store down)",
+    )
+    retry_at: str | None = Field(
+        default=None, description="while queued after a failed attempt: when the next attempt is due"
+    )
 
     @classmethod
     def of(cls, job: Job) -> "JobStatusView":
@@ -84,16 +103,25 @@ class JobStatusView(BaseModel):
             error=job.error,
             deadline_at=iso(job.deadline_at),
             cancel_requested=job.cancel_requested,
+            last_error=job.last_error,
+            retry_at=iso(job.retry_at),
         )
 
 
 class NotReady(BaseModel):
-    """Returned with 202 (and ``Retry-After``) while the job is queued or started."""
+    """Returned with 202 (and ``Retry-After``) while the job is queued or started; a job
+    waiting to be retried says why and when (as in ``JobStatusView``)."""
 
     model_config = ConfigDict(json_schema_extra={
         "examples": [{
             "job_id": _JOB_ID, "status": "started", "message": "the job is started; poll again in a moment",
-            "links": _LINKS,
+            "links": _LINKS, "attempts": 1,
+        }, {
+            "job_id": _JOB_ID, "status": "queued",
+            "message": "attempt 1 failed (llm is unavailable: InternalServerError); attempt 2 is due "
+                       "at 2025-01-07T10:15:12.950000+00:00",
+            "links": _LINKS, "attempts": 1, "last_error": "llm is unavailable: InternalServerError",
+            "retry_at": "2025-01-07T10:15:12.950000+00:00",
         }],
     })
 
@@ -101,6 +129,19 @@ class NotReady(BaseModel):
     status: JobStatus
     message: str
     links: Links
+    attempts: int = Field(default=0, description="deliveries a worker claimed so far")
+    last_error: str | None = Field(default=None, description="as in the status document")
+    retry_at: str | None = Field(default=None, description="as in the status document")
+
+    @classmethod
+    def of(cls, job: Job, links: Links) -> "NotReady":
+        if job.status is JobStatus.QUEUED and job.retry_at is not None:
+            message = (f"attempt {job.attempts} failed ({job.last_error}); attempt {job.attempts + 1} "
+                       f"is due at {iso(job.retry_at)}")
+        else:
+            message = f"the job is {job.status.value}; poll again in a moment"
+        return cls(job_id=job.job_id, status=job.status, message=message, links=links, attempts=job.attempts,
+                   last_error=job.last_error, retry_at=iso(job.retry_at))
 
 
 class ResultView(Answer):

@@ -124,7 +124,7 @@ def _result(client: "Client", args: argparse.Namespace) -> int:
     if isinstance(outcome, NotReady):
         if args.json:
             _print_json(outcome.model_dump(mode="json"))
-        return _fail(EXIT_UNFINISHED, f"job {args.job_id} is still {outcome.status.value}; ask again shortly")
+        return _fail(EXIT_UNFINISHED, f"job {args.job_id} is still {outcome.status.value}: {outcome.message}")
     return _print_result(outcome, args.json)
 
 
@@ -144,6 +144,8 @@ def _status_line(job: "JobStatusView") -> str:
     line = f"job {job.job_id}: {job.status.value} ({job.kind}, {attempts}, created {job.created_at})"
     if job.cancel_requested and not job.status.is_terminal:
         line += "; stop requested"
+    if job.retry_at and job.status is JobStatus.QUEUED:
+        line += f"; last attempt failed ({job.last_error}), next at {job.retry_at}"
     return f"{line}; {job.error}" if job.error else line
 
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     retry_initial_seconds: float = Field(default=0.5, ge=0)
     retry_max_seconds: float = Field(default=8.0, ge=0)
     invocation_margin_seconds: float = Field(default=5.0, ge=0)
+    # Then the message comes back after initial x 3^(delivery-1) s, at most max (10, 30, 90,
+    # 120 s), not the queue's whole visibility timeout: with the template's chat worker a job
+    # whose LLM stays down is failed within ~9 minutes (docs/RELIABILITY.md, "Timeline").
+    redelivery_initial_seconds: int = Field(default=10, ge=0, le=43200)
+    redelivery_max_seconds: int = Field(default=120, ge=0, le=43200)
 
     # Documents: uploaded files are handed to the worker through this bucket.
     documents_bucket: str | None = None

@@ -51,6 +51,10 @@ class JobStore(Protocol):
         None if this attempt no longer owns the job. ``fail`` likewise."""
     def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None: ...
     def stop(self, job_id: str, attempt: int) -> bool: ...
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
+        """After a transient failure: STARTED back to QUEUED, the lease released, ``error``
+        kept as ``last_error`` and ``retry_at`` (epoch seconds) as the next attempt's time.
+        STOPPED if a stop was requested; None if this attempt no longer owns the job."""
     def fail_if_overdue(self, job_id: str) -> JobStatus | None:
         """Past its deadline and held by no live lease: FAILED (STOPPED if a stop was
         requested); otherwise None and nothing changes."""
@@ -130,6 +134,9 @@ class GatewayKeys(Protocol):
 
 class JobQueue(Protocol):
     def send(self, message: JobMessage) -> None: ...
+    def redeliver_in(self, source_arn: str, receipt_handle: str, seconds: int) -> None:
+        """A message a worker received (from the queue ``source_arn`` names) comes back after
+        ``seconds`` rather than the queue's whole visibility timeout."""
     def ping(self) -> None: ...
 
 

@@ -8,6 +8,7 @@ from rag_api.auth import RequireKey
 from rag_api.ui_routes import FILES as UI_FILES
 from ragcore.config import Settings
 from ragcore.local.template import _CfnLoader, load_template
+from ragcore.services.retries import RedeliveryPolicy
 from tests.support.paths import ROOT
 
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -85,6 +86,30 @@ def test_a_jobs_deadline_leaves_time_for_every_delivery(function_id: str, variab
     deadline = int(RAW["Globals"]["Function"]["Environment"]["Variables"][variable])
     assert deadline >= (queue.max_receive_count + 1) * queue.visibility_timeout
     assert deadline == getattr(Settings(), variable.lower())  # the code's default agrees
+
+
+def test_a_chat_job_whose_llm_stays_down_is_failed_within_ten_minutes() -> None:
+    """Every delivery running to the function's timeout (an LLM that hangs; one that answers
+    5xx at once takes a few seconds a delivery), plus each redelivery's delay."""
+    worker = TEMPLATE.trigger("WorkerFunction")
+    settings = Settings()
+    policy = RedeliveryPolicy(settings.redelivery_initial_seconds, settings.redelivery_max_seconds)
+    attempts = int(WORKER_ENV["JOB_MAX_ATTEMPTS"])
+    assert attempts == worker.queue.max_receive_count
+    assert [policy.delay(n) for n in range(1, attempts)] == [10, 30, 90, 120]
+    assert policy.time_to_verdict(attempts, worker.function.timeout) <= 600
+    # Each delay is shorter than the visibility timeout it replaces.
+    assert all(policy.delay(n) < worker.queue.visibility_timeout for n in range(1, attempts))
+
+
+@pytest.mark.parametrize(
+    ("function_id", "queue_id"), [("WorkerFunction", "JobsQueue"), ("IngestFunction", "IngestQueue")]
+)
+def test_workers_may_bring_their_own_messages_back_sooner(function_id: str, queue_id: str) -> None:
+    statements = [statement for policy in RAW["Resources"][function_id]["Properties"]["Policies"]
+                  if isinstance(policy, dict) and "Statement" in policy for statement in policy["Statement"]]
+    assert {"Effect": "Allow", "Action": ["sqs:ChangeMessageVisibility"],
+            "Resource": {"!GetAtt": f"{queue_id}.Arn"}} in statements
 
 
 def test_gateway_errors_use_the_apps_error_shape() -> None:

@@ -183,6 +183,13 @@
     stopped: "Stopped.",
   };
 
+  // A job back in the queue after a failed attempt: say what failed and when it is tried again.
+  function retryNote(status) {
+    if (status.status !== "queued" || !status.retry_at) return "";
+    const at = new Date(status.retry_at).toLocaleTimeString();
+    return `Attempt ${status.attempts} failed (${status.last_error}); trying again at ${at}.`;
+  }
+
   function showJobState(state, extra) {
     const job = $("job");
     job.hidden = false;
@@ -241,7 +248,7 @@
       const final = await follow(ticket.jobId, (status, error) => {
         if (error) showJobState($("job").dataset.state, `(${error.message})`);
         else if (!FINAL.has(status.status)) {
-          showJobState(status.status, status.cancel_requested ? "Stopping…" : "");
+          showJobState(status.status, status.cancel_requested ? "Stopping…" : retryNote(status));
         }
       }, () => currentAsk === ticket);
       if (!final) return;

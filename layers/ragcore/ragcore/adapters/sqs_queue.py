@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -9,6 +10,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.messages import JobMessage
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -33,6 +36,20 @@ class SqsJobQueue:
         url = self._queue_url if message.kind == "chat" else self._ingest_queue_url
         with sqs_errors():
             self._client.send_message(QueueUrl=url, MessageBody=message.model_dump_json())
+
+    def redeliver_in(self, source_arn: str, receipt_handle: str, seconds: int) -> None:
+        # The event names its queue by ARN; the queue's URL is one this adapter was given
+        # (the worker has both in its environment), so no GetQueueUrl call or permission.
+        name = source_arn.rsplit(":", 1)[-1]
+        known = (self._queue_url, self._ingest_queue_url)
+        url = next((u for u in known if u.rstrip("/").endswith(f"/{name}")), None)
+        if url is None:
+            log.warning("message from an unknown queue %s: its visibility is left as it is", name)
+            return
+        with sqs_errors():
+            self._client.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
 
     def ping(self) -> None:
         with sqs_errors():

@@ -11,8 +11,6 @@ import json
 import time
 from typing import Any
 
-import valkey
-
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, TRANSITIONS, Job, JobStatus
@@ -59,12 +57,18 @@ if spec.ttl then redis.call('EXPIRE', KEYS[1], spec.ttl) end
 return {'ok', spec.target, attempts}
 """
 
+# A new record and its expiry in one step (a script, not MULTI: the cluster client has none).
+_CREATE_LUA = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+
 JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
 # The hash's fields that make a ``Job`` (``job_from_fields``); the answer is in RESULT_FIELD.
 # ``adapters/valkey_job_records.py`` reads the same ones.
 STATUS_FIELDS = (
     "job_id", "kind", "status", "created_at", "started_at", "finished_at", "attempts", "error",
-    "request", "deadline_at", "cancel_requested", "owner", "queued_at",
+    "request", "deadline_at", "cancel_requested", "owner", "queued_at", "last_error", "retry_at",
 )
 RESULT_FIELD = "result"
 
@@ -88,6 +92,8 @@ def job_from_fields(record: dict[str, str | None]) -> Job | None:
         cancel_requested=record["cancel_requested"] == "1",
         owner=record["owner"],
         queued_at=_float_or_none(record.get("queued_at")),
+        last_error=record.get("last_error") or None,
+        retry_at=_float_or_none(record.get("retry_at")),
     )
 
 
@@ -98,11 +104,14 @@ def _sources_of(target: JobStatus) -> list[str]:
 class ValkeyJobStore:
     """Implements ``ports.JobStore``."""
 
-    def __init__(self, client: valkey.Valkey, ttl_seconds: int, prefix: str = JOB_KEY_PREFIX) -> None:
+    def __init__(self, client: Any, ttl_seconds: int, prefix: str = JOB_KEY_PREFIX) -> None:
+        """``client``: ``valkey.Valkey`` or ``valkey.cluster.ValkeyCluster``; every key a
+        command or script names is one job's hash."""
         self._client = client
         self._ttl = ttl_seconds
         self._prefix = prefix
         self._transition = client.register_script(_TRANSITION_LUA)
+        self._create = client.register_script(_CREATE_LUA)
 
     def _key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"
@@ -124,11 +133,9 @@ class ValkeyJobStore:
             fields["deadline_at"] = repr(job.deadline_at)
         if job.owner is not None:
             fields["owner"] = job.owner
+        args = [self._ttl, *(str(v) for pair in fields.items() for v in pair)]
         with valkey_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hset(self._key(job.job_id), mapping=fields)
-            pipe.expire(self._key(job.job_id), self._ttl)
-            pipe.execute()
+            self._create(keys=[self._key(job.job_id)], args=args)
 
     def get(self, job_id: str) -> Job:
         with valkey_errors():
@@ -149,7 +156,8 @@ class ValkeyJobStore:
 
     def claim(self, job_id: str, lease_seconds: int) -> Claim:
         outcome, _, attempts = self._run(
-            job_id, JobStatus.STARTED, set={"started_at": repr(time.time())}, lease_seconds=lease_seconds
+            job_id, JobStatus.STARTED, set={"started_at": repr(time.time()), "retry_at": ""},
+            lease_seconds=lease_seconds,
         )
         return Claim(_CLAIM_OUTCOMES[outcome], attempts)
 
@@ -163,6 +171,13 @@ class ValkeyJobStore:
 
     def stop(self, job_id: str, attempt: int) -> bool:
         return self._end(job_id, JobStatus.STOPPED, {"error": STOPPED_ERROR}, attempt=attempt) is not None
+
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
+        outcome, status, _ = self._run(
+            job_id, JobStatus.QUEUED, allowed_from=[JobStatus.STARTED], attempt=attempt,
+            stop_if_cancelled=True, set={"last_error": error, "retry_at": repr(retry_at), "lease_until": "0"},
+        )
+        return JobStatus(status) if outcome in ("ok", "stopped") else None
 
     def fail_if_overdue(self, job_id: str) -> JobStatus | None:
         return self._end(
@@ -192,7 +207,8 @@ class ValkeyJobStore:
     def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
         # A fresh record in all but id and request: attempts from 0, a new deadline and TTL.
         fields = {"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
-                  "deadline_at": repr(deadline_at), "queued_at": repr(time.time())}
+                  "deadline_at": repr(deadline_at), "queued_at": repr(time.time()), "last_error": "",
+                  "retry_at": ""}
         outcome, status, _ = self._run(
             job_id, JobStatus.QUEUED, set=fields,
             allowed_from=[JobStatus.FAILED, JobStatus.QUEUED, JobStatus.STARTED],

@@ -29,8 +29,9 @@ class JobStatus(StrEnum):
 TERMINAL = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED})
 
 # Every allowed move. STARTED -> STARTED is a re-claim: a worker that died left its lease to
-# expire and the redelivered message picks the job up again. Moves back to QUEUED are an
-# operator's redrive of the dead-letter queue (`ragcore dlq redrive`), never a worker's doing.
+# expire and the redelivered message picks the job up again. Moves back to QUEUED are a worker
+# handing the job back after a transient failure, to wait for its message's next delivery
+# (STARTED -> QUEUED), or an operator's redrive of the dead-letter queue (`ragcore dlq redrive`).
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.FAILED, JobStatus.STOPPED}),
     JobStatus.STARTED: frozenset(
@@ -88,6 +89,11 @@ class Job(BaseModel):
     # When it last entered the queue, if not at ``created_at``: the dead-letter redrive that
     # requeued it. Queue wait is measured from here (an operator's delay is not the queue's).
     queued_at: float | None = None
+    # A transient failure (the LLM or a store down) sends the job back to QUEUED to wait for its
+    # message's next delivery: ``last_error`` says what failed, in words, and ``retry_at`` when
+    # the next attempt is due. ``retry_at`` is cleared when a worker claims the job again.
+    last_error: str | None = None
+    retry_at: float | None = None
 
     @property
     def enqueued_at(self) -> float:

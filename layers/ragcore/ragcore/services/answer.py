@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ragcore.domain.answers import Answer, Timings
 from ragcore.domain.messages import ChatJob, JobMessage
@@ -22,11 +22,14 @@ class AnswerPorts:
     chat: ChatModel
 
 
-def answer_job(message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1) -> Outcome:
+def answer_job(
+    message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1,
+    redeliver_in: Callable[[int], None] | None = None,
+) -> Outcome:
     def work(run: Run) -> dict[str, Any]:
         return _answer(ChatJob.model_validate(run.job.request), ports, run).model_dump()
 
-    return run_job(message, ports.store, work, limits, delivery)
+    return run_job(message, ports.store, work, limits, delivery, redeliver_in=redeliver_in)
 
 
 def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:

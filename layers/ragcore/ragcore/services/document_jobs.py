@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from ragcore.domain.errors import InvalidDocumentError, JobBusyError
@@ -33,7 +33,8 @@ class DocumentJobPorts:
 
 
 def run_document_job(
-    message: JobMessage, ports: DocumentJobPorts, limits: JobLimits, delivery: int = 1
+    message: JobMessage, ports: DocumentJobPorts, limits: JobLimits, delivery: int = 1,
+    redeliver_in: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Document jobs are not stoppable once started (``POST /jobs/{id}/cancel`` refuses them),
     so they have no step boundaries: a half-written version would be left behind."""
@@ -45,7 +46,9 @@ def run_document_job(
     def failed(job: Job, error: str) -> None:
         mark_document_failed(ports.documents, job, error)
 
-    return run_job(message, ports.store, guarded, limits, delivery, on_failed=failed)
+    return run_job(
+        message, ports.store, guarded, limits, delivery, on_failed=failed, redeliver_in=redeliver_in
+    )
 
 
 @contextmanager

@@ -12,6 +12,7 @@ finds the job started (and goes back to the queue) or final (and is dropped).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Callable
@@ -24,7 +25,7 @@ from ragcore.domain.errors import DependencyUnavailableError, JobBusyError, RagE
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.messages import JobMessage
 from ragcore.ports import ClaimOutcome, JobStore
-from ragcore.services.retries import RetryPolicy, retrying
+from ragcore.services.retries import RedeliveryPolicy, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class JobLimits:
     retry: RetryPolicy  # transient failures, within one invocation
     budget: Budget  # for the work: this invocation's time less the margin
     margin_seconds: float = 0.0  # kept back to record the outcome, retried within it
+    redelivery: RedeliveryPolicy = RedeliveryPolicy()  # transient failures, across deliveries
 
     def recording(self) -> Retrying:
         """Job-store writes are retried too, briefly: each names its attempt, so a repeat is
@@ -82,6 +84,7 @@ def run_job(
     limits: JobLimits,
     delivery: int = 1,
     on_failed: Callable[[Job, str], None] | None = None,
+    redeliver_in: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Raises ``JobBusyError`` or ``DependencyUnavailableError`` when the message should be
     redelivered; every other failure is recorded on the job, which is then final.
@@ -90,7 +93,12 @@ def run_job(
     a claim (a busy job, Valkey down) count there but not in the job's attempts, so the last
     delivery before the dead-letter queue is recognised by whichever is higher. On that
     delivery a transient failure fails the job and still raises, so the message lands in the
-    dead-letter queue, from where ``ragcore dlq redrive`` can run it again."""
+    dead-letter queue, from where ``ragcore dlq redrive`` can run it again.
+
+    Before that, a transient failure hands the job back (QUEUED, with the error in words and
+    the next attempt's time, so a reader can tell a failing job from a slow one) and asks
+    ``redeliver_in`` to bring the message back after ``limits.redelivery``'s delay for this
+    delivery (the last one's message comes back at once, to go to the dead-letter queue)."""
     job_id = message.job_id
     durable = limits.recording()
     claim = durable(store.claim, job_id, limits.lease_seconds)
@@ -120,8 +128,19 @@ def run_job(
         durable(store.stop, job_id, attempt)
         return Outcome.STOPPED
     except (DependencyUnavailableError, JobBusyError) as exc:
-        if max(attempt, delivery) >= limits.max_attempts:
-            fail(f"gave up after {max(attempt, delivery)} deliveries: {exc}")
+        deliveries = max(attempt, delivery)
+        if deliveries >= limits.max_attempts:
+            fail(f"gave up after {deliveries} deliveries: {exc}")
+            _redeliver(redeliver_in, job_id, 0)
+        elif isinstance(exc, DependencyUnavailableError):
+            delay = limits.redelivery.delay(deliveries)
+            status = durable(store.retry_later, job_id, attempt, str(exc), time.time() + delay)
+            if status is JobStatus.STOPPED:
+                return Outcome.STOPPED  # a stop was requested meanwhile: nothing left to retry
+            if status is JobStatus.QUEUED:
+                _redeliver(redeliver_in, job_id, delay)
+        # A busy document (JobBusyError: another job holds its lock) keeps its lease and the
+        # queue's own visibility timeout: that job may take as long as its function's timeout.
         raise  # back to the queue: a later delivery, or the dead-letter queue after the last
     except ValidationError as exc:
         return fail(f"the job's request is not valid ({exc.error_count()} problem(s)); it was not run")
@@ -140,3 +159,15 @@ def run_job(
         log.warning("job moved on while running; result discarded", extra={"job_id": job_id})
         return Outcome.SKIPPED
     return Outcome.FINISHED
+
+
+def _redeliver(redeliver_in: Callable[[int], None] | None, job_id: str, seconds: int) -> None:
+    """Best effort: if the queue cannot be told, the message still comes back, after the
+    queue's whole visibility timeout."""
+    if redeliver_in is None:
+        return
+    try:
+        redeliver_in(seconds)
+    except DependencyUnavailableError as exc:
+        log.warning("redelivery delay not set; the queue's own timeout applies: %s", exc,
+                    extra={"job_id": job_id})

@@ -1,10 +1,12 @@
-"""Retrying transient failures inside one invocation, within its time budget.
+"""Retrying transient failures: inside one invocation, within its time budget, then by
+redelivery after a growing delay.
 
 Tenacity does the looping. This module says what is transient (``DependencyUnavailableError``:
 an LLM 429/5xx/timeout, the vector store or Valkey unreachable), how long to wait (exponential
 with jitter, or the server's Retry-After when that is longer) and when to give up: out of
 tries, or the wait would leave too little of the budget for another try. The message then
-goes back to the queue for a later delivery.
+goes back to the queue for a later delivery, hidden for ``RedeliveryPolicy.delay`` seconds
+rather than the queue's whole visibility timeout (docs/RELIABILITY.md has the timeline).
 """
 
 from __future__ import annotations
@@ -54,3 +56,27 @@ def retrying(policy: RetryPolicy, budget: Budget) -> Retrying:
         before_sleep=before_sleep,
         reraise=True,
     )
+
+
+@dataclass(frozen=True)
+class RedeliveryPolicy:
+    """How long a job's message stays hidden after delivery ``n`` failed transiently:
+    ``initial_delay`` x 3^(n-1), at most ``max_delay`` (10, 30, 90, 120, ... s by default).
+
+    Short outages are ridden out by the early, quick redeliveries; a lasting one reaches the
+    last delivery (and a ``failed`` verdict) in bounded time instead of n x the visibility
+    timeout. Whole seconds: SQS's ChangeMessageVisibility takes nothing finer."""
+
+    initial_delay: int = 10
+    max_delay: int = 120
+
+    def delay(self, delivery: int) -> int:
+        return min(self.max_delay, self.initial_delay * 3 ** max(0, delivery - 1))
+
+    def time_to_verdict(self, max_attempts: int, invocation_seconds: float) -> float:
+        """The longest a job whose dependency stays down can take to end ``failed``: every
+        delivery runs a whole invocation, and each but the last waits its delay. (A message
+        whose job store is down, so nothing could be recorded, is not on this schedule: it
+        comes back after the queue's own visibility timeout.)"""
+        waits = sum(self.delay(n) for n in range(1, max_attempts))
+        return waits + max_attempts * invocation_seconds
