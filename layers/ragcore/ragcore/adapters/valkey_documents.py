@@ -1,6 +1,12 @@
 """The document registry in Valkey: one JSON string per document, and a sorted set per
 collection (by creation time) for listing. Registry entries do not expire, unlike jobs.
 
+Both keys carry the collection as a hash tag (``ragcore:doc:{<collection>}:<id>``,
+``ragcore:docs:{<collection>}``), so they fall in one cluster slot: the scripts that change a
+document and its collection's index together, and the MGET that reads a page, run on a
+cluster (ElastiCache Serverless) as on one server. Collection names cannot hold braces
+(``domain/tenancy.py``).
+
 The per-document lock serialises the jobs that write one document's chunks (an ingest and a
 delete, or two ingests), which the queue may deliver in any order and at the same time.
 """
@@ -8,11 +14,13 @@ delete, or two ingests), which the queue may deliver in any order and at the sam
 from __future__ import annotations
 
 import json
-
-import valkey
+import logging
+from typing import Any
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.documents import DocumentRecord
+
+log = logging.getLogger(__name__)
 
 # Change an entry only while it still names the job making the change, so a job that has been
 # superseded (a newer upload or a delete came in meanwhile) cannot overwrite the newer state.
@@ -29,6 +37,18 @@ else
 end
 return 1
 """
+# An entry and its place in the collection's index, written or removed together (a script,
+# not MULTI: the cluster client has no transactions; both keys are in one slot).
+_PUT_LUA = """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+"""
+_DELETE_LUA = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+# One page of a collection's ids and its size, from the same moment.
+_PAGE_LUA = "return {redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2]), redis.call('ZCARD', KEYS[1])}"
 # Release only a lock we still hold: after a lease ran out, another job may own it.
 _UNLOCK_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -36,30 +56,46 @@ return 0
 """
 
 
+def _tag(collection: str) -> str:
+    if "{" in collection or "}" in collection:
+        raise ValueError(f"not a collection name: {collection!r}")
+    return "{" + collection + "}"
+
+
+def doc_key(prefix: str, collection: str, document_id: str) -> str:
+    return f"{prefix}doc:{_tag(collection)}:{document_id}"
+
+
+def index_key(prefix: str, collection: str) -> str:
+    return f"{prefix}docs:{_tag(collection)}"
+
+
 class ValkeyDocumentStore:
     """Implements ``ports.DocumentStore``."""
 
-    def __init__(self, client: valkey.Valkey, prefix: str = "ragcore:") -> None:
+    def __init__(self, client: Any, prefix: str = "ragcore:") -> None:
+        """``client``: ``valkey.Valkey`` or ``valkey.cluster.ValkeyCluster``."""
         self._client = client
         self._prefix = prefix
         self._unlock = client.register_script(_UNLOCK_LUA)
         self._replace_if = client.register_script(_REPLACE_IF_LUA)
+        self._put = client.register_script(_PUT_LUA)
+        self._delete = client.register_script(_DELETE_LUA)
+        self._page = client.register_script(_PAGE_LUA)
 
     def _doc_key(self, collection: str, document_id: str) -> str:
-        return f"{self._prefix}doc:{collection}:{document_id}"
+        return doc_key(self._prefix, collection, document_id)
 
     def _index_key(self, collection: str) -> str:
-        return f"{self._prefix}docs:{collection}"
+        return index_key(self._prefix, collection)
 
     def _lock_key(self, collection: str, document_id: str) -> str:
         return f"{self._prefix}doclock:{collection}:{document_id}"
 
     def put(self, record: DocumentRecord) -> None:
+        keys = [self._doc_key(record.collection, record.document_id), self._index_key(record.collection)]
         with valkey_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.set(self._doc_key(record.collection, record.document_id), record.model_dump_json())
-            pipe.zadd(self._index_key(record.collection), {record.document_id: record.created_at})
-            pipe.execute()
+            self._put(keys=keys, args=[record.model_dump_json(), repr(record.created_at), record.document_id])
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
         with valkey_errors():
@@ -68,19 +104,14 @@ class ValkeyDocumentStore:
 
     def list(self, collection: str, offset: int, limit: int) -> tuple[list[DocumentRecord], int]:
         with valkey_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.zrange(self._index_key(collection), offset, offset + limit - 1)
-            pipe.zcard(self._index_key(collection))
-            ids, total = pipe.execute()
+            ids, total = self._page(keys=[self._index_key(collection)], args=[offset, offset + limit - 1])
             raws = self._client.mget([self._doc_key(collection, i) for i in ids]) if ids else []
         return [DocumentRecord.model_validate(json.loads(r)) for r in raws if r], int(total)
 
     def delete(self, collection: str, document_id: str) -> None:
         with valkey_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.delete(self._doc_key(collection, document_id))
-            pipe.zrem(self._index_key(collection), document_id)
-            pipe.execute()
+            self._delete(keys=[self._doc_key(collection, document_id), self._index_key(collection)],
+                         args=[document_id])
 
     def replace_if(
         self, collection: str, document_id: str, job_id: str, record: DocumentRecord | None
@@ -107,3 +138,36 @@ class ValkeyDocumentStore:
         with valkey_errors():
             raw = self._client.get(f"{self._prefix}upload:{upload_id}")
         return json.loads(raw) if raw else None
+
+
+def migrate_registry_keys(client: Any, prefix: str = "ragcore:") -> int:
+    """Moves the registry entries written before the keys carried the collection as a hash tag
+    (``ragcore:doc:<collection>:<id>``, ``ragcore:docs:<collection>``) to their current names;
+    returns how many keys it moved. Key by key (GET/SET, ZRANGE/ZADD, then DEL): RENAME across
+    slots is refused on a cluster. An entry already under its new name is kept (it is the
+    newer), and an interrupted run is finished by the next, so running it again is harmless.
+    Used by the offline stack at start; a deployed registry never had the old names."""
+    moved = 0
+    with valkey_errors():
+        for old in list(client.scan_iter(match=f"{prefix}docs:*", count=500)):
+            collection = old[len(f"{prefix}docs:"):]
+            if collection.startswith("{"):
+                continue
+            members = client.zrange(old, 0, -1, withscores=True)
+            if members:
+                client.zadd(index_key(prefix, collection), dict(members), nx=True)
+            client.delete(old)
+            moved += 1
+        for old in list(client.scan_iter(match=f"{prefix}doc:*", count=500)):
+            rest = old[len(f"{prefix}doc:"):]
+            if rest.startswith("{"):
+                continue
+            collection, _, document_id = rest.partition(":")  # a collection holds no ':'
+            raw = client.get(old)
+            if raw is not None:
+                client.set(doc_key(prefix, collection, document_id), raw, nx=True)
+            client.delete(old)
+            moved += 1
+    if moved:
+        log.info("moved %d document registry keys to their cluster-mode names", moved)
+    return moved

@@ -1,13 +1,12 @@
-"""Every job record in Valkey, read for ``ragcore stats``: a SCAN over the job keys, each
-batch fetched in one pipeline. Read-only, and never on a request's path."""
+"""Every job record in Valkey, read for ``ragcore stats``: a SCAN over the job keys (on a
+cluster, over every primary), each batch fetched in one pipeline (non-transactional, so the
+cluster client splits it by node). Read-only, and never on a request's path."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
-
-import valkey
+from typing import Any, Iterator
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.adapters.valkey_jobs import JOB_KEY_PREFIX, RESULT_FIELD, STATUS_FIELDS, job_from_fields
@@ -21,7 +20,7 @@ _BATCH = 500
 class ValkeyJobRecords:
     """Implements ``ports.JobRecords``."""
 
-    def __init__(self, client: valkey.Valkey, prefix: str = JOB_KEY_PREFIX) -> None:
+    def __init__(self, client: Any, prefix: str = JOB_KEY_PREFIX) -> None:
         self._client = client
         self._prefix = prefix
         self._key = re.compile(re.escape(prefix) + r"[0-9a-f]{32}")  # job hashes only

@@ -3,14 +3,15 @@
 The limit check is one Lua script over one hash per key (a token bucket plus a daily counter),
 so concurrent requests on any number of API instances are admitted exactly: no two can take
 the same token. Time is the server's.
+
+Every command and script names one key, so the store runs unchanged on a cluster (ElastiCache
+Serverless): ``list`` reads key by key, and a record is changed by compare-and-set.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any, Callable
-
-import valkey
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.api_keys import ApiKey, GatewayKey
@@ -36,15 +37,23 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now),
 redis.call('EXPIRE', KEYS[1], 172800)
 return {1, '0', ''}
 """
+# Write ARGV[2] only if the key still holds ARGV[1], the value the change was computed from.
+_SWAP_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
 
 
 class ValkeyKeyStore:
     """Implements ``ports.KeyStore``."""
 
-    def __init__(self, client: valkey.Valkey, prefix: str = "ragcore:") -> None:
+    def __init__(self, client: Any, prefix: str = "ragcore:") -> None:
+        """``client``: ``valkey.Valkey`` or ``valkey.cluster.ValkeyCluster``."""
         self._client = client
         self._prefix = prefix
         self._admit = client.register_script(_ADMIT_LUA)
+        self._swap = client.register_script(_SWAP_LUA)
 
     def add(self, key: ApiKey, key_digest: str) -> None:
         with valkey_errors():
@@ -76,24 +85,22 @@ class ValkeyKeyStore:
         return self._change(key_id, lambda key: key.model_copy(update={"gateway_key": gateway_key}))
 
     def _change(self, key_id: str, change: Callable[[ApiKey], ApiKey | None]) -> ApiKey | None:
-        """Reads, changes and writes one record atomically: WATCH makes a concurrent write
-        (a revoke racing a new meter) retry instead of being overwritten. None: no such
-        record, or ``change`` declined."""
+        """Reads, changes and writes one record atomically: the write is a compare-and-set on
+        the value read, so a concurrent write (a revoke racing a new meter) makes this one
+        read again and retry instead of being overwritten. (Not WATCH/MULTI: the cluster
+        client has no transactions.) None: no such record, or ``change`` declined."""
         with valkey_errors():
             key_digest = self._client.get(f"{self._prefix}key-id:{key_id}")
             if not key_digest:
                 return None
             name = f"{self._prefix}key:{key_digest}"
-
-            def update(pipe: Any) -> ApiKey | None:
-                raw = pipe.get(name)
+            while True:  # each lost race means another writer's change went in
+                raw = self._client.get(name)
                 changed = change(ApiKey.model_validate_json(raw)) if raw else None
-                if changed is not None:
-                    pipe.multi()
-                    pipe.set(name, changed.model_dump_json())
-                return changed
-
-            return self._client.transaction(update, name, value_from_callable=True)
+                if changed is None:
+                    return None
+                if self._swap(keys=[name], args=[raw, changed.model_dump_json()]):
+                    return changed
 
     def admit(self, key: ApiKey) -> Admission:
         args = [key.rate_per_second, key.burst, key.daily_quota or 0]

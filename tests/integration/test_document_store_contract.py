@@ -1,0 +1,149 @@
+"""The document store contract (the registry ``GET /documents`` lists, the per-document lock,
+saved uploads), run against real Valkey and against the in-memory fake that unit tests use,
+so the fake cannot drift from the real thing. Valkey is a cluster, as ElastiCache Serverless
+is: one node owning every slot (which refuses any command spanning two slots) and three."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from ragcore.adapters.valkey_client import connect
+from ragcore.adapters.valkey_documents import ValkeyDocumentStore
+from ragcore.domain.documents import DocumentRecord, DocumentStatus
+from tests.support.fakes import InMemoryDocumentStore
+from tests.support.valkey_cluster import keys_per_node
+
+
+def _valkey_store(url: str) -> ValkeyDocumentStore:
+    return ValkeyDocumentStore(connect(url, timeout_seconds=5), prefix=f"test:{uuid.uuid4().hex[:8]}:")
+
+
+@pytest.fixture
+def valkey_store(cluster_url: str) -> ValkeyDocumentStore:
+    return _valkey_store(cluster_url)
+
+
+@pytest.fixture(params=["valkey, one node", "valkey, three nodes", "in-memory fake"])
+def store(request: pytest.FixtureRequest) -> Any:
+    if request.param == "in-memory fake":
+        return InMemoryDocumentStore()
+    return _valkey_store(request.getfixturevalue("valkey_url" if "one" in request.param else "three_node_valkey_url"))
+
+
+def record(document_id: str, collection: str = "default", job_id: str = "job-1", created_at: float = 1.0,
+           status: DocumentStatus = DocumentStatus.READY, **fields: Any) -> DocumentRecord:
+    return DocumentRecord(document_id=document_id, collection=collection, status=status, job_id=job_id,
+                          created_at=created_at, updated_at=created_at, **fields)
+
+
+def test_put_then_get_round_trips(store: Any) -> None:
+    stored = record("skerry", title="Skerry Point", chunks=3)
+    store.put(stored)
+    assert store.get("default", "skerry") == stored
+    assert store.get("default", "missing") is None
+    assert store.get("other", "skerry") is None
+
+
+def test_a_list_is_one_collections_page_oldest_first_with_the_total(store: Any) -> None:
+    for i in (3, 1, 4, 0, 2):
+        store.put(record(f"doc-{i}", created_at=100.0 + i))
+    store.put(record("elsewhere", collection="other"))
+    page, total = store.list("default", 1, 2)
+    assert [r.document_id for r in page] == ["doc-1", "doc-2"] and total == 5
+    everything, _ = store.list("default", 0, 50)
+    assert [r.document_id for r in everything] == [f"doc-{i}" for i in range(5)]
+    assert store.list("default", 10, 5) == ([], 5)
+    assert store.list("empty", 0, 5) == ([], 0)
+
+
+def test_putting_a_document_again_replaces_its_entry_and_keeps_one_place_in_the_list(store: Any) -> None:
+    store.put(record("a", created_at=1.0))
+    store.put(record("b", created_at=2.0))
+    store.put(record("a", created_at=3.0, status=DocumentStatus.INGESTING))
+    page, total = store.list("default", 0, 10)
+    assert [(r.document_id, r.status) for r in page] == [("b", "ready"), ("a", "ingesting")] and total == 2
+
+
+def test_delete_removes_the_entry_and_its_place_in_the_list(store: Any) -> None:
+    store.put(record("a", created_at=1.0))
+    store.put(record("b", created_at=2.0))
+    store.delete("default", "a")
+    store.delete("default", "never-there")
+    assert store.get("default", "a") is None
+    assert store.list("default", 0, 10) == ([store.get("default", "b")], 1)
+
+
+def test_only_the_newest_job_may_replace_or_remove_an_entry(store: Any) -> None:
+    store.put(record("doc", job_id="newer", status=DocumentStatus.INGESTING))
+    assert not store.replace_if("default", "doc", "older", record("doc", job_id="older"))
+    assert store.get("default", "doc").job_id == "newer"
+    done = record("doc", job_id="newer", created_at=5.0, chunks=2)
+    assert store.replace_if("default", "doc", "newer", done)
+    assert store.get("default", "doc") == done and store.list("default", 0, 10) == ([done], 1)
+    assert not store.replace_if("default", "doc", "older", None)
+    assert store.replace_if("default", "doc", "newer", None)
+    assert store.get("default", "doc") is None and store.list("default", 0, 10) == ([], 0)
+    assert not store.replace_if("default", "doc", "newer", None)  # nothing left to replace
+
+
+def test_of_many_concurrent_replacements_only_the_owning_jobs_go_in(store: Any) -> None:
+    store.put(record("doc", job_id="owner"))
+    attempts = [record("doc", job_id="owner" if i % 2 else f"other-{i}", created_at=float(i)) for i in range(20)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda r: store.replace_if("default", "doc", r.job_id, r), attempts))
+    assert results == [i % 2 == 1 for i in range(20)]
+    assert store.get("default", "doc").job_id == "owner"
+
+
+def test_tenant_scoped_collections_and_every_legal_document_id(store: Any) -> None:
+    odd = "a.b_c:d@e-f"
+    store.put(record(odd, collection="t0~default"))
+    store.put(record(odd, collection="t1~default", job_id="job-2"))
+    assert store.get("t0~default", odd).job_id == "job-1" and store.get("t1~default", odd).job_id == "job-2"
+    assert store.list("t0~default", 0, 5)[1] == 1 and store.get("default", odd) is None
+
+
+def test_a_document_lock_has_one_holder_and_only_it_releases_it(store: Any) -> None:
+    assert store.lock("default", "doc", "job-a", 30)
+    assert store.lock("default", "doc", "job-b", 30) is False
+    assert store.lock("default", "other", "job-b", 30)
+    store.unlock("default", "doc", "job-b")  # not the holder: no effect
+    assert store.lock("default", "doc", "job-b", 30) is False
+    store.unlock("default", "doc", "job-a")
+    assert store.lock("default", "doc", "job-b", 30)
+
+
+def test_of_many_concurrent_lockers_exactly_one_wins(store: Any) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda i: store.lock("default", "doc", f"job-{i}", 30), range(16)))
+    assert won.count(True) == 1
+
+
+def test_a_lock_runs_out_after_its_lease(valkey_store: ValkeyDocumentStore) -> None:
+    assert valkey_store.lock("default", "doc", "job-a", 1)
+    time.sleep(1.1)
+    assert valkey_store.lock("default", "doc", "job-b", 30)
+
+
+def test_a_saved_upload_is_loaded_once_saved(store: Any) -> None:
+    request = {"document_id": "d", "collection": "default", "key": "uploads/x"}
+    store.save_upload("u1", request, 60)
+    assert store.load_upload("u1") == request and store.load_upload("u2") is None
+
+
+def test_a_collections_keys_share_one_slot_and_collections_spread_over_shards(three_node_valkey_url: str) -> None:
+    store = _valkey_store(three_node_valkey_url)
+    client, prefix = store._client, store._prefix
+    for c in range(24):
+        for d in range(3):
+            store.put(record(f"doc-{d}", collection=f"c{c}", created_at=float(d)))
+        slots = {client.keyslot(k) for k in client.scan_iter(match=f"{prefix}doc*:{{c{c}}}*", count=500)}
+        assert len(slots) == 1  # the three entries and the index
+        assert [r.document_id for r in store.list(f"c{c}", 0, 10)[0]] == ["doc-0", "doc-1", "doc-2"]
+    spread = keys_per_node(client, f"{prefix}*")
+    assert sum(spread.values()) == 24 * 4 and len([n for n in spread.values() if n]) >= 2
