@@ -12,8 +12,8 @@ import uuid
 from typing import Any, Callable, Iterator
 
 import pytest
-import valkey
 
+from ragcore.adapters.valkey_client import connect
 from ragcore.bootstrap import reset_container
 from ragcore.domain.messages import MAX_QUERY_CHARS
 from rag_api.limits import MAX_BODY_BYTES
@@ -97,7 +97,7 @@ def api_env(valkey_url: str, localstack_url: str, sqs: Any, bucket: str) -> Iter
 def reject(api_env: dict[str, str], sqs: Any, s3: Any) -> Reject:
     """Calls the handler with an event and checks the status, the JSON error and that nothing
     was left behind: no new Valkey key (job, registry entry, upload), no blob, no message."""
-    client = valkey.Valkey.from_url(api_env["VALKEY_URL"])
+    client = connect(api_env["VALKEY_URL"], timeout_seconds=5)
 
     def blobs() -> set[str]:
         return {o["Key"] for o in s3.list_objects_v2(Bucket=api_env["DOCUMENTS_BUCKET"]).get("Contents", [])}

@@ -9,8 +9,8 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-import valkey
 
+from ragcore.adapters.valkey_client import connect
 from tests.support.api import local_api
 from tests.support.documents import make_pdf
 from tests.support.workers import Workers
@@ -20,7 +20,7 @@ LIGHTHOUSE = "# Skerry Point\n\nThe lighthouse at Skerry Point was first lit on 
 
 @pytest.fixture
 def api(lambda_env: dict[str, str], sqs: Any, queue: dict[str, str]) -> Iterator[httpx.Client]:
-    valkey.Valkey.from_url(lambda_env["VALKEY_URL"]).flushall()  # the registry outlives a test
+    connect(lambda_env["VALKEY_URL"], timeout_seconds=5).flushall()  # the registry outlives a test
     # One queue for every job kind here (INGEST_QUEUE_URL unset): the worker handler is the
     # same code in both functions.
     with Workers(sqs, queue, function_id="IngestFunction"), local_api() as client:

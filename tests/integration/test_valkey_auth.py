@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import valkey
 
+from ragcore.adapters.valkey_client import connect
 from ragcore.bootstrap import get_container, reset_container
 from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from ragcore.domain.errors import DependencyUnavailableError
@@ -23,7 +23,7 @@ def template_access_string() -> str:
 
 @pytest.fixture
 def restricted_user(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
-    admin = valkey.Valkey.from_url(lambda_env["VALKEY_URL"])
+    admin = connect(lambda_env["VALKEY_URL"], timeout_seconds=5)
     name, password = f"app-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     admin.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *template_access_string().split())
     monkeypatch.setenv("VALKEY_USERNAME", name)
