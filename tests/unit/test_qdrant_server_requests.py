@@ -1,0 +1,238 @@
+"""Every request the Qdrant server adapter sends, checked against qdrant-client's own REST models.
+
+No Qdrant server runs here, so the adapter drives a real ``QdrantClient`` (with cloud
+inference, as ``bootstrap`` builds it) whose HTTP transport is an ``httpx.MockTransport``: it
+records each request and answers as a server would. The bodies checked are therefore exactly
+what qdrant-client puts on the wire, after all of its own conversions, rather than a copy of
+them. Each body is parsed with the model the REST API declares for its endpoint
+(``extra="forbid"`` refuses unknown fields, enums refuse unknown values), then checked against
+the collection the adapter itself created, for what the models leave open but a server does
+not: a query names a declared vector and sends what that vector takes (floats of its size, or a
+``qdrant/bm25`` Document whose options parse as ``Bm25Config``; ``Document.options`` accepts any
+dict), and a filter matches strings on keyword-indexed fields (anything else is refused by a
+strict-mode server or silently matches nothing).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+import pytest
+from qdrant_client import QdrantClient, models
+
+from ragcore.adapters.qdrant_schema import DENSE_VECTOR, SPARSE_VECTOR
+from ragcore.adapters.qdrant_server_index import BM25_MODEL, QdrantServerIndex
+from ragcore.domain.documents import Chunk, chunk_id_for
+from ragcore.domain.retrieval import RetrievalMode, SearchQuery
+
+COLLECTION = "docs"
+DIMENSION = 3
+
+# The body each endpoint takes, as qdrant-client's REST API declares it (``http/api/*.py``).
+# Inserting points takes ``PointInsertOperations`` and deleting ``PointsSelector``, unions whose
+# member the adapter uses is named here, so a body of the other member is refused too.
+BODY_MODELS: dict[tuple[str, str], type[models.BaseModel]] = {
+    ("PUT", ""): models.CreateCollection,
+    ("PUT", "/index"): models.CreateFieldIndex,
+    ("PUT", "/points"): models.PointsList,
+    ("POST", "/points/delete"): models.FilterSelector,
+    ("POST", "/points/payload"): models.SetPayload,
+    ("POST", "/points/query"): models.QueryRequest,
+}
+
+
+@dataclass
+class Sent:
+    method: str
+    endpoint: str  # the path after /collections/<name>
+    body: dict[str, Any] | None
+
+
+def _reply(endpoint: str) -> Any:
+    if endpoint == "/exists":
+        return {"exists": False}
+    if endpoint == "":
+        return True  # collection created
+    if endpoint == "/points/query":
+        payload = {"chunk_id": "c", "document_id": "d", "title": "T", "source": "s", "text": "x"}
+        point = {"id": chunk_id_for("d", "v1", 0), "version": 1, "score": 0.5, "payload": payload}
+        return {"points": [point]}
+    return {"operation_id": 1, "status": "completed"}
+
+
+def _recording_client(sent: list[Sent]) -> QdrantClient:
+    prefix = f"/collections/{COLLECTION}"
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.startswith(prefix), request.url.path
+        endpoint = request.url.path.removeprefix(prefix)
+        sent.append(Sent(request.method, endpoint, json.loads(request.content) if request.content else None))
+        return httpx.Response(200, json={"result": _reply(endpoint), "status": "ok", "time": 0.0})
+
+    return QdrantClient(url="http://qdrant.test:6333", timeout=5, cloud_inference=True,
+                        check_compatibility=False, transport=httpx.MockTransport(handle))
+
+
+def _chunk(version: str, position: int) -> Chunk:
+    return Chunk(chunk_id=chunk_id_for("d", version, position), document_id="d", version=version,
+                 title="T", source="d.md", position=position, text=f"text {position}",
+                 context=f"context {position}", metadata={"lang": "en"})
+
+
+@pytest.fixture
+def sent() -> list[Sent]:
+    """Every request of a document's life: its first write (which creates the collection), a
+    new version, publishing, searches in each mode, deletion."""
+    sent: list[Sent] = []
+    index = QdrantServerIndex(_recording_client(sent), DIMENSION)
+    index.upsert(COLLECTION, [_chunk("v1", 0), _chunk("v1", 1)], [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
+    index.publish(COLLECTION, "d", "v1")
+    for mode in RetrievalMode:  # hybrid, dense, sparse
+        vector = None if mode is RetrievalMode.SPARSE else [0.5, 0.5, 0.0]
+        hits = index.search(COLLECTION, SearchQuery(text="text", vector=vector, mode=mode), limit=5)
+        assert [(h.chunk_id, h.score) for h in hits] == [("c", 0.5)]
+    index.delete_document(COLLECTION, "d")
+    return sent
+
+
+class Collection:
+    """The collection as the adapter declared it; later requests must fit it."""
+
+    def __init__(self) -> None:
+        self.dense: dict[str, int] = {}  # vector name -> size
+        self.sparse: set[str] = set()
+        self.keywords: set[str] = set()
+
+    def check(self, request: models.BaseModel) -> None:
+        match request:
+            case models.CreateCollection(vectors=dict() as dense, sparse_vectors=dict() as sparse):
+                self.dense = {name: params.size for name, params in dense.items()}
+                self.sparse = set(sparse)
+            case models.CreateFieldIndex(field_schema=models.PayloadSchemaType.KEYWORD):
+                self.keywords.add(request.field_name)
+            case models.PointsList():
+                for point in request.points:
+                    assert isinstance(point.vector, dict)
+                    for using, vector in point.vector.items():
+                        self._vector(using, vector)
+                    self._keyword_values(point.payload or {})
+            case models.FilterSelector():
+                self._filter(request.filter)
+            case models.SetPayload(filter=models.Filter() as where, points=None):
+                self._filter(where)
+                self._keyword_values(request.payload)
+            case models.QueryRequest(prefetch=list() as prefetches, query=models.FusionQuery()):
+                for prefetch in prefetches:
+                    self._query(prefetch.using, prefetch.query, prefetch.filter)
+            case models.QueryRequest(prefetch=None):
+                self._query(request.using, request.query, request.filter)
+            case _:
+                raise ValueError(f"not a request this adapter should send: {request!r}")
+
+    def _query(self, using: str | None, query: Any, where: models.Filter | None) -> None:
+        self._vector(using, query.nearest if isinstance(query, models.NearestQuery) else query)
+        if where is None:
+            raise ValueError("every search must filter on the published state")
+        self._filter(where)
+
+    def _vector(self, using: str | None, value: Any) -> None:
+        if using in self.dense:
+            if not (isinstance(value, list) and len(value) == self.dense[using]):
+                raise ValueError(f"vector {using!r} takes {self.dense[using]} floats, not {value!r}")
+        elif using in self.sparse:
+            if not (isinstance(value, models.Document) and value.model == BM25_MODEL):
+                raise ValueError(f"sparse vector {using!r} is made by the server from a BM25 Document")
+            models.Bm25Config.model_validate(value.options)
+        else:
+            raise ValueError(f"the collection has no vector named {using!r}")
+
+    def _filter(self, where: models.Filter) -> None:
+        for conditions in (where.must, where.must_not, where.should):  # each a list, one or None
+            for condition in conditions if isinstance(conditions, list) else filter(None, [conditions]):
+                if not (isinstance(condition, models.FieldCondition) and condition.key in self.keywords
+                        and isinstance(condition.match, models.MatchValue)
+                        and isinstance(condition.match.value, str)):
+                    raise ValueError(f"not a string match on a keyword index: {condition!r}")
+
+    def _keyword_values(self, payload: dict[str, Any]) -> None:
+        wrong = {k: v for k, v in payload.items() if k in self.keywords and not isinstance(v, str)}
+        if wrong:
+            raise ValueError(f"keyword-indexed fields must hold strings: {wrong}")
+
+
+def validate(sent: list[Sent]) -> None:
+    """Raises ``ValueError`` (pydantic's ``ValidationError`` is one) at the first request a
+    server would refuse or misread."""
+    collection = Collection()
+    for request in sent:
+        if request.body is not None:  # only GET .../exists has none
+            collection.check(BODY_MODELS[request.method, request.endpoint].model_validate(request.body))
+
+
+def test_the_adapter_sends_these_requests_and_each_is_valid(sent: list[Sent]) -> None:
+    assert [(r.method, r.endpoint) for r in sent] == [
+        ("GET", "/exists"),  # once: the adapter remembers collections it has seen
+        ("PUT", ""),
+        *[("PUT", "/index")] * 3,
+        ("PUT", "/points"),
+        ("POST", "/points/delete"), ("POST", "/points/payload"),  # publish
+        *[("POST", "/points/query")] * 3,  # hybrid, dense, sparse
+        ("POST", "/points/delete"),
+    ]
+    validate(sent)
+
+
+def _query(sent: list[Sent], mode: RetrievalMode) -> dict[str, Any]:
+    return [r.body for r in sent if r.endpoint == "/points/query"][list(RetrievalMode).index(mode)]
+
+
+def _first(sent: list[Sent], endpoint: str) -> dict[str, Any]:
+    return next(r.body for r in sent if r.endpoint == endpoint)
+
+
+def _swap_using(sent: list[Sent]) -> None:
+    _query(sent, RetrievalMode.SPARSE)["using"] = DENSE_VECTOR
+
+
+def _dense_on_sparse(sent: list[Sent]) -> None:
+    _query(sent, RetrievalMode.DENSE)["using"] = SPARSE_VECTOR
+
+
+def _unknown_fusion(sent: list[Sent]) -> None:
+    _query(sent, RetrievalMode.HYBRID)["query"] = {"fusion": "dbfs"}
+
+
+def _client_argument_name(sent: list[Sent]) -> None:
+    body = _query(sent, RetrievalMode.DENSE)
+    body["query_filter"] = body.pop("filter")  # the Python argument's name is not the REST field's
+
+
+def _bad_bm25_option(sent: list[Sent]) -> None:
+    _first(sent, "/points")["points"][0]["vector"][SPARSE_VECTOR]["options"]["k1"] = 1.2
+
+
+def _wrong_dimension(sent: list[Sent]) -> None:
+    _first(sent, "/points")["points"][0]["vector"][DENSE_VECTOR].append(0.0)
+
+
+def _unindexed_filter(sent: list[Sent]) -> None:
+    _first(sent, "/points/delete")["filter"]["must"][0]["key"] = "title"
+
+
+def _boolean_state(sent: list[Sent]) -> None:
+    _first(sent, "/points/payload")["payload"]["state"] = True
+
+
+@pytest.mark.parametrize("break_it", [
+    _swap_using, _dense_on_sparse, _unknown_fusion, _client_argument_name,
+    _bad_bm25_option, _wrong_dimension, _unindexed_filter, _boolean_state,
+])
+def test_a_wrong_request_is_refused(sent: list[Sent], break_it: Callable[[list[Sent]], None]) -> None:
+    broken = copy.deepcopy(sent)
+    break_it(broken)
+    with pytest.raises(ValueError):
+        validate(broken)
