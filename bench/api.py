@@ -33,7 +33,9 @@ env.apply()
 
 from bench.harness import loadgen  # noqa: E402
 from bench.harness.report import Figure, Report, percentile  # noqa: E402
-from bench.harness.services import Server, child_pid, cpu_seconds, offline, servers, temp_dir  # noqa: E402
+from bench.harness.services import (  # noqa: E402
+    Server, baseline_valkey, child_pid, cpu_seconds, offline, servers, temp_dir,
+)
 from tests.support.paths import free_port  # noqa: E402
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
@@ -164,12 +166,13 @@ def main() -> None:
                 f"http://127.0.0.1:{port}", args.rate, args.low_rate, args.seconds, args.requests,
                 {"api": api.pid, **{k: v for k, v in services.items() if v}})
         port = free_port()
-        baseline_env = {**server_env, "BASELINE_REDIS_URL": server_env["VALKEY_URL"].rsplit("/", 1)[0] + "/1"}
         print("baseline API (uvicorn -> FastAPI -> RQ enqueue on Valkey)", flush=True)
-        with servers(api := Server("baseline-api", ["bench.baselines.rq_app", str(port)], baseline_env, logs)):
-            results["baseline"], cpu["baseline"] = measure(
-                f"http://127.0.0.1:{port}", args.rate, args.low_rate, args.seconds, args.requests,
-                {"api": api.pid, "valkey": services["valkey"] or 0})
+        with baseline_valkey(Path(tmp)) as (redis_url, redis_pid):
+            baseline_env = {**server_env, "BASELINE_REDIS_URL": redis_url}
+            with servers(api := Server("baseline-api", ["bench.baselines.rq_app", str(port)], baseline_env, logs)):
+                results["baseline"], cpu["baseline"] = measure(
+                    f"http://127.0.0.1:{port}", args.rate, args.low_rate, args.seconds, args.requests,
+                    {"api": api.pid, "valkey": redis_pid})
     r, b = results["ragcore"], results["baseline"]
     rate, low = f"{args.rate:.0f} req/s offered", f"{args.low_rate:.0f} req/s offered"
     report.add(

@@ -30,7 +30,7 @@ env.apply()
 import httpx  # noqa: E402
 
 from bench.harness.report import Figure, Report, percentile  # noqa: E402
-from bench.harness.services import offline, servers, temp_dir  # noqa: E402
+from bench.harness.services import baseline_valkey, offline, servers, temp_dir  # noqa: E402
 from bench.harness.systems import QUESTION, Baseline, Ragcore, Timeline, wait_final  # noqa: E402
 from tests.support.paths import free_port  # noqa: E402
 
@@ -86,8 +86,9 @@ def main() -> None:
                     "OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/overhead.py " + " ".join(sys.argv[1:]))
     latencies = {0.0: args.jobs, 1.0: args.slow_jobs}
     summaries: dict[str, dict[str, dict]] = {}
-    with temp_dir("bench-overhead-") as tmp, offline(Path(tmp)) as (_stack, llm, server_env):
-        for system in (Ragcore(server_env, Path(tmp)), Baseline(server_env, Path(tmp))):
+    with temp_dir("bench-overhead-") as tmp, offline(Path(tmp)) as (_stack, llm, server_env), \
+            baseline_valkey(Path(tmp)) as (redis_url, _):
+        for system in (Ragcore(server_env, Path(tmp)), Baseline(server_env, Path(tmp), redis_url)):
             port = free_port()
             with servers(system.api(port), system.worker()):
                 for latency, jobs in latencies.items():

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Iterator
 
 from bench.harness import env
-from ragcore.local.processes import ManagedProcess, wait_until
+from ragcore.local.processes import ManagedProcess, ValkeyService, wait_until
 from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM
+from tests.support.paths import free_port
 from tests.support.stack import fake_llm_stack
 
 # Workers must not see a batch they still hold come back: at least the worker's 60 s Timeout.
@@ -38,6 +39,19 @@ def offline(tmp: Path, llm_delay: float = 0.0) -> Iterator[tuple[DevStack, FakeL
                             visibility_timeout=VISIBILITY_TIMEOUT) as stack:
             server_env = {**os.environ, **env.THREADS, "PYTHONPATH": _pythonpath()}
             yield stack, llm, server_env
+
+
+@contextmanager
+def baseline_valkey(tmp: Path) -> Iterator[tuple[str, int]]:
+    """The baseline's own Valkey, standalone, and its pid: RQ's transactions and multi-key
+    commands span hash slots, which the stack's Valkey refuses (cluster mode, as ElastiCache
+    Serverless), and a server of its own keeps its load apart from ragcore's."""
+    service = ValkeyService("127.0.0.1", free_port(), tmp / "baseline-valkey", cluster=False)
+    service.start()
+    try:
+        yield service.url, service.pid
+    finally:
+        service.stop()
 
 
 def _pythonpath() -> str:

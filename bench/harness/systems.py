@@ -79,11 +79,11 @@ class Ragcore:
 class Baseline:
     name = "baseline"
 
-    def __init__(self, server_env: dict[str, str], tmp: Path) -> None:
+    def __init__(self, server_env: dict[str, str], tmp: Path, url: str) -> None:
+        """``url``: the baseline's own Valkey (``services.baseline_valkey``)."""
         from redis import Redis
         from rq import Queue
 
-        url = server_env["VALKEY_URL"].rsplit("/", 1)[0] + "/1"  # same Valkey server, its own db
         self._env = {**server_env, "BASELINE_REDIS_URL": url, "QDRANT_PATH": str(tmp / "baseline-qdrant")}
         self._logs = tmp / "logs"
         self._redis = Redis.from_url(url)

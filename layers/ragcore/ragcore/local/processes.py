@@ -74,6 +74,11 @@ class ManagedProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, f"{self.name} is not running"
+        return self._process.pid
+
     def stop(self, grace_seconds: float = 10) -> None:
         if self._process is None:
             return
