@@ -220,6 +220,21 @@ def test_the_metered_store_counts_each_job_once_however_often_it_is_delivered() 
     assert store.get(job.job_id).status is JobStatus.FINISHED  # everything else passes through
 
 
+def test_the_metered_store_counts_each_retry_and_a_stop_that_ends_one() -> None:
+    inner, sink = InMemoryJobStore(), Recorder()
+    store = MeteredJobStore(inner, sink)
+    job = _queued(inner)
+    claim = store.claim(job.job_id, 60)
+    assert store.retry_later(job.job_id, claim.attempt, "llm down", time.time() + 10) is JobStatus.QUEUED
+    assert store.retry_later(job.job_id, claim.attempt, "a late repeat", time.time()) is None
+    assert sink.values(m.JOBS_RETRIED) == [(1.0, {"kind": "chat"})]
+    claim = store.claim(job.job_id, 60)
+    store.request_stop(job.job_id)  # flagged while the second attempt runs, which then fails
+    assert store.retry_later(job.job_id, claim.attempt, "llm down", time.time()) is JobStatus.STOPPED
+    assert sink.values(m.JOBS_RETRIED) == [(1.0, {"kind": "chat"})]
+    assert sink.values(m.JOBS_STOPPED) == [(1.0, {"kind": "chat"})]
+
+
 def test_a_redriven_job_waits_in_the_queue_from_its_requeue_and_counts_its_failure_and_its_finish() -> None:
     inner, sink = InMemoryJobStore(), Recorder()
     store = MeteredJobStore(inner, sink)

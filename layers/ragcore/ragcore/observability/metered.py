@@ -71,6 +71,14 @@ class MeteredJobStore(_Delegating):
             self._take(lambda: self._ended(job_id, JobStatus.STOPPED))
         return stopped
 
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
+        status = self._metered_inner.retry_later(job_id, attempt, error, retry_at)
+        if status is JobStatus.QUEUED:
+            self._take(lambda: m.retried(self._job(job_id).kind))
+        elif status is JobStatus.STOPPED:  # a stop was requested meanwhile: the job ended here
+            self._take(lambda: self._ended(job_id, status))
+        return status
+
     def fail_if_overdue(self, job_id: str) -> JobStatus | None:
         status = self._metered_inner.fail_if_overdue(job_id)
         if status is not None:

@@ -61,6 +61,9 @@ JOBS_FAILED = Metric(
     "JobsFailed", Kind.COUNTER, ("kind",),
     "jobs that ended failed (each failure: a job redriven and then finished counts here and in JobsFinished)")
 JOBS_STOPPED = Metric("JobsStopped", Kind.COUNTER, ("kind",), "jobs stopped on request (each stop once)")
+JOBS_RETRIED = Metric(
+    "JobsRetried", Kind.COUNTER, ("kind",),
+    "attempts that failed transiently (the LLM or a store down) and sent their job back for a redelivery")
 QUEUE_WAIT = Metric(
     "QueueWait", Kind.TIMER, ("kind",),
     "from a job entering the queue (its submission, or a redrive's requeue) to its first start from there")
@@ -79,7 +82,8 @@ LLM_TOKENS_OUT = Metric(
     "LlmTokensOut", Kind.COUNTER, ("model",), "completion tokens of every completed LLM call, whatever became of its job")
 
 CATALOGUE: tuple[Metric, ...] = (
-    JOBS_SUBMITTED, JOBS_FINISHED, JOBS_FAILED, JOBS_STOPPED, QUEUE_WAIT, END_TO_END_LATENCY, EMBED_LATENCY,
+    JOBS_SUBMITTED, JOBS_FINISHED, JOBS_FAILED, JOBS_STOPPED, JOBS_RETRIED, QUEUE_WAIT, END_TO_END_LATENCY,
+    EMBED_LATENCY,
     RETRIEVAL_LATENCY, LLM_LATENCY, TOTAL_LATENCY, LLM_TOKENS_IN, LLM_TOKENS_OUT,
 )
 
@@ -125,6 +129,10 @@ def ended(kind: str, status: JobStatus) -> list[Measurement]:
     """One count for a job reaching a final status; nothing for any other status."""
     metric = _ENDED.get(status)
     return [measure(metric, 1, kind=kind)] if metric else []
+
+
+def retried(kind: str) -> list[Measurement]:
+    return [measure(JOBS_RETRIED, 1, kind=kind)]
 
 
 def queue_wait(kind: str, enqueued_at: float, started_at: float | None) -> list[Measurement]:
