@@ -134,3 +134,21 @@ def test_an_offline_data_directory_from_before_cluster_mode_is_migrated(
         assert [r.document_id for r in registry.list("default", 0, 10)[0]][-1] == "new"
     finally:
         new.stop()
+
+
+def test_the_migrate_registry_command_moves_a_deployed_caches_old_entries(
+    lambda_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """For a cache the functions used before (an ExistingValkeyUrl): the command moves its
+    entries; the offline stack does the same by itself at start."""
+    from ragcore.cli import main
+
+    collection = f"c-{uuid.uuid4().hex[:8]}"
+    node = single_node_admin(lambda_env["VALKEY_URL"])  # writes the old names, one key a command
+    node.set(f"ragcore:doc:{collection}:guide", _old_entry("guide", collection, 1.0))
+    node.zadd(f"ragcore:docs:{collection}", {"guide": 1.0})
+    assert main(["migrate-registry"]) == 0
+    assert "moved 2 document registry key(s)" in capsys.readouterr().out
+    registry = ValkeyDocumentStore(connect(lambda_env["VALKEY_URL"], timeout_seconds=5))
+    assert [r.document_id for r in registry.list(collection, 0, 5)[0]] == ["guide"]
+    assert main(["migrate-registry"]) == 0 and "moved 0" in capsys.readouterr().out

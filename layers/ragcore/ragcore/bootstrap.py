@@ -100,6 +100,10 @@ class Container:
 
         return NullMetrics()
 
+    def valkey_client(self) -> Any:
+        """The Valkey client the stores share, for one-off maintenance (``ragcore migrate-registry``)."""
+        return self._valkey()
+
     def _valkey(self) -> Any:
         """One client (one connection pool) for the job store, registry and keys."""
         from ragcore.adapters.valkey_client import connect

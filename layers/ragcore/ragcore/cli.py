@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     for command in (create, revoke, key_commands.choices["list"]):
         command.add_argument("--local", action="store_true", help="the running `ragcore dev` stack's Valkey")
 
+    migrate = commands.add_parser(
+        "migrate-registry",
+        help="move document registry entries written before cluster mode (keys without the "
+             "collection's hash tag) to their current names; VALKEY_URL from the environment",
+    )
+    migrate.add_argument("--local", action="store_true",
+                         help="the running `ragcore dev` stack's Valkey (which does this itself at start)")
+
     model = commands.add_parser("model", help="build steps for the embedding model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     export = model_commands.add_parser("export", help="export all-MiniLM-L6-v2 to ONNX")
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commands_by_name = {
         "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
-        "model": _model, "stats": cli_stats.run, **dict.fromkeys(cli_jobs.COMMANDS, cli_jobs.run),
+        "migrate-registry": _migrate_registry, "model": _model, "stats": cli_stats.run, **dict.fromkeys(cli_jobs.COMMANDS, cli_jobs.run),
     }
     return commands_by_name[args.command](args)
 
@@ -146,6 +154,20 @@ def _tenant_name(value: str) -> str:
     if not TENANT_PATTERN.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r}: use 1-32 lower-case letters, digits or '-' (not first)")
     return value
+
+
+def _migrate_registry(args: argparse.Namespace) -> int:
+    from ragcore.adapters.valkey_documents import migrate_registry_keys
+    from ragcore.bootstrap import get_container, reset_container
+
+    if args.local:
+        from ragcore.local.processes import offline_valkey_url
+
+        os.environ["VALKEY_URL"] = offline_valkey_url(get_settings().dev_host, get_settings().dev_valkey_port)
+        reset_container()
+    moved = migrate_registry_keys(get_container().valkey_client())
+    print(f"moved {moved} document registry key(s) to their current names")
+    return 0
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -146,7 +146,8 @@ def migrate_registry_keys(client: Any, prefix: str = "ragcore:") -> int:
     returns how many keys it moved. Key by key (GET/SET, ZRANGE/ZADD, then DEL): RENAME across
     slots is refused on a cluster. An entry already under its new name is kept (it is the
     newer), and an interrupted run is finished by the next, so running it again is harmless.
-    Used by the offline stack at start; a deployed registry never had the old names."""
+    The offline stack runs it at start; ``ragcore migrate-registry`` runs it on a deployed
+    standalone cache (``ExistingValkeyUrl``) that holds entries from before."""
     moved = 0
     with valkey_errors():
         for old in list(client.scan_iter(match=f"{prefix}docs:*", count=500)):
