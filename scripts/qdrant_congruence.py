@@ -110,6 +110,9 @@ def load_inputs(scifact: Path, docs: int, max_queries: int) -> tuple[list[Source
     """The sample documents and the first ``docs`` abstracts; the claims judged against those
     abstracts and the samples' titles as queries."""
     samples = [read_file(path) for path in find_files([ROOT / "samples"])]
+    if not scifact.is_dir():  # outside the repository: a weaker check on the samples alone
+        print(f"no SciFact folder at {scifact} (--scifact): the samples only, asked their titles")
+        return samples, [d.title for d in samples]
     abstracts = list(itertools.islice(read_corpus(scifact), docs))
     loaded = {d.document_id for d in abstracts}
     claims = read_queries(scifact)
@@ -202,7 +205,9 @@ def main() -> int:
     parser.add_argument("--left", default="embedded", help="'embedded' or a Qdrant server URL")
     parser.add_argument("--right", default=os.environ.get("QDRANT_URL") or "embedded",
                         help="'embedded' or a Qdrant server URL (default: $QDRANT_URL, else embedded)")
-    parser.add_argument("--scifact", type=Path, default=ROOT.parent / "shared/datasets/scifact")
+    parser.add_argument("--scifact", type=Path, default=ROOT.parent / "shared/datasets/scifact",
+                        help="a BEIR-format SciFact folder (corpus.jsonl, queries.jsonl, qrels/); "
+                             "without one, only the sample documents are compared")
     parser.add_argument("--docs", type=int, default=300, help="SciFact abstracts to load")
     parser.add_argument("--queries", type=int, default=50, help="at most this many SciFact claims")
     parser.add_argument("--limits", type=int, nargs="+", default=[5, 20])

@@ -16,7 +16,7 @@ from ragcore.bootstrap import reset_container
 from ragcore.local.processes import LocalStackService, ValkeyService
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, free_port
-from tests.support.valkey_cluster import ThreeNodeCluster
+from tests.support.valkey_cluster import VALKEY_FIXTURES, ThreeNodeCluster
 from tests.support.workers import REGION, make_queue
 
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -36,12 +36,10 @@ def three_node_valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield cluster.url
 
 
-@pytest.fixture(params=["one node", "three nodes"])
+@pytest.fixture(params=list(VALKEY_FIXTURES))
 def cluster_url(request: pytest.FixtureRequest) -> str:
-    """Each store contract test twice: on the single node every other test uses (which
-    refuses a cross-slot command) and on three nodes (where keys spread over shards)."""
-    name = "valkey_url" if request.param == "one node" else "three_node_valkey_url"
-    return request.getfixturevalue(name)
+    """Each store contract test on one node and on three (``VALKEY_FIXTURES``)."""
+    return request.getfixturevalue(VALKEY_FIXTURES[request.param])
 
 
 @pytest.fixture(scope="session")

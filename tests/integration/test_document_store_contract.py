@@ -16,7 +16,7 @@ from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_documents import ValkeyDocumentStore
 from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from tests.support.fakes import InMemoryDocumentStore
-from tests.support.valkey_cluster import keys_per_node
+from tests.support.valkey_cluster import VALKEY_FIXTURES, keys_per_node
 
 
 def _valkey_store(url: str) -> ValkeyDocumentStore:
@@ -28,11 +28,11 @@ def valkey_store(cluster_url: str) -> ValkeyDocumentStore:
     return _valkey_store(cluster_url)
 
 
-@pytest.fixture(params=["valkey, one node", "valkey, three nodes", "in-memory fake"])
+@pytest.fixture(params=[*VALKEY_FIXTURES, "in-memory fake"])
 def store(request: pytest.FixtureRequest) -> Any:
     if request.param == "in-memory fake":
         return InMemoryDocumentStore()
-    return _valkey_store(request.getfixturevalue("valkey_url" if "one" in request.param else "three_node_valkey_url"))
+    return _valkey_store(request.getfixturevalue(VALKEY_FIXTURES[request.param]))
 
 
 def record(document_id: str, collection: str = "default", job_id: str = "job-1", created_at: float = 1.0,

@@ -16,7 +16,7 @@ from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, new_job, new_job_id
 from ragcore.ports import ClaimOutcome, StopRequest
 from tests.support.fakes import InMemoryJobStore
-from tests.support.valkey_cluster import keys_per_node
+from tests.support.valkey_cluster import VALKEY_FIXTURES, keys_per_node
 
 
 def _valkey_store(url: str) -> ValkeyJobStore:
@@ -28,11 +28,11 @@ def valkey_store(cluster_url: str) -> ValkeyJobStore:
     return _valkey_store(cluster_url)
 
 
-@pytest.fixture(params=["valkey, one node", "valkey, three nodes", "in-memory fake"])
+@pytest.fixture(params=[*VALKEY_FIXTURES, "in-memory fake"])
 def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     if request.param == "in-memory fake":
         return InMemoryJobStore()
-    return _valkey_store(request.getfixturevalue("valkey_url" if "one" in request.param else "three_node_valkey_url"))
+    return _valkey_store(request.getfixturevalue(VALKEY_FIXTURES[request.param]))
 
 
 def _queued(store: ValkeyJobStore, deadline_seconds: float = 600) -> Job:
@@ -254,6 +254,8 @@ def test_a_transient_failure_sends_the_job_back_saying_why_and_when(store: Valke
     waiting = store.get(job.job_id)
     assert waiting.status is JobStatus.QUEUED and waiting.attempts == 1 and waiting.error is None
     assert waiting.last_error == "llm is unavailable: HTTP 500" and waiting.retry_at == retry_at
+    # A repeat of the call (its reply was lost) is answered as the call was.
+    assert store.retry_later(job.job_id, claim.attempt, reason, retry_at) is JobStatus.QUEUED
     # The lease is released: the next delivery claims it at once, and the wait is over.
     again = store.claim(job.job_id, 60)
     assert again.outcome is ClaimOutcome.CLAIMED and again.attempt == 2
@@ -272,6 +274,7 @@ def test_a_job_waiting_for_a_retry_stops_at_once_and_a_flagged_one_is_not_retrie
     claim = store.claim(waiting.job_id, 60)
     store.retry_later(waiting.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
     assert store.request_stop(waiting.job_id) == StopRequest(JobStatus.STOPPED, stopped=True)
+    assert store.get(waiting.job_id).retry_at is None  # a final job has no next attempt
     assert store.claim(waiting.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
     flagged = _queued(store)
     claim = store.claim(flagged.job_id, 60)
@@ -288,3 +291,14 @@ def test_a_redrive_clears_the_last_retry(store: ValkeyJobStore) -> None:
     assert store.requeue(job.job_id, time.time() + 600) is JobStatus.QUEUED
     fresh = store.get(job.job_id)
     assert fresh.attempts == 0 and fresh.last_error is None and fresh.retry_at is None
+
+
+def test_a_job_waiting_for_a_retry_past_its_deadline_fails_with_no_next_attempt(store: ValkeyJobStore) -> None:
+    job = _queued(store, deadline_seconds=1)
+    claim = store.claim(job.job_id, 60)
+    store.retry_later(job.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
+    time.sleep(1.1)
+    assert store.fail_if_overdue(job.job_id) is JobStatus.FAILED
+    failed = store.get(job.job_id)
+    assert failed.error == OVERDUE_ERROR and failed.retry_at is None
+    assert failed.last_error == "llm is unavailable"

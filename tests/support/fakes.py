@@ -68,7 +68,7 @@ class InMemoryJobStore:
             return None
         if stop_if_cancelled and job.cancel_requested:
             target, error = JobStatus.STOPPED, STOPPED_ERROR
-        job.status, job.finished_at, job.error = target, time.time(), error
+        job.status, job.finished_at, job.error, job.retry_at = target, time.time(), error, None
         return target
 
     def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
@@ -89,7 +89,9 @@ class InMemoryJobStore:
     def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
         with self._lock:
             job = self.jobs.get(job_id)
-            if job is None or job.status is not JobStatus.STARTED or job.attempts != attempt:
+            # QUEUED too, for the same attempt: a repeat of this call whose reply was lost.
+            ours = job is not None and job.attempts == attempt
+            if not ours or job.status not in (JobStatus.STARTED, JobStatus.QUEUED):
                 return None
             if job.cancel_requested:
                 return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR)
@@ -139,16 +141,12 @@ class InMemoryJobStore:
 class RecordingQueue:
     def __init__(self, error: Exception | None = None) -> None:
         self.sent: list = []
-        self.redeliveries: list[tuple[str, int]] = []
         self.error = error
 
     def send(self, message) -> None:  # type: ignore[no-untyped-def]
         if self.error:
             raise self.error
         self.sent.append(message)
-
-    def redeliver_in(self, source_arn: str, receipt_handle: str, seconds: int) -> None:
-        self.redeliveries.append((receipt_handle, seconds))
 
     def ping(self) -> None:
         pass

@@ -16,6 +16,10 @@ from ragcore.local.processes import CLUSTER_SLOTS, ValkeyService, offline_valkey
 from tests.support.paths import free_port
 
 HOST = "127.0.0.1"
+# The Valkeys a store contract test runs on, by the fixture giving each one's URL
+# (tests/integration/conftest.py): the single node every other test uses, which refuses a
+# cross-slot command, and three nodes, where keys spread over shards.
+VALKEY_FIXTURES = {"one node": "valkey_url", "three nodes": "three_node_valkey_url"}
 
 
 class _Node(ValkeyService):

@@ -46,3 +46,11 @@ def test_a_cors_wildcard_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://a.example,*")
     with pytest.raises(ValidationError, match="not allowed"):
         Settings()
+
+
+@pytest.mark.parametrize(("initial", "maximum"), [("0", "120"), ("30", "10")])
+def test_redelivery_delays_must_wait_and_grow(monkeypatch: pytest.MonkeyPatch, initial: str, maximum: str) -> None:
+    monkeypatch.setenv("REDELIVERY_INITIAL_SECONDS", initial)
+    monkeypatch.setenv("REDELIVERY_MAX_SECONDS", maximum)
+    with pytest.raises(ValidationError, match="REDELIVERY|greater than or equal to 1"):
+        Settings()

@@ -226,9 +226,9 @@ def test_the_metered_store_counts_each_retry_and_a_stop_that_ends_one() -> None:
     job = _queued(inner)
     claim = store.claim(job.job_id, 60)
     assert store.retry_later(job.job_id, claim.attempt, "llm down", time.time() + 10) is JobStatus.QUEUED
-    assert store.retry_later(job.job_id, claim.attempt, "a late repeat", time.time()) is None
     assert sink.values(m.JOBS_RETRIED) == [(1.0, {"kind": "chat"})]
-    claim = store.claim(job.job_id, 60)
+    stale, claim = claim, store.claim(job.job_id, 60)
+    assert store.retry_later(job.job_id, stale.attempt, "a late repeat", time.time()) is None
     store.request_stop(job.job_id)  # flagged while the second attempt runs, which then fails
     assert store.retry_later(job.job_id, claim.attempt, "llm down", time.time()) is JobStatus.STOPPED
     assert sink.values(m.JOBS_RETRIED) == [(1.0, {"kind": "chat"})]

@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     # Then the message comes back after initial x 3^(delivery-1) s, at most max (10, 30, 90,
     # 120 s), not the queue's whole visibility timeout: with the template's chat worker a job
     # whose LLM stays down is failed within ~9 minutes (docs/RELIABILITY.md, "Timeline").
-    redelivery_initial_seconds: int = Field(default=10, ge=0, le=43200)
-    redelivery_max_seconds: int = Field(default=120, ge=0, le=43200)
+    redelivery_initial_seconds: int = Field(default=10, ge=1, le=43200)
+    redelivery_max_seconds: int = Field(default=120, ge=1, le=43200)
 
     # Documents: uploaded files are handed to the worker through this bucket.
     documents_bucket: str | None = None
@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("CORS_ALLOW_ORIGINS must list origins; '*' is not allowed")
         return value
+
+    @model_validator(mode="after")
+    def _redelivery_grows(self) -> "Settings":
+        if self.redelivery_max_seconds < self.redelivery_initial_seconds:
+            raise ValueError("REDELIVERY_MAX_SECONDS must be at least REDELIVERY_INITIAL_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _auth_stays_on_in_lambda(self) -> "Settings":

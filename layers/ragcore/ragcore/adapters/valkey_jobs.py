@@ -173,8 +173,9 @@ class ValkeyJobStore:
         return self._end(job_id, JobStatus.STOPPED, {"error": STOPPED_ERROR}, attempt=attempt) is not None
 
     def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
+        # From QUEUED too, for the same attempt: a repeat of this call whose reply was lost.
         outcome, status, _ = self._run(
-            job_id, JobStatus.QUEUED, allowed_from=[JobStatus.STARTED], attempt=attempt,
+            job_id, JobStatus.QUEUED, allowed_from=[JobStatus.STARTED, JobStatus.QUEUED], attempt=attempt,
             stop_if_cancelled=True, set={"last_error": error, "retry_at": repr(retry_at), "lease_until": "0"},
         )
         return JobStatus(status) if outcome in ("ok", "stopped") else None
@@ -187,7 +188,7 @@ class ValkeyJobStore:
     def request_stop(self, job_id: str) -> StopRequest:
         outcome, current, _ = self._run(
             job_id, JobStatus.STOPPED, allowed_from=[JobStatus.QUEUED],
-            set={"finished_at": repr(time.time()), "error": STOPPED_ERROR},
+            set={"finished_at": repr(time.time()), "error": STOPPED_ERROR, "retry_at": ""},
         )
         if outcome == "ok":  # the script moved it QUEUED -> STOPPED: this call stopped it
             return StopRequest(JobStatus.STOPPED, stopped=True)
@@ -222,8 +223,8 @@ class ValkeyJobStore:
     ) -> JobStatus | None:
         """The status reached (``target``, or STOPPED if a stop was requested and
         ``stop_if_cancelled``), or None if the job was not in a state to end this way."""
-        outcome, status, _ = self._run(
-            job_id, target, set={"finished_at": repr(time.time()), **fields}, attempt=attempt,
+        outcome, status, _ = self._run(  # a final job has no next attempt
+            job_id, target, set={"finished_at": repr(time.time()), "retry_at": "", **fields}, attempt=attempt,
             only_if_overdue=only_if_overdue, stop_if_cancelled=stop_if_cancelled,
         )
         return JobStatus(status) if outcome in ("ok", "stopped") else None
