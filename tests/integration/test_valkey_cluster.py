@@ -23,7 +23,7 @@ from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.jobs import JobStatus, new_job
 from ragcore.local.processes import ValkeyService
-from ragcore.local.stack import _migrate_registry
+from ragcore.local.stack import migrate_offline_registry
 from tests.support.paths import free_port
 from tests.support.valkey_cluster import keys_per_node, single_node_admin
 
@@ -106,7 +106,7 @@ def test_an_offline_data_directory_from_before_cluster_mode_is_migrated(
     new.start()
     try:
         caplog.set_level(logging.INFO)
-        _migrate_registry(new.url)  # what the offline stack runs at start
+        migrate_offline_registry(new.url)  # what the offline stack runs at start
         assert "moved 8 document registry keys" in caplog.text
         client = connect(new.url, timeout_seconds=5)
         registry = ValkeyDocumentStore(client)
@@ -124,7 +124,7 @@ def test_an_offline_data_directory_from_before_cluster_mode_is_migrated(
         assert registry.load_upload("u1") == {"document_id": "guide"}
         # Done once: the next start moves nothing and changes nothing.
         caplog.clear()
-        _migrate_registry(new.url)
+        migrate_offline_registry(new.url)
         assert "moved" not in caplog.text and registry.list("default", 0, 10)[1] == 3
         # New writes work, and a restart keeps the node's slots (nodes.conf).
         registry.put(DocumentRecord(document_id="new", collection="default", status=DocumentStatus.READY,

@@ -91,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         help="move document registry entries written before cluster mode (keys without the "
              "collection's hash tag) to their current names; VALKEY_URL from the environment",
     )
-    migrate.add_argument("--local", action="store_true",
-                         help="the running `ragcore dev` stack's Valkey (which does this itself at start)")
 
     model = commands.add_parser("model", help="build steps for the embedding model")
     model_commands = model.add_subparsers(dest="model_command", required=True)
@@ -157,14 +155,10 @@ def _tenant_name(value: str) -> str:
 
 
 def _migrate_registry(args: argparse.Namespace) -> int:
+    # No --local: the offline stack moves its own registry at start.
     from ragcore.adapters.valkey_documents import migrate_registry_keys
-    from ragcore.bootstrap import get_container, reset_container
+    from ragcore.bootstrap import get_container
 
-    if args.local:
-        from ragcore.local.processes import offline_valkey_url
-
-        os.environ["VALKEY_URL"] = offline_valkey_url(get_settings().dev_host, get_settings().dev_valkey_port)
-        reset_container()
     moved = migrate_registry_keys(get_container().valkey_client())
     print(f"moved {moved} document registry key(s) to their current names")
     return 0

@@ -101,7 +101,7 @@ class DevStack:
         valkey = ValkeyService(o.host, o.valkey_port, data / "valkey")
         valkey.start()
         self._cleanup.callback(valkey.stop)
-        _migrate_registry(valkey.url)
+        migrate_offline_registry(valkey.url)
         localstack.wait_ready()
         if llm:
             llm.wait_ready()
@@ -218,7 +218,7 @@ def _restore_environ(previous: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
-def _migrate_registry(valkey_url: str) -> None:
+def migrate_offline_registry(valkey_url: str) -> None:
     """Document registry entries an older ragcore wrote offline move to the names that keep a
     document and its collection's index in one cluster slot (idempotent; a no-op once done)."""
     from ragcore.adapters.valkey_client import connect
