@@ -24,6 +24,7 @@ from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.jobs import JobStatus, new_job
 from ragcore.local.processes import ValkeyService
 from ragcore.local.stack import migrate_offline_registry
+from ragcore.ports import ClaimOutcome
 from tests.support.paths import free_port
 from tests.support.valkey_cluster import keys_per_node, single_node_admin
 
@@ -47,9 +48,11 @@ def test_the_single_node_refuses_every_command_spanning_two_slots(valkey_url: st
 
 def test_the_cluster_client_finds_its_node_again_after_a_restart(tmp_path: Path) -> None:
     service = ValkeyService("127.0.0.1", free_port(), tmp_path / "valkey")
+    store = ValkeyJobStore(connect(service.url, timeout_seconds=0.5), ttl_seconds=600)  # node not up yet
+    with pytest.raises(DependencyUnavailableError, match="valkey"):
+        store.ping()
     service.start()
     try:
-        store = ValkeyJobStore(connect(service.url, timeout_seconds=0.5), ttl_seconds=600)
         job = new_job("chat", {"query": "q"}, 600)
         store.create(job)
         service.stop()
@@ -59,6 +62,8 @@ def test_the_cluster_client_finds_its_node_again_after_a_restart(tmp_path: Path)
         service.start()  # same data directory: nodes.conf keeps its slots, the AOF its keys
         assert store.get(job.job_id).status is JobStatus.QUEUED
         store.ping()
+        # Its scripts, registered before, are loaded into the restarted node and run.
+        assert store.claim(job.job_id, 60).outcome is ClaimOutcome.CLAIMED
     finally:
         service.stop()
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import valkey
 from valkey.backoff import ExponentialBackoff
-from valkey.cluster import ClusterNode, ValkeyCluster, get_node_name
+from valkey.cluster import ValkeyCluster
+from valkey.commands.core import Script
 from valkey.connection import parse_url
-from valkey._parsers import Encoder
+from valkey.exceptions import ValkeyClusterException
 from valkey.retry import Retry
 
 from ragcore.domain.errors import DependencyUnavailableError
@@ -28,7 +30,7 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 def connect(
     url: str, timeout_seconds: float, username: str | None = None, password: str | None = None
-) -> valkey.Valkey | ValkeyCluster:
+) -> valkey.Valkey | ClusterClient:
     """Credentials apart from the URL, so a password from Secrets Manager never sits in a
     configuration string (ElastiCache user-group auth: user name plus password, over TLS).
     Neither client talks to the server before its first command."""
@@ -41,7 +43,7 @@ def connect(
         decode_responses=True,
     )
     if cluster:
-        return LazyValkeyCluster(url, **options)
+        return ClusterClient(url, **options)
     return valkey.Valkey.from_url(url, health_check_interval=30, **options)
 
 
@@ -67,78 +69,67 @@ def split_cluster_flag(url: str) -> tuple[str, bool]:
     return stripped, cluster
 
 
-class LazyValkeyCluster(ValkeyCluster):
-    """``ValkeyCluster`` that, like the standalone client, talks to the server only when it
-    first sends a command (the stock client asks for the slot map and COMMAND in its
-    constructor, so building the adapters would fail while Valkey is down), and that never
-    forgets the URL's node. The stock client drops a node it cannot reach from its start-up
-    list, so a cluster whose only node restarted (one ElastiCache Serverless endpoint, the
-    offline single node) could never be found again; here that node is put back before every
-    refresh of the slot map.
+class ClusterClient:
+    """valkey-py's ``ValkeyCluster``, built from the URL on the first command and built anew
+    once it has lost the cluster, for two stock behaviours: its constructor fetches the slot
+    map and COMMAND, so building the adapters would fail while Valkey is down; and it drops an
+    unreachable node from its seeds, so a cluster reached through one endpoint (ElastiCache
+    Serverless, the offline single node) could never be found again after a restart there.
 
-    Cluster-level retries are off (``cluster_error_retry_attempts=0``): a command is tried as
-    often as the standalone client tries it (the connections' own ``Retry``), so a failing
-    call fails as fast, and a script that timed out is not run a second time by the client.
-    Redirections (MOVED, ASK) are still followed."""
+    Methods go to the current stock client; once one fails with a ValkeyClusterException
+    (the stock "cannot be connected"), the next call builds a new client. A pipeline's or
+    ``scan_iter``'s failure is not seen here, but the client it leaves still serves, and its
+    first command that needs the node it lost fails through here. ``register_script`` binds
+    its scripts to this object, so they run on whichever client is current."""
 
-    def __init__(self, url: str, **options: Any) -> None:  # noqa: D107 - no I/O: see _connect
+    def __init__(self, url: str, **options: Any) -> None:
         self._url = url
-        self._options = {"dynamic_startup_nodes": False, "cluster_error_retry_attempts": 0, **options}
-        seed = parse_url(url)
-        self._seed = (seed.get("host") or "localhost", int(seed.get("port") or 6379))
-        self._connect_lock = threading.RLock()
-        self._connecting = False
-        self._connected = False
-        self.encoder = Encoder(  # register_script hashes a script with it before any I/O
-            options.get("encoding", "utf-8"), options.get("encoding_errors", "strict"),
-            options.get("decode_responses", False),
-        )
+        # The URL's endpoint stays the only seed (valkey-py's advice for a DNS endpoint, as
+        # ElastiCache's are, where CLUSTER SLOTS may list IP addresses). Cluster retries keep
+        # their default: a command is sent again after a slot map refresh (failover, scaling).
+        self._options = {"dynamic_startup_nodes": False, **options}
+        self._client: ValkeyCluster | None = None
+        self._lock = threading.Lock()
 
-    def _connect(self) -> None:
-        if self._connected:
-            return
-        with self._connect_lock:
-            if self._connected or self._connecting:  # _connecting: our own constructor's COMMAND
-                return
-            self._connecting = True
-            try:
-                super().__init__(url=self._url, **self._options)
-                self._keep_seed()
-                self._connected = True
-            finally:
-                self._connecting = False
+    def _current(self) -> ValkeyCluster:
+        client = self._client
+        if client is None:
+            with self._lock:  # one build, however many threads send a first command
+                if self._client is None:
+                    self._client = ValkeyCluster(url=self._url, **self._options)
+                client = self._client
+        return client
 
-    def _keep_seed(self) -> None:
-        manager = self.nodes_manager
-        host, port = self._seed
-        refresh = manager.initialize
-
-        def initialize() -> None:
-            if get_node_name(host, port) not in manager.startup_nodes:
-                manager.startup_nodes[get_node_name(host, port)] = ClusterNode(host, port)
-            refresh()
-
-        manager.initialize = initialize
-
-    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        self._connect()
-        return super().execute_command(*args, **kwargs)
-
-    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
-        self._connect()
-        return super().pipeline(transaction, shard_hint)
-
-    def close(self) -> None:
-        if self.__dict__.get("_connected"):
-            super().close()
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        client = self._current()
+        try:
+            return getattr(client, name)(*args, **kwargs)
+        except ValkeyClusterException:
+            # Mostly "cannot be connected": no seed left, or none answered. (Otherwise a
+            # command spanning slots, a bug: starting over costs a slot map, no more.) Not
+            # closed: other threads may be mid-command on it; it closes when collected.
+            with self._lock:
+                if self._client is client:
+                    self._client = None
+            raise
 
     def __getattr__(self, name: str) -> Any:
-        # Only for what the constructor would have set (nodes_manager, ...), asked for before
-        # the first command, e.g. by get_nodes().
-        if name.startswith("_") or self.__dict__.get("_connected", True) or self.__dict__.get("_connecting"):
+        if name.startswith("_"):
             raise AttributeError(name)
-        self._connect()
-        return getattr(self, name)
+        if callable(getattr(ValkeyCluster, name, None)):
+            return partial(self._call, name)  # builds the client when called
+        return getattr(self._current(), name)  # PRIMARIES and other constants
+
+    def register_script(self, script: str | bytes) -> Script:
+        # Encoded here (UTF-8, valkey-py's default, which connect() keeps), so that Script
+        # needs no client's encoder to hash it.
+        return Script(self, script.encode() if isinstance(script, str) else script)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 # Replies that mean "the server cannot serve now" rather than "the command is wrong":
@@ -163,9 +154,11 @@ def valkey_errors() -> Iterator[None]:
         raise DependencyUnavailableError("valkey", type(exc).__name__) from exc
     except _UNAVAILABLE_REPLIES as exc:
         raise DependencyUnavailableError("valkey", type(exc).__name__) from exc
-    except valkey.exceptions.ValkeyClusterException as exc:
-        # The cluster client's "cannot be connected" once its node is unreachable (or refused
-        # the credentials) wraps the connection error; other ValkeyClusterExceptions are bugs.
-        if isinstance(exc.__cause__, _UNREACHABLE):
-            raise DependencyUnavailableError("valkey", type(exc.__cause__).__name__) from exc
+    except ValkeyClusterException as exc:
+        # The cluster client's "cannot be connected" once no node it knows answers (or one
+        # refused the credentials): raised from the connection error, or while handling it
+        # when that error cost the client its last seed. Other ValkeyClusterExceptions are bugs.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, _UNREACHABLE):
+            raise DependencyUnavailableError("valkey", type(cause).__name__) from exc
         raise
