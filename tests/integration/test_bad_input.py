@@ -336,3 +336,36 @@ def test_a_wrong_method_is_405_naming_the_allowed_ones(method: str, path: str, a
     status, body, headers = call(event(method, path, content_type=None))
     assert status == 405 and body["error"]["code"] == "method_not_allowed"
     assert headers["allow"] == allowed
+
+
+BEYOND_INT64 = str(2**63)
+TOO_DEEP = '{"k": [[[[[1]]]]]}'  # six containers: one more than MAX_METADATA_DEPTH
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/documents", '{"text": "x", "metadata": {"n": 1%s}}' % ("0" * 1200)),
+        ("/documents", '{"text": "x", "metadata": {"n": %s}}' % BEYOND_INT64),
+        ("/documents", '{"text": "x", "metadata": {"n": %d}}' % (-(2**63) - 1)),
+        ("/documents", '{"text": "x", "metadata": %s}' % TOO_DEEP),
+        ("/documents/uploads", '{"filename": "a.txt", "metadata": {"n": [%s]}}' % BEYOND_INT64),
+    ],
+)
+def test_metadata_the_index_cannot_store_is_422(path: str, body: str, reject: Reject) -> None:
+    # Before, 10**1200 was accepted and its job failed with "internal error (TypeError)".
+    assert invalid_fields(reject, event("POST", path, body)) == ["metadata"]
+
+
+@pytest.mark.parametrize(
+    "metadata", ['{"n": %s}' % BEYOND_INT64, TOO_DEEP, "[" * 100_000, '{"n": 1%s}' % ("0" * 5000)]
+)
+def test_metadata_form_fields_the_index_or_the_parser_cannot_take_are_422(metadata: str, reject: Reject) -> None:
+    # The last two raised RecursionError and ValueError (int digits) in json.loads: a 500.
+    ev = event("POST", "/documents", *multipart({"metadata": metadata}))
+    assert invalid_fields(reject, ev) == ["metadata"]
+
+
+@pytest.mark.parametrize("text", ["nul\x00byte", "esc\x1b[31m", "c1\x85"])
+def test_control_characters_in_a_json_document_text_are_422(text: str, reject: Reject) -> None:
+    assert invalid_fields(reject, event("POST", "/documents", json.dumps({"text": text}))) == ["text"]

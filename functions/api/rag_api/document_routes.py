@@ -139,11 +139,11 @@ async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, b
         if "metadata" in values:
             values["metadata"] = json.loads(values["metadata"])
         fields = DocumentFields.model_validate(values)
-    except json.JSONDecodeError as exc:
+    except ValidationError as exc:  # before ValueError: it is one
+        raise _validation_error(exc) from exc
+    except (ValueError, RecursionError) as exc:  # not JSON, or too deep or long for json.loads
         raise RequestValidationError([{"loc": ("body", "metadata"), "msg": "must be a JSON object",
                                        "type": "json_invalid_field"}]) from exc
-    except ValidationError as exc:
-        raise _validation_error(exc) from exc
     filename = upload.filename or "upload"
     content_type = content_type_for(filename, upload.content_type)
     return fields, await upload.read(), filename, content_type

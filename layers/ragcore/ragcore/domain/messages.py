@@ -87,6 +87,11 @@ class ChatJob(ChatRequest):
 
 
 MAX_METADATA_CHARS = 4000
+# What both Qdrant engines store and filter on alike: integers that fit int64 (qdrant-edge
+# fails a point with 10**1200 in it with a TypeError; a server's integer index is int64),
+# finite floats, and shallow nesting (metadata is for filtering; serde_json stops at 128).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_METADATA_DEPTH = 5
 TextType = Literal["text/plain", "text/markdown", "text/html"]
 
 
@@ -106,6 +111,7 @@ class DocumentFields(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _storable(value, 1)  # first: it bounds the nesting the serialisations below recurse into
         # Python's JSON parser lets NaN, Infinity and lone surrogates in; none of them is JSON
         # the chunk store can keep, so they are refused here rather than fail the ingest job.
         try:
@@ -117,10 +123,23 @@ class DocumentFields(BaseModel):
         return value
 
 
+def _storable(value: Any, depth: int) -> None:
+    """Refuses what the index cannot keep, so the client gets a 422 instead of a failed job."""
+    if isinstance(value, (dict, list)):
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"metadata must nest at most {MAX_METADATA_DEPTH} objects or lists deep")
+        for item in value.values() if isinstance(value, dict) else value:
+            _storable(item, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("metadata integers must fit in 64 bits (-2**63 to 2**63-1)")
+
+
 class DocumentCreate(DocumentFields):
     """JSON body of ``POST /documents``."""
 
-    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"})
+    # Refused like a query's control characters: a JSON client typed them and can fix them (a
+    # file's are stripped at parse time instead, where PDF extraction often produces them).
+    text: PlainText = Field(min_length=1, json_schema_extra={"pattern": QUERY_PATTERN})
     content_type: TextType = "text/markdown"
 
     @field_validator("text")
