@@ -1,4 +1,11 @@
-from ragcore.domain.chunking import MAX_WORDS, OVERLAP_WORDS, chunk_text, title_of
+from ragcore.domain.chunking import (
+    MAX_CHUNK_CHARS,
+    MAX_HEADING_CHARS,
+    MAX_WORDS,
+    OVERLAP_WORDS,
+    chunk_text,
+    title_of,
+)
 
 DOC = """# Skerry Point
 
@@ -76,3 +83,23 @@ def test_overlap_must_be_smaller_than_the_budget() -> None:
 def test_title_is_the_first_level_one_heading() -> None:
     assert title_of(DOC, "file") == "Skerry Point"
     assert title_of("## only h2", "file") == "file"
+
+
+def test_a_huge_heading_is_cut_before_it_is_copied_onto_every_chunk() -> None:
+    """Issue 15: a 20 kB one-word heading went whole into each of the document's chunks."""
+    heading = "A" * 20_000
+    doc = f"# {heading}\n\n## {heading}\n\n" + "Bees dance. " * 400
+    chunks = chunk_text(doc)
+    assert len(chunks) > 10
+    trail = chunks[0].text.split("\n", 1)[0]
+    assert trail == " › ".join(["A" * (MAX_HEADING_CHARS - 1) + "…"] * 2)
+    assert all(c.text.startswith(trail) for c in chunks)
+    assert max(len(c.text) for c in chunks) < 1000  # was 40 kB each
+    assert title_of(doc, "fallback") == "A" * (MAX_HEADING_CHARS - 1) + "…"
+
+
+def test_a_chunk_of_over_long_words_is_cut_to_its_bound() -> None:
+    chunks = chunk_text("# T\n\n" + " ".join(["B" * 5000] * 3))
+    assert chunks and all(len(c.text) <= MAX_CHUNK_CHARS for c in chunks)
+    assert all(len(c.context) <= 5 * MAX_CHUNK_CHARS for c in chunks)
+    assert chunks[0].text.startswith("T\nBBB") and chunks[0].text.endswith("…")

@@ -11,6 +11,12 @@ short passages best (SciFact dense nDCG@10: 0.682 at 160 words, 0.687 at 100, 0.
 docs/RETRIEVAL.md), and 60 words plus a heading stay far inside its 256 word-piece window.
 BM25 gets the wider view instead: each chunk's ``context`` (the chunk with two neighbours on
 each side) is what its sparse vector indexes.
+
+Lengths are bounded too, since the text is anyone's (issue 15): a 20 kB one-word heading was
+copied onto each of a document's chunks and reached the LLM in every passage. Each heading is
+cut to ``MAX_HEADING_CHARS`` and each chunk to ``MAX_CHUNK_CHARS`` (60 ordinary words are about
+400 characters; only "words" such as a base64 run or one letter repeated reach the bound, and
+are cut rather than split into more chunks).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from dataclasses import dataclass
 MAX_WORDS = 60
 OVERLAP_WORDS = 20
 CONTEXT_NEIGHBOURS = 2  # chunks on each side that make up a chunk's context
+MAX_HEADING_CHARS = 100  # per heading: a trail of six levels stays near 600 characters
+MAX_CHUNK_CHARS = 2000  # a chunk's text with its trail; its context gets this per chunk in it
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 # A sentence ends at . ! or ? followed by space and an upper-case letter, digit or bracket.
@@ -47,7 +55,7 @@ def title_of(text: str, fallback: str) -> str:
     for line in text.splitlines():
         match = _HEADING.match(line)
         if match and len(match.group(1)) == 1:
-            return match.group(2)
+            return _cut(match.group(2), MAX_HEADING_CHARS)
     return fallback
 
 
@@ -60,12 +68,16 @@ def chunk_text(
     if not 0 <= overlap_words < max_words:
         raise ValueError("overlap_words must be at least 0 and less than max_words")
     pieces: list[tuple[str, str]] = []
+    context_chars = MAX_CHUNK_CHARS * (2 * neighbours + 1)
     for trail, paragraphs in _sections(text):
         prefix = f"{trail}\n" if trail else ""
         packed = _pack(_sentences(paragraphs, max_words, overlap_words), max_words, overlap_words)
         for i, sentences in enumerate(packed):
             around = {s.index: s for chunk in packed[max(0, i - neighbours) : i + neighbours + 1] for s in chunk}
-            pieces.append((prefix + _render(sentences), prefix + _render([around[k] for k in sorted(around)])))
+            pieces.append((
+                _cut(prefix + _render(sentences), MAX_CHUNK_CHARS),
+                _cut(prefix + _render([around[k] for k in sorted(around)]), context_chars),
+            ))
     return [TextChunk(position=i, text=text, context=context) for i, (text, context) in enumerate(pieces)]
 
 
@@ -85,7 +97,8 @@ def _sections(text: str) -> list[tuple[str, list[str]]]:
         if match:
             close_paragraph()
             level = len(match.group(1))
-            trail = [(lvl, name) for lvl, name in trail if lvl < level] + [(level, match.group(2))]
+            heading = _cut(match.group(2), MAX_HEADING_CHARS)
+            trail = [(lvl, name) for lvl, name in trail if lvl < level] + [(level, heading)]
             sections.append((" › ".join(name for _, name in trail), []))
         elif line.strip():
             paragraph.append(line.strip())
@@ -146,3 +159,7 @@ def _render(sentences: list[_Sentence]) -> str:
             last = sentence.paragraph
         paragraphs[-1].append(" ".join(sentence.words))
     return "\n\n".join(" ".join(p) for p in paragraphs)
+
+
+def _cut(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
