@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from ragcore.domain.jobs import OVERDUE_ERROR, Job, JobStatus, new_job, new_job_
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, Outcome, answer_job
 from ragcore.services.job_runner import JobLimits
+from ragcore.services.prompting import PromptLimits, estimate_tokens
 from ragcore.services.jobs import current_job, stop_job
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
 from tests.support.fakes import InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
@@ -51,6 +53,22 @@ def test_a_queued_job_is_answered_and_finished() -> None:
     assert [s["n"] for s in result["sources"]] == [1, 2]
     assert result["usage"]["total_tokens"] == 7 and result["model"] == "scripted"
     assert ports.index.searches == [("c", 2)]  # type: ignore[attr-defined]
+    assert result["truncated"] is None
+
+
+def test_the_llm_call_is_held_to_the_prompt_budget_and_the_result_says_what_was_cut() -> None:
+    """Issue 15: twenty 20 kB passages went to the LLM whole (about 100,000 prompt tokens)."""
+    huge = [PASSAGES[0].model_copy(update={"chunk_id": f"c{n}", "text": "A" * 20_000}) for n in range(20)]
+    chat = ScriptedChat()
+    ports, job_id = setup(chat, {**QUERY, "top_k": 20})
+    ports = dataclasses.replace(ports, index=ListIndex(huge), prompt_limits=PromptLimits(10_000, 1_000))
+    answer_job(JobMessage(job_id=job_id), ports, limits())
+    assert estimate_tokens(chat.calls[0]) <= 10_000
+    result = ports.store.get_result(job_id)
+    sent = len(result["sources"])
+    assert 0 < sent < 20 and f"[{sent}] " in chat.calls[0][-1]["content"]
+    assert result["truncated"] == {"passages_dropped": 20 - sent, "passages_cut": sent,
+                                   "prompt_tokens_estimated": estimate_tokens(chat.calls[0])}
 
 
 def test_redelivery_of_a_final_job_never_reaches_the_llm() -> None:

@@ -37,6 +37,7 @@ from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import JobLimits, Outcome
+from ragcore.services.prompting import PromptLimits
 from ragcore.observability.logs import correlate, route_core_logs
 from ragcore.observability.tracing import tracer as make_tracer
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
@@ -80,6 +81,9 @@ def _run(record: SQSRecord, message: JobMessage, delivery: int, limits: JobLimit
             embedder=container.embedder,
             index=container.vector_index,
             chat=container.chat_model,
+            prompt_limits=PromptLimits(
+                container.settings.llm_prompt_token_budget, container.settings.llm_passage_token_limit
+            ),
         )
         return answer_job(message, ports, limits, delivery, redeliver_in)
     document_ports = DocumentJobPorts(

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # binary bodies arrive base64-encoded (4/3 larger), so larger files use presigned uploads.
     max_inline_document_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Caps on what one tenant holds (issue 15): each collection is an index shard, each document
+    # its chunks. A new collection or document past them is refused with 409, nothing queued.
+    max_collections_per_tenant: int = Field(default=100, ge=1)
+    max_documents_per_collection: int = Field(default=10_000, ge=1)
 
     # Retrieval
     qdrant_url: str | None = None
@@ -83,6 +87,12 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     # Per call, and never more than the invocation has left.
     llm_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Prompt size (issue 15), in tokens estimated as UTF-8 bytes (an upper bound; see
+    # services/prompting.py): the whole prompt, and each passage in it. With LLM_MAX_TOKENS they
+    # bound what one chat request can cost. The budget's floor leaves room for the largest
+    # question (2,000 characters, 8,000 bytes) and the fixed instructions.
+    llm_prompt_token_budget: int = Field(default=12_000, ge=10_000, le=1_000_000)
+    llm_passage_token_limit: int = Field(default=1_000, ge=100, le=100_000)
 
     # API keys. The pepper keys the stored hashes (set it, or its Secrets Manager ARN, in
     # AWS). AUTH_DISABLED lets every request in: local development only, refused in Lambda.

@@ -49,9 +49,21 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class Truncation(BaseModel):
+    """What the prompt's token budget cut (``services/prompting.py``): passages left out from
+    the lowest-ranked up, passages shortened to the per-passage bound, and the prompt's size as
+    estimated before the call (an upper bound on its tokens)."""
+
+    passages_dropped: int
+    passages_cut: int
+    prompt_tokens_estimated: int
+
+
 class Answer(BaseModel):
     answer: str
     sources: list[Source]
     model: str
     usage: Usage
     timings_ms: Timings
+    # Set only when the budget cut something; the sources are then the passages that were sent.
+    truncated: Truncation | None = None

@@ -10,7 +10,7 @@ from ragcore.domain.answers import Answer, Timings
 from ragcore.domain.messages import ChatJob, JobMessage
 from ragcore.ports import ChatModel, Embedder, JobStore, VectorIndex
 from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
-from ragcore.services.prompting import build_messages, sources_of
+from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
 from ragcore.services.retrieve import retrieve
 
 
@@ -20,6 +20,7 @@ class AnswerPorts:
     embedder: Embedder
     index: VectorIndex
     chat: ChatModel
+    prompt_limits: PromptLimits = PromptLimits()  # the token budget every LLM call is held to
 
 
 def answer_job(
@@ -39,11 +40,12 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
     )
     run.checkpoint()  # the LLM call is the costly step: skip it for a stopped job
     started = time.perf_counter()
-    completion = ports.chat.complete(build_messages(request.query, found.passages), run.budget.remaining())
+    prompt = build_prompt(request.query, found.passages, ports.prompt_limits)
+    completion = ports.chat.complete(prompt.messages, run.budget.remaining())
     llm_seconds = time.perf_counter() - started
     return Answer(
         answer=completion.text,
-        sources=sources_of(found.passages),
+        sources=sources_of(prompt.passages),
         model=completion.model,
         usage=completion.usage,
         timings_ms=Timings(
@@ -52,6 +54,7 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
             llm_ms=_ms(llm_seconds),
             total_ms=_ms(found.embed_seconds + found.search_seconds + llm_seconds),
         ),
+        truncated=prompt.truncated,
     )
 
 

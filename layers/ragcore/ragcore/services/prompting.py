@@ -1,10 +1,53 @@
-"""The grounded-answer prompt: numbered passages, an instruction to cite them as ``[n]``."""
+"""The grounded-answer prompt: numbered passages, an instruction to cite them as ``[n]``, within
+a token budget, so no question costs more than a known number of prompt tokens.
+
+Tokens are estimated as UTF-8 bytes. That is an upper bound for byte-level BPE tokenizers (every
+token stands for at least one byte): GPT-4-class models (tiktoken's cl100k/o200k, which would
+have to download its BPE file at run time) and SmolLM2 (the offline model). Anything tighter is
+not safe: measured with SmolLM2's own tokenizer, English text is 4.2 bytes a token, a run of one
+letter 8, random letters 2, but random digits or punctuation 1 byte a token and CJK 3 tokens a
+character, so an attacker who controls the text could beat "bytes / 2" or "characters" by 2-3x.
+"""
 
 from __future__ import annotations
 
-from ragcore.domain.answers import Passage, Source
+import re
+from dataclasses import dataclass
+
+from ragcore.domain.answers import Passage, Source, Truncation
 
 SNIPPET_CHARS = 300
+# Room for a chat template's markers around each message and before the reply (ChatML uses
+# 5 tokens a message, OpenAI 3-4).
+MESSAGE_OVERHEAD_TOKENS = 8
+_ZERO_WIDTH_SPACE = "\u200b"
+# Chat-template special tokens a tokenizer may read as turn markers when it meets them in text:
+# ChatML, GPT and Llama 3 (<|im_start|>, <|endoftext|>, <|eot_id|>, DeepSeek's full-width bars),
+# Llama 2 and Gemma (<s>, <<SYS>>, <start_of_turn>), Mistral ([INST], [SYSTEM_PROMPT]). A zero-width
+# space after the opening bracket keeps the text readable but no longer the token's exact string.
+_SPECIAL_TOKEN = re.compile(
+    r"<(?=[|\uff5c])"
+    r"|<(?=/?(?:s|unk|pad|bos|eos|start_of_turn|end_of_turn)>)"
+    r"|<(?=</?SYS>>)"
+    r"|\[(?=/?(?:INST|SYSTEM_PROMPT|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS)\])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class PromptLimits:
+    """``budget_tokens`` bounds the whole prompt (system, example, passages, question);
+    ``passage_tokens`` bounds each passage. Defaults match ``config.Settings``."""
+
+    budget_tokens: int = 12_000
+    passage_tokens: int = 1_000
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict[str, str]]
+    passages: list[Passage]  # the passages sent, in rank order: what ``[n]`` cites
+    truncated: Truncation | None  # None when nothing was cut
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered passages. Write one or two short sentences. "
@@ -29,9 +72,47 @@ EXAMPLE_QUESTION = (
 EXAMPLE_ANSWER = "The Harbour Bridge opened on 19 March 1932 [2]."
 
 
-def build_messages(query: str, passages: list[Passage]) -> list[dict[str, str]]:
-    numbered = "\n\n".join(f"[{n}] {_quoted(p.text)}" for n, p in enumerate(passages, start=1))
-    user = f"Passages:\n{numbered or '(none found)'}\n\nQuestion: {query}"
+def build_prompt(query: str, passages: list[Passage], limits: PromptLimits = PromptLimits()) -> Prompt:
+    """Each passage is cut to ``passage_tokens``; then passages are taken in rank order while
+    they fit in what the budget leaves after the rest of the prompt, and the first that does not
+    fit is dropped with all below it (lower-ranked passages are the least useful, and the
+    citation numbers stay the ranks). The question always goes in whole: at most 2,000
+    characters (8,000 bytes), it fits the default budget with room for passages."""
+    question = f"\n\nQuestion: {neutralised(query)}"
+    room = limits.budget_tokens - estimate_tokens(_messages(f"Passages:\n{question}"))
+    quoted: list[str] = []
+    cut = 0
+    for passage in passages:
+        whole = _quoted(passage.text)
+        text = _cut(whole, limits.passage_tokens)
+        cost = len(f"[{len(quoted) + 1}] {text}\n\n".encode())
+        if cost > room:
+            break
+        room -= cost
+        quoted.append(text)
+        cut += text != whole
+    numbered = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(quoted, start=1))
+    messages = _messages(f"Passages:\n{numbered or '(none found)'}{question}")
+    dropped = len(passages) - len(quoted)
+    truncated = None
+    if dropped or cut:
+        truncated = Truncation(passages_dropped=dropped, passages_cut=cut,
+                               prompt_tokens_estimated=estimate_tokens(messages))
+    return Prompt(messages, passages[: len(quoted)], truncated)
+
+
+def estimate_tokens(messages: list[dict[str, str]]) -> int:
+    """An upper bound on the prompt's tokens (see the module's docstring)."""
+    content = sum(len(m["content"].encode()) for m in messages)
+    return content + MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)
+
+
+def neutralised(text: str) -> str:
+    """``text`` with every chat-template special token broken by a zero-width space."""
+    return _SPECIAL_TOKEN.sub(lambda match: match.group() + _ZERO_WIDTH_SPACE, text)
+
+
+def _messages(user: str) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": EXAMPLE_QUESTION},
@@ -43,8 +124,16 @@ def build_messages(query: str, passages: list[Passage]) -> list[dict[str, str]]:
 def _quoted(text: str) -> str:
     """A passage as one quoted string it cannot close early (its own double quotes become
     single ones, its line breaks spaces): text from a user's document cannot end the quote and
-    pass itself off as instructions."""
-    return '"' + " ".join(text.replace('"', "'").split()) + '"'
+    pass itself off as instructions. Its special tokens are neutralised."""
+    return '"' + neutralised(" ".join(text.replace('"', "'").split())) + '"'
+
+
+def _cut(quoted: str, max_bytes: int) -> str:
+    """A quoted passage of at most ``max_bytes``, closed by an ellipsis and its quote if cut."""
+    if len(quoted.encode()) <= max_bytes:
+        return quoted
+    tail = '…"'
+    return quoted.encode()[: max_bytes - len(tail.encode())].decode("utf-8", "ignore") + tail
 
 
 def sources_of(passages: list[Passage]) -> list[Source]:
