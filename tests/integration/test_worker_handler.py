@@ -145,3 +145,30 @@ def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(
     job = get_container().job_store.get(job_id)
     assert job.status is JobStatus.FAILED and job.attempts == 2
     assert job.error.startswith("gave up after 2 deliveries: llm is unavailable")
+
+
+def test_a_document_built_to_inflate_prompts_costs_at_most_the_budget(fake_llm: FakeLLM, tmp_path: Any) -> None:
+    """Issue 15: a document with a 20 kB one-word heading, asked with top_k 20, sent the LLM a
+    407 kB request (about 100,000 prompt tokens). Its paragraphs of long words now fill every
+    chunk to its bound, so the budget, not the document, decides the request's size."""
+    from ragcore.config import get_settings
+    from ragcore.services.prompting import estimate_tokens
+
+    long_words = " ".join(f"zorbulon{'q' * 40}{i}" for i in range(50))
+    paragraphs = "\n\n".join(f"Zorbulon lantern fact {n}: {long_words}" for n in range(42))
+    path = tmp_path / "inflated.md"
+    path.write_text(f"# {'A' * 20_000}\n\n{paragraphs}\n")
+    container = get_container()
+    index_files([path], "default", container.embedder, container.vector_index)
+    job_id = queued_job("zorbulon lantern fact", top_k=20)
+    assert run(batch(message(job_id))) == {"batchItemFailures": []}
+    sent = fake_llm.requests[0]
+    budget = get_settings().llm_prompt_token_budget
+    assert estimate_tokens(sent["messages"]) <= budget
+    assert len(json.dumps(sent).encode()) < 1.5 * budget  # was 407 kB
+    assert sent["max_tokens"] == get_settings().llm_max_tokens
+    result = get_container().job_store.get_result(job_id)
+    truncated = result["truncated"]
+    assert truncated["passages_dropped"] > 0 and truncated["passages_cut"] > 0
+    assert truncated["prompt_tokens_estimated"] == estimate_tokens(sent["messages"])
+    assert len(result["sources"]) + truncated["passages_dropped"] == 20

@@ -4,9 +4,10 @@ a token budget, so no question costs more than a known number of prompt tokens.
 Tokens are estimated as UTF-8 bytes. That is an upper bound for byte-level BPE tokenizers (every
 token stands for at least one byte): GPT-4-class models (tiktoken's cl100k/o200k, which would
 have to download its BPE file at run time) and SmolLM2 (the offline model). Anything tighter is
-not safe: measured with SmolLM2's own tokenizer, English text is 4.2 bytes a token, a run of one
-letter 8, random letters 2, but random digits or punctuation 1 byte a token and CJK 3 tokens a
-character, so an attacker who controls the text could beat "bytes / 2" or "characters" by 2-3x.
+not safe: measured with SmolLM2's own tokenizer (bench/prompt_tokens.py), English text is 3.6
+bytes a token and one letter repeated 8, but random digits and punctuation 1.1, and CJK or emoji
+3 tokens a character, so an attacker who controls the text would beat "bytes / 2" by almost 2x
+and "characters" by 3x. A prompt of English passages uses a third to a half of the estimate.
 """
 
 from __future__ import annotations
