@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     # binary bodies arrive base64-encoded (4/3 larger), so larger files use presigned uploads.
     max_inline_document_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Bounds on one document's parse (issue 15), as the worker's job errors say (413): what a
+    # file costs to read does not follow from its size (a 4.6 kB PDF can hold 1.2 M chars).
+    # The PDF reader runs in a child process killed after PDF_PARSE_SECONDS, its address
+    # space capped at PDF_PARSE_MEMORY_MB. Defaults as services.parsing.ParseLimits.
+    max_document_pages: int = Field(default=1000, ge=1)
+    max_document_chars: int = Field(default=4_000_000, ge=1000)
+    max_document_chunks: int = Field(default=20_000, ge=1)
+    pdf_parse_seconds: float = Field(default=60.0, gt=0, le=840)
+    pdf_parse_memory_mb: int = Field(default=1024, ge=256)
     # Caps on what one tenant holds (issue 15): each collection is an index shard, each document
     # its chunks. A new collection or document past them is refused with 409, nothing queued.
     max_collections_per_tenant: int = Field(default=100, ge=1)

@@ -57,6 +57,14 @@ class InvalidDocumentError(RagError):
     """A document that cannot be ingested as sent (type, encoding, no text)."""
 
 
+class DocumentTooLargeError(InvalidDocumentError):
+    """A document past a parsing bound (pages, characters, chunks, a PDF's parse time or
+    memory). Found by the worker, so the job's error says what the API would answer: 413."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"too_large (413): {reason}")
+
+
 class DocumentNotFoundError(RagError):
     def __init__(self, collection: str, document_id: str) -> None:
         shown = split(collection)[1]  # as the client named it: a tenant's scope is internal

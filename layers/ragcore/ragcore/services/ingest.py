@@ -1,7 +1,8 @@
 """Indexing: chunk documents, embed the chunks in batches, upsert them, publish each document.
 
 Used by the worker's ingest jobs, by ``ragcore ingest`` and by the evaluation harness, so all
-three index exactly the same way.
+three index exactly the same way, within the same bounds per document (``ParseLimits``,
+from the settings unless given).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ragcore.config import Settings, get_settings
 from ragcore.domain.chunking import chunk_text, title_of
 from ragcore.domain.documents import Chunk, SourceDocument, chunk_id_for, document_id_from_name
+from ragcore.domain.errors import DocumentTooLargeError
 from ragcore.ports import Embedder, VectorIndex
-from ragcore.services.parsing import TYPE_BY_SUFFIX, content_type_for, parse
+from ragcore.services.parsing import TYPE_BY_SUFFIX, ParseLimits, content_type_for, parse
 
 # Chunks per embedder call and per index upsert: few, large upserts, and a progress report per
 # call. The embedder runs each text alone, so the size does not change the vectors or their cost.
@@ -26,8 +29,23 @@ class IngestSummary:
     chunks: int
 
 
-def chunks_of(document: SourceDocument, version: str) -> list[Chunk]:
-    """``version`` is the document's content hash, computed once by the caller."""
+def limits_from(settings: Settings) -> ParseLimits:
+    return ParseLimits(
+        max_pages=settings.max_document_pages, max_chars=settings.max_document_chars,
+        max_chunks=settings.max_document_chunks, pdf_seconds=settings.pdf_parse_seconds,
+        pdf_memory_mb=settings.pdf_parse_memory_mb,
+    )
+
+
+def chunks_of(document: SourceDocument, version: str, max_chunks: int | None = None) -> list[Chunk]:
+    """``version`` is the document's content hash, computed once by the caller. Refused past
+    ``max_chunks`` before any chunk is embedded: many short sections make many chunks."""
+    pieces = chunk_text(document.text)
+    max_chunks = max_chunks or limits_from(get_settings()).max_chunks
+    if len(pieces) > max_chunks:
+        raise DocumentTooLargeError(
+            f"{document.document_id!r} makes {len(pieces)} chunks; the limit is {max_chunks} (MAX_DOCUMENT_CHUNKS)"
+        )
     return [
         Chunk(
             chunk_id=chunk_id_for(document.document_id, version, piece.position),
@@ -40,7 +58,7 @@ def chunks_of(document: SourceDocument, version: str) -> list[Chunk]:
             context=piece.context,
             metadata=document.metadata,
         )
-        for piece in chunk_text(document.text)
+        for piece in pieces
     ]
 
 
@@ -102,8 +120,9 @@ def document_from_bytes(
     source: str,
     metadata: dict | None = None,
     title: str | None = None,
+    limits: ParseLimits | None = None,
 ) -> SourceDocument:
-    parsed = parse(data, content_type)
+    parsed = parse(data, content_type, limits or limits_from(get_settings()))
     return SourceDocument(
         document_id=document_id,
         title=title or parsed.title or title_of(parsed.text, fallback_title),

@@ -1,16 +1,23 @@
 """Turning an uploaded file into text the chunker understands (Markdown-ish: headings kept).
 
 HTML goes through markdownify, so its headings become Markdown headings and chunks keep their
-section; PDF text comes from pypdf, page by page. Both are imported only when needed.
+section; PDF text comes from pypdf, page by page, in a child process (``pdf_text``). Both are
+imported only when needed. Every parse is bounded (``ParseLimits``): what a file may cost
+to read does not follow from its size.
+
+Control characters (but tab, newline, carriage return) and lone surrogates are dropped from
+the text: PDF extraction often yields them and the file's sender cannot fix them, whereas a
+JSON ``text`` field with them is refused (``messages.DocumentCreate``), as a query is.
 """
 
 from __future__ import annotations
 
-import io
 import mimetypes
+import re
 from dataclasses import dataclass
 
-from ragcore.domain.errors import InvalidDocumentError, UnsupportedDocumentTypeError
+from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError, UnsupportedDocumentTypeError
+from ragcore.services import pdf_text
 
 TYPE_BY_SUFFIX = {
     ".txt": "text/plain",
@@ -21,6 +28,22 @@ TYPE_BY_SUFFIX = {
     ".pdf": "application/pdf",
 }
 SUPPORTED_TYPES = frozenset(TYPE_BY_SUFFIX.values())
+
+
+# The control characters a query may not hold (``messages.PLAIN_TEXT_PATTERN``: C0, DEL, C1
+# but tab, newline, carriage return), and lone surrogates, which no UTF-8 text can hold.
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Bounds on one document (settings ``MAX_DOCUMENT_*``, ``PDF_PARSE_*``; same defaults)."""
+
+    max_pages: int = 1000
+    max_chars: int = 4_000_000
+    max_chunks: int = 20_000
+    pdf_seconds: float = 60.0
+    pdf_memory_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -44,13 +67,19 @@ def content_type_for(filename: str, declared: str | None = None) -> str:
     return guessed
 
 
-def parse(data: bytes, content_type: str) -> ParsedText:
+def parse(data: bytes, content_type: str, limits: ParseLimits = ParseLimits()) -> ParsedText:
     if content_type == "application/pdf":
-        return _pdf(data)
-    text = _decode(data)
-    if content_type == "text/html":
-        return _html(text)
-    return ParsedText(text=text, title=None)
+        parsed = _pdf(data, limits)
+    elif content_type == "text/html":
+        parsed = _html(_decode(data))
+    else:
+        parsed = ParsedText(text=_decode(data), title=None)
+    text = _UNWANTED.sub("", parsed.text)
+    if len(text) > limits.max_chars:
+        raise DocumentTooLargeError(
+            f"the text is {len(text)} characters; the limit is {limits.max_chars} (MAX_DOCUMENT_CHARS)"
+        )
+    return ParsedText(text=text, title=_UNWANTED.sub("", parsed.title) if parsed.title else None)
 
 
 def _decode(data: bytes) -> str:
@@ -74,16 +103,10 @@ def _html(html: str) -> ParsedText:
     return ParsedText(text=text, title=title or None)
 
 
-def _pdf(data: bytes) -> ParsedText:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except (PdfReadError, ValueError, KeyError) as exc:
-        raise InvalidDocumentError(f"the PDF could not be read ({type(exc).__name__})") from exc
+def _pdf(data: bytes, limits: ParseLimits) -> ParsedText:
+    pages, title = pdf_text.extract(
+        data, limits.max_pages, limits.max_chars, limits.pdf_seconds, limits.pdf_memory_mb
+    )
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise InvalidDocumentError("the PDF has no extractable text (scanned images need OCR)")
