@@ -147,3 +147,31 @@ def test_a_collections_keys_share_one_slot_and_collections_spread_over_shards(th
         assert [r.document_id for r in store.list(f"c{c}", 0, 10)[0]] == ["doc-0", "doc-1", "doc-2"]
     spread = keys_per_node(client, f"{prefix}*")
     assert sum(spread.values()) == 24 * 4 and len([n for n in spread.values() if n]) >= 2
+
+
+def test_admit_puts_a_document_while_its_collection_has_room_and_always_a_known_one(store: Any) -> None:
+    assert store.admit(record("a", created_at=1.0), 2) and store.admit(record("b", created_at=2.0), 2)
+    assert not store.admit(record("c"), 2) and store.get("default", "c") is None
+    assert store.admit(record("a", created_at=1.0, status=DocumentStatus.INGESTING), 2)  # a replacement
+    assert store.get("default", "a").status == "ingesting" and store.list("default", 0, 10)[1] == 2
+    assert store.admit(record("c", collection="other"), 2)  # each collection has its own cap
+
+
+def test_claim_collection_caps_a_tenants_new_names(store: Any) -> None:
+    assert store.claim_collection("acme~a", 2, existing=False) and store.claim_collection("acme~b", 2, False)
+    assert store.claim_collection("acme~a", 2, existing=False)  # known: no new place taken
+    assert not store.claim_collection("acme~c", 2, existing=False)
+    assert store.claim_collection("acme~c", 2, existing=True)  # it held documents before the cap
+    assert store.claim_collection("bob~a", 2, existing=False)  # another tenant's own count
+    assert store.claim_collection("plain", 1, existing=False) and not store.claim_collection("other", 1, False)
+
+
+def test_concurrent_adds_never_pass_the_caps(valkey_store: ValkeyDocumentStore) -> None:
+    """Sixteen adds racing for the last place: exactly one gets it (one script, one slot)."""
+    valkey_store.admit(record("first"), 2)
+    valkey_store.claim_collection("acme~first", 2, existing=False)
+    with ThreadPoolExecutor(8) as pool:
+        documents = list(pool.map(lambda i: valkey_store.admit(record(f"doc-{i}"), 2), range(16)))
+        collections = list(pool.map(lambda i: valkey_store.claim_collection(f"acme~c{i}", 2, False), range(16)))
+    assert documents.count(True) == 1 and valkey_store.list("default", 0, 10)[1] == 2
+    assert collections.count(True) == 1

@@ -124,7 +124,8 @@ def test_an_upload_goes_to_the_callers_collection_and_only_its_tenant_completes_
     ticket = alice.post("/documents/uploads", json={"filename": "log.pdf", "document_id": "log",
                                                      "collection": "manuals"}).json()
     pdf = make_pdf("Keeper's log", ["The lantern room was painted red in 1901."])
-    assert httpx.put(ticket["url"], content=pdf, headers=ticket["headers"], timeout=30).status_code == 200
+    sent = httpx.post(ticket["url"], data=ticket["fields"], files={"file": ("log.pdf", pdf)}, timeout=30)
+    assert sent.status_code == 204, sent.text
     stolen = bob.post(ticket["complete"])
     assert stolen.status_code == 404 and stolen.json()["error"]["code"] == "upload_not_found"
     accepted = alice.post(ticket["complete"])

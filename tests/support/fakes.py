@@ -3,16 +3,18 @@ to the same contract as the Valkey adapter (tests/integration/test_job_store_con
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from typing import Callable, Sequence
 
 from ragcore.domain.answers import Completion, Passage, Usage
 from ragcore.domain.documents import Chunk, DocumentRecord
-from ragcore.domain.errors import JobNotFoundError
+from ragcore.domain.errors import InvalidDocumentError, JobNotFoundError
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, can_transition
 from ragcore.domain.retrieval import SearchQuery
-from ragcore.ports import Claim, ClaimOutcome, StopRequest
+from ragcore.domain.tenancy import split
+from ragcore.ports import BlobHead, Claim, ClaimOutcome, PresignedPost, StopRequest
 
 
 class InMemoryJobStore:
@@ -185,9 +187,24 @@ class InMemoryDocumentStore:
         self.records: dict[tuple[str, str], DocumentRecord] = {}
         self.locks: dict[tuple[str, str], str] = {}
         self.uploads: dict[str, dict] = {}
+        self.collections: dict[str | None, set[str]] = {}  # per tenant
 
     def put(self, record: DocumentRecord) -> None:
         self.records[(record.collection, record.document_id)] = record
+
+    def admit(self, record: DocumentRecord, max_documents: int) -> bool:
+        held = sum(1 for c, _ in self.records if c == record.collection)
+        if (record.collection, record.document_id) not in self.records and held >= max_documents:
+            return False
+        self.put(record)
+        return True
+
+    def claim_collection(self, collection: str, max_collections: int, existing: bool) -> bool:
+        names = self.collections.setdefault(split(collection)[0], set())
+        if collection not in names and not existing and len(names) >= max_collections:
+            return False
+        names.add(collection)
+        return True
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
         return self.records.get((collection, document_id))
@@ -226,20 +243,30 @@ class InMemoryDocumentStore:
 
 
 class InMemoryBlobStore:
+    """Like S3: an ETag per write, reads pinned to one, and a presigned form's signed bound."""
+
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.posts: dict[str, tuple[str, int]] = {}  # key: (content type, max bytes) signed
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.blobs[key] = data
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, etag: str | None = None) -> bytes:
+        if etag is not None and _etag(self.blobs[key]) != etag:
+            raise InvalidDocumentError(f"the uploaded file {key!r} was replaced after its upload was completed")
         return self.blobs[key]
 
-    def size(self, key: str) -> int | None:
-        return len(self.blobs[key]) if key in self.blobs else None
+    def head(self, key: str) -> BlobHead | None:
+        return BlobHead(len(self.blobs[key]), _etag(self.blobs[key])) if key in self.blobs else None
 
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
-        return f"https://blobs.invalid/{key}"
+    def presign_post(self, key: str, content_type: str, max_bytes: int, expires_seconds: int) -> PresignedPost:
+        self.posts[key] = (content_type, max_bytes)
+        return PresignedPost("https://blobs.invalid/", {"key": key, "Content-Type": content_type})
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.md5(data).hexdigest() + '"'
 
 
 class ScriptedChat:

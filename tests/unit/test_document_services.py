@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ragcore.domain.documents import DocumentStatus
@@ -23,13 +25,14 @@ from tests.support.fakes import (
 )
 
 TEXT = b"# Skerry Point\n\nThe light was first lit in 1874."
+LIMITS = service.DocumentLimits(max_upload_bytes=10_000, max_collections=3, max_documents=100)
 
 
 class World:
-    def __init__(self, queue_error: Exception | None = None) -> None:
+    def __init__(self, queue_error: Exception | None = None, limits: service.DocumentLimits = LIMITS) -> None:
         self.jobs, self.queue = InMemoryJobStore(), RecordingQueue(error=queue_error)
         self.documents, self.blobs, self.index = InMemoryDocumentStore(), InMemoryBlobStore(), RecordingIndex()
-        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs, 600)
+        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs, 600, limits)
         self.worker = DocumentJobPorts(self.jobs, self.documents, self.blobs, KeywordEmbedder(), self.index, 10_000)
 
     def submit(self, text: bytes = TEXT, document_id: str = "skerry") -> str:
@@ -125,23 +128,87 @@ def test_an_upload_ticket_reserves_an_id_and_completing_it_queues_the_ingest() -
     world = World()
     ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
     assert ticket.content_type == "text/markdown" and ticket.document_id
+    # The form is signed for this key, this type and at most the upload limit.
+    key = f"uploads/{ticket.upload_id}"
+    assert ticket.form.fields["key"] == key and world.blobs.posts[key] == ("text/markdown", 10_000)
     with pytest.raises(service.UploadIncompleteError):
-        service.complete_upload(ticket.upload_id, 10_000, world.api)
-    world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
-    with pytest.raises(service.TooLargeError):
-        service.complete_upload(ticket.upload_id, 10, world.api)
-    record, job = service.complete_upload(ticket.upload_id, 10_000, world.api)
+        service.complete_upload(ticket.upload_id, world.api)
+    world.blobs.put(key, TEXT, "text/markdown")
+    record, job = service.complete_upload(ticket.upload_id, world.api)
     assert record.document_id == ticket.document_id and record.size_bytes == len(TEXT)
     assert world.run(job.job_id) is Outcome.FINISHED
+
+
+def test_completing_an_upload_larger_than_the_limit_is_refused() -> None:
+    world = World(limits=service.DocumentLimits(max_upload_bytes=10, max_collections=3, max_documents=100))
+    ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
+    world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
+    with pytest.raises(service.TooLargeError):
+        service.complete_upload(ticket.upload_id, world.api)
+    assert world.queue.sent == []
 
 
 def test_completing_an_upload_twice_is_refused() -> None:
     world = World()
     ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
     world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
-    service.complete_upload(ticket.upload_id, 10_000, world.api)
+    service.complete_upload(ticket.upload_id, world.api)
     with pytest.raises(service.UploadCompletedError):
-        service.complete_upload(ticket.upload_id, 10_000, world.api)
+        service.complete_upload(ticket.upload_id, world.api)
+
+
+def test_a_file_written_to_the_upload_url_after_complete_is_never_ingested() -> None:
+    world = World()
+    ticket = service.create_upload(UploadCreate(filename="log.md", document_id="log"), world.api)
+    world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
+    _, job = service.complete_upload(ticket.upload_id, world.api)
+    world.blobs.put(f"uploads/{ticket.upload_id}", b"# Replaced\n\nSomething else.", "text/markdown")
+    assert world.run(job.job_id) is Outcome.FAILED
+    assert "replaced after its upload was completed" in (world.jobs.get(job.job_id).error or "")
+    assert ("default", "log") not in world.index.live
+
+
+def _in(collection: str, fields: DocumentFields | UploadCreate | None = None) -> Any:
+    """``fields`` as the API hands them on: in a tenant's scoped collection."""
+    return (fields or DocumentFields()).model_copy(update={"collection": collection})
+
+
+def test_a_new_collection_past_the_tenants_cap_is_refused_with_nothing_queued() -> None:
+    world = World()
+    for name in ("a", "b", "c"):
+        service.submit_file(_in(f"acme~{name}"), TEXT, "a.md", "text/markdown", world.api)
+    sent = len(world.queue.sent)
+    with pytest.raises(service.CollectionLimitError):
+        service.submit_file(_in("acme~d"), TEXT, "a.md", "text/markdown", world.api)
+    with pytest.raises(service.CollectionLimitError):
+        service.create_upload(_in("acme~d", UploadCreate(filename="log.md")), world.api)
+    assert len(world.queue.sent) == sent and not world.documents.list("acme~d", 0, 1)[1]
+    # Its known collections still take documents, and another tenant has its own cap.
+    service.submit_file(_in("acme~a"), TEXT, "a.md", "text/markdown", world.api)
+    service.submit_file(_in("other~d"), TEXT, "a.md", "text/markdown", world.api)
+
+
+def test_a_new_document_in_a_full_collection_is_refused_but_a_replacement_is_not() -> None:
+    world = World(limits=service.DocumentLimits(max_upload_bytes=10_000, max_collections=3, max_documents=2))
+    world.submit(document_id="one")
+    world.submit(document_id="two")
+    sent = len(world.queue.sent)
+    with pytest.raises(service.DocumentLimitError):
+        world.submit(document_id="three")
+    with pytest.raises(service.DocumentLimitError):
+        service.create_upload(UploadCreate(filename="log.md"), world.api)
+    assert len(world.queue.sent) == sent and world.documents.get("default", "three") is None
+    world.submit(b"new text", document_id="two")  # a replacement takes no new place
+
+
+def test_an_upload_completed_into_a_collection_filled_meanwhile_is_refused() -> None:
+    world = World(limits=service.DocumentLimits(max_upload_bytes=10_000, max_collections=3, max_documents=1))
+    ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
+    world.submit(document_id="first")
+    world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
+    with pytest.raises(service.DocumentLimitError):
+        service.complete_upload(ticket.upload_id, world.api)
+    assert world.jobs.jobs.get(ticket.upload_id) is None
 
 
 def test_the_worker_refuses_a_file_grown_past_the_limit_after_completion() -> None:

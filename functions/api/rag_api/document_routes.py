@@ -33,6 +33,8 @@ UploadId = Annotated[str, Path(pattern=JOB_ID_PATTERN.pattern)]
 MAX_LIST_OFFSET = 1_000_000_000
 
 _FIELDS = DocumentFields.model_json_schema()["properties"]
+_CAPS = ("a new collection past the tenant's cap (`too_many_collections`, MAX_COLLECTIONS_PER_TENANT) or a "
+         "new document in a full collection (`too_many_documents`, MAX_DOCUMENTS_PER_COLLECTION)")
 
 
 def _form_part(name: str) -> dict[str, Any]:
@@ -77,10 +79,13 @@ _BODY_DOC = {
 
 
 def _ports(container: Container, key: ApiKey | None) -> service.DocumentPorts:
+    s = container.settings
+    limits = service.DocumentLimits(s.max_upload_bytes, s.max_collections_per_tenant,
+                                    s.max_documents_per_collection)
     return service.DocumentPorts(
         jobs=container.job_store, queue=container.queue,
         documents=container.document_store, blobs=container.blob_store,
-        deadline_seconds=container.settings.document_job_deadline_seconds, owner=owner_of(key),
+        deadline_seconds=s.document_job_deadline_seconds, limits=limits, owner=owner_of(key),
     )
 
 
@@ -153,8 +158,9 @@ async def _read_request(request: Request, limit: int) -> tuple[DocumentFields, b
     "/documents",
     status_code=202,
     response_model=DocumentAccepted,
-    responses=responses(*KEYED, *JSON_BODY, s415="Neither JSON nor multipart/form-data, or a file type "
-                                                 "that is not read (.txt, .md, .html, .pdf)"),
+    responses=responses(*KEYED, *JSON_BODY, 409, s415="Neither JSON nor multipart/form-data, or a file type "
+                                                      "that is not read (.txt, .md, .html, .pdf)",
+                        s409=_CAPS),
     summary="Add or replace a document: JSON text or an uploaded file; ingested by the worker",
     openapi_extra=_BODY_DOC,
 )
@@ -171,10 +177,11 @@ async def add_document(request: Request, container: ContainerDep, key: Caller) -
     "/documents/uploads",
     status_code=201,
     response_model=UploadTicketView,
-    responses=responses(*KEYED, *JSON_BODY, s415="The body is not JSON, or the file's type is not read "
-                                                 "(.txt, .md, .html, .pdf)"),
+    responses=responses(*KEYED, *JSON_BODY, 409, s415="The body is not JSON, or the file's type is not read "
+                                                      "(.txt, .md, .html, .pdf)",
+                        s409=_CAPS),
     dependencies=[Depends(require_json)],
-    summary="Get a presigned URL for a file too large to send to the API",
+    summary="Get a presigned POST (size-bounded form upload) for a file too large to send to the API",
 )
 async def create_upload(
     body: Annotated[UploadCreate, Body(openapi_examples={"pdf": {"summary": "a PDF too large to send inline",
@@ -183,8 +190,8 @@ async def create_upload(
 ) -> UploadTicketView:
     ticket = service.create_upload(in_scope(body, key), _ports(container, key))
     return UploadTicketView(
-        upload_id=ticket.upload_id, document_id=ticket.document_id, url=ticket.url, method="PUT",
-        headers={"Content-Type": ticket.content_type}, expires_in=ticket.expires_in,
+        upload_id=ticket.upload_id, document_id=ticket.document_id, url=ticket.form.url, method="POST",
+        fields=ticket.form.fields, max_bytes=ticket.max_bytes, expires_in=ticket.expires_in,
         complete=f"{base_path(request)}/documents/uploads/{ticket.upload_id}/complete",
     )
 
@@ -195,8 +202,8 @@ async def create_upload(
     response_model=DocumentAccepted,
     responses=responses(
         *KEYED, 404, 409, 413, 422,
-        s409="The file has not been uploaded yet (`upload_incomplete`), or the upload was completed "
-             "already (`upload_already_completed`)",
+        s409="The file has not been uploaded yet (`upload_incomplete`), the upload was completed "
+             "already (`upload_already_completed`), or " + _CAPS,
         s413="The uploaded file is larger than the upload limit",
     ),
     summary="Queue the ingestion of a file uploaded to its presigned URL",
@@ -204,8 +211,7 @@ async def create_upload(
 async def complete_upload(
     upload_id: UploadId, request: Request, container: ContainerDep, key: Caller
 ) -> DocumentAccepted:
-    ports = _ports(container, key)
-    record, job = service.complete_upload(upload_id, container.settings.max_upload_bytes, ports)
+    record, job = service.complete_upload(upload_id, _ports(container, key))
     return _accepted(record, job, request, key)
 
 

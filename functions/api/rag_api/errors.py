@@ -26,6 +26,8 @@ from ragcore.domain.errors import (
 )
 from ragcore.services.auth import RateLimitedError, UnauthorizedError
 from ragcore.services.documents import (
+    CollectionLimitError,
+    DocumentLimitError,
     TooLargeError,
     UploadCompletedError,
     UploadIncompleteError,
@@ -47,7 +49,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The body is not valid JSON (or not UTF-8)",
     401: "No API key, or one that is unknown or revoked",
     404: "No such job, document or upload (another tenant's is not found either)",
-    409: "The request conflicts with the state of the job or upload; `message` says how",
+    409: "The request conflicts with the state of the job or upload, or would pass the tenant's cap on "
+         "collections or documents; `message` says how",
     413: "The body (or the uploaded file) is too large",
     415: "The body is not of a type the route reads",
     422: "A field or parameter is not valid; `details` says which and why",
@@ -120,6 +123,8 @@ def core_error_response(exc: RagError) -> JSONResponse:
                 UploadIncompleteError: (409, "upload_incomplete"),
                 UploadNotFoundError: (404, "upload_not_found"),
                 UploadCompletedError: (409, "upload_already_completed"),
+                CollectionLimitError: (409, "too_many_collections"),
+                DocumentLimitError: (409, "too_many_documents"),
             }.get(type(exc), (422, "invalid_document"))
             return error_response(status, code, str(exc))
         case UnauthorizedError():

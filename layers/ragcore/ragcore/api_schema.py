@@ -236,23 +236,28 @@ class DocumentAccepted(BaseModel):
 
 
 class UploadTicketView(BaseModel):
-    """PUT the file to ``url`` with ``headers``, then POST to ``complete``."""
+    """POST ``fields`` and then the file, as ``multipart/form-data`` (the file part last, named
+    ``file``), to ``url``; then POST to ``complete``. The form's signed policy bounds the file
+    to ``max_bytes``: S3 refuses a larger one (``EntityTooLarge``)."""
 
     model_config = ConfigDict(json_schema_extra={
         "examples": [{
-            "upload_id": _JOB_ID, "document_id": "annual-report", "method": "PUT",
-            "url": "https://ragcore-documents.s3.amazonaws.com/uploads/3f2b...?X-Amz-Signature=...",
-            "headers": {"Content-Type": "application/pdf"}, "expires_in": 900,
-            "complete": f"/documents/uploads/{_JOB_ID}/complete",
+            "upload_id": _JOB_ID, "document_id": "annual-report", "method": "POST",
+            "url": "https://s3.eu-west-1.amazonaws.com/ragcore-documents",
+            "fields": {"key": f"uploads/{_JOB_ID}", "Content-Type": "application/pdf",
+                       "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-credential": "...",
+                       "x-amz-date": "20260101T000000Z", "policy": "eyJ...", "x-amz-signature": "..."},
+            "max_bytes": 52428800, "expires_in": 900, "complete": f"/documents/uploads/{_JOB_ID}/complete",
         }],
     })
 
     upload_id: str
     document_id: str
     url: str
-    method: Literal["PUT"]
-    headers: dict[str, str]
-    expires_in: int = Field(description="seconds the URL stays valid")
+    method: Literal["POST"]
+    fields: dict[str, str] = Field(description="form fields to send, as they are, before the file")
+    max_bytes: int = Field(description="the largest file the form accepts")
+    expires_in: int = Field(description="seconds the form stays valid")
     complete: str
 
 

@@ -176,6 +176,11 @@ class DocumentStore(Protocol):
     """The registry of documents per collection (what ``GET /documents`` lists)."""
 
     def put(self, record: DocumentRecord) -> None: ...
+    def admit(self, record: DocumentRecord, max_documents: int) -> bool:
+        """``put``, unless the document is new and its collection holds ``max_documents``: atomic."""
+    def claim_collection(self, collection: str, max_collections: int, existing: bool) -> bool:
+        """Counts ``collection`` among its tenant's; False if it is new and the tenant has
+        ``max_collections`` (``existing``: it holds documents already, so it is not new). Atomic."""
     def get(self, collection: str, document_id: str) -> DocumentRecord | None: ...
     def list(self, collection: str, offset: int, limit: int) -> tuple[list[DocumentRecord], int]: ...
     def delete(self, collection: str, document_id: str) -> None: ...
@@ -188,13 +193,31 @@ class DocumentStore(Protocol):
     def load_upload(self, upload_id: str) -> dict | None: ...
 
 
+@dataclass(frozen=True)
+class BlobHead:
+    size: int
+    etag: str  # names this content: a later write of the key gets another
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """A form upload: POST ``fields`` then the file (``multipart/form-data``) to ``url``. The
+    signed policy holds the key, the content type and the size range, so S3 refuses the rest."""
+
+    url: str
+    fields: dict[str, str]
+
+
 class BlobStore(Protocol):
     """Raw uploaded files (S3): the worker ingests from here."""
 
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def size(self, key: str) -> int | None: ...
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str: ...
+    def get(self, key: str, etag: str | None = None) -> bytes:
+        """``etag``: only that content; a changed file raises ``InvalidDocumentError``."""
+    def head(self, key: str) -> BlobHead | None: ...
+    def presign_post(
+        self, key: str, content_type: str, max_bytes: int, expires_seconds: int
+    ) -> PresignedPost: ...
 
 
 class ChatModel(Protocol):

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ragcore.domain.errors import DependencyUnavailableError, InvalidDocumentError
+from ragcore.ports import BlobHead, PresignedPost
 
 
 @contextmanager
@@ -18,6 +19,10 @@ def _s3_errors(key: str) -> Iterator[None]:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "404"):
             raise InvalidDocumentError(f"the uploaded file {key!r} is missing") from exc
+        if code in ("PreconditionFailed", "412"):  # a read pinned to an ETag: see ``get``
+            raise InvalidDocumentError(
+                f"the uploaded file {key!r} was replaced after its upload was completed; upload it again"
+            ) from exc
         raise DependencyUnavailableError("s3", code or type(exc).__name__) from exc
     except BotoCoreError as exc:
         raise DependencyUnavailableError("s3", type(exc).__name__) from exc
@@ -34,21 +39,27 @@ class S3BlobStore:
         with _s3_errors(key):
             self._client.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, etag: str | None = None) -> bytes:
+        """``etag`` (If-Match): the content ``complete`` checked, never a later write of the key."""
+        pinned = {"IfMatch": etag} if etag else {}
         with _s3_errors(key):
-            return self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            return self._client.get_object(Bucket=self._bucket, Key=key, **pinned)["Body"].read()
 
-    def size(self, key: str) -> int | None:
+    def head(self, key: str) -> BlobHead | None:
         try:
             with _s3_errors(key):
-                return int(self._client.head_object(Bucket=self._bucket, Key=key)["ContentLength"])
+                answer = self._client.head_object(Bucket=self._bucket, Key=key)
         except InvalidDocumentError:
             return None
+        return BlobHead(int(answer["ContentLength"]), answer["ETag"])
 
-    def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
-        # Content-Type is signed: the client must send the same header with the PUT.
-        return self._client.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
-            ExpiresIn=expires_seconds,
-        )
+    def presign_post(self, key: str, content_type: str, max_bytes: int, expires_seconds: int) -> PresignedPost:
+        """A presigned POST, not a PUT: its policy's ``content-length-range`` makes S3 itself
+        refuse a larger (or empty) file, which a presigned PUT cannot say."""
+        conditions = [{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]]
+        with _s3_errors(key):
+            post = self._client.generate_presigned_post(
+                self._bucket, key, Fields={"Content-Type": content_type}, Conditions=conditions,
+                ExpiresIn=expires_seconds,
+            )
+        return PresignedPost(post["url"], post["fields"])

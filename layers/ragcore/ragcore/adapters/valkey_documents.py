@@ -7,6 +7,9 @@ document and its collection's index together, and the MGET that reads a page, ru
 cluster (ElastiCache Serverless) as on one server. Collection names cannot hold braces
 (``domain/tenancy.py``).
 
+A tenant's collections are a set, ``ragcore:collections:{<tenant>}`` (one key, so one slot),
+that caps how many it may have; each new name costs an index shard.
+
 The per-document lock serialises the jobs that write one document's chunks (an ingest and a
 delete, or two ingests), which the queue may deliver in any order and at the same time.
 """
@@ -19,6 +22,7 @@ from typing import Any
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.documents import DocumentRecord
+from ragcore.domain.tenancy import split
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,24 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 _DELETE_LUA = """
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+# ``_PUT_LUA`` for a document being added: refused (0) when it is new and its collection is
+# full. One script on the collection's slot, so two concurrent adds cannot both take the last place.
+_ADMIT_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+# A tenant's collection names: a known one (or ARGV[3] '1', one that already holds documents,
+# from before the set existed) is admitted, a new one only while the set is under ARGV[2].
+_CLAIM_COLLECTION_LUA = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if ARGV[3] ~= '1' and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
 """
 # One page of a collection's ids and its size, from the same moment.
 _PAGE_LUA = "return {redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2]), redis.call('ZCARD', KEYS[1])}"
@@ -82,6 +104,8 @@ class ValkeyDocumentStore:
         self._put = client.register_script(_PUT_LUA)
         self._delete = client.register_script(_DELETE_LUA)
         self._page = client.register_script(_PAGE_LUA)
+        self._admit = client.register_script(_ADMIT_LUA)
+        self._claim_collection = client.register_script(_CLAIM_COLLECTION_LUA)
 
     def _doc_key(self, collection: str, document_id: str) -> str:
         return doc_key(self._prefix, collection, document_id)
@@ -96,6 +120,18 @@ class ValkeyDocumentStore:
         keys = [self._doc_key(record.collection, record.document_id), self._index_key(record.collection)]
         with valkey_errors():
             self._put(keys=keys, args=[record.model_dump_json(), repr(record.created_at), record.document_id])
+
+    def admit(self, record: DocumentRecord, max_documents: int) -> bool:
+        keys = [self._doc_key(record.collection, record.document_id), self._index_key(record.collection)]
+        args = [record.model_dump_json(), repr(record.created_at), record.document_id, max_documents]
+        with valkey_errors():
+            return bool(self._admit(keys=keys, args=args))
+
+    def claim_collection(self, collection: str, max_collections: int, existing: bool) -> bool:
+        tenant, _ = split(collection)  # None with auth off: one set for all
+        key = f"{self._prefix}collections:{_tag(tenant or '')}"
+        with valkey_errors():
+            return bool(self._claim_collection(keys=[key], args=[collection, max_collections, int(existing)]))
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
         with valkey_errors():

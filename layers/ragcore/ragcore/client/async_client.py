@@ -118,7 +118,7 @@ class AsyncClient(Described):
         ticket = await self._send(calls.create_upload(filename, **fields))
         async with httpx.AsyncClient(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
-                response = await plain.send(calls.put_upload(ticket, data))
+                response = await plain.send(calls.post_upload(ticket, data, filename))
             except httpx.RequestError as exc:
                 raise calls.UPLOADED.failure(exc) from exc
         calls.UPLOADED.answer(response)

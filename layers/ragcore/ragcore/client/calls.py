@@ -117,9 +117,10 @@ def complete_upload(upload_id: str) -> Call[DocumentAccepted]:
                 replayable=backoff.before_route)
 
 
-def put_upload(ticket: UploadTicketView, data: bytes) -> httpx.Request:
-    """The file's PUT to its presigned URL: sent without the API's key, which S3 must not see."""
-    return httpx.Request(ticket.method, ticket.url, content=data, headers=ticket.headers)
+def post_upload(ticket: UploadTicketView, data: bytes, filename: str) -> httpx.Request:
+    """The file's form POST to its presigned URL (fields first, the file last, as S3 requires):
+    sent without the API's key, which S3 must not see."""
+    return httpx.Request(ticket.method, ticket.url, data=ticket.fields, files={"file": (filename, data)})
 
 
 def _stored(response: httpx.Response) -> None:
@@ -127,8 +128,8 @@ def _stored(response: httpx.Response) -> None:
         raise error_from_response(response)
 
 
-# How the PUT's answer and its httpx errors are read: like an API call's, named for the URL.
-UPLOADED: Call[None] = Call("PUT", "the upload URL", _stored)
+# How the POST's answer and its httpx errors are read: like an API call's, named for the URL.
+UPLOADED: Call[None] = Call("POST", "the upload URL", _stored)
 
 
 def chat_answer(answer: JobResult, job_id: str) -> ResultView:

@@ -123,7 +123,7 @@ class Client(Described):
         ticket = self._send(calls.create_upload(filename, **fields))
         with httpx.Client(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
-                response = plain.send(calls.put_upload(ticket, data))
+                response = plain.send(calls.post_upload(ticket, data, filename))
             except httpx.RequestError as exc:
                 raise calls.UPLOADED.failure(exc) from exc
         calls.UPLOADED.answer(response)

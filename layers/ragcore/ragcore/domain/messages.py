@@ -172,6 +172,9 @@ class IngestRequest(BaseModel):
     collection: ScopedCollection
     document_id: str
     blob_key: str
+    # A presigned upload's ETag when it was completed: the worker reads only that content. None
+    # for a file the API stored itself (no one else can write its key) and for older jobs.
+    blob_etag: str | None = None
     filename: str | None
     content_type: str
     title: str | None = None

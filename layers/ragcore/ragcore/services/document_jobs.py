@@ -75,14 +75,14 @@ def _ingest(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, 
         record = _current(ports.documents, request.collection, request.document_id, job)
         if record is None:
             return {**outcome, "action": "superseded"}
-        size = ports.blobs.size(request.blob_key)
-        if size is None or size > ports.max_bytes:
+        head = ports.blobs.head(request.blob_key)
+        if head is None or head.size > ports.max_bytes:
             raise InvalidDocumentError(
-                "the uploaded file is missing" if size is None
-                else f"the file is {size} bytes; the limit is {ports.max_bytes}"
+                "the uploaded file is missing" if head is None
+                else f"the file is {head.size} bytes; the limit is {ports.max_bytes}"
             )
         document = document_from_bytes(
-            ports.blobs.get(request.blob_key),
+            ports.blobs.get(request.blob_key, request.blob_etag),
             request.content_type,
             document_id=request.document_id,
             fallback_title=(request.filename or request.document_id).rsplit(".", 1)[0],

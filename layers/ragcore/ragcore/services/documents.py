@@ -26,10 +26,20 @@ from ragcore.domain.messages import (
     SavedUpload,
     UploadCreate,
 )
-from ragcore.ports import BlobStore, DocumentStore, JobQueue, JobStore
+from ragcore.ports import BlobStore, DocumentStore, JobQueue, JobStore, PresignedPost
 from ragcore.services.parsing import content_type_for
 
 UPLOAD_URL_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    """What one tenant's adds may cost: an upload's size (signed into its URL), its number of
+    collections (each an index shard) and of documents per collection (config.py)."""
+
+    max_upload_bytes: int
+    max_collections: int
+    max_documents: int
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class DocumentPorts:
     documents: DocumentStore
     blobs: BlobStore
     deadline_seconds: float  # of each document job (see ``Job.deadline_at``)
+    limits: DocumentLimits
     owner: str | None = None  # the caller's tenant, recorded on the jobs
 
 
@@ -46,8 +57,9 @@ class DocumentPorts:
 class UploadTicket:
     upload_id: str
     document_id: str
-    url: str
+    form: PresignedPost
     content_type: str
+    max_bytes: int
     expires_in: int
 
 
@@ -67,12 +79,21 @@ class TooLargeError(InvalidDocumentError):
     pass
 
 
+class CollectionLimitError(InvalidDocumentError):
+    """The tenant has ``max_collections`` collections; this would be a new one."""
+
+
+class DocumentLimitError(InvalidDocumentError):
+    """The collection holds ``max_documents``; this would be a new document."""
+
+
 def submit_file(
     fields: DocumentFields, data: bytes, filename: str | None, content_type: str, ports: DocumentPorts
 ) -> tuple[DocumentRecord, Job]:
     """A file sent in the request itself: stored first, then queued like an upload."""
     if not data.strip():
         raise InvalidDocumentError("the document is empty")
+    _check_room(fields.collection, fields.document_id, ports)
     job_id = new_job_id()
     blob_key = _blob_key(job_id)
     ports.blobs.put(blob_key, data, content_type)
@@ -80,19 +101,25 @@ def submit_file(
 
 
 def create_upload(request: UploadCreate, ports: DocumentPorts) -> UploadTicket:
-    """A presigned PUT for files too large for the API; the client then calls ``complete_upload``."""
+    """A presigned POST for files too large for the API, bounded in size by its signed policy;
+    the client then calls ``complete_upload``. The caps are checked now, before the client
+    sends the file, and again (atomically) when it completes."""
     content_type = content_type_for(request.filename, request.content_type)
+    _check_room(request.collection, request.document_id, ports)
     upload_id = new_job_id()
     saved = SavedUpload.model_validate({
         **request.model_dump(), "document_id": request.document_id or new_document_id(),
         "content_type": content_type, "owner": ports.owner,
     })
-    url = ports.blobs.presign_put(_blob_key(upload_id), content_type, UPLOAD_URL_SECONDS)
+    max_bytes = ports.limits.max_upload_bytes
+    form = ports.blobs.presign_post(_blob_key(upload_id), content_type, max_bytes, UPLOAD_URL_SECONDS)
     ports.documents.save_upload(upload_id, saved.model_dump(), UPLOAD_URL_SECONDS + 3600)
-    return UploadTicket(upload_id, str(saved.document_id), url, content_type, UPLOAD_URL_SECONDS)
+    return UploadTicket(upload_id, str(saved.document_id), form, content_type, max_bytes, UPLOAD_URL_SECONDS)
 
 
-def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
+def complete_upload(upload_id: str, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
+    """Queues the file as it is now: its ETag goes on the job, so a write to the upload URL
+    after this (it stays valid for its 15 minutes) is never what the worker ingests."""
     saved = ports.documents.load_upload(upload_id)
     upload = SavedUpload.model_validate(saved) if saved is not None else None
     if upload is None or upload.owner != ports.owner:  # another tenant's is not found either
@@ -104,12 +131,14 @@ def complete_upload(upload_id: str, max_bytes: int, ports: DocumentPorts) -> tup
     else:
         raise UploadCompletedError(f"upload {upload_id!r} was completed already; its job is {upload_id}")
     blob_key = _blob_key(upload_id)
-    size = ports.blobs.size(blob_key)
-    if size is None:
-        raise UploadIncompleteError("the file has not been uploaded yet: PUT it to the upload URL first")
-    if size > max_bytes:
-        raise TooLargeError(f"the file is {size} bytes; the limit is {max_bytes}")
-    return _queue_ingest(upload, blob_key, upload.filename, upload.content_type, size, ports, upload_id)
+    head = ports.blobs.head(blob_key)
+    if head is None:
+        raise UploadIncompleteError("the file has not been uploaded yet: POST it to the upload URL first")
+    if head.size > ports.limits.max_upload_bytes:  # the policy's bound, checked again
+        raise TooLargeError(f"the file is {head.size} bytes; the limit is {ports.limits.max_upload_bytes}")
+    _check_room(upload.collection, upload.document_id, ports)
+    return _queue_ingest(upload, blob_key, upload.filename, upload.content_type, head.size, ports, upload_id,
+                         blob_etag=head.etag)
 
 
 def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
@@ -132,11 +161,13 @@ def _queue_ingest(
     size: int,
     ports: DocumentPorts,
     job_id: str,
+    blob_etag: str | None = None,
 ) -> tuple[DocumentRecord, Job]:
     document_id = fields.document_id or new_document_id()
     request = IngestRequest(
         collection=fields.collection, document_id=document_id, blob_key=blob_key, filename=filename,
         content_type=content_type, title=fields.title, source=fields.source, metadata=fields.metadata,
+        blob_etag=blob_etag,
     )
     job = new_job("ingest", request.model_dump(), ports.deadline_seconds, job_id, owner=ports.owner)
     previous = ports.documents.get(fields.collection, document_id)
@@ -165,6 +196,25 @@ def mark_document_failed(documents: DocumentStore, job: Job, error: str) -> None
         }))
 
 
+def _check_room(collection: str, document_id: str | None, ports: DocumentPorts) -> None:
+    """Refuses a new collection past the tenant's cap (atomically: the claim is one script) and,
+    early, a new document in a full collection (``_register_and_send`` decides atomically)."""
+    known = document_id is not None and ports.documents.get(collection, document_id) is not None
+    _, held = ports.documents.list(collection, 0, 1)
+    if not ports.documents.claim_collection(collection, ports.limits.max_collections, existing=held > 0):
+        raise CollectionLimitError(
+            f"this key's tenant has {ports.limits.max_collections} collections, the most it may have; "
+            "add documents to one of those"
+        )
+    if not known and held >= ports.limits.max_documents:
+        raise _full(ports)
+
+
+def _full(ports: DocumentPorts) -> DocumentLimitError:
+    return DocumentLimitError(f"the collection holds {ports.limits.max_documents} documents, the most it may "
+                              "hold; delete some or use another collection")
+
+
 def _blob_key(upload_id: str) -> str:
     """Uploads live under ``uploads/`` (the prefix the template's IAM and lifecycle rule use),
     keyed by the id of the job that ingests them."""
@@ -175,9 +225,12 @@ def _register_and_send(
     job: Job, kind: JobKind, previous: DocumentRecord | None, updated: DocumentRecord, ports: DocumentPorts
 ) -> None:
     """Job and registry first, message last; if the send fails both are put back as they were,
-    so nothing is left waiting for a job that will never run."""
+    so nothing is left waiting for a job that will never run. A new document in a full
+    collection is refused here, atomically, with nothing queued."""
     ports.jobs.create(job)
-    ports.documents.put(updated)
+    if not ports.documents.admit(updated, ports.limits.max_documents):  # new, and the collection is full
+        ports.jobs.delete(job.job_id)
+        raise _full(ports)
     try:
         ports.queue.send(JobMessage(job_id=job.job_id, kind=kind))
     except DependencyUnavailableError:
