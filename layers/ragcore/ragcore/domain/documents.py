@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, StringConstraints
 # same content twice writes the same points instead of duplicates.
 _CHUNK_NAMESPACE = uuid.UUID("6f1d5a80-4c1e-4b8e-9f57-3c1f0e6b2a11")
 # Bump when chunking changes, so unchanged documents are re-chunked rather than skipped.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # 3: headings and chunks bounded (issue 15)
 
 DOCUMENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 DocumentId = Annotated[str, StringConstraints(pattern=DOCUMENT_ID_PATTERN.pattern)]
