@@ -26,6 +26,53 @@ class ServiceStartError(RuntimeError):
     pass
 
 
+def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
+    """Refuses to start when a port a service needs is taken (``ports``: by what needs it).
+    Otherwise the service's own bind fails, and the readiness check would accept whichever
+    process answers there: another stack's Valkey and queues. The probe sets SO_REUSEADDR
+    as the servers do, so a port in TIME_WAIT after a restart counts as free."""
+    taken = []
+    for what, port in ports.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                taken.append(f"{host}:{port} ({what})")
+    if taken:
+        raise ServiceStartError(
+            f"port(s) in use by another process: {', '.join(taken)}; stop it or choose other ports"
+        )
+
+
+def _listening_sockets(port: int) -> set[str]:
+    """The inodes of the TCP sockets listening on ``port``, from Linux's /proc/net tables."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def _group_sockets(pgid: int) -> set[str]:
+    """The inodes of the sockets held by the processes of group ``pgid`` (a service and what
+    it spawned: each starts in a session of its own)."""
+    inodes: set[str] = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or os.getpgid(int(entry.name)) != pgid:
+                continue
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:["):-1])
+        except OSError:  # it exited meanwhile, or is not ours to read
+            continue
+    return inodes
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, log_path: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,6 +120,16 @@ class ManagedProcess:
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def ensure_listener(self, port: int) -> None:
+        """For a readiness check that got an answer on ``port``: raises unless this service
+        still runs and (on Linux) it or a child of it is what listens there."""
+        if not self.running():
+            raise ServiceStartError(f"{self.name} exited; see {self.log_path}")
+        if sys.platform == "linux" and not _listening_sockets(port) & _group_sockets(self.pid):
+            raise ServiceStartError(
+                f"port {port} answers, but not from the {self.name} this stack started (pid {self.pid})"
+            )
 
     @property
     def pid(self) -> int:
@@ -140,7 +197,10 @@ class ValkeyService(ManagedProcess):
                 raise ServiceStartError(f"valkey-server exited; see {self.log_path.parent / 'valkey.log'}")
             with socket.create_connection(self._address, timeout=1) as conn:
                 conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                if not conn.recv(16).startswith(b"+PONG"):
+                    return False
+            self.ensure_listener(self._address[1])
+            return True
 
         wait_until(ready, 15, "Valkey", self.log_path)
         if self.cluster:
@@ -208,6 +268,7 @@ class LocalStackService(ManagedProcess):
         }
         super().__init__("localstack", [str(python), "-m", "localstack.runtime.main"], env, data_dir / "localstack.log")
         self.url = f"http://{host}:{port}"
+        self._port = port
 
     def wait_ready(self, timeout: float = 90) -> None:
         def ready() -> bool:
@@ -215,6 +276,7 @@ class LocalStackService(ManagedProcess):
                 raise ServiceStartError(f"LocalStack exited; see {self.log_path}")
             with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=2) as r:  # noqa: S310
                 services = json.load(r)["services"]
+            self.ensure_listener(self._port)
             return services.get("sqs") in ("available", "running")
 
         wait_until(ready, timeout, "LocalStack", self.log_path)
@@ -233,12 +295,16 @@ class LlmService(ManagedProcess):
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         super().__init__("llm", command, env, log_dir / "llm.log")
         self.base_url = f"http://{host}:{port}/v1"
+        self._port = port
 
     def wait_ready(self, timeout: float = 120) -> None:
         def ready() -> bool:
             if not self.running():
                 raise ServiceStartError(f"the LLM server exited; see {self.log_path}")
-            return _http_ok(f"{self.base_url}/models")
+            if not _http_ok(f"{self.base_url}/models"):
+                return False
+            self.ensure_listener(self._port)
+            return True
 
         wait_until(ready, timeout, "LLM server", self.log_path)
 

@@ -23,7 +23,13 @@ from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.handlers import invoke, load_handler
 from ragcore.local.http_gateway import HttpGateway
 from ragcore.local.metrics_endpoint import ENDPOINTS as METRICS_ENDPOINTS
-from ragcore.local.processes import LOCAL_LLM_ALIAS, LlmService, LocalStackService, ValkeyService
+from ragcore.local.processes import (
+    LOCAL_LLM_ALIAS,
+    LlmService,
+    LocalStackService,
+    ValkeyService,
+    ensure_ports_free,
+)
 from ragcore.local.sqs_poller import SqsPoller
 from ragcore.local.template import Template, load_template
 
@@ -90,6 +96,7 @@ class DevStack:
     def start(self) -> None:
         o = self.options
         data = o.data_dir.resolve()
+        ensure_ports_free(o.host, self._ports())
         localstack = LocalStackService(o.localstack_python, o.host, o.localstack_port, data / "localstack")
         localstack.start()
         self._cleanup.callback(localstack.stop)
@@ -136,6 +143,16 @@ class DevStack:
         if o.serve:
             _build_vector_indexes(data / "qdrant")
             self._serve(localstack.url)
+
+    def _ports(self) -> dict[str, int]:
+        """The ports this stack will listen on, by service and the setting that moves it."""
+        o = self.options
+        ports = {"Valkey, DEV_VALKEY_PORT": o.valkey_port, "LocalStack, DEV_LOCALSTACK_PORT": o.localstack_port}
+        if o.with_llm:
+            ports["LLM server, DEV_LLM_PORT"] = o.llm_port
+        if o.serve:
+            ports["API gateway, DEV_API_PORT"] = o.api_port
+        return ports
 
     def _sqs(self, endpoint: str) -> Any:
         return self._client("sqs", endpoint)
