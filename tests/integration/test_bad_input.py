@@ -360,7 +360,9 @@ def test_metadata_the_index_cannot_store_is_422(path: str, body: str, reject: Re
 @pytest.mark.parametrize(
     "metadata", ['{"n": %s}' % BEYOND_INT64, TOO_DEEP, "[" * 100_000, '{"n": 1%s}' % ("0" * 5000)]
 )
-def test_metadata_form_fields_the_index_or_the_parser_cannot_take_are_422(metadata: str, reject: Reject) -> None:
+def test_metadata_form_fields_the_index_or_the_parser_cannot_take_are_422(
+    metadata: str, reject: Reject
+) -> None:
     # The last two raised RecursionError and ValueError (int digits) in json.loads: a 500.
     ev = event("POST", "/documents", *multipart({"metadata": metadata}))
     assert invalid_fields(reject, ev) == ["metadata"]

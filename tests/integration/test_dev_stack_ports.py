@@ -50,7 +50,8 @@ def test_a_taken_port_stops_the_stack_before_anything_starts(
 ) -> None:
     port = occupied.getsockname()[1]
     before = _children()
-    with pytest.raises(ServiceStartError, match=rf"in use by another process: 127\.0\.0\.1:{port} \({named}\)"):
+    refusal = rf"in use by another process: 127\.0\.0\.1:{port} \({named}\)"
+    with pytest.raises(ServiceStartError, match=refusal):
         with DevStack(free_stack_options(tmp_path, **{option: port})):
             pass
     assert _children() == before
@@ -64,8 +65,9 @@ def test_a_service_that_answers_from_another_process_is_not_ready(tmp_path: Path
     ours = ManagedProcess("valkey", ["sleep", "30"], dict(os.environ), tmp_path / "ours.log")
     ours.start()
     try:
-        with pytest.raises(ServiceStartError, match=rf"port {other._address[1]} answers, but not from the valkey"):
-            ours.ensure_listener(other._address[1])
+        port = other._address[1]
+        with pytest.raises(ServiceStartError, match=rf"port {port} answers, but not from the valkey"):
+            ours.ensure_listener(port)
     finally:
         ours.stop()
         other.stop()

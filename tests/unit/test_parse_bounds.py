@@ -42,6 +42,12 @@ def test_a_pdf_that_needs_more_memory_than_allowed_is_refused() -> None:
         parse(bomb, PDF, ParseLimits(pdf_memory_mb=256))
 
 
+def test_a_stream_that_inflates_past_pypdfs_own_limit_is_too_large_not_unreadable() -> None:
+    bomb = make_shared_stream_pdf(80_000_000)  # ~80 kB on disk; was "could not be read" (422)
+    with pytest.raises(DocumentTooLargeError, match=r"too_large \(413\): a stream in the PDF inflates past"):
+        parse(bomb, PDF)
+
+
 def test_pages_are_counted_before_any_is_read(eight_pages: bytes) -> None:
     started = time.monotonic()
     with pytest.raises(DocumentTooLargeError, match=r"8 pages; the limit is 4 \(MAX_DOCUMENT_PAGES\)"):
@@ -64,7 +70,8 @@ def test_chunks_per_document_are_bounded_before_any_is_embedded() -> None:
     text = "\n\n".join(f"# Part {n}\n\nShort." for n in range(30))
     document = SourceDocument(document_id="many", title="t", text=text, source="s")
     assert len(chunks_of(document, "v", max_chunks=30)) == 30
-    with pytest.raises(DocumentTooLargeError, match=r"'many' makes 30 chunks; the limit is 29 \(MAX_DOCUMENT_CHUNKS\)"):
+    too_many = r"'many' makes 30 chunks; the limit is 29 \(MAX_DOCUMENT_CHUNKS\)"
+    with pytest.raises(DocumentTooLargeError, match=too_many):
         chunks_of(document, "v", max_chunks=29)
 
 

@@ -147,7 +147,9 @@ class DevStack:
     def _ports(self) -> dict[str, int]:
         """The ports this stack will listen on, by service and the setting that moves it."""
         o = self.options
-        ports = {"Valkey, DEV_VALKEY_PORT": o.valkey_port, "LocalStack, DEV_LOCALSTACK_PORT": o.localstack_port}
+        ports = {
+            "Valkey, DEV_VALKEY_PORT": o.valkey_port, "LocalStack, DEV_LOCALSTACK_PORT": o.localstack_port,
+        }
         if o.with_llm:
             ports["LLM server, DEV_LLM_PORT"] = o.llm_port
         if o.serve:

@@ -44,7 +44,8 @@ def chunks_of(document: SourceDocument, version: str, max_chunks: int | None = N
     max_chunks = max_chunks or limits_from(get_settings()).max_chunks
     if len(pieces) > max_chunks:
         raise DocumentTooLargeError(
-            f"{document.document_id!r} makes {len(pieces)} chunks; the limit is {max_chunks} (MAX_DOCUMENT_CHUNKS)"
+            f"{document.document_id!r} makes {len(pieces)} chunks; "
+            f"the limit is {max_chunks} (MAX_DOCUMENT_CHUNKS)"
         )
     return [
         Chunk(

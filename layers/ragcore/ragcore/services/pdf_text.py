@@ -24,32 +24,33 @@ from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError
 _MB = 1024 * 1024
 
 
-def extract(data: bytes, max_pages: int, max_chars: int, seconds: float, memory_mb: int) -> tuple[list[str], str | None]:
+def extract(
+    data: bytes, max_pages: int, max_chars: int, seconds: float, memory_mb: int
+) -> tuple[list[str], str | None]:
     """(each page's text, the title) of a PDF, or the bound it broke."""
     # The child imports ragcore from wherever this process does (a Lambda layer, a checkout).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    command = [sys.executable, "-m", __name__, str(max_pages), str(max_chars), str(memory_mb)]
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", __name__, str(max_pages), str(max_chars), str(memory_mb)],
-            input=data, capture_output=True, timeout=seconds, env=env, check=False,
-        )
+        done = subprocess.run(command, input=data, capture_output=True, timeout=seconds, env=env, check=False)
     except subprocess.TimeoutExpired as exc:  # run() has killed and reaped the child
-        raise DocumentTooLargeError(f"the PDF took more than {seconds:g} s to read (PDF_PARSE_SECONDS)") from exc
+        reason = f"the PDF took more than {seconds:g} s to read (PDF_PARSE_SECONDS)"
+        raise DocumentTooLargeError(reason) from exc
     try:
         reply: dict[str, Any] = json.loads(done.stdout)
     except ValueError:  # killed, or a crash before it could answer
         reply = {"error": "memory" if done.returncode < 0 else "crash"}
-    match reply.get("error"):
-        case None:
-            return reply["pages"], reply["title"]
-        case "memory":
-            raise DocumentTooLargeError(f"the PDF needs more than {memory_mb} MB to read (PDF_PARSE_MEMORY_MB)")
-        case "pages":
-            raise DocumentTooLargeError(f"the PDF has {reply['pages']} pages; the limit is {max_pages} (MAX_DOCUMENT_PAGES)")
-        case "chars":
-            raise DocumentTooLargeError(f"the PDF's text is longer than {max_chars} characters (MAX_DOCUMENT_CHARS)")
-        case _:
-            raise InvalidDocumentError(f"the PDF could not be read ({reply.get('detail', 'the reader crashed')})")
+    if "error" not in reply:
+        return reply["pages"], reply["title"]
+    too_large = {
+        "memory": f"the PDF needs more than {memory_mb} MB to read (PDF_PARSE_MEMORY_MB)",
+        "pages": f"the PDF has {reply.get('pages')} pages; the limit is {max_pages} (MAX_DOCUMENT_PAGES)",
+        "chars": f"the PDF's text is longer than {max_chars} characters (MAX_DOCUMENT_CHARS)",
+        "inflate": f"a stream in the PDF inflates past pypdf's limit ({reply.get('detail')})",
+    }.get(reply["error"])
+    if too_large:
+        raise DocumentTooLargeError(too_large)
+    raise InvalidDocumentError(f"the PDF could not be read ({reply.get('detail', 'the reader crashed')})")
 
 
 def _read(data: bytes, max_pages: int, max_chars: int) -> dict[str, Any]:
@@ -69,9 +70,13 @@ def _read(data: bytes, max_pages: int, max_chars: int) -> dict[str, Any]:
 
 
 def _main(max_pages: int, max_chars: int, memory_mb: int) -> None:
+    from pypdf.errors import LimitReachedError
+
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * _MB, memory_mb * _MB))
     try:
         reply = _read(sys.stdin.buffer.read(), max_pages, max_chars)
+    except LimitReachedError as exc:  # pypdf's own bound on a stream's inflated size (75 MB)
+        reply = {"error": "inflate", "detail": str(exc)[:200]}
     except MemoryError:
         reply = {"error": "memory"}
     except Exception as exc:  # a malformed file pypdf chokes on is the file's fault: 422
