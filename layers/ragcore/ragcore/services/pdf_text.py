@@ -19,8 +19,6 @@ import subprocess
 import sys
 from typing import Any
 
-from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError
-
 _MB = 1024 * 1024
 
 
@@ -28,6 +26,10 @@ def extract(
     data: bytes, max_pages: int, max_chars: int, seconds: float, memory_mb: int
 ) -> tuple[list[str], str | None]:
     """(each page's text, the title) of a PDF, or the bound it broke."""
+    # Imported here, not at the top: the child runs this module, and needs only pypdf (its
+    # import is most of the child's ~0.2 s start; ragcore's errors would add 0.1 s).
+    from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError
+
     # The child imports ragcore from wherever this process does (a Lambda layer, a checkout).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     command = [sys.executable, "-m", __name__, str(max_pages), str(max_chars), str(memory_mb)]
