@@ -15,6 +15,7 @@ import pytest
 from ragcore.adapters.valkey_client import connect
 from ragcore.bootstrap import reset_container
 from tests.integration.test_documents import LIGHTHOUSE, settle
+from tests.integration.test_tenancy import Client, client, keys_on  # noqa: F401 (fixtures)
 from tests.support.api import local_api
 from tests.support.workers import Workers
 
@@ -112,3 +113,14 @@ def test_an_upload_completed_after_its_collection_filled_is_409(api: httpx.Clien
     late = api.post(ticket["complete"])
     assert late.status_code == 409 and late.json()["error"]["code"] == "too_many_documents"
     assert api.get("/documents/late").status_code == 404 and _queued(sqs, queue) == 2
+
+
+def test_each_tenant_has_its_own_collection_cap(client: Client) -> None:  # noqa: F811 (the fixture)
+    alice, _ = client("alice")
+    bob, _ = client("bob")
+    for collection in ("first", "second"):
+        assert alice.post("/documents", json={"text": LIGHTHOUSE, "collection": collection}).status_code == 202
+    third = alice.post("/documents", json={"text": LIGHTHOUSE, "collection": "third"})
+    assert third.status_code == 409 and third.json()["error"]["code"] == "too_many_collections"
+    for collection in ("first", "third"):  # bob's names are his own, counted apart
+        assert bob.post("/documents", json={"text": LIGHTHOUSE, "collection": collection}).status_code == 202
