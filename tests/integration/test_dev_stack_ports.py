@@ -57,6 +57,22 @@ def test_a_taken_port_stops_the_stack_before_anything_starts(
     assert _children() == before
 
 
+def test_another_stacks_valkey_on_the_port_is_refused_not_used(tmp_path: Path) -> None:
+    """The finding itself: a Valkey that answers PING on our port is another stack's, and the
+    stack must not start on it (before, its readiness check took that PONG for its own)."""
+    other = ValkeyService("127.0.0.1", free_port(), tmp_path / "other")
+    other.start()
+    try:
+        port = other._address[1]
+        before = _children()
+        with pytest.raises(ServiceStartError, match=rf"127\.0\.0\.1:{port} \(Valkey, DEV_VALKEY_PORT\)"):
+            with DevStack(free_stack_options(tmp_path / "ours", valkey_port=port, with_llm=False)):
+                pass
+        assert _children() == before and other.running()  # the other stack's Valkey is untouched
+    finally:
+        other.stop()
+
+
 def test_a_service_that_answers_from_another_process_is_not_ready(tmp_path: Path) -> None:
     """The race the port check leaves: another process binds between the check and the
     service's own bind. A live child that does not listen there is not taken for ready."""

@@ -91,6 +91,19 @@ def test_the_largest_question_with_multibyte_passages_stays_within_the_default_b
     assert prompt.passages  # the question leaves room for passages
 
 
+def test_a_best_passage_larger_than_the_room_left_is_cut_to_fit_not_dropped() -> None:
+    """The smallest budget, the longest question and the largest passage bound: the best
+    passage alone does not fit whole, and is cut to what is left rather than leaving the LLM
+    with no passage."""
+    limits = PromptLimits(budget_tokens=10_000, passage_tokens=100_000)
+    prompt = build_prompt("😀" * 2000, [passage(1, "A" * 50_000), passage(2)], limits)
+    assert estimate_tokens(prompt.messages) <= limits.budget_tokens
+    assert prompt.passages == [passage(1, "A" * 50_000)]
+    assert prompt.truncated is not None
+    assert (prompt.truncated.passages_cut, prompt.truncated.passages_dropped) == (1, 1)
+    assert "(none found)" not in prompt.messages[-1]["content"]
+
+
 def test_the_estimate_is_an_upper_bound_of_utf8_bytes() -> None:
     messages = [{"role": "user", "content": "é😀"}]
     assert estimate_tokens(messages) >= len("é😀".encode())

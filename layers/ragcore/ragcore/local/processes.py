@@ -48,8 +48,10 @@ def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
 def _listening_sockets(port: int) -> set[str]:
     """The inodes of the TCP sockets listening on ``port``, from Linux's /proc/net tables."""
     inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if not table.exists():  # no IPv6 on this host (ipv6.disable=1)
+            continue
+        for line in table.read_text().splitlines()[1:]:
             fields = line.split()
             if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
                 inodes.add(fields[9])
@@ -283,14 +285,16 @@ class LocalStackService(ManagedProcess):
 
 
 class LlmService(ManagedProcess):
-    def __init__(self, python: Path, host: str, port: int, threads: int, log_dir: Path) -> None:
+    def __init__(
+        self, python: Path, host: str, port: int, threads: int, log_dir: Path, context_tokens: int = 4096
+    ) -> None:
         if not python.exists():
             raise ServiceStartError(f"llama.cpp server not installed at {python}; run `make setup`")
         model = _smollm2_path(python)
         command = [
             str(python), "-m", "llama_cpp.server", "--model", str(model),
             "--model_alias", LOCAL_LLM_ALIAS, "--host", host, "--port", str(port),
-            "--n_threads", str(threads), "--n_ctx", "4096", "--interrupt_requests", "false",
+            "--n_threads", str(threads), "--n_ctx", str(context_tokens), "--interrupt_requests", "false",
         ]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         super().__init__("llm", command, env, log_dir / "llm.log")

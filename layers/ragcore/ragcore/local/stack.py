@@ -54,6 +54,12 @@ class StackOptions:
     with_llm: bool = True
     serve: bool = True  # run the HTTP gateway and the SQS poller, not just the services
     visibility_timeout: int | None = None  # tests shorten the template's value
+    # The local model's context: the largest prompt the token budget lets through plus the
+    # answer (LLM_PROMPT_TOKEN_BUDGET + LLM_MAX_TOKENS), so no admitted prompt overflows it.
+    llm_context_tokens: int = (
+        Settings.model_fields["llm_prompt_token_budget"].default
+        + Settings.model_fields["llm_max_tokens"].default
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> "StackOptions":
@@ -67,6 +73,7 @@ class StackOptions:
             localstack_python=settings.dev_localstack_python,
             llm_python=settings.dev_llm_python,
             llm_threads=settings.dev_llm_threads,
+            llm_context_tokens=settings.llm_prompt_token_budget + settings.llm_max_tokens,
             region=settings.aws_region,
         )
         values.update(overrides)
@@ -102,7 +109,9 @@ class DevStack:
         self._cleanup.callback(localstack.stop)
         llm = None
         if o.with_llm:
-            llm = LlmService(o.llm_python, o.host, o.llm_port, o.llm_threads, data / "logs")
+            llm = LlmService(
+                o.llm_python, o.host, o.llm_port, o.llm_threads, data / "logs", o.llm_context_tokens
+            )
             llm.start()
             self._cleanup.callback(llm.stop)
         valkey = ValkeyService(o.host, o.valkey_port, data / "valkey")

@@ -30,11 +30,17 @@ def extract(
     # import is most of the child's ~0.2 s start; ragcore's errors would add 0.1 s).
     from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError
 
-    # The child imports ragcore from wherever this process does (a Lambda layer, a checkout).
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    command = [sys.executable, "-m", __name__, str(max_pages), str(max_chars), str(memory_mb)]
+    # The child reads an attacker's file, so it gets no more than it needs: ragcore from
+    # wherever this process imports it (a Lambda layer, a checkout), and none of this process's
+    # environment (in Lambda that holds the function's AWS credentials); -P keeps the working
+    # directory off its path; its stderr (a traceback) is dropped, not buffered without bound.
+    env = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "PATH": os.environ.get("PATH", "")}
+    command = [sys.executable, "-P", "-m", __name__, str(max_pages), str(max_chars), str(memory_mb)]
     try:
-        done = subprocess.run(command, input=data, capture_output=True, timeout=seconds, env=env, check=False)
+        done = subprocess.run(
+            command, input=data, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=seconds, env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:  # run() has killed and reaped the child
         reason = f"the PDF took more than {seconds:g} s to read (PDF_PARSE_SECONDS)"
         raise DocumentTooLargeError(reason) from exc

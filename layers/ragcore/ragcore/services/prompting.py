@@ -22,6 +22,8 @@ SNIPPET_CHARS = 300
 # 5 tokens a message, OpenAI 3-4).
 MESSAGE_OVERHEAD_TOKENS = 8
 _ZERO_WIDTH_SPACE = "\u200b"
+_ELLIPSIS = '…"'  # closes a cut passage
+_LABEL_BYTES = len("[1] \n\n")
 # Chat-template special tokens a tokenizer may read as turn markers when it meets them in text:
 # ChatML, GPT and Llama 3 (<|im_start|>, <|endoftext|>, <|eot_id|>, DeepSeek's full-width bars),
 # Llama 2 and Gemma (<s>, <<SYS>>, <start_of_turn>), Mistral ([INST], [SYSTEM_PROMPT]). A zero-width
@@ -77,7 +79,8 @@ def build_prompt(query: str, passages: list[Passage], limits: PromptLimits = Pro
     """Each passage is cut to ``passage_tokens``; then passages are taken in rank order while
     they fit in what the budget leaves after the rest of the prompt, and the first that does not
     fit is dropped with all below it (lower-ranked passages are the least useful, and the
-    citation numbers stay the ranks). The question always goes in whole: at most 2,000
+    citation numbers stay the ranks); only the best passage, if it alone does not fit, is cut
+    to what is left instead. The question always goes in whole: at most 2,000
     characters (8,000 bytes), it fits the default budget with room for passages."""
     question = f"\n\nQuestion: {neutralised(query)}"
     room = limits.budget_tokens - estimate_tokens(_messages(f"Passages:\n{question}"))
@@ -87,6 +90,11 @@ def build_prompt(query: str, passages: list[Passage], limits: PromptLimits = Pro
         whole = _quoted(passage.text)
         text = _cut(whole, limits.passage_tokens)
         cost = len(f"[{len(quoted) + 1}] {text}\n\n".encode())
+        if cost > room and not quoted and room > _LABEL_BYTES + len(_ELLIPSIS.encode()):
+            # The best passage alone is larger than what is left (a long question under a
+            # small budget): cut it to fit rather than send the LLM no passage at all.
+            text = _cut(whole, room - _LABEL_BYTES)
+            cost = len(f"[1] {text}\n\n".encode())
         if cost > room:
             break
         room -= cost
@@ -133,8 +141,7 @@ def _cut(quoted: str, max_bytes: int) -> str:
     """A quoted passage of at most ``max_bytes``, closed by an ellipsis and its quote if cut."""
     if len(quoted.encode()) <= max_bytes:
         return quoted
-    tail = '…"'
-    return quoted.encode()[: max_bytes - len(tail.encode())].decode("utf-8", "ignore") + tail
+    return quoted.encode()[: max_bytes - len(_ELLIPSIS.encode())].decode("utf-8", "ignore") + _ELLIPSIS
 
 
 def sources_of(passages: list[Passage]) -> list[Source]:
