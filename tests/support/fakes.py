@@ -243,7 +243,8 @@ class InMemoryDocumentStore:
 
 
 class InMemoryBlobStore:
-    """Like S3: an ETag per write, reads pinned to one, and a presigned form's signed bound."""
+    """Like S3: an ETag per write, reads and server-side copies pinned to one, and a presigned
+    form's signed bound."""
 
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
@@ -256,6 +257,17 @@ class InMemoryBlobStore:
         if etag is not None and _etag(self.blobs[key]) != etag:
             raise InvalidDocumentError(f"the uploaded file {key!r} was replaced after its upload was completed")
         return self.blobs[key]
+
+    def copy(self, source: str, target: str, etag: str) -> str:
+        if source not in self.blobs:
+            raise InvalidDocumentError(f"the uploaded file {source!r} is missing")
+        if _etag(self.blobs[source]) != etag:  # CopySourceIfMatch
+            raise InvalidDocumentError(f"the uploaded file {source!r} changed while it was being completed")
+        self.blobs[target] = self.blobs[source]
+        return _etag(self.blobs[target])
+
+    def delete(self, key: str) -> None:
+        self.blobs.pop(key, None)
 
     def head(self, key: str) -> BlobHead | None:
         return BlobHead(len(self.blobs[key]), _etag(self.blobs[key])) if key in self.blobs else None

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from ragcore.domain.documents import DocumentStatus
-from ragcore.domain.errors import DependencyUnavailableError, DocumentNotFoundError, JobBusyError
+from ragcore.domain.errors import (
+    DependencyUnavailableError,
+    DocumentNotFoundError,
+    InvalidDocumentError,
+    JobBusyError,
+)
 from ragcore.domain.messages import DocumentFields, JobMessage, UploadCreate
 from ragcore.services import documents as service
 from ragcore.domain.budget import Budget
@@ -157,15 +162,39 @@ def test_completing_an_upload_twice_is_refused() -> None:
         service.complete_upload(ticket.upload_id, world.api)
 
 
-def test_a_file_written_to_the_upload_url_after_complete_is_never_ingested() -> None:
+def test_a_file_written_to_the_upload_url_after_complete_changes_nothing() -> None:
     world = World()
     ticket = service.create_upload(UploadCreate(filename="log.md", document_id="log"), world.api)
     world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
     _, job = service.complete_upload(ticket.upload_id, world.api)
-    world.blobs.put(f"uploads/{ticket.upload_id}", b"# Replaced\n\nSomething else.", "text/markdown")
-    assert world.run(job.job_id) is Outcome.FAILED
-    assert "replaced after its upload was completed" in (world.jobs.get(job.job_id).error or "")
-    assert ("default", "log") not in world.index.live
+    # The checked file was copied where no form can write, and the form's object deleted.
+    assert job.request["blob_key"] == f"completed/{ticket.upload_id}"
+    assert world.blobs.blobs[f"completed/{ticket.upload_id}"] == TEXT
+    assert f"uploads/{ticket.upload_id}" not in world.blobs.blobs
+    replay = b"# Replaced\n\nSomething else."
+    world.blobs.put(f"uploads/{ticket.upload_id}", replay, "text/markdown")  # the form POSTed again
+    assert world.run(job.job_id) is Outcome.FINISHED
+    assert ("default", "log") in world.index.live
+    texts = " ".join(chunk.text for chunk in world.index.chunks["default"].values())
+    assert "Something else" not in texts and texts.strip()
+
+
+def test_a_file_changed_between_the_size_check_and_the_copy_is_not_queued() -> None:
+    world = World()
+    ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
+    key = f"uploads/{ticket.upload_id}"
+    world.blobs.put(key, TEXT, "text/markdown")
+    real_head = world.blobs.head
+
+    def head_then_replay(k: str):  # type: ignore[no-untyped-def]
+        answer = real_head(k)
+        world.blobs.put(key, b"x" * 20_000, "text/markdown")  # a POST racing ``complete``
+        return answer
+
+    world.blobs.head = head_then_replay  # type: ignore[method-assign]
+    with pytest.raises(InvalidDocumentError, match="changed while it was being completed"):
+        service.complete_upload(ticket.upload_id, world.api)
+    assert world.queue.sent == [] and f"completed/{ticket.upload_id}" not in world.blobs.blobs
 
 
 def _in(collection: str, fields: DocumentFields | UploadCreate | None = None) -> Any:

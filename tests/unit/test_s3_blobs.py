@@ -10,10 +10,12 @@ import time
 from datetime import datetime, timezone
 
 import boto3
+import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
 from ragcore.adapters.s3_blobs import S3BlobStore
+from ragcore.domain.errors import InvalidDocumentError
 
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -42,6 +44,21 @@ def test_a_pinned_read_asks_s3_for_that_etag_only() -> None:
         stub.add_response("get_object", {"Body": _Body(b"x")},
                           {"Bucket": "docs", "Key": "uploads/job-1", "IfMatch": '"abc"'})
         assert S3BlobStore(client, "docs").get("uploads/job-1", '"abc"') == b"x"
+
+
+def test_complete_copies_the_upload_only_if_it_is_still_the_checked_one() -> None:
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response("copy_object", {"CopyObjectResult": {"ETag": '"abc"'}}, {
+            "Bucket": "docs", "Key": "completed/job-1",
+            "CopySource": {"Bucket": "docs", "Key": "uploads/job-1"},
+            "CopySourceIfMatch": '"abc"', "MetadataDirective": "COPY",
+        })
+        stub.add_client_error("copy_object", "PreconditionFailed", http_status_code=412)
+        store = S3BlobStore(client, "docs")
+        assert store.copy("uploads/job-1", "completed/job-1", '"abc"') == '"abc"'
+        with pytest.raises(InvalidDocumentError, match="changed while it was being completed"):
+            store.copy("uploads/job-1", "completed/job-1", '"abc"')
 
 
 class _Body:

@@ -214,6 +214,10 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
     def get(self, key: str, etag: str | None = None) -> bytes:
         """``etag``: only that content; a changed file raises ``InvalidDocumentError``."""
+    def copy(self, source: str, target: str, etag: str) -> str:
+        """Server-side copy of ``source`` only if its ETag is still ``etag`` (else
+        ``InvalidDocumentError``); returns the copy's ETag."""
+    def delete(self, key: str) -> None: ...
     def head(self, key: str) -> BlobHead | None: ...
     def presign_post(
         self, key: str, content_type: str, max_bytes: int, expires_seconds: int

@@ -45,6 +45,27 @@ class S3BlobStore:
         with _s3_errors(key):
             return self._client.get_object(Bucket=self._bucket, Key=key, **pinned)["Body"].read()
 
+    def copy(self, source: str, target: str, etag: str) -> str:
+        """A server-side CopyObject of ``source`` as it was when its ETag was ``etag``
+        (CopySourceIfMatch; anything else raises ``InvalidDocumentError``); the copy's ETag."""
+        try:
+            with _s3_errors(source):
+                answer = self._client.copy_object(
+                    Bucket=self._bucket, Key=target, CopySource={"Bucket": self._bucket, "Key": source},
+                    CopySourceIfMatch=etag, MetadataDirective="COPY",
+                )
+        except InvalidDocumentError as exc:
+            if "replaced" not in str(exc):
+                raise
+            raise InvalidDocumentError(
+                f"the uploaded file {source!r} changed while it was being completed; complete it again"
+            ) from exc
+        return str(answer["CopyObjectResult"]["ETag"])
+
+    def delete(self, key: str) -> None:
+        with _s3_errors(key):
+            self._client.delete_object(Bucket=self._bucket, Key=key)
+
     def head(self, key: str) -> BlobHead | None:
         try:
             with _s3_errors(key):

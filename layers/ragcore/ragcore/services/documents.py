@@ -118,8 +118,11 @@ def create_upload(request: UploadCreate, ports: DocumentPorts) -> UploadTicket:
 
 
 def complete_upload(upload_id: str, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
-    """Queues the file as it is now: its ETag goes on the job, so a write to the upload URL
-    after this (it stays valid for its 15 minutes) is never what the worker ingests."""
+    """Queues the file as it is now: it is copied server-side (only if its ETag is still the
+    one whose size was checked) to ``completed/<upload_id>``, a key no upload form can write,
+    and the worker reads that copy. A POST of the form after this (it stays valid for its
+    15 minutes; a presigned POST cannot be revoked) only recreates ``uploads/<upload_id>``,
+    an orphan the bucket's lifecycle rule expires: it changes neither the document nor the job."""
     saved = ports.documents.load_upload(upload_id)
     upload = SavedUpload.model_validate(saved) if saved is not None else None
     if upload is None or upload.owner != ports.owner:  # another tenant's is not found either
@@ -137,8 +140,15 @@ def complete_upload(upload_id: str, ports: DocumentPorts) -> tuple[DocumentRecor
     if head.size > ports.limits.max_upload_bytes:  # the policy's bound, checked again
         raise TooLargeError(f"the file is {head.size} bytes; the limit is {ports.limits.max_upload_bytes}")
     _check_room(upload.collection, upload.document_id, ports)
-    return _queue_ingest(upload, blob_key, upload.filename, upload.content_type, head.size, ports, upload_id,
-                         blob_etag=head.etag)
+    completed_key = _completed_key(upload_id)
+    etag = ports.blobs.copy(blob_key, completed_key, head.etag)  # exactly what was size-checked
+    queued = _queue_ingest(upload, completed_key, upload.filename, upload.content_type, head.size, ports,
+                           upload_id, blob_etag=etag)
+    try:  # only now: had queueing failed, ``complete`` could be called again
+        ports.blobs.delete(blob_key)
+    except (DependencyUnavailableError, InvalidDocumentError):
+        pass  # best effort: the lifecycle rule expires it, and nothing reads it any more
+    return queued
 
 
 def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tuple[DocumentRecord, Job]:
@@ -219,6 +229,12 @@ def _blob_key(upload_id: str) -> str:
     """Uploads live under ``uploads/`` (the prefix the template's IAM and lifecycle rule use),
     keyed by the id of the job that ingests them."""
     return f"uploads/{upload_id}"
+
+
+def _completed_key(upload_id: str) -> str:
+    """A completed upload's copy: under ``completed/``, which no presigned form is signed for
+    (each form's policy holds its exact ``uploads/`` key); expired by its own lifecycle rule."""
+    return f"completed/{upload_id}"
 
 
 def _register_and_send(
