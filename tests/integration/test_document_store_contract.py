@@ -18,6 +18,8 @@ from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from tests.support.fakes import InMemoryDocumentStore
 from tests.support.valkey_cluster import VALKEY_FIXTURES, keys_per_node
 
+UNCAPPED = 1_000_000_000  # a collection cap no test here reaches, where entries are seeded
+
 
 def _valkey_store(url: str) -> ValkeyDocumentStore:
     return ValkeyDocumentStore(connect(url, timeout_seconds=5), prefix=f"test:{uuid.uuid4().hex[:8]}:")
@@ -43,7 +45,7 @@ def record(document_id: str, collection: str = "default", job_id: str = "job-1",
 
 def test_put_then_get_round_trips(store: Any) -> None:
     stored = record("skerry", title="Skerry Point", chunks=3)
-    store.put(stored)
+    store.admit(stored, UNCAPPED)
     assert store.get("default", "skerry") == stored
     assert store.get("default", "missing") is None
     assert store.get("other", "skerry") is None
@@ -51,8 +53,8 @@ def test_put_then_get_round_trips(store: Any) -> None:
 
 def test_a_list_is_one_collections_page_oldest_first_with_the_total(store: Any) -> None:
     for i in (3, 1, 4, 0, 2):
-        store.put(record(f"doc-{i}", created_at=100.0 + i))
-    store.put(record("elsewhere", collection="other"))
+        store.admit(record(f"doc-{i}", created_at=100.0 + i), UNCAPPED)
+    store.admit(record("elsewhere", collection="other"), UNCAPPED)
     page, total = store.list("default", 1, 2)
     assert [r.document_id for r in page] == ["doc-1", "doc-2"] and total == 5
     everything, _ = store.list("default", 0, 50)
@@ -62,16 +64,16 @@ def test_a_list_is_one_collections_page_oldest_first_with_the_total(store: Any) 
 
 
 def test_putting_a_document_again_replaces_its_entry_and_keeps_one_place_in_the_list(store: Any) -> None:
-    store.put(record("a", created_at=1.0))
-    store.put(record("b", created_at=2.0))
-    store.put(record("a", created_at=3.0, status=DocumentStatus.INGESTING))
+    store.admit(record("a", created_at=1.0), UNCAPPED)
+    store.admit(record("b", created_at=2.0), UNCAPPED)
+    store.admit(record("a", created_at=3.0, status=DocumentStatus.INGESTING), UNCAPPED)
     page, total = store.list("default", 0, 10)
     assert [(r.document_id, r.status) for r in page] == [("b", "ready"), ("a", "ingesting")] and total == 2
 
 
 def test_delete_removes_the_entry_and_its_place_in_the_list(store: Any) -> None:
-    store.put(record("a", created_at=1.0))
-    store.put(record("b", created_at=2.0))
+    store.admit(record("a", created_at=1.0), UNCAPPED)
+    store.admit(record("b", created_at=2.0), UNCAPPED)
     store.delete("default", "a")
     store.delete("default", "never-there")
     assert store.get("default", "a") is None
@@ -79,7 +81,7 @@ def test_delete_removes_the_entry_and_its_place_in_the_list(store: Any) -> None:
 
 
 def test_only_the_newest_job_may_replace_or_remove_an_entry(store: Any) -> None:
-    store.put(record("doc", job_id="newer", status=DocumentStatus.INGESTING))
+    store.admit(record("doc", job_id="newer", status=DocumentStatus.INGESTING), UNCAPPED)
     assert not store.replace_if("default", "doc", "older", record("doc", job_id="older"))
     assert store.get("default", "doc").job_id == "newer"
     done = record("doc", job_id="newer", created_at=5.0, chunks=2)
@@ -92,7 +94,7 @@ def test_only_the_newest_job_may_replace_or_remove_an_entry(store: Any) -> None:
 
 
 def test_of_many_concurrent_replacements_only_the_owning_jobs_go_in(store: Any) -> None:
-    store.put(record("doc", job_id="owner"))
+    store.admit(record("doc", job_id="owner"), UNCAPPED)
     attempts = [record("doc", job_id="owner" if i % 2 else f"other-{i}", created_at=float(i)) for i in range(20)]
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda r: store.replace_if("default", "doc", r.job_id, r), attempts))
@@ -102,8 +104,8 @@ def test_of_many_concurrent_replacements_only_the_owning_jobs_go_in(store: Any) 
 
 def test_tenant_scoped_collections_and_every_legal_document_id(store: Any) -> None:
     odd = "a.b_c:d@e-f"
-    store.put(record(odd, collection="t0~default"))
-    store.put(record(odd, collection="t1~default", job_id="job-2"))
+    store.admit(record(odd, collection="t0~default"), UNCAPPED)
+    store.admit(record(odd, collection="t1~default", job_id="job-2"), UNCAPPED)
     assert store.get("t0~default", odd).job_id == "job-1" and store.get("t1~default", odd).job_id == "job-2"
     assert store.list("t0~default", 0, 5)[1] == 1 and store.get("default", odd) is None
 
@@ -141,7 +143,7 @@ def test_a_collections_keys_share_one_slot_and_collections_spread_over_shards(th
     client, prefix = store._client, store._prefix
     for c in range(24):
         for d in range(3):
-            store.put(record(f"doc-{d}", collection=f"c{c}", created_at=float(d)))
+            store.admit(record(f"doc-{d}", collection=f"c{c}", created_at=float(d)), UNCAPPED)
         slots = {client.keyslot(k) for k in client.scan_iter(match=f"{prefix}doc*:{{c{c}}}*", count=500)}
         assert len(slots) == 1  # the three entries and the index
         assert [r.document_id for r in store.list(f"c{c}", 0, 10)[0]] == ["doc-0", "doc-1", "doc-2"]

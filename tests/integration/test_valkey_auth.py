@@ -41,7 +41,7 @@ def test_every_store_works_as_the_restricted_user(restricted_user: str) -> None:
     assert container.job_store.finish(job.job_id, claim.attempt, {"answer": "a"}) is not None
     record = DocumentRecord(document_id="d", collection="c", status=DocumentStatus.READY, job_id=job.job_id,
                             created_at=1.0, updated_at=1.0)
-    container.document_store.put(record)
+    container.document_store.admit(record, max_documents=1)
     assert container.document_store.lock("c", "d", job.job_id, 10)
     container.document_store.unlock("c", "d", job.job_id)
     key, _ = create_key(container.key_store, container.api_key_pepper, "k")

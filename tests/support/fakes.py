@@ -189,14 +189,11 @@ class InMemoryDocumentStore:
         self.uploads: dict[str, dict] = {}
         self.collections: dict[str | None, set[str]] = {}  # per tenant
 
-    def put(self, record: DocumentRecord) -> None:
-        self.records[(record.collection, record.document_id)] = record
-
     def admit(self, record: DocumentRecord, max_documents: int) -> bool:
         held = sum(1 for c, _ in self.records if c == record.collection)
         if (record.collection, record.document_id) not in self.records and held >= max_documents:
             return False
-        self.put(record)
+        self.records[(record.collection, record.document_id)] = record
         return True
 
     def claim_collection(self, collection: str, max_collections: int, existing: bool) -> bool:

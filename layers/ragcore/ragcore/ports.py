@@ -175,9 +175,9 @@ class VectorIndex(Protocol):
 class DocumentStore(Protocol):
     """The registry of documents per collection (what ``GET /documents`` lists)."""
 
-    def put(self, record: DocumentRecord) -> None: ...
     def admit(self, record: DocumentRecord, max_documents: int) -> bool:
-        """``put``, unless the document is new and its collection holds ``max_documents``: atomic."""
+        """Stores the entry (and lists it in its collection), unless the document is new and its
+        collection holds ``max_documents`` already: atomic."""
     def claim_collection(self, collection: str, max_collections: int, existing: bool) -> bool:
         """Counts ``collection`` among its tenant's; False if it is new and the tenant has
         ``max_collections`` (``existing``: it holds documents already, so it is not new). Atomic."""

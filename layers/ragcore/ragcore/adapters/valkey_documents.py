@@ -43,16 +43,12 @@ return 1
 """
 # An entry and its place in the collection's index, written or removed together (a script,
 # not MULTI: the cluster client has no transactions; both keys are in one slot).
-_PUT_LUA = """
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-"""
 _DELETE_LUA = """
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 """
-# ``_PUT_LUA`` for a document being added: refused (0) when it is new and its collection is
-# full. One script on the collection's slot, so two concurrent adds cannot both take the last place.
+# Store a document's entry and list it in its collection: refused (0) when it is new and its
+# collection is full. One script on the collection's slot, so two concurrent adds cannot both take the last place.
 _ADMIT_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
   return 0
@@ -101,7 +97,6 @@ class ValkeyDocumentStore:
         self._prefix = prefix
         self._unlock = client.register_script(_UNLOCK_LUA)
         self._replace_if = client.register_script(_REPLACE_IF_LUA)
-        self._put = client.register_script(_PUT_LUA)
         self._delete = client.register_script(_DELETE_LUA)
         self._page = client.register_script(_PAGE_LUA)
         self._admit = client.register_script(_ADMIT_LUA)
@@ -115,11 +110,6 @@ class ValkeyDocumentStore:
 
     def _lock_key(self, collection: str, document_id: str) -> str:
         return f"{self._prefix}doclock:{collection}:{document_id}"
-
-    def put(self, record: DocumentRecord) -> None:
-        keys = [self._doc_key(record.collection, record.document_id), self._index_key(record.collection)]
-        with valkey_errors():
-            self._put(keys=keys, args=[record.model_dump_json(), repr(record.created_at), record.document_id])
 
     def admit(self, record: DocumentRecord, max_documents: int) -> bool:
         keys = [self._doc_key(record.collection, record.document_id), self._index_key(record.collection)]
