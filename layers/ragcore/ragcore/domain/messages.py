@@ -29,6 +29,9 @@ _CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _CONTROL_CHAR = re.compile(f"[{_CONTROLS}]")
 # JSON may carry a lone surrogate ("\ud800"): not a character, and no UTF-8 text can hold it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Both kinds, as stripped from a file's extracted text (services/parsing.py): its sender did not
+# type them and cannot remove them, so they go rather than refusing the file.
+UNWANTED_CHARS = re.compile(f"[{_CONTROLS}\ud800-\udfff]")
 # The validators' rules written as patterns, so the OpenAPI document says what is accepted.
 PLAIN_TEXT_PATTERN = rf"^[^{_CONTROLS}]*$"
 QUERY_PATTERN = rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"

@@ -13,10 +13,10 @@ JSON ``text`` field with them is refused (``messages.DocumentCreate``), as a que
 from __future__ import annotations
 
 import mimetypes
-import re
 from dataclasses import dataclass
 
 from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError, UnsupportedDocumentTypeError
+from ragcore.domain.messages import UNWANTED_CHARS
 from ragcore.services import pdf_text
 
 TYPE_BY_SUFFIX = {
@@ -28,11 +28,6 @@ TYPE_BY_SUFFIX = {
     ".pdf": "application/pdf",
 }
 SUPPORTED_TYPES = frozenset(TYPE_BY_SUFFIX.values())
-
-
-# The control characters a query may not hold (``messages.PLAIN_TEXT_PATTERN``: C0, DEL, C1
-# but tab, newline, carriage return), and lone surrogates, which no UTF-8 text can hold.
-_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -74,12 +69,12 @@ def parse(data: bytes, content_type: str, limits: ParseLimits = ParseLimits()) -
         parsed = _html(_decode(data))
     else:
         parsed = ParsedText(text=_decode(data), title=None)
-    text = _UNWANTED.sub("", parsed.text)
+    text = UNWANTED_CHARS.sub("", parsed.text)
     if len(text) > limits.max_chars:
         raise DocumentTooLargeError(
             f"the text is {len(text)} characters; the limit is {limits.max_chars} (MAX_DOCUMENT_CHARS)"
         )
-    return ParsedText(text=text, title=_UNWANTED.sub("", parsed.title) if parsed.title else None)
+    return ParsedText(text=text, title=UNWANTED_CHARS.sub("", parsed.title) if parsed.title else None)
 
 
 def _decode(data: bytes) -> str:
