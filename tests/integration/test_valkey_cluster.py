@@ -132,8 +132,8 @@ def test_an_offline_data_directory_from_before_cluster_mode_is_migrated(
         migrate_offline_registry(new.url)
         assert "moved" not in caplog.text and registry.list("default", 0, 10)[1] == 3
         # New writes work, and a restart keeps the node's slots (nodes.conf).
-        registry.put(DocumentRecord(document_id="new", collection="default", status=DocumentStatus.READY,
-                                    job_id="j", created_at=20.0, updated_at=20.0))
+        assert registry.admit(DocumentRecord(document_id="new", collection="default", status=DocumentStatus.READY,
+                                             job_id="j", created_at=20.0, updated_at=20.0), max_documents=10)
         new.stop()
         new.start()
         assert [r.document_id for r in registry.list("default", 0, 10)[0]][-1] == "new"
