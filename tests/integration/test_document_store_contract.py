@@ -63,6 +63,16 @@ def test_a_list_is_one_collections_page_oldest_first_with_the_total(store: Any) 
     assert store.list("empty", 0, 5) == ([], 0)
 
 
+def test_count_is_the_lists_total(store: Any) -> None:
+    for i in range(3):
+        store.admit(record(f"doc-{i}", created_at=100.0 + i), UNCAPPED)
+    store.admit(record("doc-0", created_at=200.0), UNCAPPED)  # again: still one entry
+    store.admit(record("elsewhere", collection="other"), UNCAPPED)
+    store.delete("default", "doc-1")
+    assert store.count("default") == store.list("default", 0, 10)[1] == 2
+    assert store.count("other") == 1 and store.count("empty") == 0
+
+
 def test_putting_a_document_again_replaces_its_entry_and_keeps_one_place_in_the_list(store: Any) -> None:
     store.admit(record("a", created_at=1.0), UNCAPPED)
     store.admit(record("b", created_at=2.0), UNCAPPED)

@@ -190,7 +190,7 @@ class InMemoryDocumentStore:
         self.collections: dict[str | None, set[str]] = {}  # per tenant
 
     def admit(self, record: DocumentRecord, max_documents: int) -> bool:
-        held = sum(1 for c, _ in self.records if c == record.collection)
+        held = self.count(record.collection)
         if (record.collection, record.document_id) not in self.records and held >= max_documents:
             return False
         self.records[(record.collection, record.document_id)] = record
@@ -209,6 +209,9 @@ class InMemoryDocumentStore:
     def list(self, collection: str, offset: int, limit: int) -> tuple[list[DocumentRecord], int]:
         mine = sorted((r for (c, _), r in self.records.items() if c == collection), key=lambda r: r.created_at)
         return mine[offset : offset + limit], len(mine)
+
+    def count(self, collection: str) -> int:
+        return sum(1 for c, _ in self.records if c == collection)
 
     def delete(self, collection: str, document_id: str) -> None:
         self.records.pop((collection, document_id), None)

@@ -13,6 +13,18 @@ from ragcore.ports import DeadLetter
 _HIDE_SECONDS = 120
 
 
+def dead_letter_url(client: Any, attributes: dict[str, str]) -> str | None:
+    """The URL of the dead-letter queue a queue's ``RedrivePolicy`` names, or None if it has
+    none. ``attributes`` are the queue's, fetched by the caller (with ``RedrivePolicy`` among
+    them), so one who needs others too asks SQS once. Raises what boto3 raises: callers wrap
+    it in ``sqs_errors``."""
+    policy = attributes.get("RedrivePolicy")
+    if not policy:
+        return None
+    _, _, _, _, account, name = json.loads(policy)["deadLetterTargetArn"].split(":")
+    return client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+
+
 class SqsDeadLetters:
     """Implements ``ports.DeadLetters``. Sending back is a new message on the job queue (its
     receive count starts again at 1), then a delete from the dead-letter queue; SQS's own
@@ -28,11 +40,10 @@ class SqsDeadLetters:
             attributes = self._client.get_queue_attributes(
                 QueueUrl=self._source_url, AttributeNames=["RedrivePolicy"]
             )["Attributes"]
-            if "RedrivePolicy" not in attributes:
-                raise ValueError(f"queue {self._source_url} has no dead-letter queue")
-            arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
-            _, _, _, _, account, name = arn.split(":")
-            return self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            url = dead_letter_url(self._client, attributes)
+        if url is None:
+            raise ValueError(f"queue {self._source_url} has no dead-letter queue")
+        return url
 
     def receive(self) -> list[DeadLetter]:
         with sqs_errors():

@@ -3,9 +3,9 @@ counters), for ``ragcore stats``."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ragcore.adapters.sqs_dead_letters import dead_letter_url
 from ragcore.adapters.sqs_queue import sqs_errors
 from ragcore.ports import QueueDepth
 
@@ -21,10 +21,8 @@ def queue_depths(client: Any, queues: dict[str, str]) -> dict[str, QueueDepth]:
         for name, url in queues.items():
             attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=[*_COUNTERS, "RedrivePolicy"])
             depths[name] = _depth(attributes["Attributes"])
-            policy = attributes["Attributes"].get("RedrivePolicy")
-            if policy:
-                _, _, _, _, account, dlq_name = json.loads(policy)["deadLetterTargetArn"].split(":")
-                dlq_url = client.get_queue_url(QueueName=dlq_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            dlq_url = dead_letter_url(client, attributes["Attributes"])
+            if dlq_url is not None:
                 dlq = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=_COUNTERS)["Attributes"]
                 depths[f"{name}-dlq"] = _depth(dlq)
     return depths

@@ -134,6 +134,10 @@ class ValkeyDocumentStore:
             raws = self._client.mget([self._doc_key(collection, i) for i in ids]) if ids else []
         return [DocumentRecord.model_validate(json.loads(r)) for r in raws if r], int(total)
 
+    def count(self, collection: str) -> int:
+        with valkey_errors():
+            return int(self._client.zcard(self._index_key(collection)))
+
     def delete(self, collection: str, document_id: str) -> None:
         with valkey_errors():
             self._delete(keys=[self._doc_key(collection, document_id), self._index_key(collection)],

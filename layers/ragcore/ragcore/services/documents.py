@@ -210,7 +210,7 @@ def _check_room(collection: str, document_id: str | None, ports: DocumentPorts) 
     """Refuses a new collection past the tenant's cap (atomically: the claim is one script) and,
     early, a new document in a full collection (``_register_and_send`` decides atomically)."""
     known = document_id is not None and ports.documents.get(collection, document_id) is not None
-    _, held = ports.documents.list(collection, 0, 1)
+    held = ports.documents.count(collection)
     if not ports.documents.claim_collection(collection, ports.limits.max_collections, existing=held > 0):
         raise CollectionLimitError(
             f"this key's tenant has {ports.limits.max_collections} collections, the most it may have; "
