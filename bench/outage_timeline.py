@@ -25,7 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' request lines would bury the table
 
-from ragcore.cli_ingest import ingest_through_api  # noqa: E402
+from ragcore.cli.ingest import ingest_through_api  # noqa: E402
 from tests.support.fake_llm import FakeLLM, Reply  # noqa: E402
 from tests.support.paths import SAMPLES  # noqa: E402
 from tests.support.stack import fake_llm_stack  # noqa: E402

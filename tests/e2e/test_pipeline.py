@@ -12,7 +12,7 @@ import boto3
 import httpx
 import pytest
 
-from ragcore.cli_ingest import ingest_through_api
+from ragcore.cli.ingest import ingest_through_api
 from ragcore.local.stack import DevStack
 from tests.support.paths import SAMPLES
 from tests.support.stack import free_stack_options

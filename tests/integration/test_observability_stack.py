@@ -16,7 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragcore.cli_ingest import ingest_through_api
+from ragcore.cli.ingest import ingest_through_api
 from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM, Reply

@@ -87,7 +87,7 @@ def _fail(code: int, message: str) -> int:
 
 
 def _ask(client: "Client", args: argparse.Namespace) -> int:
-    from ragcore.cli_status_line import StatusLine
+    from ragcore.cli.status_line import StatusLine
     from ragcore.client import WaitTimeout
 
     started = time.monotonic()  # --timeout covers the submission and the wait

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragcore import cli_jobs, cli_stats
+from ragcore.cli import jobs, stats
 from ragcore.config import DEFAULT_MODEL_DIR, get_settings
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import TENANT_PATTERN
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--question", default=DEMO_QUESTION)
     demo.add_argument("--top-k", type=int, default=3)
 
-    cli_jobs.add_parsers(commands)
-    cli_stats.add_parser(commands)
+    jobs.add_parsers(commands)
+    stats.add_parser(commands)
 
     ingest = commands.add_parser(
         "ingest", help="add .txt/.md/.html/.pdf files and folders (recursive) to a collection"
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commands_by_name = {
         "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
-        "migrate-registry": _migrate_registry, "model": _model, "stats": cli_stats.run, **dict.fromkeys(cli_jobs.COMMANDS, cli_jobs.run),
+        "migrate-registry": _migrate_registry, "model": _model, "stats": stats.run, **dict.fromkeys(jobs.COMMANDS, jobs.run),
     }
     return commands_by_name[args.command](args)
 
@@ -204,7 +204,7 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ragcore.cli_ingest import ingest_locally, ingest_through_api
+    from ragcore.cli.ingest import ingest_locally, ingest_through_api
     from ragcore.client import RagcoreError
 
     if args.api:
@@ -212,7 +212,7 @@ def _ingest(args: argparse.Namespace) -> int:
             report = ingest_through_api(args.paths, args.collection, args.api, show_progress=not args.quiet)
         except RagcoreError as exc:
             print(f"ragcore: {exc}", file=sys.stderr)
-            return cli_jobs.EXIT_REFUSED
+            return jobs.EXIT_REFUSED
     else:
         report = ingest_locally(args.paths, args.collection, show_progress=not args.quiet)
     print(f"ingested {report.line(args.collection)}")
@@ -222,7 +222,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _ingest_samples(api_url: str, paths: list[Path]) -> None:
     """Through the API, as a client would: the documents are listed by ``GET /documents``."""
-    from ragcore.cli_ingest import ingest_through_api
+    from ragcore.cli.ingest import ingest_through_api
 
     report = ingest_through_api(paths, "default", api_url, show_progress=False)
     print(f"ingested {report.line('default')}")
@@ -278,7 +278,3 @@ def _demo(args: argparse.Namespace) -> int:
             f"{t.embed_ms + t.retrieval_ms:.0f} ms, LLM {t.llm_ms:.0f} ms, total {t.total_ms:.0f} ms"
         )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 
-from ragcore.cli_status_line import StatusLine
+from ragcore.cli.status_line import StatusLine
 from ragcore.domain.jobs import JobStatus
 
 
