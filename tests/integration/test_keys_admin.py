@@ -9,8 +9,9 @@ import pytest
 from ragcore.bootstrap import get_container, reset_container
 from ragcore.cli import main
 from ragcore.domain.api_keys import digest
+from ragcore.domain.errors import UnauthorizedError
 from ragcore.local.lambda_context import LocalLambdaContext
-from ragcore.services.auth import UnauthorizedError, authenticate
+from ragcore.services.auth import authenticate
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 

@@ -8,10 +8,15 @@ import pytest
 
 from ragcore.domain.documents import DocumentStatus
 from ragcore.domain.errors import (
+    CollectionLimitError,
     DependencyUnavailableError,
+    DocumentLimitError,
     DocumentNotFoundError,
+    DocumentTooLargeError,
     InvalidDocumentError,
     JobBusyError,
+    UploadCompletedError,
+    UploadIncompleteError,
 )
 from ragcore.domain.messages import DocumentFields, JobMessage, UploadCreate
 from ragcore.services import documents as service
@@ -136,7 +141,7 @@ def test_an_upload_ticket_reserves_an_id_and_completing_it_queues_the_ingest() -
     # The form is signed for this key, this type and at most the upload limit.
     key = f"uploads/{ticket.upload_id}"
     assert ticket.form.fields["key"] == key and world.blobs.posts[key] == ("text/markdown", 10_000)
-    with pytest.raises(service.UploadIncompleteError):
+    with pytest.raises(UploadIncompleteError):
         service.complete_upload(ticket.upload_id, world.api)
     world.blobs.put(key, TEXT, "text/markdown")
     record, job = service.complete_upload(ticket.upload_id, world.api)
@@ -148,7 +153,7 @@ def test_completing_an_upload_larger_than_the_limit_is_refused() -> None:
     world = World(limits=service.DocumentLimits(max_upload_bytes=10, max_collections=3, max_documents=100))
     ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
     world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
-    with pytest.raises(service.TooLargeError):
+    with pytest.raises(DocumentTooLargeError):
         service.complete_upload(ticket.upload_id, world.api)
     assert world.queue.sent == []
 
@@ -158,7 +163,7 @@ def test_completing_an_upload_twice_is_refused() -> None:
     ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
     world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
     service.complete_upload(ticket.upload_id, world.api)
-    with pytest.raises(service.UploadCompletedError):
+    with pytest.raises(UploadCompletedError):
         service.complete_upload(ticket.upload_id, world.api)
 
 
@@ -207,9 +212,9 @@ def test_a_new_collection_past_the_tenants_cap_is_refused_with_nothing_queued() 
     for name in ("a", "b", "c"):
         service.submit_file(_in(f"acme~{name}"), TEXT, "a.md", "text/markdown", world.api)
     sent = len(world.queue.sent)
-    with pytest.raises(service.CollectionLimitError):
+    with pytest.raises(CollectionLimitError):
         service.submit_file(_in("acme~d"), TEXT, "a.md", "text/markdown", world.api)
-    with pytest.raises(service.CollectionLimitError):
+    with pytest.raises(CollectionLimitError):
         service.create_upload(_in("acme~d", UploadCreate(filename="log.md")), world.api)
     assert len(world.queue.sent) == sent and not world.documents.list("acme~d", 0, 1)[1]
     # Its known collections still take documents, and another tenant has its own cap.
@@ -222,9 +227,9 @@ def test_a_new_document_in_a_full_collection_is_refused_but_a_replacement_is_not
     world.submit(document_id="one")
     world.submit(document_id="two")
     sent = len(world.queue.sent)
-    with pytest.raises(service.DocumentLimitError):
+    with pytest.raises(DocumentLimitError):
         world.submit(document_id="three")
-    with pytest.raises(service.DocumentLimitError):
+    with pytest.raises(DocumentLimitError):
         service.create_upload(UploadCreate(filename="log.md"), world.api)
     assert len(world.queue.sent) == sent and world.documents.get("default", "three") is None
     world.submit(b"new text", document_id="two")  # a replacement takes no new place
@@ -235,7 +240,7 @@ def test_an_upload_completed_into_a_collection_filled_meanwhile_is_refused() -> 
     ticket = service.create_upload(UploadCreate(filename="log.md"), world.api)
     world.submit(document_id="first")
     world.blobs.put(f"uploads/{ticket.upload_id}", TEXT, "text/markdown")
-    with pytest.raises(service.DocumentLimitError):
+    with pytest.raises(DocumentLimitError):
         service.complete_upload(ticket.upload_id, world.api)
     assert world.jobs.jobs.get(ticket.upload_id) is None
 

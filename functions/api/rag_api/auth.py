@@ -14,9 +14,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragcore.bootstrap import get_container
 from ragcore.domain.api_keys import ApiKey
-from ragcore.domain.errors import RagError
+from ragcore.domain.errors import RagError, UnauthorizedError
 from ragcore.domain.tenancy import scoped, unscoped
-from ragcore.services.auth import UNAUTHORIZED, UnauthorizedError, admit, authenticate, presented_key
+from ragcore.services.auth import UNAUTHORIZED, admit, authenticate, presented_key
 
 from .errors import core_error_response
 

@@ -16,7 +16,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ragcore.bootstrap import get_container
-from ragcore.services.auth import UnauthorizedError, authenticate, presented_key
+from ragcore.domain.errors import UnauthorizedError
+from ragcore.services.auth import authenticate, presented_key
 
 logger = Logger(service="ragcore-authorizer")
 

@@ -17,18 +17,17 @@ from starlette.routing import Match
 
 from ragcore.api_schema import ErrorBody, ErrorInfo
 from ragcore.domain.errors import (
+    CollectionLimitError,
     DependencyUnavailableError,
+    DocumentLimitError,
     DocumentNotFoundError,
+    DocumentTooLargeError,
     InvalidDocumentError,
     JobNotFoundError,
     RagError,
+    RateLimitedError,
+    UnauthorizedError,
     UnsupportedDocumentTypeError,
-)
-from ragcore.services.auth import RateLimitedError, UnauthorizedError
-from ragcore.services.documents import (
-    CollectionLimitError,
-    DocumentLimitError,
-    TooLargeError,
     UploadCompletedError,
     UploadIncompleteError,
     UploadNotFoundError,
@@ -116,10 +115,11 @@ def core_error_response(exc: RagError) -> JSONResponse:
             return error_response(404, "job_not_found", str(exc))
         case DocumentNotFoundError():
             return error_response(404, "document_not_found", str(exc))
+        case DocumentTooLargeError():  # the reason alone: "too_large (413)" is for a job's error
+            return error_response(413, "too_large", exc.reason)
         case InvalidDocumentError():
             status, code = {
                 UnsupportedDocumentTypeError: (415, "unsupported_document_type"),
-                TooLargeError: (413, "too_large"),
                 UploadIncompleteError: (409, "upload_incomplete"),
                 UploadNotFoundError: (404, "upload_not_found"),
                 UploadCompletedError: (409, "upload_already_completed"),

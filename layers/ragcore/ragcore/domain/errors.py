@@ -1,11 +1,12 @@
-"""Every error the core raises, under one base class.
+"""The core's errors, all in this module (the HTTP client's are in ``client/errors.py``).
 
-Handlers map these to HTTP statuses at the edge (``functions/api``); the core never knows
-about HTTP.
+Those a caller may be told derive from ``RagError``; the API maps each to an HTTP status at
+the edge (``functions/api/rag_api/errors.py``), so the core never knows about HTTP.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ragcore.domain.tenancy import split
@@ -58,11 +59,14 @@ class InvalidDocumentError(RagError):
 
 
 class DocumentTooLargeError(InvalidDocumentError):
-    """A document past a parsing bound (pages, characters, chunks, a PDF's parse time or
-    memory). Found by the worker, so the job's error says what the API would answer: 413."""
+    """A document past a bound: an upload past its size limit, refused by the API (413, with
+    ``reason`` as the message), or one past a parsing bound (pages, characters, chunks, a PDF's
+    parse time or memory), found by the worker, whose job error then says what the API would
+    have answered: ``too_large (413): <reason>``."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"too_large (413): {reason}")
+        self.reason = reason
 
 
 class DocumentNotFoundError(RagError):
@@ -74,6 +78,39 @@ class DocumentNotFoundError(RagError):
 
 class UnsupportedDocumentTypeError(InvalidDocumentError):
     pass
+
+
+class UploadIncompleteError(InvalidDocumentError):
+    """The presigned upload has not arrived in the bucket (yet)."""
+
+
+class UploadNotFoundError(InvalidDocumentError):
+    """No such upload: never created, or its ticket expired."""
+
+
+class UploadCompletedError(InvalidDocumentError):
+    """``complete`` was called twice: a replay must not queue the old file again."""
+
+
+class CollectionLimitError(InvalidDocumentError):
+    """The tenant has ``max_collections`` collections; this would be a new one."""
+
+
+class DocumentLimitError(InvalidDocumentError):
+    """The collection holds ``max_documents``; this would be a new document."""
+
+
+class UnauthorizedError(RagError):
+    """No key, an unknown key, or a revoked one: the same answer for all three, so a caller
+    learns nothing about which keys exist."""
+
+
+class RateLimitedError(RagError):
+    def __init__(self, reason: str, retry_after: float) -> None:
+        what = "daily quota used up" if reason == "quota" else "too many requests"
+        super().__init__(f"{what}; retry after {math.ceil(retry_after)} s")
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class IndexOutdatedError(RagError):

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from ragcore.domain.api_keys import ApiKey, digest, looks_like_a_key, new_key
-from ragcore.domain.errors import RagError
+from ragcore.domain.errors import RateLimitedError, UnauthorizedError
 from ragcore.ports import GatewayKeys, KeyStore
 from ragcore.services.meters import withdraw_meter
-
-
-class UnauthorizedError(RagError):
-    """No key, an unknown key, or a revoked one: the same answer for all three, so a caller
-    learns nothing about which keys exist."""
-
-
-class RateLimitedError(RagError):
-    def __init__(self, reason: str, retry_after: float) -> None:
-        what = "daily quota used up" if reason == "quota" else "too many requests"
-        super().__init__(f"{what}; retry after {math.ceil(retry_after)} s")
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 UNAUTHORIZED = "send a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'"

@@ -11,10 +11,16 @@ from dataclasses import dataclass
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus, new_document_id
 from ragcore.domain.errors import (
+    CollectionLimitError,
     DependencyUnavailableError,
+    DocumentLimitError,
     DocumentNotFoundError,
+    DocumentTooLargeError,
     InvalidDocumentError,
     JobNotFoundError,
+    UploadCompletedError,
+    UploadIncompleteError,
+    UploadNotFoundError,
 )
 from ragcore.domain.jobs import Job, new_job, new_job_id
 from ragcore.domain.messages import (
@@ -61,30 +67,6 @@ class UploadTicket:
     content_type: str
     max_bytes: int
     expires_in: int
-
-
-class UploadIncompleteError(InvalidDocumentError):
-    """The presigned upload has not arrived in the bucket (yet)."""
-
-
-class UploadNotFoundError(InvalidDocumentError):
-    """No such upload: never created, or its ticket expired."""
-
-
-class UploadCompletedError(InvalidDocumentError):
-    """``complete`` was called twice: a replay must not queue the old file again."""
-
-
-class TooLargeError(InvalidDocumentError):
-    pass
-
-
-class CollectionLimitError(InvalidDocumentError):
-    """The tenant has ``max_collections`` collections; this would be a new one."""
-
-
-class DocumentLimitError(InvalidDocumentError):
-    """The collection holds ``max_documents``; this would be a new document."""
 
 
 def submit_file(
@@ -138,7 +120,9 @@ def complete_upload(upload_id: str, ports: DocumentPorts) -> tuple[DocumentRecor
     if head is None:
         raise UploadIncompleteError("the file has not been uploaded yet: POST it to the upload URL first")
     if head.size > ports.limits.max_upload_bytes:  # the policy's bound, checked again
-        raise TooLargeError(f"the file is {head.size} bytes; the limit is {ports.limits.max_upload_bytes}")
+        raise DocumentTooLargeError(
+            f"the file is {head.size} bytes; the limit is {ports.limits.max_upload_bytes}"
+        )
     _check_room(upload.collection, upload.document_id, ports)
     completed_key = _completed_key(upload_id)
     etag = ports.blobs.copy(blob_key, completed_key, head.etag)  # exactly what was size-checked
