@@ -24,12 +24,13 @@ from ragcore.api_schema import (
     JobResult,
     JobStatusView,
     NotReady,
-    ResultView,
+    RESULT_VIEWS,
     iso,
     links_for,
 )
 from ragcore.bootstrap import Container, get_container
 from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.job_kinds import policy
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
 from ragcore.services.documents import mark_document_failed
@@ -167,8 +168,7 @@ async def result(job_id: JobId, request: Request, container: ContainerDep, key: 
             job_id=job_id, status=job.status.value,
         )
     outcome = container.job_store.get_result(job_id) or {}
-    view_type = ResultView if job.kind == "chat" else DocumentResultView
-    view = view_type(
+    view = RESULT_VIEWS[policy(job.kind).result](
         job_id=job_id,
         kind=job.kind,
         status=job.status,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragcore.domain.answers import Answer
 from ragcore.domain.documents import DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
-from ragcore.domain.messages import JobKind
+from ragcore.domain.job_kinds import JobKind, ResultShape
 
 _JOB_ID = "3f2b8c1e9d4a4f6b8e2c7a1d5b9e0f42"
 _CREATED = "2025-01-07T10:15:02.114000+00:00"
@@ -198,6 +198,10 @@ class DocumentResultView(BaseModel):
 
 # ``GET /result/{id}``'s 200: which of the two ``kind`` says.
 JobResult = Annotated[ResultView | DocumentResultView, Field(discriminator="kind")]
+# The view of each kind's result (``domain.job_kinds``: a kind's policy names its shape).
+RESULT_VIEWS: dict[ResultShape, type[ResultView] | type[DocumentResultView]] = {
+    ResultShape.ANSWER: ResultView, ResultShape.DOCUMENT: DocumentResultView,
+}
 
 
 class Check(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.job_kinds import QueueName, policy
 from ragcore.domain.messages import JobMessage
 
 log = logging.getLogger(__name__)
@@ -23,17 +24,18 @@ def sqs_errors() -> Iterator[None]:
 
 
 class SqsJobQueue:
-    """Implements ``ports.JobQueue``: chat jobs to the jobs queue, document jobs to the ingest
-    queue (a slower worker with a longer timeout). The client is built by ``bootstrap`` with
-    timeouts and botocore's own retry mode, so no retry loop lives here."""
+    """Implements ``ports.JobQueue``: each job to its kind's queue (``domain.job_kinds``; document
+    jobs to the ingest queue, a slower worker with a longer timeout). The client is built by
+    ``bootstrap`` with timeouts and botocore's own retry mode, so no retry loop lives here."""
 
     def __init__(self, client: Any, queue_url: str, ingest_queue_url: str | None = None) -> None:
         self._client = client
         self._queue_url = queue_url
         self._ingest_queue_url = ingest_queue_url or queue_url
+        self._urls = {QueueName.JOBS: self._queue_url, QueueName.INGEST: self._ingest_queue_url}
 
     def send(self, message: JobMessage) -> None:
-        url = self._queue_url if message.kind == "chat" else self._ingest_queue_url
+        url = self._urls[policy(message.kind).queue]
         with sqs_errors():
             self._client.send_message(QueueUrl=url, MessageBody=message.model_dump_json())
 

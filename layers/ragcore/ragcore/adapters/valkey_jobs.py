@@ -13,6 +13,7 @@ from typing import Any
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
+from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, TRANSITIONS, Job, JobStatus
 from ragcore.ports import Claim, ClaimOutcome, StopRequest
 
@@ -80,7 +81,7 @@ def job_from_fields(record: dict[str, str | None]) -> Job | None:
         return None
     return Job(
         job_id=record["job_id"] or "",
-        kind=record["kind"] or "chat",
+        kind=record["kind"] or JobKind.CHAT,  # records from before kinds were chat
         status=JobStatus(record["status"]),
         created_at=float(record["created_at"] or 0),
         started_at=_float_or_none(record["started_at"]),

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from ragcore.domain.job_kinds import JobKind
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
@@ -75,7 +77,7 @@ class Job(BaseModel):
     at its next step boundary."""
 
     job_id: str
-    kind: str = "chat"
+    kind: JobKind = JobKind.CHAT
     status: JobStatus
     created_at: float
     started_at: float | None = None
@@ -101,7 +103,7 @@ class Job(BaseModel):
 
 
 def new_job(
-    kind: str, request: dict, deadline_seconds: float, job_id: str | None = None, owner: str | None = None
+    kind: JobKind, request: dict, deadline_seconds: float, job_id: str | None = None, owner: str | None = None
 ) -> Job:
     now = time.time()
     return Job(

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from ragcore.domain.documents import DocumentId
+from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import CollectionName, ScopedCollection
 
@@ -190,12 +191,9 @@ class DeleteRequest(BaseModel):
     document_id: str
 
 
-JobKind = Literal["chat", "ingest", "delete"]
-
-
 class JobMessage(BaseModel):
     """The SQS message body. The job record in Valkey is the source of truth for the request;
     the message only says which job to run."""
 
     job_id: str
-    kind: JobKind = "chat"
+    kind: JobKind = JobKind.CHAT

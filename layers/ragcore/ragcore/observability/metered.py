@@ -14,6 +14,7 @@ import logging
 from typing import Any, Callable
 
 from ragcore.domain.answers import Completion
+from ragcore.domain.job_kinds import ResultShape, policy
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.messages import JobMessage
 from ragcore.observability import metrics as m
@@ -103,7 +104,7 @@ class MeteredJobStore(_Delegating):
         found = m.ended(job.kind, status)
         if status is JobStatus.FINISHED:
             found += m.end_to_end(job.kind, job.created_at, job.finished_at)
-            if job.kind == "chat" and result is not None:
+            if policy(job.kind).result is ResultShape.ANSWER and result is not None:
                 found += m.answered(result)
         log.info("job ended", extra={"job_id": job_id, "kind": job.kind, "status": status.value,
                                      "attempts": job.attempts})

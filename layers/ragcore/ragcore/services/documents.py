@@ -22,12 +22,12 @@ from ragcore.domain.errors import (
     UploadIncompleteError,
     UploadNotFoundError,
 )
+from ragcore.domain.job_kinds import JobKind, policy
 from ragcore.domain.jobs import Job, new_job, new_job_id
 from ragcore.domain.messages import (
     DeleteRequest,
     DocumentFields,
     IngestRequest,
-    JobKind,
     JobMessage,
     SavedUpload,
     UploadCreate,
@@ -140,10 +140,10 @@ def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tu
     if record is None:
         raise DocumentNotFoundError(collection, document_id)
     request = DeleteRequest(collection=collection, document_id=document_id)
-    job = new_job("delete", request.model_dump(), ports.deadline_seconds, owner=ports.owner)
+    job = new_job(JobKind.DELETE, request.model_dump(), ports.deadline_seconds, owner=ports.owner)
     updated = record.model_copy(update={"status": DocumentStatus.DELETING, "job_id": job.job_id,
                                         "updated_at": job.created_at, "error": None})
-    _register_and_send(job, "delete", record, updated, ports)
+    _register_and_send(job, JobKind.DELETE, record, updated, ports)
     return updated, job
 
 
@@ -163,7 +163,7 @@ def _queue_ingest(
         content_type=content_type, title=fields.title, source=fields.source, metadata=fields.metadata,
         blob_etag=blob_etag,
     )
-    job = new_job("ingest", request.model_dump(), ports.deadline_seconds, job_id, owner=ports.owner)
+    job = new_job(JobKind.INGEST, request.model_dump(), ports.deadline_seconds, job_id, owner=ports.owner)
     previous = ports.documents.get(fields.collection, document_id)
     base = previous or DocumentRecord(
         document_id=document_id, collection=fields.collection, status=DocumentStatus.INGESTING,
@@ -173,14 +173,14 @@ def _queue_ingest(
         "status": DocumentStatus.INGESTING, "job_id": job.job_id, "updated_at": job.created_at,
         "filename": filename, "content_type": content_type, "size_bytes": size, "error": None,
     })
-    _register_and_send(job, "ingest", previous, updated, ports)
+    _register_and_send(job, JobKind.INGEST, previous, updated, ports)
     return updated, job
 
 
 def mark_document_failed(documents: DocumentStore, job: Job, error: str) -> None:
     """A failed ingest or delete job leaves its document ``failed`` with the reason, if the
     entry still belongs to that job (a newer request may own it)."""
-    if job.kind == "chat":
+    if not policy(job.kind).fails_document:
         return
     collection, document_id = job.request["collection"], job.request["document_id"]
     record = documents.get(collection, document_id)

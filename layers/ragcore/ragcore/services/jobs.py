@@ -6,6 +6,7 @@ import time
 from typing import Callable
 
 from ragcore.domain.errors import JobNotFoundError, RagError
+from ragcore.domain.job_kinds import policy
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.ports import JobStore
 
@@ -43,7 +44,7 @@ def stop_job(
     """A queued job stops at once; a started one is flagged and stops at its next step
     boundary (its status stays ``started`` until then). Stopping a stopped job is a no-op."""
     job = current_job(store, job_id, owner, on_failed)
-    if job.kind != "chat":
+    if not policy(job.kind).cancellable:
         raise JobNotStoppableError(
             f"{job.kind} jobs cannot be stopped; delete the document afterwards instead"
         )

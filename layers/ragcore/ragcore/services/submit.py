@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import Job, new_job
 from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.ports import JobQueue, JobStore
@@ -14,7 +15,7 @@ def submit_chat(
     """The record is written before the message is sent, so a worker never receives a job it
     cannot find. If sending fails the record is removed again: the client gets a 503 and no
     job is left behind that nothing will ever run."""
-    job = new_job("chat", request.model_dump(), deadline_seconds, owner=owner)
+    job = new_job(JobKind.CHAT, request.model_dump(), deadline_seconds, owner=owner)
     store.create(job)
     try:
         queue.send(JobMessage(job_id=job.job_id))
