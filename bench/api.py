@@ -32,10 +32,11 @@ from bench.harness import env  # noqa: E402
 env.apply()
 
 from bench.harness import loadgen  # noqa: E402
-from bench.harness.report import Figure, Report, percentile  # noqa: E402
+from bench.harness.report import Figure, Report  # noqa: E402
 from bench.harness.services import (  # noqa: E402
     Server, baseline_valkey, child_pid, cpu_seconds, offline, servers, temp_dir,
 )
+from ragcore.observability.stats import percentile  # noqa: E402
 from tests.support.paths import free_port  # noqa: E402
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"

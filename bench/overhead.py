@@ -29,9 +29,10 @@ env.apply()
 
 import httpx  # noqa: E402
 
-from bench.harness.report import Figure, Report, percentile  # noqa: E402
+from bench.harness.report import Figure, Report  # noqa: E402
 from bench.harness.services import baseline_valkey, offline, servers, temp_dir  # noqa: E402
 from bench.harness.systems import QUESTION, Baseline, Ragcore, Timeline, wait_final  # noqa: E402
+from ragcore.observability.stats import percentile  # noqa: E402
 from tests.support.paths import free_port  # noqa: E402
 
 STAGES = ("submit", "queue wait", "embed", "retrieval", "llm", "store and rest", "submit to finished", "overhead")

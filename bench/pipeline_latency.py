@@ -20,7 +20,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ragcore.bootstrap import get_container  # noqa: E402
-from ragcore.evaluation.metrics import percentile  # noqa: E402
+from ragcore.observability.stats import percentile  # noqa: E402
 from ragcore.local.stack import DevStack  # noqa: E402
 from ragcore.services.ingest import index_files  # noqa: E402
 from tests.support.paths import SAMPLES  # noqa: E402

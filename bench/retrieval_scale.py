@@ -63,10 +63,6 @@ def mixture(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarray
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q * 100))
-
-
 def run_one(n: int, queries: int, efs: list[int], m: int | None, ef_construct: int | None) -> dict:
     from qdrant_edge import (
         Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, HnswIndexConfig,
@@ -76,6 +72,7 @@ def run_one(n: int, queries: int, efs: list[int], m: int | None, ef_construct: i
     from ragcore.adapters.qdrant_edge_index import _LIVE, QdrantEdgeIndex
     from ragcore.adapters.qdrant_schema import DENSE_VECTOR, INDEXED_KEYWORDS, LIVE, SPARSE_VECTOR, STATE_FIELD
     from ragcore.domain.retrieval import RetrievalMode, SearchQuery
+    from ragcore.observability.stats import percentile
 
     rng = np.random.default_rng(7)
     centres = rng.standard_normal((max(1024, n // 100), DIM), dtype=np.float32)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bench.harness.report import percentile
+from ragcore.observability.stats import percentile
 
 Body = Callable[[int], dict]
 

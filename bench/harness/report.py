@@ -104,11 +104,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return str(value)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest rank (the product's own definition, ragcore.evaluation.metrics); NaN if empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]

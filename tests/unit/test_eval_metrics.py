@@ -5,7 +5,7 @@ import math
 import pytest
 
 from ragcore.evaluation.beir import rank_documents
-from ragcore.evaluation.metrics import ndcg_at_k, percentile, recall_at_k
+from ragcore.evaluation.metrics import ndcg_at_k, recall_at_k
 from ragcore.domain.answers import Passage
 
 
@@ -28,13 +28,6 @@ def test_recall_hand_computed() -> None:
     relevance = {"a": 1, "b": 1, "c": 1, "d": 0}
     assert recall_at_k(["a", "x", "d", "c"], relevance, k=10) == pytest.approx(2 / 3)
     assert recall_at_k(["a", "x", "d", "c"], relevance, k=2) == pytest.approx(1 / 3)
-
-
-def test_percentile_is_nearest_rank() -> None:
-    values = [5.0, 1.0, 3.0, 2.0, 4.0]
-    assert percentile(values, 0.5) == 3.0
-    assert percentile(values, 0.95) == 5.0
-    assert percentile(values, 0.0) == 1.0
 
 
 def test_a_document_ranks_by_its_best_chunk() -> None:

@@ -161,11 +161,18 @@ def test_prometheus_renders_the_same_catalogue() -> None:
 def test_percentiles_interpolate_like_numpy() -> None:
     values = [float(v) for v in (12, 3, 7, 100, 45, 8, 9, 61, 2, 30, 30)]
     for p in (0, 50, 95, 99, 100):
-        assert percentile(values, p) == pytest.approx(float(np.percentile(values, p)))
-    assert percentile([], 50) is None
-    assert percentile([4.0], 99) == 4.0
+        assert percentile(values, p / 100) == pytest.approx(float(np.percentile(values, p)))
+    assert percentile([], 0.5) is None
+    assert percentile([4.0], 0.99) == 4.0
     with pytest.raises(ValueError):
-        percentile(values, 101)
+        percentile(values, 1.01)
+
+
+def test_percentiles_of_five_values() -> None:
+    # Moved from test_eval_metrics, whose nearest-rank p95 here was 5.0 (interpolated: 4.8).
+    values = [5.0, 1.0, 3.0, 2.0, 4.0]
+    assert percentile(values, 0.5) == 3.0
+    assert percentile(values, 0.0) == 1.0
 
 
 def test_stats_count_jobs_by_kind_and_state_and_take_latencies_from_finished_chats() -> None:

@@ -15,7 +15,8 @@ from typing import Callable, Iterator
 from ragcore.domain.answers import Passage
 from ragcore.domain.documents import SourceDocument
 from ragcore.domain.retrieval import RetrievalMode
-from ragcore.evaluation.metrics import ndcg_at_k, percentile, recall_at_k
+from ragcore.evaluation.metrics import ndcg_at_k, recall_at_k
+from ragcore.observability.stats import percentile
 from ragcore.ports import Embedder, VectorIndex
 from ragcore.services.ingest import IngestSummary, index_documents
 from ragcore.services.retrieve import retrieve

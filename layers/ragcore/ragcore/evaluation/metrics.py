@@ -20,9 +20,3 @@ def ndcg_at_k(ranking: Sequence[str], relevance: Mapping[str, int], k: int) -> f
 def recall_at_k(ranking: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
     relevant = {doc for doc, gain in relevance.items() if gain > 0}
     return len(relevant.intersection(ranking[:k])) / len(relevant) if relevant else 0.0
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile, q in [0, 1]."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]

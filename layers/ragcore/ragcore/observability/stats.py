@@ -4,9 +4,10 @@ depths are read by ``adapters/valkey_job_records.py`` and ``adapters/sqs_depth.p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
+
+import numpy
 
 from ragcore.domain.jobs import JobStatus
 from ragcore.ports import JobRecord, QueueDepth
@@ -19,17 +20,14 @@ LATENCIES = ("queue_wait_ms", "end_to_end_ms", "retrieval_ms", "llm_ms", "total_
 _FROM_TIMINGS = ("retrieval_ms", "llm_ms", "total_ms")
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """The p-th percentile with linear interpolation between closest ranks (numpy's default
-    method); None for no values."""
-    if not 0 <= p <= 100:
-        raise ValueError("p must be within 0..100")
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * p / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile of ``values``, q in [0, 1] (0.95 is p95), interpolated linearly
+    between the closest ranks: numpy's default method, the same as ``statistics.quantiles(...,
+    method="inclusive")`` (not nearest rank, which jumps to the largest value of a small
+    sample). The one definition: ``ragcore stats``, ``ragcore eval`` and ``bench/`` report
+    with it, so their figures of the same data agree. None for no values; ValueError for a q
+    outside [0, 1]."""
+    return float(numpy.quantile(values, q)) if len(values) else None
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def summarize(records: Iterable[JobRecord], queues: dict[str, QueueDepth]) -> St
             if isinstance(value, (int, float)):
                 samples[name].append(float(value))
     latencies = {
-        name: Latency(len(values), *(percentile(values, p) for p in PERCENTILES))
+        name: Latency(len(values), *(percentile(values, p / 100) for p in PERCENTILES))
         for name, values in samples.items()
     }
     return Stats(queues=queues, jobs=dict(sorted(jobs.items())), latencies=latencies)
