@@ -7,13 +7,17 @@ export HF_HUB_OFFLINE := 1
 # sam build needs a python3.12 on PATH (pyenv's shim is not enough when 3.12 is not active).
 PY312_DIR := $(dir $(shell bash scripts/setup.sh --print-python 3.12))
 
-.PHONY: setup setup-test demo dev test sam-build sam-validate scan clean
+.PHONY: setup setup-test setup-bench demo dev test sam-build sam-validate scan clean
 
 setup:
 	@bash scripts/setup.sh
 
 setup-test:
 	@bash scripts/setup.sh --test
+
+# The benchmarks' extra (rq and uvicorn for the baseline, profilers) into .venv: docs/PERFORMANCE.md.
+setup-bench:
+	@bash scripts/setup.sh --bench
 
 demo: setup
 	.venv/bin/ragcore demo
