@@ -32,28 +32,37 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from ragcore.adapters.qdrant_requests import (
+    LIVE_ONLY,
+    LIVE_PAYLOAD,
+    Where,
+    points_of,
+    publishing,
+    search_of,
+    whole_document,
+)
 from ragcore.adapters.qdrant_schema import (
     BM25_CONFIG,
     DENSE_VECTOR,
     INDEXED_KEYWORDS,
-    LIVE,
     STATE_FIELD,
     SPARSE_VECTOR,
     passage_of,
-    payload_of,
-    prefetch_limit,
 )
 from ragcore.domain.answers import Passage
 from ragcore.domain.documents import Chunk
 from ragcore.domain.errors import DependencyUnavailableError, IndexOutdatedError
-from ragcore.domain.retrieval import RetrievalMode, SearchQuery
+from ragcore.domain.retrieval import SearchQuery
 
 
-def _match(key: str, value: str) -> FieldCondition:
-    return FieldCondition(key=key, match=MatchValue(value))
+def _filter(where: Where) -> Filter:
+    def match(pairs: tuple[tuple[str, str], ...]) -> list[FieldCondition]:
+        return [FieldCondition(key=key, match=MatchValue(value)) for key, value in pairs]
+
+    return Filter(must=match(where.equal), must_not=match(where.unequal) or None)
 
 
-_LIVE = Filter(must=[_match(STATE_FIELD, LIVE)])
+_LIVE = _filter(LIVE_ONLY)
 
 
 class QdrantEdgeIndex:
@@ -105,12 +114,8 @@ class QdrantEdgeIndex:
         shard = self._shard(collection, create=True)
         assert shard is not None
         points = [
-            Point(
-                chunk.chunk_id,
-                {DENSE_VECTOR: vector, SPARSE_VECTOR: self._bm25.embed_document(chunk.context or chunk.text)},
-                payload_of(chunk),
-            )
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            Point(p.id, {DENSE_VECTOR: p.dense, SPARSE_VECTOR: self._bm25.embed_document(p.text)}, p.payload)
+            for p in points_of(chunks, vectors)
         ]
         # No flush per batch: an update is in the shard's write-ahead log once it returns.
         shard.update(UpdateOperation.upsert_points(points))
@@ -118,15 +123,9 @@ class QdrantEdgeIndex:
     def publish(self, collection: str, document_id: str, version: str) -> None:
         shard = self._shard(collection, create=True)
         assert shard is not None
-        # Old versions go first, then the new one turns live: between the two a query sees
-        # neither, never both.
-        shard.update(UpdateOperation.delete_points_by_filter(Filter(
-            must=[_match("document_id", document_id)], must_not=[_match("version", version)]
-        )))
-        shard.update(UpdateOperation.set_payload_by_filter(
-            Filter(must=[_match("document_id", document_id), _match("version", version)]),
-            {STATE_FIELD: LIVE},
-        ))
+        old, new = publishing(document_id, version)
+        shard.update(UpdateOperation.delete_points_by_filter(_filter(old)))
+        shard.update(UpdateOperation.set_payload_by_filter(_filter(new), LIVE_PAYLOAD))
 
     def optimize(self, collection: str) -> None:
         """Build the HNSW graph (and merge or vacuum segments) now. An Edge shard has no
@@ -141,9 +140,7 @@ class QdrantEdgeIndex:
     def delete_document(self, collection: str, document_id: str) -> None:
         shard = self._shard(collection, create=False)
         if shard is not None:
-            shard.update(UpdateOperation.delete_points_by_filter(
-                Filter(must=[_match("document_id", document_id)])
-            ))
+            shard.update(UpdateOperation.delete_points_by_filter(_filter(whole_document(document_id))))
 
     def search(self, collection: str, query: SearchQuery, limit: int) -> list[Passage]:
         shard = self._shard(collection, create=False)
@@ -153,22 +150,20 @@ class QdrantEdgeIndex:
         return [passage_of(hit.payload or {}, hit.score) for hit in hits]
 
     def _request(self, query: SearchQuery, limit: int) -> QueryRequest:
-        def dense() -> Query:
-            return Query.Nearest(query.vector, using=DENSE_VECTOR)
+        search = search_of(query, limit)
 
-        def sparse() -> Query:  # tokenises the query: only when BM25 takes part
-            return Query.Nearest(self._bm25.embed_query(query.text), using=SPARSE_VECTOR)
+        def nearest(using: str) -> Query:  # tokenises the query only when BM25 takes part
+            if using == SPARSE_VECTOR:
+                return Query.Nearest(self._bm25.embed_query(query.text), using=using)
+            return Query.Nearest(query.vector, using=using)
 
-        if query.mode is RetrievalMode.DENSE:
-            return QueryRequest(limit=limit, query=dense(), filter=_LIVE, with_payload=True)
-        if query.mode is RetrievalMode.SPARSE:
-            return QueryRequest(limit=limit, query=sparse(), filter=_LIVE, with_payload=True)
-        pool = prefetch_limit(limit)
+        if search.pool is None:
+            (using,) = search.using
+            return QueryRequest(limit=limit, query=nearest(using), filter=_LIVE, with_payload=True)
         return QueryRequest(
             limit=limit,
             prefetches=[
-                Prefetch(limit=pool, query=dense(), filter=_LIVE),
-                Prefetch(limit=pool, query=sparse(), filter=_LIVE),
+                Prefetch(limit=search.pool, query=nearest(using), filter=_LIVE) for using in search.using
             ],
             query=Fusion.Dbsf(),
             with_payload=True,

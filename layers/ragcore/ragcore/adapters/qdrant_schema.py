@@ -1,5 +1,6 @@
 """The collection layout shared by both Qdrant adapters, so embedded and server hold the same
-data and rank the same way: named vectors, payload fields, the BM25 model and the fusion."""
+data and rank the same way: named vectors, payload fields and the BM25 model. What they ask of
+it is in ``qdrant_requests.py``."""
 
 from __future__ import annotations
 
@@ -23,14 +24,6 @@ INDEXED_KEYWORDS = ("document_id", "version", STATE_FIELD)
 # longer than a chunk's context, which softens length normalisation — better on SciFact than
 # the measured length (nDCG@10 0.7017 vs 0.6973, docs/RETRIEVAL.md).
 BM25_CONFIG: dict[str, Any] = {"language": "english", "k": 1.2, "b": 0.75, "avg_len": 256.0}
-# Candidates each retriever hands to the fusion. DBSF normalises each retriever's scores by
-# their spread over its candidates, so a deep pool makes that estimate steadier (SciFact
-# nDCG@10 0.7455 with 400, 0.7477 with 1000), at a few milliseconds per query.
-MIN_PREFETCH = 1000
-
-
-def prefetch_limit(limit: int) -> int:
-    return max(limit, MIN_PREFETCH)
 
 
 def payload_of(chunk: Chunk) -> dict[str, Any]:

@@ -14,31 +14,39 @@ from typing import Iterator, Sequence
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from ragcore.adapters.qdrant_requests import (
+    LIVE_ONLY,
+    LIVE_PAYLOAD,
+    Where,
+    points_of,
+    publishing,
+    search_of,
+    whole_document,
+)
 from ragcore.adapters.qdrant_schema import (
     BM25_CONFIG,
     DENSE_VECTOR,
     INDEXED_KEYWORDS,
-    LIVE,
-    STATE_FIELD,
     SPARSE_VECTOR,
     passage_of,
-    payload_of,
-    prefetch_limit,
 )
 from ragcore.domain.answers import Passage
 from ragcore.domain.documents import Chunk
 from ragcore.domain.errors import DependencyUnavailableError
-from ragcore.domain.retrieval import RetrievalMode, SearchQuery
+from ragcore.domain.retrieval import SearchQuery
 
 BM25_MODEL = "qdrant/bm25"
 _ERRORS = (ResponseHandlingException, UnexpectedResponse)
 
 
-def _match(key: str, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+def _filter(where: Where) -> models.Filter:
+    def match(pairs: tuple[tuple[str, str], ...]) -> list[models.FieldCondition]:
+        return [models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in pairs]
+
+    return models.Filter(must=match(where.equal), must_not=match(where.unequal) or None)
 
 
-_LIVE = models.Filter(must=[_match(STATE_FIELD, LIVE)])
+_LIVE = _filter(LIVE_ONLY)
 
 
 def _bm25(text: str) -> models.Document:
@@ -83,34 +91,27 @@ class QdrantServerIndex:
                 collection,
                 points=[
                     models.PointStruct(
-                        id=c.chunk_id,
-                        vector={DENSE_VECTOR: v, SPARSE_VECTOR: _bm25(c.context or c.text)},
-                        payload=payload_of(c),
+                        id=p.id, vector={DENSE_VECTOR: p.dense, SPARSE_VECTOR: _bm25(p.text)},
+                        payload=p.payload,
                     )
-                    for c, v in zip(chunks, vectors, strict=True)
+                    for p in points_of(chunks, vectors)
                 ],
                 wait=True,
             )
 
     def publish(self, collection: str, document_id: str, version: str) -> None:
-        # Old versions go first, then the new one turns live: a query sees neither, never both.
+        old, new = publishing(document_id, version)
         with _unavailable_on_error():
             self._ensure_collection(collection)
-            self._client.delete(collection, models.FilterSelector(filter=models.Filter(
-                must=[_match("document_id", document_id)], must_not=[_match("version", version)]
-            )), wait=True)
-            self._client.set_payload(
-                collection, {STATE_FIELD: LIVE},
-                points=models.Filter(must=[_match("document_id", document_id), _match("version", version)]),
-                wait=True,
-            )
+            self._client.delete(collection, models.FilterSelector(filter=_filter(old)), wait=True)
+            self._client.set_payload(collection, LIVE_PAYLOAD, points=_filter(new), wait=True)
 
     def delete_document(self, collection: str, document_id: str) -> None:
         with _unavailable_on_error():
             if self._exists(collection):
-                self._client.delete(collection, models.FilterSelector(
-                    filter=models.Filter(must=[_match("document_id", document_id)])
-                ), wait=True)
+                self._client.delete(
+                    collection, models.FilterSelector(filter=_filter(whole_document(document_id))), wait=True
+                )
 
     def search(self, collection: str, query: SearchQuery, limit: int) -> list[Passage]:
         with _unavailable_on_error():
@@ -121,16 +122,19 @@ class QdrantServerIndex:
 
     @staticmethod
     def request(query: SearchQuery, limit: int) -> dict:
-        """The arguments of ``query_points``, mirroring the embedded adapter's request."""
-        if query.mode is RetrievalMode.DENSE:
-            return {"query": query.vector, "using": DENSE_VECTOR, "query_filter": _LIVE, "limit": limit}
-        if query.mode is RetrievalMode.SPARSE:
-            return {"query": _bm25(query.text), "using": SPARSE_VECTOR, "query_filter": _LIVE, "limit": limit}
-        pool = prefetch_limit(limit)
+        """The arguments of ``query_points`` for ``qdrant_requests.search_of``."""
+        search = search_of(query, limit)
+
+        def nearest(using: str) -> list[float] | models.Document:
+            return _bm25(query.text) if using == SPARSE_VECTOR else query.vector
+
+        if search.pool is None:
+            (using,) = search.using
+            return {"query": nearest(using), "using": using, "query_filter": _LIVE, "limit": limit}
         return {
             "prefetch": [
-                models.Prefetch(query=query.vector, using=DENSE_VECTOR, filter=_LIVE, limit=pool),
-                models.Prefetch(query=_bm25(query.text), using=SPARSE_VECTOR, filter=_LIVE, limit=pool),
+                models.Prefetch(query=nearest(using), using=using, filter=_LIVE, limit=search.pool)
+                for using in search.using
             ],
             "query": models.FusionQuery(fusion=models.Fusion.DBSF),
             "limit": limit,
