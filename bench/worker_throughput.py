@@ -28,7 +28,7 @@ from bench.harness import env  # noqa: E402
 env.apply()
 
 from bench.harness.report import Figure, Report  # noqa: E402
-from bench.harness.services import offline, servers, temp_dir  # noqa: E402
+from bench.harness.services import baseline_valkey, offline, servers, temp_dir  # noqa: E402
 from bench.harness.systems import QUESTION, Baseline, Ragcore, wait_final  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 
@@ -78,10 +78,12 @@ def main() -> None:
     report = Report(f"worker_throughput{variant}", "Worker throughput: one worker process, jobs/s as the LLM slows",
                     "OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/worker_throughput.py " + " ".join(sys.argv[1:]))
     rows: dict[str, dict[float, dict]] = {}
-    with temp_dir("bench-throughput-") as tmp, offline(Path(tmp)) as (_stack, llm, server_env):
+    with temp_dir("bench-throughput-") as tmp, offline(Path(tmp)) as (_stack, llm, server_env), \
+            baseline_valkey(Path(tmp)) as (redis_url, _):
         if args.batch_size:
             server_env["BENCH_BATCH_SIZE"] = str(args.batch_size)
-        systems = [cls(server_env, Path(tmp)) for cls in (Ragcore, Baseline) if args.only in (None, cls.name)]
+        systems = [Ragcore(server_env, Path(tmp))] if args.only != "baseline" else []
+        systems += [Baseline(server_env, Path(tmp), redis_url)] if args.only != "ragcore" else []
         for system in systems:
             for latency in latencies:
                 jobs = max(4, round(JOBS[system.name].get(latency, 50) * args.scale))
