@@ -37,7 +37,7 @@ install_extras() {
   local stamp=.venv/.extras-$1 deps
   deps=$(cat pyproject.toml layers/ragcore/requirements.txt | sha256sum | cut -d' ' -f1)
   [ "$(cat "$stamp" 2>/dev/null)" = "$deps" ] && return 0
-  doing "installing ragcore with its $1 extras"
+  doing "installing ragcore[$1] (editable)"
   .venv/bin/pip install -q -e ".[$1]"
   echo "$deps" > "$stamp"
 }
