@@ -1,10 +1,13 @@
-"""Response headers every answer carries, and the browser origins allowed to call the API.
+"""Security headers every answer of the function carries, and the pages' own content policies.
 
 The JSON API's content security policy allows nothing to load or frame it; responses hold
 per-caller data, so nothing may be cached on the way. The two pages the function serves (the
 web UI at ``/ui`` and the API reference at ``/docs``, ``ui_routes``) set their own, narrowest
-policy: their own scripts, styles and requests, nothing inline and nothing from elsewhere. The
-middleware only adds the headers a response has not set itself.
+policy: their own scripts, styles and requests, nothing inline and nothing from elsewhere (but
+the icons Swagger UI inlines as ``data:`` images); their files also set their own caching. The
+middleware only adds the headers a response has not set itself; the handler of unexpected
+errors runs outside it and adds them itself (``errors``). The browser origins allowed to call
+the API are CORS's, set in ``app`` from ``CORS_ALLOW_ORIGINS``.
 """
 
 from __future__ import annotations
