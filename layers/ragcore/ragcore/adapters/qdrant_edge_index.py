@@ -159,9 +159,9 @@ class QdrantEdgeIndex:
 
         if search.pool is None:
             (using,) = search.using
-            return QueryRequest(limit=limit, query=nearest(using), filter=_LIVE, with_payload=True)
+            return QueryRequest(limit=search.limit, query=nearest(using), filter=_LIVE, with_payload=True)
         return QueryRequest(
-            limit=limit,
+            limit=search.limit,
             prefetches=[
                 Prefetch(limit=search.pool, query=nearest(using), filter=_LIVE) for using in search.using
             ],

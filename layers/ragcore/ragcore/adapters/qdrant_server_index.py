@@ -130,14 +130,14 @@ class QdrantServerIndex:
 
         if search.pool is None:
             (using,) = search.using
-            return {"query": nearest(using), "using": using, "query_filter": _LIVE, "limit": limit}
+            return {"query": nearest(using), "using": using, "query_filter": _LIVE, "limit": search.limit}
         return {
             "prefetch": [
                 models.Prefetch(query=nearest(using), using=using, filter=_LIVE, limit=search.pool)
                 for using in search.using
             ],
             "query": models.FusionQuery(fusion=models.Fusion.DBSF),
-            "limit": limit,
+            "limit": search.limit,
         }
 
 
