@@ -39,7 +39,8 @@ class Run:
         return self.ok / self.seconds if self.seconds else float("nan")
 
     def p(self, q: float) -> float:
-        return percentile(self.latencies_ms, q)
+        value = percentile(self.latencies_ms, q)
+        return float("nan") if value is None else value  # no requests: "n/a", as max_ms
 
     def summary(self) -> dict:
         return {"requests": len(self.latencies_ms), "ok": self.ok, "errors": self.errors,
