@@ -20,11 +20,12 @@ import pytest
 
 from ragcore.adapters.sqs_dead_letters import SqsDeadLetters
 from ragcore.bootstrap import get_container, reset_container
-from ragcore.domain.jobs import OVERDUE_ERROR, JobStatus, new_job
+from ragcore.domain.jobs import JobStatus, new_job
+from ragcore.domain.lifecycle import OVERDUE_ERROR
 from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.local.processes import ValkeyService
 from ragcore.services.ingest import index_files
-from ragcore.services.jobs import current_job
+from ragcore.services.jobs import current_job, settle_overdue
 from ragcore.services.redrive import redrive
 from ragcore.services.retries import RedeliveryPolicy
 from ragcore.services.submit import submit_chat
@@ -264,7 +265,7 @@ def test_a_job_whose_message_is_never_processed_fails_at_its_deadline(
             time.sleep(0.5)
     assert queue_depth(sqs, jobs_queue["dlq_url"]) == 1
     time.sleep(max(0.0, job.deadline_at - time.time()) + 0.1)
-    failed = current_job(store, job.job_id)
+    failed = settle_overdue(current_job(store, job.job_id), store, get_container().document_store)
     assert failed.status is JobStatus.FAILED and failed.error == OVERDUE_ERROR
     assert fake_llm.calls == 0
 

@@ -13,8 +13,8 @@ import pytest
 from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
-from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, new_job, new_job_id
-from ragcore.ports import ClaimOutcome, StopRequest
+from ragcore.domain.jobs import Job, JobStatus, new_job, new_job_id
+from ragcore.domain.lifecycle import CANCELLED_ERROR, OVERDUE_ERROR, Outcome, Transition
 from tests.support.fakes import InMemoryJobStore
 from tests.support.valkey_cluster import VALKEY_FIXTURES, keys_per_node
 
@@ -33,6 +33,17 @@ def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     if request.param == "in-memory fake":
         return InMemoryJobStore()
     return _valkey_store(request.getfixturevalue(VALKEY_FIXTURES[request.param]))
+
+
+def _moved_to(change: Transition) -> JobStatus | None:
+    """The status a transition moved the job to; None if it changed nothing."""
+    return change.status if change.moved else None
+
+
+def _cancel(store: ValkeyJobStore, job_id: str) -> tuple[JobStatus | None, bool]:
+    """A cancel's answer: the job's status after it, and whether this very call ended it."""
+    change = store.request_cancel(job_id)
+    return change.status, change.ended
 
 
 def _queued(store: ValkeyJobStore, deadline_seconds: float = 600) -> Job:
@@ -60,19 +71,19 @@ def test_record_expires_after_the_ttl(valkey_store: ValkeyJobStore) -> None:
 def test_unknown_job_is_not_found(store: ValkeyJobStore) -> None:
     with pytest.raises(JobNotFoundError):
         store.get(new_job_id())
-    assert store.claim(new_job_id(), 60).outcome is ClaimOutcome.MISSING
+    assert store.claim(new_job_id(), 60).outcome is Outcome.MISSING
 
 
 def test_claim_finish_and_redelivery(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
-    assert claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1
-    assert store.finish(job.job_id, claim.attempt, {"answer": "a"}) is JobStatus.FINISHED
+    assert claim.outcome is Outcome.APPLIED and claim.attempt == 1
+    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "a"})) is JobStatus.FINISHED
     finished = store.get(job.job_id)
     assert finished.status is JobStatus.FINISHED and finished.finished_at is not None
     assert store.get_result(job.job_id) == {"answer": "a"}
     # A redelivered message finds the job final and may not touch it.
-    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
+    assert store.claim(job.job_id, 60).outcome is Outcome.REFUSED
     assert store.get(job.job_id).attempts == 1
 
 
@@ -80,8 +91,8 @@ def test_only_one_of_many_concurrent_claims_wins(store: ValkeyJobStore) -> None:
     job = _queued(store)
     with ThreadPoolExecutor(max_workers=16) as pool:
         outcomes = list(pool.map(lambda _: store.claim(job.job_id, 60).outcome, range(32)))
-    assert outcomes.count(ClaimOutcome.CLAIMED) == 1
-    assert outcomes.count(ClaimOutcome.IN_PROGRESS) == 31
+    assert outcomes.count(Outcome.APPLIED) == 1
+    assert outcomes.count(Outcome.BUSY) == 31
 
 
 def test_expired_lease_is_reclaimed_and_the_stale_attempt_cannot_write(store: ValkeyJobStore) -> None:
@@ -89,46 +100,46 @@ def test_expired_lease_is_reclaimed_and_the_stale_attempt_cannot_write(store: Va
     first = store.claim(job.job_id, lease_seconds=1)
     time.sleep(1.1)
     second = store.claim(job.job_id, lease_seconds=60)
-    assert second.outcome is ClaimOutcome.CLAIMED and second.attempt == 2
-    assert store.finish(job.job_id, first.attempt, {"answer": "stale"}) is None
-    assert store.finish(job.job_id, second.attempt, {"answer": "fresh"}) is JobStatus.FINISHED
+    assert second.outcome is Outcome.APPLIED and second.attempt == 2
+    assert _moved_to(store.finish(job.job_id, first.attempt, {"answer": "stale"})) is None
+    assert _moved_to(store.finish(job.job_id, second.attempt, {"answer": "fresh"})) is JobStatus.FINISHED
     assert store.get_result(job.job_id) == {"answer": "fresh"}
 
 
 def test_fail_records_a_readable_error(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
-    assert store.fail(job.job_id, claim.attempt, "LLM returned an empty answer") is JobStatus.FAILED
+    assert _moved_to(store.fail(job.job_id, claim.attempt, "LLM returned an empty answer")) is JobStatus.FAILED
     failed = store.get(job.job_id)
     assert failed.status is JobStatus.FAILED and failed.error == "LLM returned an empty answer"
-    assert store.finish(job.job_id, claim.attempt, {"answer": "late"}) is None
+    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "late"})) is None
 
 
 def test_a_queued_job_stops_at_once_and_is_never_claimed(store: ValkeyJobStore) -> None:
     job = _queued(store)
-    assert store.request_stop(job.job_id) == StopRequest(JobStatus.STOPPED, stopped=True)
+    assert _cancel(store, job.job_id) == (JobStatus.STOPPED, True)
     stopped = store.get(job.job_id)
-    assert stopped.status is JobStatus.STOPPED and stopped.error == STOPPED_ERROR
-    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
+    assert stopped.status is JobStatus.STOPPED and stopped.error == CANCELLED_ERROR
+    assert store.claim(job.job_id, 60).outcome is Outcome.REFUSED
     # Asking twice is harmless, and the second call says it changed nothing.
-    assert store.request_stop(job.job_id) == StopRequest(JobStatus.STOPPED, stopped=False)
+    assert _cancel(store, job.job_id) == (JobStatus.STOPPED, False)
 
 
 def test_of_many_concurrent_cancels_of_a_queued_job_exactly_one_stops_it(store: ValkeyJobStore) -> None:
     job = _queued(store)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda _: store.request_stop(job.job_id), range(32)))
+        answers = list(pool.map(lambda _: store.request_cancel(job.job_id), range(32)))
     assert all(a.status is JobStatus.STOPPED for a in answers)
-    assert sum(a.stopped for a in answers) == 1
+    assert sum(a.ended for a in answers) == 1
 
 
 def test_a_started_job_is_flagged_and_its_late_result_is_not_written(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     assert not store.cancel_requested(job.job_id)
-    assert store.request_stop(job.job_id) == StopRequest(JobStatus.STARTED, stopped=False)  # flagged only
+    assert _cancel(store, job.job_id) == (JobStatus.STARTED, False)  # flagged only
     assert store.cancel_requested(job.job_id) and store.get(job.job_id).cancel_requested
-    assert store.finish(job.job_id, claim.attempt, {"answer": "late"}) is JobStatus.STOPPED
+    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "late"})) is JobStatus.STOPPED
     assert store.get(job.job_id).status is JobStatus.STOPPED
     assert store.get_result(job.job_id) is None
 
@@ -136,46 +147,71 @@ def test_a_started_job_is_flagged_and_its_late_result_is_not_written(store: Valk
 def test_the_worker_stops_a_flagged_job_at_a_step_boundary(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
-    store.request_stop(job.job_id)
-    assert store.stop(job.job_id, claim.attempt)
+    store.request_cancel(job.job_id)
+    assert store.honour_cancel(job.job_id, claim.attempt).moved
     assert store.get(job.job_id).status is JobStatus.STOPPED
+
+
+def test_each_transition_answers_what_it_did_and_the_job_as_it_now_stands(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    assert claim.outcome is Outcome.APPLIED and claim.job == store.get(job.job_id)
+    assert claim.job.request == {"query": "q"} and claim.job.started_at is not None  # all the worker reads
+    busy = store.claim(job.job_id, 60)
+    assert busy.outcome is Outcome.BUSY and busy.job == store.get(job.job_id)
+    assert store.finish(job.job_id, claim.attempt + 1, {"answer": "a"}).outcome is Outcome.STALE
+    flagged = store.request_cancel(job.job_id)
+    assert flagged.outcome is Outcome.APPLIED and flagged.status is JobStatus.STARTED and not flagged.ended
+    assert flagged.job.cancel_requested
+    cancelled = store.fail(job.job_id, claim.attempt, "llm is unavailable")
+    assert cancelled.outcome is Outcome.CANCELLED and cancelled.ended and cancelled.job == store.get(job.job_id)
+    assert cancelled.job.finished_at is not None and cancelled.job.error == CANCELLED_ERROR
+    late = store.finish(job.job_id, claim.attempt, {"answer": "late"})
+    assert late.outcome is Outcome.REFUSED and late.status is JobStatus.STOPPED and not late.ended
+    assert store.fail_overdue(_queued(store).job_id).outcome is Outcome.REFUSED  # not due yet
+    held = _queued(store, deadline_seconds=-1)
+    store.claim(held.job_id, 60)
+    assert store.fail_overdue(held.job_id).outcome is Outcome.BUSY  # due, but a worker is on it
+    for missing in (store.claim(new_job_id(), 60), store.fail_overdue(new_job_id()),
+                    store.request_cancel(new_job_id()), store.requeue(new_job_id(), time.time())):
+        assert missing.outcome is Outcome.MISSING and missing.job is None
 
 
 def test_a_final_job_cannot_be_stopped(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     store.finish(job.job_id, claim.attempt, {"answer": "a"})
-    assert store.request_stop(job.job_id) == StopRequest(JobStatus.FINISHED, stopped=False)
+    assert _cancel(store, job.job_id) == (JobStatus.FINISHED, False)
     assert store.get(job.job_id).status is JobStatus.FINISHED
 
 
 def test_a_job_past_its_deadline_is_still_claimed_by_its_message(store: ValkeyJobStore) -> None:
     job = _queued(store, deadline_seconds=-1)
-    assert store.claim(job.job_id, 60).outcome is ClaimOutcome.CLAIMED
+    assert store.claim(job.job_id, 60).outcome is Outcome.APPLIED
 
 
 def test_a_stop_request_wins_over_a_failure(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
-    store.request_stop(job.job_id)
-    assert store.fail(job.job_id, claim.attempt, "llm is unavailable") is JobStatus.STOPPED
-    assert store.get(job.job_id).error == STOPPED_ERROR
+    store.request_cancel(job.job_id)
+    assert _moved_to(store.fail(job.job_id, claim.attempt, "llm is unavailable")) is JobStatus.STOPPED
+    assert store.get(job.job_id).error == CANCELLED_ERROR
 
 
 def test_an_overdue_job_is_failed_only_when_no_live_lease_holds_it(store: ValkeyJobStore) -> None:
     job = _queued(store, deadline_seconds=1)
     claim = store.claim(job.job_id, lease_seconds=60)
     time.sleep(1.1)  # past the deadline, but a worker holds the job: it may still finish
-    assert store.fail_if_overdue(job.job_id) is None
-    assert store.finish(job.job_id, claim.attempt, {"answer": "a"}) is JobStatus.FINISHED
+    assert _moved_to(store.fail_overdue(job.job_id)) is None
+    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "a"})) is JobStatus.FINISHED
 
     stuck = _queued(store, deadline_seconds=1)
     store.claim(stuck.job_id, lease_seconds=1)  # its worker dies; nothing redelivers it
     time.sleep(1.1)
-    assert store.fail_if_overdue(stuck.job_id) is JobStatus.FAILED
+    assert _moved_to(store.fail_overdue(stuck.job_id)) is JobStatus.FAILED
     assert store.get(stuck.job_id).error == OVERDUE_ERROR
-    assert store.fail_if_overdue(stuck.job_id) is None
-    assert store.fail_if_overdue(_queued(store).job_id) is None  # not due yet
+    assert _moved_to(store.fail_overdue(stuck.job_id)) is None
+    assert _moved_to(store.fail_overdue(_queued(store).job_id)) is None  # not due yet
 
 
 def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> None:
@@ -183,7 +219,7 @@ def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> N
     claim = store.claim(job.job_id, 60)
     store.fail(job.job_id, claim.attempt, "gave up")
     deadline = time.time() + 900
-    assert store.requeue(job.job_id, deadline) is JobStatus.QUEUED
+    assert _moved_to(store.requeue(job.job_id, deadline)) is JobStatus.QUEUED
     again = store.get(job.job_id)
     assert again.status is JobStatus.QUEUED and again.attempts == 0 and again.error is None
     assert again.finished_at is None and again.deadline_at == pytest.approx(deadline)
@@ -191,21 +227,21 @@ def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> N
     assert again.enqueued_at == again.queued_at
     claim = store.claim(job.job_id, 60)
     assert claim.attempt == 1
-    assert store.requeue(job.job_id, deadline) is None  # a worker holds it now
+    assert _moved_to(store.requeue(job.job_id, deadline)) is None  # a worker holds it now
     store.finish(job.job_id, claim.attempt, {"answer": "a"})
-    assert store.requeue(job.job_id, deadline) is None  # finished jobs stay finished
+    assert _moved_to(store.requeue(job.job_id, deadline)) is None  # finished jobs stay finished
 
 
 def test_a_job_left_started_by_a_dead_worker_is_requeued_unless_asked_to_stop(store: ValkeyJobStore) -> None:
     job = _queued(store)
     store.claim(job.job_id, lease_seconds=1)
     time.sleep(1.1)
-    assert store.requeue(job.job_id, time.time() + 900) is JobStatus.QUEUED
+    assert _moved_to(store.requeue(job.job_id, time.time() + 900)) is JobStatus.QUEUED
     stopping = _queued(store)
     store.claim(stopping.job_id, lease_seconds=1)
-    store.request_stop(stopping.job_id)
+    store.request_cancel(stopping.job_id)
     time.sleep(1.1)
-    assert store.requeue(stopping.job_id, time.time() + 900) is JobStatus.STOPPED
+    assert _moved_to(store.requeue(stopping.job_id, time.time() + 900)) is JobStatus.STOPPED
 
 
 def test_a_requeued_record_gets_a_fresh_ttl(valkey_store: ValkeyJobStore) -> None:
@@ -250,21 +286,21 @@ def test_a_transient_failure_sends_the_job_back_saying_why_and_when(store: Valke
     claim = store.claim(job.job_id, 60)
     retry_at = time.time() + 30
     reason = "llm is unavailable: HTTP 500"
-    assert store.retry_later(job.job_id, claim.attempt, reason, retry_at) is JobStatus.QUEUED
+    assert _moved_to(store.retry_later(job.job_id, claim.attempt, reason, retry_at)) is JobStatus.QUEUED
     waiting = store.get(job.job_id)
     assert waiting.status is JobStatus.QUEUED and waiting.attempts == 1 and waiting.error is None
     assert waiting.last_error == "llm is unavailable: HTTP 500" and waiting.retry_at == retry_at
     # A repeat of the call (its reply was lost) is answered as the call was.
-    assert store.retry_later(job.job_id, claim.attempt, reason, retry_at) is JobStatus.QUEUED
+    assert _moved_to(store.retry_later(job.job_id, claim.attempt, reason, retry_at)) is JobStatus.QUEUED
     # The lease is released: the next delivery claims it at once, and the wait is over.
     again = store.claim(job.job_id, 60)
-    assert again.outcome is ClaimOutcome.CLAIMED and again.attempt == 2
+    assert again.outcome is Outcome.APPLIED and again.attempt == 2
     started = store.get(job.job_id)
     assert started.retry_at is None and started.last_error == "llm is unavailable: HTTP 500"
     # Only the attempt that owns the job may hand it back.
-    assert store.retry_later(job.job_id, claim.attempt, "stale", retry_at) is None
-    assert store.finish(job.job_id, again.attempt, {"answer": "a"}) is JobStatus.FINISHED
-    assert store.retry_later(job.job_id, again.attempt, "late", retry_at) is None
+    assert _moved_to(store.retry_later(job.job_id, claim.attempt, "stale", retry_at)) is None
+    assert _moved_to(store.finish(job.job_id, again.attempt, {"answer": "a"})) is JobStatus.FINISHED
+    assert _moved_to(store.retry_later(job.job_id, again.attempt, "late", retry_at)) is None
 
 
 def test_a_job_waiting_for_a_retry_stops_at_once_and_a_flagged_one_is_not_retried(
@@ -273,22 +309,22 @@ def test_a_job_waiting_for_a_retry_stops_at_once_and_a_flagged_one_is_not_retrie
     waiting = _queued(store)
     claim = store.claim(waiting.job_id, 60)
     store.retry_later(waiting.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
-    assert store.request_stop(waiting.job_id) == StopRequest(JobStatus.STOPPED, stopped=True)
+    assert _cancel(store, waiting.job_id) == (JobStatus.STOPPED, True)
     assert store.get(waiting.job_id).retry_at is None  # a final job has no next attempt
-    assert store.claim(waiting.job_id, 60).outcome is ClaimOutcome.ALREADY_DONE
+    assert store.claim(waiting.job_id, 60).outcome is Outcome.REFUSED
     flagged = _queued(store)
     claim = store.claim(flagged.job_id, 60)
-    store.request_stop(flagged.job_id)
+    store.request_cancel(flagged.job_id)
     ended = store.retry_later(flagged.job_id, claim.attempt, "llm is unavailable", time.time())
-    assert ended is JobStatus.STOPPED
-    assert store.get(flagged.job_id).error == STOPPED_ERROR
+    assert _moved_to(ended) is JobStatus.STOPPED
+    assert store.get(flagged.job_id).error == CANCELLED_ERROR
 
 
 def test_a_redrive_clears_the_last_retry(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     store.retry_later(job.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
-    assert store.requeue(job.job_id, time.time() + 600) is JobStatus.QUEUED
+    assert _moved_to(store.requeue(job.job_id, time.time() + 600)) is JobStatus.QUEUED
     fresh = store.get(job.job_id)
     assert fresh.attempts == 0 and fresh.last_error is None and fresh.retry_at is None
 
@@ -298,7 +334,7 @@ def test_a_job_waiting_for_a_retry_past_its_deadline_fails_with_no_next_attempt(
     claim = store.claim(job.job_id, 60)
     store.retry_later(job.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
     time.sleep(1.1)
-    assert store.fail_if_overdue(job.job_id) is JobStatus.FAILED
+    assert _moved_to(store.fail_overdue(job.job_id)) is JobStatus.FAILED
     failed = store.get(job.job_id)
     assert failed.error == OVERDUE_ERROR and failed.retry_at is None
     assert failed.last_error == "llm is unavailable"

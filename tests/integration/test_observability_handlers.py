@@ -117,7 +117,7 @@ def test_a_job_stopped_after_its_llm_call_still_counts_the_tokens_it_spent(
     job_id = body["job_id"]
 
     def cancel_while_answering(request: dict) -> None:
-        get_container().job_store.request_stop(job_id)  # the job is started: flagged
+        get_container().job_store.request_cancel(job_id)  # the job is started: flagged
         return None  # then answer as usual
 
     fake_llm.reply_for = cancel_while_answering

@@ -24,7 +24,7 @@ from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.jobs import JobStatus, new_job
 from ragcore.local.processes import ValkeyService
 from ragcore.local.stack import migrate_offline_registry
-from ragcore.ports import ClaimOutcome
+from ragcore.domain.lifecycle import Outcome
 from tests.support.paths import free_port
 from tests.support.valkey_cluster import keys_per_node, single_node_admin
 
@@ -63,7 +63,7 @@ def test_the_cluster_client_finds_its_node_again_after_a_restart(tmp_path: Path)
         assert store.get(job.job_id).status is JobStatus.QUEUED
         store.ping()
         # Its scripts, registered before, are loaded into the restarted node and run.
-        assert store.claim(job.job_id, 60).outcome is ClaimOutcome.CLAIMED
+        assert store.claim(job.job_id, 60).outcome is Outcome.APPLIED
     finally:
         service.stop()
 

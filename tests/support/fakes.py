@@ -6,23 +6,38 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ragcore.domain.answers import Completion, Passage, Usage
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import InvalidDocumentError, JobNotFoundError
-from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, Job, JobStatus, can_transition
+from ragcore.domain.jobs import Job
+from ragcore.domain.lifecycle import (
+    CLAIM,
+    FAIL,
+    FAIL_OVERDUE,
+    FINISH,
+    HONOUR_CANCEL,
+    REQUEST_CANCEL,
+    REQUEUE,
+    RETRY_LATER,
+    Outcome,
+    Rule,
+    Transition,
+    apply,
+)
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.domain.tenancy import split
-from ragcore.ports import BlobHead, Claim, ClaimOutcome, PresignedPost, StopRequest
+from ragcore.ports import BlobHead, PresignedPost
 
 
 class InMemoryJobStore:
+    """Every transition is ``lifecycle.apply`` of the rule the Valkey adapter sends its script."""
+
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.results: dict[str, dict] = {}
-        self.leases: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # ``finish`` holds it around its transition and the result
 
     def ping(self) -> None:
         pass
@@ -41,103 +56,45 @@ class InMemoryJobStore:
     def delete(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
 
-    def _held(self, job: Job, now: float) -> bool:
-        return job.status is JobStatus.STARTED and self.leases.get(job.job_id, 0) > now
+    def claim(self, job_id: str, lease_seconds: int) -> Transition:
+        return self._apply(CLAIM, job_id, lease_seconds=lease_seconds)
 
-    def claim(self, job_id: str, lease_seconds: int) -> Claim:
+    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
         with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None:
-                return Claim(ClaimOutcome.MISSING)
-            if not can_transition(job.status, JobStatus.STARTED):
-                return Claim(ClaimOutcome.ALREADY_DONE, job.attempts)
-            now = time.time()
-            if self._held(job, now):
-                return Claim(ClaimOutcome.IN_PROGRESS, job.attempts)
-            job.status, job.started_at, job.attempts = JobStatus.STARTED, now, job.attempts + 1
-            job.retry_at = None
-            self.leases[job_id] = now + lease_seconds
-            return Claim(ClaimOutcome.CLAIMED, job.attempts)
-
-    def _end(
-        self, job_id: str, attempt: int | None, target: JobStatus, error: str | None = None,
-        stop_if_cancelled: bool = False,
-    ) -> JobStatus | None:
-        job = self.jobs.get(job_id)
-        if job is None or not can_transition(job.status, target):
-            return None
-        if attempt is not None and job.attempts != attempt:
-            return None
-        if stop_if_cancelled and job.cancel_requested:
-            target, error = JobStatus.STOPPED, STOPPED_ERROR
-        job.status, job.finished_at, job.error, job.retry_at = target, time.time(), error, None
-        return target
-
-    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
-        with self._lock:
-            status = self._end(job_id, attempt, JobStatus.FINISHED, stop_if_cancelled=True)
-            if status is JobStatus.FINISHED:
+            done = self._apply(FINISH, job_id, attempt=attempt)
+            if done.outcome is Outcome.APPLIED:
                 self.results[job_id] = result
-            return status
+            return done
 
-    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
-        with self._lock:
-            return self._end(job_id, attempt, JobStatus.FAILED, error, stop_if_cancelled=True)
+    def fail(self, job_id: str, attempt: int, error: str) -> Transition:
+        return self._apply(FAIL, job_id, attempt=attempt, values={"error": error})
 
-    def stop(self, job_id: str, attempt: int) -> bool:
-        with self._lock:
-            return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR) is not None
+    def honour_cancel(self, job_id: str, attempt: int) -> Transition:
+        return self._apply(HONOUR_CANCEL, job_id, attempt=attempt)
 
-    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
-        with self._lock:
-            job = self.jobs.get(job_id)
-            # QUEUED too, for the same attempt: a repeat of this call whose reply was lost.
-            ours = job is not None and job.attempts == attempt
-            if not ours or job.status not in (JobStatus.STARTED, JobStatus.QUEUED):
-                return None
-            if job.cancel_requested:
-                return self._end(job_id, attempt, JobStatus.STOPPED, STOPPED_ERROR)
-            job.status, job.last_error, job.retry_at = JobStatus.QUEUED, error, retry_at
-            self.leases.pop(job_id, None)
-            return JobStatus.QUEUED
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
+        return self._apply(RETRY_LATER, job_id, attempt=attempt, values={"last_error": error, "retry_at": retry_at})
 
-    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
-        with self._lock:
-            job, now = self.jobs.get(job_id), time.time()
-            if job is None or job.deadline_at is None or job.deadline_at > now or self._held(job, now):
-                return None
-            return self._end(job_id, None, JobStatus.FAILED, OVERDUE_ERROR, stop_if_cancelled=True)
+    def fail_overdue(self, job_id: str) -> Transition:
+        return self._apply(FAIL_OVERDUE, job_id)
 
-    def request_stop(self, job_id: str) -> StopRequest:
-        with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None:
-                raise JobNotFoundError(job_id)
-            if job.status is JobStatus.QUEUED:
-                self._end(job_id, None, JobStatus.STOPPED, STOPPED_ERROR)
-                return StopRequest(JobStatus.STOPPED, stopped=True)
-            if job.status is JobStatus.STARTED:
-                job.cancel_requested = True
-            return StopRequest(job.status)
+    def request_cancel(self, job_id: str) -> Transition:
+        return self._apply(REQUEST_CANCEL, job_id)
 
     def cancel_requested(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
         return job is not None and job.cancel_requested
 
-    def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
+    def requeue(self, job_id: str, deadline_at: float) -> Transition:
+        return self._apply(REQUEUE, job_id, values={"deadline_at": deadline_at})
+
+    def _apply(self, rule: Rule, job_id: str, **call: Any) -> Transition:
         with self._lock:
-            job = self.jobs.get(job_id)
-            if job is None or not can_transition(job.status, JobStatus.QUEUED) or self._held(job, time.time()):
-                return None
-            if job.cancel_requested:
-                return self._end(job_id, None, JobStatus.STOPPED, STOPPED_ERROR)
-            self.jobs[job_id] = job.model_copy(update={
-                "status": JobStatus.QUEUED, "attempts": 0, "error": None, "started_at": None,
-                "finished_at": None, "deadline_at": deadline_at, "queued_at": time.time(),
-                "last_error": None, "retry_at": None,
-            })
-            self.leases.pop(job_id, None)
-            return JobStatus.QUEUED
+            done = apply(rule, self.jobs.get(job_id), time.time(), **call)
+            if done.job is None:
+                return done
+            self.jobs[job_id] = done.job
+            return Transition(done.outcome, done.job.model_copy())
 
 
 class RecordingQueue:

@@ -15,14 +15,15 @@ from ragcore.domain.errors import (
     JobBusyError,
     JobNotFoundError,
 )
-from ragcore.domain.jobs import OVERDUE_ERROR, Job, JobStatus, new_job, new_job_id
+from ragcore.domain.jobs import Job, JobStatus, new_job, new_job_id
+from ragcore.domain.lifecycle import OVERDUE_ERROR
 from ragcore.domain.messages import JobMessage
-from ragcore.services.answer import AnswerPorts, Outcome, answer_job
-from ragcore.services.job_runner import JobLimits
+from ragcore.services.answer import AnswerPorts, answer_job
+from ragcore.services.job_runner import JobLimits, MessageOutcome as Outcome
 from ragcore.services.prompting import PromptLimits, estimate_tokens
-from ragcore.services.jobs import current_job, stop_job
+from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
-from tests.support.fakes import InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
+from tests.support.fakes import InMemoryDocumentStore, InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
 
 PASSAGES = [
     Passage(chunk_id="c1", document_id="lighthouse", title="Skerry Point", source="l.md",
@@ -153,7 +154,7 @@ def test_a_job_waiting_for_a_retry_stops_at_once_when_cancelled() -> None:
     ports, job_id = setup(ScriptedChat(error=DependencyUnavailableError("llm", "APIConnectionError")))
     with pytest.raises(DependencyUnavailableError):
         answer_job(JobMessage(job_id=job_id), ports, limits())
-    assert stop_job(ports.store, job_id).status is JobStatus.STOPPED
+    assert cancel_job(ports.store, current_job(ports.store, job_id)).status is JobStatus.STOPPED
     assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is Outcome.SKIPPED
 
 
@@ -162,7 +163,7 @@ def test_a_stop_requested_during_a_failing_attempt_ends_the_job_instead_of_a_ret
     job = new_job("chat", QUERY, 600)
     store.create(job)
     chat = ScriptedChat(error=DependencyUnavailableError("llm", "APITimeoutError"),
-                        on_call=lambda: store.request_stop(job.job_id))
+                        on_call=lambda: store.request_cancel(job.job_id))
     ports = AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat)
     redeliveries: list[int] = []
     outcome = answer_job(JobMessage(job_id=job.job_id), ports, limits(), 1, redeliveries.append)
@@ -220,14 +221,14 @@ def test_a_stored_request_that_no_longer_validates_fails_the_job() -> None:
 def test_a_job_stopped_while_queued_never_runs() -> None:
     chat = ScriptedChat()
     ports, job_id = setup(chat)
-    assert ports.store.request_stop(job_id).status is JobStatus.STOPPED
+    assert ports.store.request_cancel(job_id).status is JobStatus.STOPPED
     assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.SKIPPED
     assert chat.calls == []
 
 
 def test_a_stop_requested_during_the_llm_call_drops_the_result() -> None:
     holder: dict[str, str] = {}
-    chat = ScriptedChat(on_call=lambda: ports.store.request_stop(holder["id"]))
+    chat = ScriptedChat(on_call=lambda: ports.store.request_cancel(holder["id"]))
     ports, job_id = setup(chat)
     holder["id"] = job_id
     assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
@@ -244,7 +245,7 @@ def test_a_stop_requested_before_the_llm_call_saves_it() -> None:
         dimension = embedder.dimension
 
         def embed(self, texts):  # type: ignore[no-untyped-def]
-            ports.store.request_stop(job_id)
+            ports.store.request_cancel(job_id)
             return embedder.embed(texts)
 
     ports = AnswerPorts(ports.store, StopWhileEmbedding(), ports.index, chat)
@@ -260,10 +261,11 @@ def test_a_job_past_its_deadline_still_runs_when_its_message_arrives() -> None:
 
 def test_an_overdue_job_nobody_runs_is_failed_by_its_next_reader() -> None:
     ports, job_id = setup(deadline_seconds=-1)
-    failed: list[str] = []
-    job = current_job(ports.store, job_id, on_failed=lambda j, error: failed.append(error))
+    read = current_job(ports.store, job_id)
+    assert read.status is JobStatus.QUEUED  # a read is a read: settling is its own step
+    job = settle_overdue(read, ports.store, InMemoryDocumentStore())
     assert job.status is JobStatus.FAILED and job.error == OVERDUE_ERROR
-    assert failed == [OVERDUE_ERROR]
+    assert ports.store.get(job_id) == job
 
 
 def test_another_owners_job_is_missing_and_its_read_changes_nothing() -> None:
@@ -272,14 +274,15 @@ def test_another_owners_job_is_missing_and_its_read_changes_nothing() -> None:
     with pytest.raises(JobNotFoundError):
         current_job(ports.store, job_id, owner="bob")
     assert ports.store.get(job_id).status is JobStatus.QUEUED  # not failed as overdue by bob's read
-    assert current_job(ports.store, job_id, owner="alice").status is JobStatus.FAILED
+    settled = settle_overdue(current_job(ports.store, job_id, owner="alice"), ports.store, InMemoryDocumentStore())
+    assert settled.status is JobStatus.FAILED
 
 
 def test_a_stop_requested_before_a_failure_wins() -> None:
     holder: dict[str, str] = {}
 
     def stop_then_refuse() -> None:
-        ports.store.request_stop(holder["id"])
+        ports.store.request_cancel(holder["id"])
 
     chat = ScriptedChat(error=AnswerGenerationError("refused"), on_call=stop_then_refuse)
     ports, job_id = setup(chat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -18,13 +19,16 @@ from ragcore.domain.errors import (
     UploadCompletedError,
     UploadIncompleteError,
 )
+from ragcore.domain.jobs import JobStatus
+from ragcore.domain.lifecycle import OVERDUE_ERROR
 from ragcore.domain.messages import DocumentFields, JobMessage, UploadCreate
 from ragcore.services import documents as service
 from ragcore.domain.budget import Budget
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import JobLimits
 from ragcore.services.retries import RetryPolicy
-from ragcore.services.job_runner import Outcome
+from ragcore.services.job_runner import MessageOutcome as Outcome
+from ragcore.services.jobs import current_job, settle_overdue
 from tests.support.fakes import (
     InMemoryBlobStore,
     InMemoryDocumentStore,
@@ -252,6 +256,18 @@ def test_the_worker_refuses_a_file_grown_past_the_limit_after_completion() -> No
     assert world.run(job_id) is Outcome.FAILED
     assert "limit" in (world.jobs.get(job_id).error or "")
     assert world.documents.get("default", "skerry").status is DocumentStatus.FAILED
+
+
+def test_an_overdue_document_job_read_by_its_client_fails_its_document_too() -> None:
+    """A worker that died on the last delivery leaves the job and its document ``ingesting``:
+    the client's next read settles both, as the worker's failure would have."""
+    world = World()
+    job_id = world.submit()
+    world.jobs.jobs[job_id].deadline_at = time.time() - 1
+    job = settle_overdue(current_job(world.jobs, job_id), world.jobs, world.documents)
+    assert job.status is JobStatus.FAILED and job.error == OVERDUE_ERROR
+    document = world.documents.get("default", "skerry")
+    assert document.status is DocumentStatus.FAILED and document.error == OVERDUE_ERROR
 
 
 def test_a_newer_upload_during_indexing_wins_the_registry() -> None:

@@ -42,7 +42,7 @@ def test_each_letter_is_requeued_resent_dropped_or_left() -> None:
     store = InMemoryJobStore()
     failed, queued = job_in(store, JobStatus.FAILED), job_in(store, JobStatus.QUEUED)
     dead_worker, busy = job_in(store, JobStatus.STARTED), job_in(store, JobStatus.STARTED)
-    store.leases[busy] = time.time() + 60  # a worker holds this one right now
+    store.jobs[busy].lease_until = time.time() + 60  # a worker holds this one right now
     finished, expired = job_in(store, JobStatus.FINISHED), new_job_id()
     letters = ListDeadLetters(
         [body(j) for j in (failed, queued, dead_worker, busy, finished, expired)] + ["garbage"]
@@ -61,7 +61,7 @@ def test_each_letter_is_requeued_resent_dropped_or_left() -> None:
 def test_a_job_asked_to_stop_is_stopped_not_rerun() -> None:
     store = InMemoryJobStore()
     job_id = job_in(store, JobStatus.STARTED)
-    store.request_stop(job_id)
+    store.request_cancel(job_id)
     letters = ListDeadLetters([body(job_id)])
     assert redrive(letters, store, lambda kind: 900).dropped == 1
     assert store.get(job_id).status is JobStatus.STOPPED and letters.sent_back == []

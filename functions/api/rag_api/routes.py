@@ -29,12 +29,12 @@ from ragcore.api_schema import (
     links_for,
 )
 from ragcore.bootstrap import Container, get_container
-from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.errors import DependencyUnavailableError, JobNotCancellableError
 from ragcore.domain.job_kinds import policy
+from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
-from ragcore.services.documents import mark_document_failed
-from ragcore.services.jobs import JobNotStoppableError, current_job, stop_job
+from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.submit import submit_chat
 
 from .auth import Caller, as_shown, in_scope, owner_of
@@ -117,15 +117,16 @@ async def chat(body: ChatBody, request: Request, container: ContainerDep, key: C
     return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
 
 
-def _document_follow_up(container: Container) -> Callable[[Job, str], None]:
-    """When a read fails an overdue document job, its document is marked failed too."""
-    return lambda job, error: mark_document_failed(container.document_store, job, error)
+def _settled_job(container: Container, job_id: str, key: ApiKey | None) -> Job:
+    """The caller's job, settled first if it is overdue (``settle_overdue`` says why a read
+    may fail a job)."""
+    job = current_job(container.job_store, job_id, owner_of(key))
+    return settle_overdue(job, container.job_store, container.document_store)
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView, responses=responses(*_JOB_ERRORS))
 async def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
-    job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
-    return JobStatusView.of(job)
+    return JobStatusView.of(_settled_job(container, job_id, key))
 
 
 @router.post(
@@ -139,8 +140,8 @@ async def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> Job
 )
 async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     try:
-        job = stop_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
-    except JobNotStoppableError as exc:
+        job = cancel_job(container.job_store, _settled_job(container, job_id, key))
+    except JobNotCancellableError as exc:
         return error_response(409, "job_not_stoppable", str(exc), job_id=job_id)
     view = JobStatusView.of(job)
     return JSONResponse(view.model_dump(), status_code=200 if job.status is JobStatus.STOPPED else 202)
@@ -158,7 +159,7 @@ async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONRes
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 async def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
-    job = current_job(container.job_store, job_id, owner_of(key), _document_follow_up(container))
+    job = _settled_job(container, job_id, key)
     if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
         body = NotReady.of(job, links_for(job_id, base_path(request)))
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})

@@ -19,7 +19,7 @@ import contextvars
 import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
@@ -30,13 +30,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from ragcore.bootstrap import get_container
+from ragcore.bootstrap import Container, get_container
 from ragcore.domain.budget import Budget
 from ragcore.domain.errors import InvalidMessageError, RagError
+from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
-from ragcore.services.job_runner import JobLimits, Outcome
+from ragcore.services.job_runner import JobLimits, MessageOutcome
 from ragcore.services.prompting import PromptLimits
 from ragcore.observability.logs import correlate, route_core_logs
 from ragcore.observability.tracing import tracer as make_tracer
@@ -69,23 +70,33 @@ def _limits(context: Any) -> JobLimits:
     )
 
 
-def _run(record: SQSRecord, message: JobMessage, delivery: int, limits: JobLimits) -> Outcome:
+def _run(record: SQSRecord, message: JobMessage, delivery: int, limits: JobLimits) -> MessageOutcome:
     container = get_container()
     # After a transient failure the runner says when this record's message should come back.
     redeliver_in = functools.partial(
         container.queue.redeliver_in, record.event_source_arn, record.receipt_handle
     )
-    if message.kind == "chat":
-        ports = AnswerPorts(
-            store=container.job_store,
-            embedder=container.embedder,
-            index=container.vector_index,
-            chat=container.chat_model,
-            prompt_limits=PromptLimits(
-                container.settings.llm_prompt_token_budget, container.settings.llm_passage_token_limit
-            ),
-        )
-        return answer_job(message, ports, limits, delivery, redeliver_in)
+    return _RUNNERS[message.kind](container, message, limits, delivery, redeliver_in)
+
+
+def _answer(
+    container: Container, message: JobMessage, limits: JobLimits, delivery: int, redeliver_in: Callable[[int], None]
+) -> MessageOutcome:
+    ports = AnswerPorts(
+        store=container.job_store,
+        embedder=container.embedder,
+        index=container.vector_index,
+        chat=container.chat_model,
+        prompt_limits=PromptLimits(
+            container.settings.llm_prompt_token_budget, container.settings.llm_passage_token_limit
+        ),
+    )
+    return answer_job(message, ports, limits, delivery, redeliver_in)
+
+
+def _document(
+    container: Container, message: JobMessage, limits: JobLimits, delivery: int, redeliver_in: Callable[[int], None]
+) -> MessageOutcome:
     document_ports = DocumentJobPorts(
         store=container.job_store,
         documents=container.document_store,
@@ -95,6 +106,11 @@ def _run(record: SQSRecord, message: JobMessage, delivery: int, limits: JobLimit
         max_bytes=container.settings.max_upload_bytes,
     )
     return run_document_job(message, document_ports, limits, delivery, redeliver_in)
+
+
+# What runs each kind of job (``domain.job_kinds``).
+Runner = Callable[[Container, JobMessage, JobLimits, int, Callable[[int], None]], MessageOutcome]
+_RUNNERS: dict[JobKind, Runner] = {JobKind.CHAT: _answer, JobKind.INGEST: _document, JobKind.DELETE: _document}
 
 
 async def _process(record: SQSRecord, lambda_context: Any) -> str:

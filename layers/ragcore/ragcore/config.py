@@ -157,7 +157,10 @@ class Settings(BaseSettings):
     aws_lambda_function_name: str | None = None
 
     def job_deadline_for(self, kind: str) -> int:
-        return self.job_deadline_seconds if kind == "chat" else self.document_job_deadline_seconds
+        from ragcore.domain.job_kinds import DeadlineClass, policy
+
+        return {DeadlineClass.CHAT: self.job_deadline_seconds,
+                DeadlineClass.DOCUMENT: self.document_job_deadline_seconds}[policy(kind).deadline]
 
 
 @cache

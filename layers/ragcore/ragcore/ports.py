@@ -3,70 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Iterator, Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
 from ragcore.domain.api_keys import ApiKey, GatewayKey
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.lifecycle import Transition
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.domain.messages import JobMessage
 
 
-class ClaimOutcome(StrEnum):
-    CLAIMED = "claimed"  # this worker owns the job now
-    ALREADY_DONE = "already_done"  # terminal: the message is a redelivery, drop it
-    IN_PROGRESS = "in_progress"  # another worker holds a live lease: retry later
-    MISSING = "missing"  # no record (expired or never written): nothing to run
-
-
-@dataclass(frozen=True)
-class Claim:
-    outcome: ClaimOutcome
-    attempt: int = 0
-
-
-@dataclass(frozen=True)
-class StopRequest:
-    """What ``JobStore.request_stop`` did. ``stopped``: this very call moved the job from
-    QUEUED to STOPPED (of two cancels racing, exactly one sees it), so the stop is counted
-    once; False when it was stopped already, only flagged (STARTED) or final."""
-
-    status: JobStatus  # the job's status after the call
-    stopped: bool = False
-
-
 class JobStore(Protocol):
-    """Every status change is atomic and checked against ``domain.jobs.TRANSITIONS``; the
-    ``attempt`` arguments make a write from a worker that lost its lease a no-op."""
+    """Every status change applies the ``domain.lifecycle`` rule of its name (``claim`` is
+    ``CLAIM``, ``request_cancel`` is ``REQUEST_CANCEL``, ...) atomically, and answers with what
+    it did and the job as it stands after it. The ``attempt`` arguments make a write from a
+    worker that lost its lease a no-op (``Outcome.STALE``)."""
 
     def create(self, job: Job) -> None: ...
     def get(self, job_id: str) -> Job: ...
     def get_result(self, job_id: str) -> dict | None: ...
     def delete(self, job_id: str) -> None: ...
-    def claim(self, job_id: str, lease_seconds: int) -> Claim: ...
-    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
-        """FINISHED, or STOPPED if a stop was requested meanwhile (the result is dropped);
-        None if this attempt no longer owns the job. ``fail`` likewise."""
-    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None: ...
-    def stop(self, job_id: str, attempt: int) -> bool: ...
-    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
-        """After a transient failure: STARTED back to QUEUED, the lease released, ``error``
-        kept as ``last_error`` and ``retry_at`` (epoch seconds) as the next attempt's time.
-        STOPPED if a stop was requested; None if this attempt no longer owns the job."""
-    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
-        """Past its deadline and held by no live lease: FAILED (STOPPED if a stop was
-        requested); otherwise None and nothing changes."""
-    def request_stop(self, job_id: str) -> StopRequest:
-        """QUEUED jobs stop at once; STARTED ones are flagged and stay STARTED until the
-        worker reaches a step boundary."""
+    def claim(self, job_id: str, lease_seconds: int) -> Transition: ...
+    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
+        """The result is written only if the job ends FINISHED (not if a cancel wins)."""
+    def fail(self, job_id: str, attempt: int, error: str) -> Transition: ...
+    def honour_cancel(self, job_id: str, attempt: int) -> Transition: ...
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
+        """``error`` is kept as ``last_error`` and ``retry_at`` (epoch seconds) as the next
+        attempt's time."""
+    def fail_overdue(self, job_id: str) -> Transition: ...
+    def request_cancel(self, job_id: str) -> Transition: ...
     def cancel_requested(self, job_id: str) -> bool: ...
-    def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
-        """The dead-letter redrive: a failed job, or one left queued or started (lease
-        expired) by a lost message, back to QUEUED with attempts from 0, a new deadline and
-        ``queued_at`` now. STOPPED if a stop was requested; None if a worker holds it or it is
-        finished."""
+    def requeue(self, job_id: str, deadline_at: float) -> Transition: ...
     def ping(self) -> None: ...
 
 

@@ -1,68 +1,36 @@
-"""Job records in Valkey, one hash per job, with every status change done by one Lua script.
+"""Job records in Valkey, one hash per job, every status change done by one generic Lua script.
 
 A script runs atomically on the server, so two workers holding the same message cannot both
-claim a job, and a late worker cannot overwrite a job that has moved on. The allowed source
-statuses come from ``domain.jobs.TRANSITIONS``; the script only checks and applies them.
+claim a job, and a late worker cannot overwrite a job that has moved on. The script knows no
+transition of its own: it checks and applies the ``domain.lifecycle`` rule it is sent, as
+``lifecycle.apply`` does for the in-memory fake, and answers with the job's fields after it.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from functools import cache
 from typing import Any
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.job_kinds import JobKind
-from ragcore.domain.jobs import OVERDUE_ERROR, STOPPED_ERROR, TRANSITIONS, Job, JobStatus
-from ragcore.ports import Claim, ClaimOutcome, StopRequest
-
-_TRANSITION_LUA = """
-local spec = cjson.decode(ARGV[1])
--- Leases and deadlines are compared with the server's clock, so workers whose clocks
--- disagree still agree on them (a deadline is written by the API, from its own clock).
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return {'missing', '', 0} end
-local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
-local allowed = false
-for _, s in ipairs(spec.allowed_from) do if s == current then allowed = true end end
--- Not allowed from here: the job is terminal or in a state this step cannot leave.
-if not allowed then return {'refused', current, attempts} end
--- A write from an attempt that no longer owns the job (its lease ran out and another
--- worker re-claimed it) is dropped, so only the owner records a result.
-if spec.attempt and spec.attempt ~= attempts then return {'stale', current, attempts} end
--- A live lease means a worker is on the job now; only an expired one may be re-claimed
--- (the worker that held it is presumed dead).
-local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
-local held = current == 'started' and lease > now
-if held and (spec.lease_seconds or spec.refuse_if_held) then return {'busy', current, attempts} end
-if spec.only_if_overdue then
-  local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_at') or '')
-  if deadline == nil or deadline > now or held then return {'refused', current, attempts} end
-end
--- Once a stop was requested, the job ends stopped, whatever this step meant to record.
-if spec.stop_if_cancelled and redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'stopped', 'error', spec.stopped_error,
-             'finished_at', tostring(now))
-  return {'stopped', 'stopped', attempts}
-end
-if spec.lease_seconds then
-  attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-  redis.call('HSET', KEYS[1], 'lease_until', tostring(now + spec.lease_seconds))
-end
-redis.call('HSET', KEYS[1], 'status', spec.target)
-for field, value in pairs(spec.set) do redis.call('HSET', KEYS[1], field, value) end
-if spec.ttl then redis.call('EXPIRE', KEYS[1], spec.ttl) end
-return {'ok', spec.target, attempts}
-"""
-
-# A new record and its expiry in one step (a script, not MULTI: the cluster client has none).
-_CREATE_LUA = """
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-"""
+from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.lifecycle import (
+    CLAIM,
+    FAIL,
+    FAIL_OVERDUE,
+    FINISH,
+    HONOUR_CANCEL,
+    REQUEST_CANCEL,
+    REQUEUE,
+    RETRY_LATER,
+    Outcome,
+    Rule,
+    Transition,
+    effects,
+)
 
 JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
 # The hash's fields that make a ``Job`` (``job_from_fields``); the answer is in RESULT_FIELD.
@@ -70,9 +38,60 @@ JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
 STATUS_FIELDS = (
     "job_id", "kind", "status", "created_at", "started_at", "finished_at", "attempts", "error",
     "request", "deadline_at", "cancel_requested", "owner", "queued_at", "last_error", "retry_at",
+    "lease_until",
 )
 RESULT_FIELD = "result"
 
+# ARGV[1]: the rule (``_rule_json``) with the fields it writes, then the call's attempt, lease
+# and TTL. The checks are ``lifecycle.refusal``'s, in its order.
+_TRANSITION_LUA = """
+local call = cjson.decode(ARGV[1])
+local key = KEYS[1]
+-- Leases and deadlines are compared with the server's clock, so workers whose clocks
+-- disagree still agree on them (a deadline is written by the API, from its own clock).
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local function answer(outcome)
+  return {outcome, unpack(redis.call('HMGET', key, %(fields)s))}
+end
+local status = redis.call('HGET', key, 'status')
+if not status then return {'missing'} end
+local function from(rule)
+  for _, s in ipairs(rule.sources) do if s == status then return true end end
+  return false
+end
+local rule = call.rule
+while not from(rule) and rule.otherwise do rule = rule.otherwise end
+if not from(rule) then return answer('refused') end
+local attempts = tonumber(redis.call('HGET', key, 'attempts') or '0')
+if rule.owned and call.attempt ~= attempts then return answer('stale') end
+if rule.unheld and status == 'started' then
+  local lease = tonumber(redis.call('HGET', key, 'lease_until') or '') or 0
+  if lease > now then return answer('busy') end
+end
+if rule.overdue then
+  local deadline = tonumber(redis.call('HGET', key, 'deadline_at') or '')
+  if deadline == nil or deadline > now then return answer('refused') end
+end
+local outcome, writes = 'applied', rule.writes
+if rule.cancel_wins and redis.call('HGET', key, 'cancel_requested') == '1' then
+  outcome, writes = 'cancelled', call.cancelled
+elseif rule.leases then
+  redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('HSET', key, 'lease_until', tostring(now + call.lease_seconds))
+end
+local pairs_ = {}
+for field, value in pairs(writes) do table.insert(pairs_, field); table.insert(pairs_, value) end
+redis.call('HSET', key, unpack(pairs_))
+if outcome == 'applied' and rule.renews then redis.call('EXPIRE', key, call.ttl) end
+return answer(outcome)
+""" % {"fields": ", ".join(f"'{f}'" for f in STATUS_FIELDS)}
+
+# A new record and its expiry in one step (a script, not MULTI: the cluster client has none).
+_CREATE_LUA = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
 
 def job_from_fields(record: dict[str, str | None]) -> Job | None:
     """The job a hash's STATUS_FIELDS describe; None if there is no such hash (or it expired
@@ -95,11 +114,8 @@ def job_from_fields(record: dict[str, str | None]) -> Job | None:
         queued_at=_float_or_none(record.get("queued_at")),
         last_error=record.get("last_error") or None,
         retry_at=_float_or_none(record.get("retry_at")),
+        lease_until=_float_or_none(record.get("lease_until")),
     )
-
-
-def _sources_of(target: JobStatus) -> list[str]:
-    return [s.value for s, targets in TRANSITIONS.items() if target in targets]
 
 
 class ValkeyJobStore:
@@ -155,119 +171,80 @@ class ValkeyJobStore:
         with valkey_errors():
             self._client.delete(self._key(job_id))
 
-    def claim(self, job_id: str, lease_seconds: int) -> Claim:
-        outcome, _, attempts = self._run(
-            job_id, JobStatus.STARTED, set={"started_at": repr(time.time()), "retry_at": ""},
-            lease_seconds=lease_seconds,
-        )
-        return Claim(_CLAIM_OUTCOMES[outcome], attempts)
+    def claim(self, job_id: str, lease_seconds: int) -> Transition:
+        return self._apply(CLAIM, job_id, lease_seconds=lease_seconds)
 
-    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
-        return self._end(
-            job_id, JobStatus.FINISHED, {RESULT_FIELD: json.dumps(result)}, attempt=attempt, stop_if_cancelled=True
-        )
+    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
+        return self._apply(FINISH, job_id, attempt=attempt, values={RESULT_FIELD: json.dumps(result)})
 
-    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
-        return self._end(job_id, JobStatus.FAILED, {"error": error}, attempt=attempt, stop_if_cancelled=True)
+    def fail(self, job_id: str, attempt: int, error: str) -> Transition:
+        return self._apply(FAIL, job_id, attempt=attempt, values={"error": error})
 
-    def stop(self, job_id: str, attempt: int) -> bool:
-        return self._end(job_id, JobStatus.STOPPED, {"error": STOPPED_ERROR}, attempt=attempt) is not None
+    def honour_cancel(self, job_id: str, attempt: int) -> Transition:
+        return self._apply(HONOUR_CANCEL, job_id, attempt=attempt)
 
-    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
-        # From QUEUED too, for the same attempt: a repeat of this call whose reply was lost.
-        outcome, status, _ = self._run(
-            job_id, JobStatus.QUEUED, allowed_from=[JobStatus.STARTED, JobStatus.QUEUED], attempt=attempt,
-            stop_if_cancelled=True, set={"last_error": error, "retry_at": repr(retry_at), "lease_until": "0"},
-        )
-        return JobStatus(status) if outcome in ("ok", "stopped") else None
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
+        return self._apply(RETRY_LATER, job_id, attempt=attempt, values={"last_error": error, "retry_at": retry_at})
 
-    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
-        return self._end(
-            job_id, JobStatus.FAILED, {"error": OVERDUE_ERROR}, only_if_overdue=True, stop_if_cancelled=True
-        )
+    def fail_overdue(self, job_id: str) -> Transition:
+        return self._apply(FAIL_OVERDUE, job_id)
 
-    def request_stop(self, job_id: str) -> StopRequest:
-        outcome, current, _ = self._run(
-            job_id, JobStatus.STOPPED, allowed_from=[JobStatus.QUEUED],
-            set={"finished_at": repr(time.time()), "error": STOPPED_ERROR, "retry_at": ""},
-        )
-        if outcome == "ok":  # the script moved it QUEUED -> STOPPED: this call stopped it
-            return StopRequest(JobStatus.STOPPED, stopped=True)
-        if outcome == "refused" and current == JobStatus.STARTED:
-            # Flag it; the worker stops at its next step boundary, and a late result is dropped.
-            outcome, current, _ = self._run(
-                job_id, JobStatus.STARTED, allowed_from=[JobStatus.STARTED], set={"cancel_requested": "1"}
-            )
-        if outcome == "missing":
-            raise JobNotFoundError(job_id)
-        return StopRequest(JobStatus(current))
+    def request_cancel(self, job_id: str) -> Transition:
+        return self._apply(REQUEST_CANCEL, job_id)
 
     def cancel_requested(self, job_id: str) -> bool:
         with valkey_errors():
             return self._client.hget(self._key(job_id), "cancel_requested") == "1"
 
-    def requeue(self, job_id: str, deadline_at: float) -> JobStatus | None:
-        # A fresh record in all but id and request: attempts from 0, a new deadline and TTL.
-        fields = {"attempts": "0", "error": "", "started_at": "", "finished_at": "", "lease_until": "0",
-                  "deadline_at": repr(deadline_at), "queued_at": repr(time.time()), "last_error": "",
-                  "retry_at": ""}
-        outcome, status, _ = self._run(
-            job_id, JobStatus.QUEUED, set=fields,
-            allowed_from=[JobStatus.FAILED, JobStatus.QUEUED, JobStatus.STARTED],
-            refuse_if_held=True, stop_if_cancelled=True, ttl=self._ttl,
-        )
-        return JobStatus(status) if outcome in ("ok", "stopped") else None
+    def requeue(self, job_id: str, deadline_at: float) -> Transition:
+        return self._apply(REQUEUE, job_id, values={"deadline_at": deadline_at})
 
-    def _end(
-        self, job_id: str, target: JobStatus, fields: dict[str, str], *, attempt: int | None = None,
-        only_if_overdue: bool = False, stop_if_cancelled: bool = False,
-    ) -> JobStatus | None:
-        """The status reached (``target``, or STOPPED if a stop was requested and
-        ``stop_if_cancelled``), or None if the job was not in a state to end this way."""
-        outcome, status, _ = self._run(  # a final job has no next attempt
-            job_id, target, set={"finished_at": repr(time.time()), "retry_at": "", **fields}, attempt=attempt,
-            only_if_overdue=only_if_overdue, stop_if_cancelled=stop_if_cancelled,
-        )
-        return JobStatus(status) if outcome in ("ok", "stopped") else None
-
-    def _run(
-        self,
-        job_id: str,
-        target: JobStatus,
-        *,
-        set: dict[str, str],
-        allowed_from: list[JobStatus] | None = None,
-        attempt: int | None = None,
-        lease_seconds: int | None = None,
-        refuse_if_held: bool = False,
-        only_if_overdue: bool = False,
-        stop_if_cancelled: bool = False,
-        ttl: int | None = None,
-    ) -> tuple[str, str, int]:
-        """One run of the transition script; the keyword arguments are its optional checks."""
-        spec: dict[str, Any] = {
-            "target": target.value,
-            "allowed_from": [s.value for s in allowed_from] if allowed_from else _sources_of(target),
-            "set": set,
-            "refuse_if_held": refuse_if_held,
-            "only_if_overdue": only_if_overdue,
-            "stop_if_cancelled": stop_if_cancelled,
-            "stopped_error": STOPPED_ERROR,
-        }
-        for name, value in (("attempt", attempt), ("lease_seconds", lease_seconds), ("ttl", ttl)):
-            if value is not None:
-                spec[name] = value
+    def _apply(
+        self, rule: Rule, job_id: str, *, attempt: int | None = None, lease_seconds: int | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Transition:
+        """One run of the transition script: ``rule`` with what it writes, stamped now."""
+        now = time.time()
+        call: dict[str, Any] = {"rule": _rule_json(rule, now, values), "attempt": attempt,
+                                "lease_seconds": lease_seconds, "ttl": self._ttl}
+        if rule.cancel_wins:
+            call["cancelled"] = _encoded(effects(HONOUR_CANCEL, now))
         with valkey_errors():
-            outcome, current, attempts = self._transition(keys=[self._key(job_id)], args=[json.dumps(spec)])
-        return outcome, current, int(attempts)
+            reply = self._transition(keys=[self._key(job_id)], args=[json.dumps(call)])
+        job = job_from_fields(dict(zip(STATUS_FIELDS, reply[1:]))) if len(reply) > 1 else None
+        return Transition(Outcome(reply[0]), job)
 
 
-_CLAIM_OUTCOMES = {
-    "ok": ClaimOutcome.CLAIMED,
-    "missing": ClaimOutcome.MISSING,
-    "busy": ClaimOutcome.IN_PROGRESS,
-    "refused": ClaimOutcome.ALREADY_DONE,  # terminal: nothing left to run
-}
+def _rule_json(rule: Rule, now: float, values: dict[str, Any] | None) -> dict[str, Any]:
+    """What the script reads of a rule: its sources, guards and effects, and the fields it
+    writes (``lifecycle.effects``) as the hash holds them."""
+    return {
+        "sources": [s.value for s in rule.sources],
+        **_flags(rule),
+        "writes": _encoded(effects(rule, now, values)),
+        **({"otherwise": _rule_json(rule.otherwise, now, values)} if rule.otherwise else {}),
+    }
+
+
+@cache
+def _flags(rule: Rule) -> dict[str, bool]:
+    names = ("owned", "unheld", "overdue", "cancel_wins", "leases", "renews")
+    return {name: getattr(rule, name) for name in names}
+
+
+def _encoded(fields: dict[str, Any]) -> dict[str, str]:
+    """Values as the hash holds them: None as "" (unset), True as "1", times by ``repr``."""
+    return {name: _encode(value) for name, value in fields.items()}
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def _float_or_none(value: str | None) -> float | None:

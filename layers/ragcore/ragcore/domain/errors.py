@@ -54,6 +54,15 @@ class JobBusyError(RagError):
     """Another worker holds a live lease on the job; its message should come back later."""
 
 
+class JobNotCancellableError(RagError):
+    """The job is final already, or of a kind that runs to the end (``domain.job_kinds``: a
+    document job cancelled half-way would leave half a version)."""
+
+
+class JobCancelled(RagError):
+    """A cancel was requested: raised in the worker at the job's next step boundary."""
+
+
 class InvalidDocumentError(RagError):
     """A document that cannot be ingested as sent (type, encoding, no text)."""
 

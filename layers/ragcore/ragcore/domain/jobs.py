@@ -1,8 +1,4 @@
-"""Job lifecycle: one status enum and one table of allowed transitions.
-
-The store enforces this table atomically (see ``adapters/valkey_jobs.py``); keeping it here,
-free of I/O, lets the rules be read and tested in one place.
-"""
+"""A job: its statuses and its record. How it moves between them is ``domain/lifecycle.py``."""
 
 from __future__ import annotations
 
@@ -30,31 +26,6 @@ class JobStatus(StrEnum):
 
 TERMINAL = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED})
 
-# Every allowed move. STARTED -> STARTED is a re-claim: a worker that died left its lease to
-# expire and the redelivered message picks the job up again. Moves back to QUEUED are a worker
-# handing the job back after a transient failure, to wait for its message's next delivery
-# (STARTED -> QUEUED), or an operator's redrive of the dead-letter queue (`ragcore dlq redrive`).
-TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.FAILED, JobStatus.STOPPED}),
-    JobStatus.STARTED: frozenset(
-        {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED}
-    ),
-    JobStatus.FINISHED: frozenset(),
-    JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
-    JobStatus.STOPPED: frozenset(),
-}
-
-
-OVERDUE_ERROR = (
-    "the job was not finished by its deadline: the worker running it stopped responding and "
-    "its retries ran out"
-)
-STOPPED_ERROR = "stopped on request"
-
-
-def can_transition(current: JobStatus, target: JobStatus) -> bool:
-    return target in TRANSITIONS[current]
-
 
 JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -68,13 +39,14 @@ def is_valid_job_id(value: str) -> bool:
 
 
 class Job(BaseModel):
-    """What the status endpoint shows; times are epoch seconds (float) or None.
+    """A job's record (the status endpoint shows most of it); times are epoch seconds (float)
+    or None.
 
     ``deadline_at`` bounds how long a job may look unfinished: past it, a reader fails a job
     that no live lease holds (a worker that crashed on the message's last delivery, or a
     message dead-lettered unread, leaves one behind). A worker holding the job's message still
-    runs it: the deadline is for jobs nothing will run. ``cancel_requested`` is set when a started job is asked to stop; the worker stops
-    at its next step boundary."""
+    runs it: the deadline is for jobs nothing will run. ``cancel_requested`` is set when a
+    started job is cancelled; the worker stops at its next step boundary."""
 
     job_id: str
     kind: JobKind = JobKind.CHAT
@@ -96,6 +68,8 @@ class Job(BaseModel):
     # the next attempt is due. ``retry_at`` is cleared when a worker claims the job again.
     last_error: str | None = None
     retry_at: float | None = None
+    # While started: until when the attempt's lease holds it (a live lease means a live worker).
+    lease_until: float | None = None
 
     @property
     def enqueued_at(self) -> float:

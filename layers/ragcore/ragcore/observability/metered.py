@@ -3,9 +3,10 @@ queue's sends and the LLM's completed calls. ``bootstrap`` wraps the real adapte
 so the API and the workers measure the same way and no service knows about metrics.
 
 The store's answers say which call made a change (only one claim, one finish, one failure,
-one stop wins per job), so each job is counted once however often its message is delivered
-or its cancel is sent. Taking metrics never fails the work: a measurement that cannot be
-taken is logged and dropped.
+one cancel wins per job: ``Transition.ended``), so each job is counted once however often its
+message is delivered or its cancel is sent, and they carry the job as it stands after the
+change, so measuring reads nothing more from the store. Taking metrics never fails the work:
+a measurement that cannot be taken is logged and dropped.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any, Callable
 from ragcore.domain.answers import Completion
 from ragcore.domain.job_kinds import ResultShape, policy
 from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.lifecycle import Outcome, Transition
 from ragcore.domain.messages import JobMessage
 from ragcore.observability import metrics as m
-from ragcore.ports import ChatModel, Claim, ClaimOutcome, JobQueue, JobStore, StopRequest
+from ragcore.ports import ChatModel, JobQueue, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -45,68 +47,51 @@ class MeteredJobStore(_Delegating):
 
     _metered_inner: JobStore
 
-    def claim(self, job_id: str, lease_seconds: int) -> Claim:
+    def claim(self, job_id: str, lease_seconds: int) -> Transition:
         claim = self._metered_inner.claim(job_id, lease_seconds)
+        job = claim.job
         # The first start since the job entered the queue: attempts count from 1 again after
         # a redrive, which also sets ``queued_at``, so a redriven job's wait is the redrive's
         # (the hours it lay dead-lettered are no queue's latency; EndToEndLatency has them).
-        if claim.outcome is ClaimOutcome.CLAIMED and claim.attempt == 1:
-            self._take(lambda: self._waited(job_id))
+        if claim.outcome is Outcome.APPLIED and job is not None and job.attempts == 1:
+            self._take(lambda: m.queue_wait(job.kind, job.enqueued_at, job.started_at))
         return claim
 
-    def finish(self, job_id: str, attempt: int, result: dict) -> JobStatus | None:
-        status = self._metered_inner.finish(job_id, attempt, result)
-        if status is not None:
-            self._take(lambda: self._ended(job_id, status, result))
-        return status
+    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
+        return self._ending(self._metered_inner.finish(job_id, attempt, result), result)
 
-    def fail(self, job_id: str, attempt: int, error: str) -> JobStatus | None:
-        status = self._metered_inner.fail(job_id, attempt, error)
-        if status is not None:
-            self._take(lambda: self._ended(job_id, status))
-        return status
+    def fail(self, job_id: str, attempt: int, error: str) -> Transition:
+        return self._ending(self._metered_inner.fail(job_id, attempt, error))
 
-    def stop(self, job_id: str, attempt: int) -> bool:
-        stopped = self._metered_inner.stop(job_id, attempt)
-        if stopped:
-            self._take(lambda: self._ended(job_id, JobStatus.STOPPED))
-        return stopped
+    def honour_cancel(self, job_id: str, attempt: int) -> Transition:
+        return self._ending(self._metered_inner.honour_cancel(job_id, attempt))
 
-    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> JobStatus | None:
-        status = self._metered_inner.retry_later(job_id, attempt, error, retry_at)
-        if status is JobStatus.QUEUED:
-            self._take(lambda: m.retried(self._job(job_id).kind))
-        elif status is JobStatus.STOPPED:  # a stop was requested meanwhile: the job ended here
-            self._take(lambda: self._ended(job_id, status))
-        return status
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
+        handed_back = self._metered_inner.retry_later(job_id, attempt, error, retry_at)
+        job = handed_back.job
+        if handed_back.outcome is Outcome.APPLIED and job is not None:
+            self._take(lambda: m.retried(job.kind))
+        return self._ending(handed_back)  # a cancel requested meanwhile ends the job here
 
-    def fail_if_overdue(self, job_id: str) -> JobStatus | None:
-        status = self._metered_inner.fail_if_overdue(job_id)
-        if status is not None:
-            self._take(lambda: self._ended(job_id, status))
-        return status
+    def fail_overdue(self, job_id: str) -> Transition:
+        return self._ending(self._metered_inner.fail_overdue(job_id))
 
-    def request_stop(self, job_id: str) -> StopRequest:
-        asked = self._metered_inner.request_stop(job_id)
-        if asked.stopped:  # this call's script moved it: of racing cancels, only one
-            self._take(lambda: self._ended(job_id, JobStatus.STOPPED))
-        return asked
+    def request_cancel(self, job_id: str) -> Transition:
+        return self._ending(self._metered_inner.request_cancel(job_id))  # a queued job's, at once
 
-    def _job(self, job_id: str) -> Job:
-        return self._metered_inner.get(job_id)
+    def _ending(self, change: Transition, result: dict | None = None) -> Transition:
+        job = change.job
+        if change.ended and job is not None:
+            self._take(lambda: self._ended(job, result))
+        return change
 
-    def _waited(self, job_id: str) -> list[m.Measurement]:
-        job = self._job(job_id)
-        return m.queue_wait(job.kind, job.enqueued_at, job.started_at)
-
-    def _ended(self, job_id: str, status: JobStatus, result: dict | None = None) -> list[m.Measurement]:
-        job = self._job(job_id)
-        found = m.ended(job.kind, status)
-        if status is JobStatus.FINISHED:
+    def _ended(self, job: Job, result: dict | None) -> list[m.Measurement]:
+        found = m.ended(job.kind, job.status)
+        if job.status is JobStatus.FINISHED:
             found += m.end_to_end(job.kind, job.created_at, job.finished_at)
             if policy(job.kind).result is ResultShape.ANSWER and result is not None:
                 found += m.answered(result)
-        log.info("job ended", extra={"job_id": job_id, "kind": job.kind, "status": status.value,
+        log.info("job ended", extra={"job_id": job.job_id, "kind": job.kind, "status": job.status.value,
                                      "attempts": job.attempts})
         return found
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from ragcore.domain.answers import Answer, Timings
 from ragcore.domain.messages import ChatJob, JobMessage
 from ragcore.ports import ChatModel, Embedder, JobStore, VectorIndex
-from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
+from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
 from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
 from ragcore.services.retrieve import retrieve
 
@@ -26,7 +26,7 @@ class AnswerPorts:
 def answer_job(
     message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1,
     redeliver_in: Callable[[int], None] | None = None,
-) -> Outcome:
+) -> MessageOutcome:
     def work(run: Run) -> dict[str, Any]:
         return _answer(ChatJob.model_validate(run.job.request), ports, run).model_dump()
 

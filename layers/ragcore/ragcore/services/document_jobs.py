@@ -14,12 +14,13 @@ from typing import Any, Callable, Iterator
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from ragcore.domain.errors import InvalidDocumentError, JobBusyError
+from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import Job
 from ragcore.domain.messages import DeleteRequest, IngestRequest, JobMessage
 from ragcore.ports import BlobStore, DocumentStore, Embedder, JobStore, VectorIndex
 from ragcore.services.documents import mark_document_failed
 from ragcore.services.ingest import document_from_bytes, index_documents
-from ragcore.services.job_runner import JobLimits, Outcome, Run, run_job
+from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ class DocumentJobPorts:
 def run_document_job(
     message: JobMessage, ports: DocumentJobPorts, limits: JobLimits, delivery: int = 1,
     redeliver_in: Callable[[int], None] | None = None,
-) -> Outcome:
-    """Document jobs are not stoppable once started (``POST /jobs/{id}/cancel`` refuses them),
-    so they have no step boundaries: a half-written version would be left behind."""
-    work = _ingest if message.kind == "ingest" else _delete
+) -> MessageOutcome:
+    """Document jobs cannot be cancelled (``domain.job_kinds``: ``POST /jobs/{id}/cancel``
+    refuses them), so they have no step boundaries: a half-written version would be left behind."""
+    work = _WORK[message.kind]
 
     def guarded(run: Run) -> dict[str, Any]:
         return work(run.job, ports, limits.lease_seconds)
@@ -118,3 +119,8 @@ def _delete(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, 
         if not ports.documents.replace_if(request.collection, request.document_id, job.job_id, None):
             return {**outcome, "action": "superseded"}  # re-ingested meanwhile: that job re-indexes
     return {**outcome, "action": "deleted"}
+
+
+_WORK: dict[JobKind, Callable[[Job, DocumentJobPorts, int], dict[str, Any]]] = {
+    JobKind.INGEST: _ingest, JobKind.DELETE: _delete,
+}

@@ -1,7 +1,7 @@
 """Running any job kind with the same guarantees: claim it, do the work once, record the outcome.
 
-Shared by chat answers and document ingestion/deletion, so redelivery, leases, retries, stops
-and the dead-letter path behave the same for every kind of job.
+Shared by chat answers and document ingestion/deletion, so redelivery, leases, retries,
+cancels and the dead-letter path behave the same for every kind of job.
 
 Exactly-once effects come from atomic status changes in the job store, not from a separate
 idempotency record: a claim is one atomic step that only one delivery can win while the lease
@@ -21,20 +21,26 @@ from pydantic import ValidationError
 from tenacity import Retrying
 
 from ragcore.domain.budget import Budget
-from ragcore.domain.errors import DependencyUnavailableError, JobBusyError, RagError
-from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.errors import DependencyUnavailableError, JobBusyError, JobCancelled, RagError
+from ragcore.domain.jobs import Job
+from ragcore.domain.lifecycle import Outcome
 from ragcore.domain.messages import JobMessage
-from ragcore.ports import ClaimOutcome, JobStore
+from ragcore.ports import JobStore
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
+class MessageOutcome(StrEnum):
+    """What one delivery of a job's message came to: the worker logs it (``outcome=``). Not
+    the lifecycle's ``Outcome``, which says what one transition did: a delivery takes several
+    (claim, then finish, fail, retry or cancel), and SKIPPED stands for any delivery with
+    nothing to run (its job final or gone, or moved on while this attempt ran)."""
+
     FINISHED = "finished"
     FAILED = "failed"
     STOPPED = "stopped"
-    SKIPPED = "skipped"  # redelivery of a job already done, or an expired record
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,6 @@ class JobLimits:
 _RECORD_RETRY = RetryPolicy(tries=4, initial_wait=0.2, max_wait=1.0, min_try_seconds=0.5)
 
 
-class JobStopped(Exception):
-    """A stop was requested; raised at the next step boundary."""
-
-
 @dataclass(frozen=True)
 class Run:
     """What a job's work sees: its job, the time left, and the step boundaries."""
@@ -68,10 +70,10 @@ class Run:
     store: JobStore
 
     def checkpoint(self) -> None:
-        """Called between steps (before retrieval, before the LLM call, ...), so a stopped job
+        """Called between steps (before retrieval, before the LLM call, ...), so a cancelled job
         spends nothing more."""
         if self.store.cancel_requested(self.job.job_id):
-            raise JobStopped
+            raise JobCancelled
 
 
 Work = Callable[[Run], dict[str, Any]]
@@ -85,7 +87,7 @@ def run_job(
     delivery: int = 1,
     on_failed: Callable[[Job, str], None] | None = None,
     redeliver_in: Callable[[int], None] | None = None,
-) -> Outcome:
+) -> MessageOutcome:
     """Raises ``JobBusyError`` or ``DependencyUnavailableError`` when the message should be
     redelivered; every other failure is recorded on the job, which is then final.
 
@@ -102,31 +104,30 @@ def run_job(
     job_id = message.job_id
     durable = limits.recording()
     claim = durable(store.claim, job_id, limits.lease_seconds)
-    if claim.outcome is ClaimOutcome.ALREADY_DONE:
+    if claim.outcome is Outcome.REFUSED:
         log.info("job already final; redelivered message ignored", extra={"job_id": job_id})
-        return Outcome.SKIPPED
-    if claim.outcome is ClaimOutcome.MISSING:
+        return MessageOutcome.SKIPPED
+    if claim.outcome is Outcome.MISSING or claim.job is None:
         log.warning("job record not found (expired?); message dropped", extra={"job_id": job_id})
-        return Outcome.SKIPPED
-    if claim.outcome is ClaimOutcome.IN_PROGRESS:
+        return MessageOutcome.SKIPPED
+    if claim.outcome is Outcome.BUSY:
         raise JobBusyError(f"job {job_id} is being processed by another worker")
-    job = durable(store.get, job_id)
-    attempt = claim.attempt
+    job, attempt = claim.job, claim.attempt
 
-    def fail(error: str) -> Outcome:
-        status = durable(store.fail, job_id, attempt, error)
-        if status is JobStatus.STOPPED:
-            return Outcome.STOPPED  # a stop was requested meanwhile: it wins over the failure
-        if status is JobStatus.FAILED and on_failed is not None:
-            on_failed(job, error)
-        return Outcome.FAILED
+    def fail(error: str) -> MessageOutcome:
+        failed = durable(store.fail, job_id, attempt, error)
+        if failed.outcome is Outcome.CANCELLED:
+            return MessageOutcome.STOPPED  # a cancel was requested meanwhile: it wins over the failure
+        if failed.outcome is Outcome.APPLIED and on_failed is not None and failed.job is not None:
+            on_failed(failed.job, error)
+        return MessageOutcome.FAILED
 
     run = Run(job=job, budget=limits.budget, store=store)
     try:
         result = retrying(limits.retry, limits.budget)(work, run)
-    except JobStopped:
-        durable(store.stop, job_id, attempt)
-        return Outcome.STOPPED
+    except JobCancelled:
+        durable(store.honour_cancel, job_id, attempt)
+        return MessageOutcome.STOPPED
     except (DependencyUnavailableError, JobBusyError) as exc:
         deliveries = max(attempt, delivery)
         if deliveries >= limits.max_attempts:
@@ -134,10 +135,10 @@ def run_job(
             _redeliver(redeliver_in, job_id, 0)
         elif isinstance(exc, DependencyUnavailableError):
             delay = limits.redelivery.delay(deliveries)
-            status = durable(store.retry_later, job_id, attempt, str(exc), time.time() + delay)
-            if status is JobStatus.STOPPED:
-                return Outcome.STOPPED  # a stop was requested meanwhile: nothing left to retry
-            if status is JobStatus.QUEUED:
+            handed_back = durable(store.retry_later, job_id, attempt, str(exc), time.time() + delay)
+            if handed_back.outcome is Outcome.CANCELLED:
+                return MessageOutcome.STOPPED  # a cancel was requested meanwhile: nothing left to retry
+            if handed_back.outcome is Outcome.APPLIED:
                 _redeliver(redeliver_in, job_id, delay)
         # A busy document (JobBusyError: another job holds its lock) keeps its lease and the
         # queue's own visibility timeout: that job may take as long as its function's timeout.
@@ -150,15 +151,15 @@ def run_job(
         log.exception("unexpected error while running a job", extra={"job_id": job_id})
         return fail(f"internal error ({type(exc).__name__})")
 
-    status = durable(store.finish, job_id, attempt, result)
-    if status is JobStatus.STOPPED:
-        log.info("job stopped on request; its result was not written", extra={"job_id": job_id})
-        return Outcome.STOPPED
-    if status is None:
+    finished = durable(store.finish, job_id, attempt, result)
+    if finished.outcome is Outcome.CANCELLED:
+        log.info("job cancelled; its result was not written", extra={"job_id": job_id})
+        return MessageOutcome.STOPPED
+    if finished.outcome is not Outcome.APPLIED:
         # Our lease expired and another attempt owns the job, or it was failed meanwhile.
         log.warning("job moved on while running; result discarded", extra={"job_id": job_id})
-        return Outcome.SKIPPED
-    return Outcome.FINISHED
+        return MessageOutcome.SKIPPED
+    return MessageOutcome.FINISHED
 
 
 def _redeliver(redeliver_in: Callable[[int], None] | None, job_id: str, seconds: int) -> None:

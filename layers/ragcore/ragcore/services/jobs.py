@@ -1,58 +1,58 @@
-"""Reading and stopping a job on a client's behalf."""
+"""Reading, settling and cancelling a job on a client's behalf."""
 
 from __future__ import annotations
 
 import time
-from typing import Callable
 
-from ragcore.domain.errors import JobNotFoundError, RagError
+from ragcore.domain.errors import JobNotCancellableError, JobNotFoundError
 from ragcore.domain.job_kinds import policy
 from ragcore.domain.jobs import Job, JobStatus
-from ragcore.ports import JobStore
+from ragcore.domain.lifecycle import Outcome, overdue
+from ragcore.ports import DocumentStore, JobStore
+from ragcore.services.documents import mark_document_failed
 
 
-class JobNotStoppableError(RagError):
-    """The job is final already, or is a document job (those run to the end: stopping one
-    half-way would leave a half-written document version)."""
-
-
-def current_job(
-    store: JobStore, job_id: str, owner: str | None = None, on_failed: Callable[[Job, str], None] | None = None
-) -> Job:
-    """The job as it stands. Another owner's job is missing, never forbidden (an id reveals
-    nothing), and checked before anything else. One past its deadline that no live worker
-    holds is failed here first (the store re-checks both atomically): its worker died on the
-    message's last delivery, or the message was dead-lettered unread, so nothing else would
-    end it. ``on_failed`` follows such a failure up, as the worker's would (a document's entry).
-    ``owner`` None: no owner to check (auth off)."""
+def current_job(store: JobStore, job_id: str, owner: str | None = None) -> Job:
+    """The job as stored; a read, it changes nothing. Another owner's job is missing, never
+    forbidden (an id reveals nothing). ``owner`` None: no owner to check (auth off)."""
     job = store.get(job_id)
     if owner is not None and job.owner != owner:
         raise JobNotFoundError(job_id)
-    looks_overdue = job.deadline_at is not None and job.deadline_at <= time.time()
-    if looks_overdue and not job.status.is_terminal:
-        ended = store.fail_if_overdue(job_id)
-        if ended is not None:
-            job = store.get(job_id)
-            if ended is JobStatus.FAILED and on_failed is not None:
-                on_failed(job, job.error or "")
     return job
 
 
-def stop_job(
-    store: JobStore, job_id: str, owner: str | None = None, on_failed: Callable[[Job, str], None] | None = None
-) -> Job:
+def settle_overdue(job: Job, store: JobStore, documents: DocumentStore) -> Job:
+    """The one write a client's read makes, and why: a job past its deadline that no live
+    worker holds is failed (the store re-checks both atomically), as its worker's failure
+    would (a document job's entry is marked failed too). Its worker died on the message's
+    last delivery, or the message was dead-lettered unread, so nothing else would ever end
+    it. Called by the routes that show a job, on the job they read (``current_job``, so
+    another owner's job is never touched); returns the job as it stands after."""
+    if job.status.is_terminal or not overdue(job, time.time()):
+        return job
+    settled = store.fail_overdue(job.job_id)
+    if not settled.moved or settled.job is None:
+        return job  # a worker holds it, or the store's clock says not yet
+    if settled.outcome is Outcome.APPLIED:
+        mark_document_failed(documents, settled.job, settled.job.error or "")
+    return settled.job
+
+
+def cancel_job(store: JobStore, job: Job) -> Job:
     """A queued job stops at once; a started one is flagged and stops at its next step
-    boundary (its status stays ``started`` until then). Stopping a stopped job is a no-op."""
-    job = current_job(store, job_id, owner, on_failed)
+    boundary (its status stays ``started`` until then). Cancelling a stopped job is a no-op.
+    ``job``: as its client may see it (``current_job``, then ``settle_overdue``)."""
     if not policy(job.kind).cancellable:
-        raise JobNotStoppableError(
+        raise JobNotCancellableError(
             f"{job.kind} jobs cannot be stopped; delete the document afterwards instead"
         )
     if job.status in (JobStatus.FINISHED, JobStatus.FAILED):
-        raise JobNotStoppableError(f"the job is {job.status.value} already")
-    if job.status is not JobStatus.STOPPED:
-        asked = store.request_stop(job_id)
-        if asked.status in (JobStatus.FINISHED, JobStatus.FAILED):  # it ended meanwhile
-            raise JobNotStoppableError(f"the job is {asked.status.value} already")
-        job = store.get(job_id)
-    return job
+        raise JobNotCancellableError(f"the job is {job.status.value} already")
+    if job.status is JobStatus.STOPPED:
+        return job
+    cancelled = store.request_cancel(job.job_id)
+    if cancelled.job is None:
+        raise JobNotFoundError(job.job_id)
+    if cancelled.job.status in (JobStatus.FINISHED, JobStatus.FAILED):  # it ended meanwhile
+        raise JobNotCancellableError(f"the job is {cancelled.job.status.value} already")
+    return cancelled.job

@@ -16,7 +16,7 @@ from typing import Callable
 from pydantic import ValidationError
 
 from ragcore.domain.errors import JobNotFoundError
-from ragcore.domain.jobs import JobStatus
+from ragcore.domain.lifecycle import Outcome
 from ragcore.domain.messages import JobMessage
 from ragcore.ports import DeadLetters, JobStore
 
@@ -47,12 +47,12 @@ def redrive(letters: DeadLetters, store: JobStore, deadline_seconds: Callable[[s
                 job = None
             # Requeue before sending: a worker must find the job runnable. If the send then
             # fails, the letter stays here and a second redrive sends it.
-            status = None if job is None else store.requeue(job.job_id, time.time() + deadline_seconds(job.kind))
-            if status is JobStatus.QUEUED:
+            requeued = None if job is None else store.requeue(job.job_id, time.time() + deadline_seconds(job.kind))
+            if requeued is not None and requeued.outcome is Outcome.APPLIED:
                 report.requeued += 1
-            elif status is None and job is not None and job.status is JobStatus.STARTED:
+            elif requeued is not None and requeued.outcome is Outcome.BUSY:
                 report.resent += 1
-            else:  # expired, finished, stopped (or a stop was requested: now stopped)
+            else:  # expired, finished, stopped (or a cancel was requested: now stopped)
                 letters.discard(letter)
                 report.dropped += 1
                 continue
