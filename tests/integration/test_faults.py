@@ -169,7 +169,7 @@ def test_an_llm_that_stays_down_fails_the_job_on_schedule_and_dead_letters_it_at
         # The last delivery's message is visible again at once, so SQS moves it now.
         _wait_for(lambda: queue_depth(sqs, slow_queue["dlq_url"]) == 1, 10, "the message in the DLQ")
     settings = get_container().settings
-    policy = RedeliveryPolicy(settings.redelivery_initial_seconds, settings.redelivery_max_seconds)
+    policy = RedeliveryPolicy.from_settings(settings)
     waits = sum(policy.delay(n) for n in range(1, MAX_RECEIVE))
     # A 500 answers at once: each delivery is three quick tries, well inside 2 s.
     assert waits <= elapsed <= policy.time_to_verdict(MAX_RECEIVE, invocation_seconds=2)

@@ -66,7 +66,7 @@ def _limits(context: Any) -> JobLimits:
         ),
         budget=Budget.of(remaining - s.invocation_margin_seconds),
         margin_seconds=s.invocation_margin_seconds,
-        redelivery=RedeliveryPolicy(s.redelivery_initial_seconds, s.redelivery_max_seconds),
+        redelivery=RedeliveryPolicy.from_settings(s),
     )
 
 

@@ -93,7 +93,7 @@ def test_a_chat_job_whose_llm_stays_down_is_failed_within_ten_minutes() -> None:
     5xx at once takes a few seconds a delivery), plus each redelivery's delay."""
     worker = TEMPLATE.trigger("WorkerFunction")
     settings = Settings()
-    policy = RedeliveryPolicy(settings.redelivery_initial_seconds, settings.redelivery_max_seconds)
+    policy = RedeliveryPolicy.from_settings(settings)
     attempts = int(WORKER_ENV["JOB_MAX_ATTEMPTS"])
     assert attempts == worker.queue.max_receive_count
     assert [policy.delay(n) for n in range(1, attempts)] == [10, 30, 90, 120]

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from ragcore.domain.budget import Budget
 from ragcore.domain.errors import DependencyUnavailableError
+
+if TYPE_CHECKING:
+    from ragcore.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,11 @@ class RedeliveryPolicy:
 
     initial_delay: int = 10
     max_delay: int = 120
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedeliveryPolicy:
+        """The one way the worker and the checks of its schedule build it (REDELIVERY_*)."""
+        return cls(settings.redelivery_initial_seconds, settings.redelivery_max_seconds)
 
     def delay(self, delivery: int) -> int:
         return min(self.max_delay, self.initial_delay * 3 ** max(0, delivery - 1))
