@@ -1,7 +1,8 @@
-"""The core's errors, all in this module (the HTTP client's are in ``client/errors.py``).
+"""The core's own error types, all here and all ``RagError`` (the HTTP client's are in
+``client/errors.py``).
 
-Those a caller may be told derive from ``RagError``; the API maps each to an HTTP status at
-the edge (``functions/api/rag_api/errors.py``), so the core never knows about HTTP.
+The API maps them to HTTP statuses at the edge (``functions/api/rag_api/errors.py``); the core
+never knows about HTTP.
 """
 
 from __future__ import annotations
