@@ -1,5 +1,5 @@
 """The core's own error types, all here and all ``RagError`` (the HTTP client's are in
-``client/errors.py``).
+``client/errors.py``; the offline stack's start-up failure in ``local/processes.py``).
 
 The API maps them to HTTP statuses at the edge (``functions/api/rag_api/errors.py``); the core
 never knows about HTTP.
