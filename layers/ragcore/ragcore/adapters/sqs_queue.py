@@ -43,8 +43,7 @@ class SqsJobQueue:
         # The event names its queue by ARN; the queue's URL is one this adapter was given
         # (the worker has both in its environment), so no GetQueueUrl call or permission.
         name = source_arn.rsplit(":", 1)[-1]
-        known = (self._queue_url, self._ingest_queue_url)
-        url = next((u for u in known if u.rstrip("/").endswith(f"/{name}")), None)
+        url = next((u for u in self._urls.values() if u.rstrip("/").endswith(f"/{name}")), None)
         if url is None:
             log.warning("message from an unknown queue %s: its visibility is left as it is", name)
             return

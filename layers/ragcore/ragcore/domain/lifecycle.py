@@ -56,8 +56,8 @@ class Rule:
     leases: bool = False  # attempts + 1, a lease of the caller's seconds, ``started_at`` now
     releases: bool = False  # the lease is given back: the next delivery may claim at once
     flags_cancel: bool = False  # ``cancel_requested``: the worker stops at its next step
-    renews: bool = False  # a fresh run: attempts from 0, the last run's fields cleared,
-    # ``queued_at`` now and a fresh TTL
+    # A fresh run: attempts from 0, the last run's fields cleared, ``queued_at`` now, a new TTL.
+    renews: bool = False
     error: str | None = None  # the error it records (else the caller's, if it gives one)
     otherwise: Rule | None = None
 
