@@ -53,16 +53,12 @@ def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="ragcore-bench-ingest-"))
-    os.environ["QDRANT_PATH"] = str(data / "qdrant")
-    os.environ["EMBEDDER_THREADS"] = str(args.threads)
-    os.environ["METRICS_BACKEND"] = "off"
-
-    from ragcore.bootstrap import get_container, reset_container
+    from ragcore.bootstrap import install
+    from ragcore.config import Settings
     from ragcore.evaluation.beir import read_corpus
     from ragcore.services.ingest import index_documents
 
-    reset_container()
-    container = get_container()
+    container = install(Settings(qdrant_path=data / "qdrant", embedder_threads=args.threads, metrics_backend="off"))
     started = time.perf_counter()
     embedder, index = container.embedder, container.vector_index
     load_seconds = time.perf_counter() - started

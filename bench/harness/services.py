@@ -35,9 +35,9 @@ def offline(tmp: Path, llm_delay: float = 0.0) -> Iterator[tuple[DevStack, FakeL
     environment the servers get: the stack's, plus the bench's thread settings."""
     with FakeLLM(delay=llm_delay) as llm:
         llm._server.request_queue_size = 256  # noqa: SLF001 - many workers' calls at once
-        with fake_llm_stack(llm, tmp, env={"POWERTOOLS_LOG_LEVEL": "INFO"}, serve=False,
-                            visibility_timeout=VISIBILITY_TIMEOUT) as stack:
-            server_env = {**os.environ, **env.THREADS, "PYTHONPATH": _pythonpath()}
+        with fake_llm_stack(llm, tmp, serve=False, visibility_timeout=VISIBILITY_TIMEOUT) as stack:
+            server_env = {**os.environ, **stack.env, **env.THREADS, "POWERTOOLS_LOG_LEVEL": "INFO",
+                          "PYTHONPATH": _pythonpath()}
             yield stack, llm, server_env
 
 

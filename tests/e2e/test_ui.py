@@ -53,7 +53,7 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[DevStack]:
-    keys_on = {"AUTH_DISABLED": "0"}  # as deployed
+    keys_on = {"auth_disabled": False}  # as deployed
     with fake_llm_stack(fake_llm, tmp_path_factory.mktemp("ui-stack"), "fake-model", keys_on,
                         visibility_timeout=5) as running:
         yield running

@@ -7,15 +7,16 @@ suites also run on a cluster of three nodes (``cluster_url``)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
 
-from ragcore.bootstrap import reset_container
+from ragcore.bootstrap import Container, get_container, install, installed, use
 from ragcore.local.processes import LocalStackService, ValkeyService
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, free_port
+from tests.support.settings import Configure, settings_from
 from tests.support.valkey_cluster import VALKEY_FIXTURES, ThreeNodeCluster
 from tests.support.workers import REGION, make_queue
 
@@ -85,10 +86,10 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture
 def lambda_env(
-    monkeypatch: pytest.MonkeyPatch, valkey_url: str, localstack_url: str, queue: dict[str, str],
-    bucket: str, fake_llm: FakeLLM, tmp_path: Any,
+    valkey_url: str, localstack_url: str, queue: dict[str, str], bucket: str, fake_llm: FakeLLM, tmp_path: Any,
 ) -> Iterator[dict[str, str]]:
-    """The environment a deployed function would have, pointing at the real local services."""
+    """The environment a deployed function would have, pointing at the real local services
+    (for the processes a test starts), and the app in this process wired from it."""
     env = {
         "VALKEY_URL": valkey_url,
         "JOBS_QUEUE_URL": queue["url"],
@@ -103,8 +104,30 @@ def lambda_env(
         "RETRY_INITIAL_SECONDS": "0.05",  # quick backoff; Retry-After is still honoured
         "AUTH_DISABLED": "1",  # tests/integration/test_auth.py switches keys on
     }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_container()
-    yield env
-    reset_container()
+    with installed(settings_from(env)):
+        yield env
+
+
+@pytest.fixture
+def configure(lambda_env: dict[str, str]) -> Configure:
+    """Wires this process's app again with some settings changed, as a function deployed with
+    them would be; ``lambda_env``'s app is back after the test."""
+
+    def configure(**changes: Any) -> Container:
+        return install(get_container().settings.updated(**changes))
+
+    return configure
+
+
+@pytest.fixture
+def cold_start(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """For tests of what a function makes of its environment at start-up: ``cold_start(**extra)``
+    puts ``lambda_env`` and ``extra`` in this process's environment and uninstalls the app, so
+    the next ``get_container()`` reads them, as a new Lambda execution environment does."""
+
+    def start(**extra: str) -> None:
+        for name, value in {**lambda_env, **extra}.items():
+            monkeypatch.setenv(name, value)
+        use(None)
+
+    return start

@@ -13,8 +13,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from rag_api.app import app
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.services.auth import create_key
+from tests.support.settings import Configure
 
 # What the schema cannot say: which file types are read (a part's type or the name's suffix
 # decides: 415 otherwise), and that a file of only whitespace has no text (422). And for a
@@ -49,10 +50,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_CONFIG)
 
 
 @pytest.fixture
-def auth(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()
-    container = get_container()
+def auth(configure: Configure) -> dict[str, str]:
+    container = configure(auth_disabled=False)
     # Limits high enough never to refuse the fuzzer: rate limiting has its own tests.
     _, secret = create_key(container.key_store, container.api_key_pepper, "fuzz",
                            rate_per_second=10_000, burst=100_000)

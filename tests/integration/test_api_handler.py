@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.domain.jobs import JobStatus
 from ragcore.local.handlers import invoke, load_handler
 from ragcore.local.template import load_template
 from tests.support.paths import ROOT, load_event
+from tests.support.settings import Configure
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -192,11 +193,9 @@ def test_wrong_content_type_is_415() -> None:
 
 
 def test_valkey_down_is_503_and_nothing_is_enqueued(
-    monkeypatch: pytest.MonkeyPatch, sqs: Any, queue: dict[str, str]
+    configure: Configure, sqs: Any, queue: dict[str, str]
 ) -> None:
-    monkeypatch.setenv("VALKEY_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
-    reset_container()
+    configure(valkey_url="redis://127.0.0.1:1/0", dependency_timeout_seconds=0.5)
     status, body, headers = call(load_event("api_chat.json"))
     assert status == 503
     assert body["error"]["code"] == "dependency_unavailable" and "valkey" in body["error"]["message"]
@@ -206,12 +205,10 @@ def test_valkey_down_is_503_and_nothing_is_enqueued(
     assert status == 503 and body["checks"]["valkey"]["status"] == "unavailable"
 
 
-def test_queue_down_is_503_and_leaves_no_job_record(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_down_is_503_and_leaves_no_job_record(configure: Configure) -> None:
     store = get_container().job_store
     keys_before = set(store._client.keys("ragcore:job:*"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
-    monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
-    reset_container()
+    configure(aws_endpoint_url="http://127.0.0.1:1", dependency_timeout_seconds=0.5)
     status, body, _ = call(load_event("api_chat.json"))
     assert status == 503
     assert "queue" in body["error"]["message"]

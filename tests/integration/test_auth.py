@@ -11,18 +11,18 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.services.auth import create_key
 from tests.support.api import local_api
+from tests.support.settings import Configure
 
 JOB_ID = "0" * 32
 ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
 
 
 @pytest.fixture
-def http(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()
+def http(configure: Configure) -> Iterator[httpx.Client]:
+    configure(auth_disabled=False)
     with local_api() as client:
         yield client
 
@@ -156,16 +156,14 @@ def test_the_python_client_sends_the_key_from_its_environment(
         keyed.status(JOB_ID)
 
 
-def test_browser_preflights_reach_the_app_without_a_key(lambda_env: dict[str, str],
+def test_browser_preflights_reach_the_app_without_a_key(configure: Configure,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Preflights carry no key: the gateway routes OPTIONS to the app (template.yaml), which
     answers them for listed origins; the keyed request itself is still refused, readably."""
     import rag_api.app
     from mangum import Mangum
 
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example")
-    reset_container()
+    configure(auth_disabled=False, cors_allow_origins="https://app.example")
     monkeypatch.setattr(rag_api.app, "_mangum", Mangum(rag_api.app.create_app(), lifespan="off"))
     origin = {"Origin": "https://app.example"}
     with local_api() as http:

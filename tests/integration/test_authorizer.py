@@ -7,17 +7,16 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterator
 
-import boto3
 import pytest
 
 from rag_api.authorizer import handler as authorizer
 from rag_api.keys_admin import handler as keys_function
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import aws_client, get_container
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.local.lambda_context import LocalLambdaContext
 from ragcore.services.auth import create_key, revoke_key
 from ragcore.services.meters import reconcile_meters
-from tests.support.workers import REGION
+from tests.support.settings import Configure
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:000000000000:abc123/v1/POST/chat"
 PEPPER = "a-long-random-pepper-from-secrets-manager"
@@ -25,17 +24,15 @@ PEPPER = "a-long-random-pepper-from-secrets-manager"
 
 @pytest.fixture
 def gateway(lambda_env: dict[str, str]) -> Any:
-    return boto3.client("apigateway", endpoint_url=lambda_env["AWS_ENDPOINT_URL"], region_name=REGION)
+    return aws_client(get_container().settings, "apigateway")
 
 
 @pytest.fixture
-def usage_plan(gateway: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def usage_plan(gateway: Any, configure: Configure) -> Iterator[str]:
     plan = gateway.create_usage_plan(name=f"plan-{uuid.uuid4().hex[:8]}",
                                      throttle={"rateLimit": 20.0, "burstLimit": 40})
-    for name, value in {"AWS_LAMBDA_FUNCTION_NAME": "KeysFunction", "AUTH_DISABLED": "0",
-                        "API_KEY_PEPPER": PEPPER, "USAGE_PLAN_ID": plan["id"]}.items():
-        monkeypatch.setenv(name, value)
-    reset_container()
+    configure(aws_lambda_function_name="KeysFunction", auth_disabled=False, api_key_pepper=PEPPER,
+              usage_plan_id=plan["id"])
     yield plan["id"]
     gateway.delete_usage_plan(usagePlanId=plan["id"])
 
@@ -89,11 +86,9 @@ def test_a_key_without_a_meter_is_refused_plainly(usage_plan: str) -> None:
         authorizer(request(Authorization=f"Bearer {secret}"), context())
 
 
-def test_an_unreachable_valkey_is_a_failure_not_a_refusal(usage_plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_valkey_is_a_failure_not_a_refusal(usage_plan: str, configure: Configure) -> None:
     """A refusal would answer 401 to a good key; a failure is AUTHORIZER_FAILURE, a 503."""
-    monkeypatch.setenv("VALKEY_URL", "redis://127.0.0.1:9/0")
-    monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
-    reset_container()
+    configure(valkey_url="redis://127.0.0.1:9/0", dependency_timeout_seconds=0.5)
     with pytest.raises(DependencyUnavailableError):
         authorizer(request(Authorization="Bearer rk_abc_def"), context())
 

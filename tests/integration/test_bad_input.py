@@ -14,12 +14,13 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from ragcore.adapters.valkey_client import connect
-from ragcore.bootstrap import reset_container
+from ragcore.bootstrap import installed
 from ragcore.domain.messages import MAX_QUERY_CHARS
 from rag_api.limits import MAX_BODY_BYTES
 from tests.integration.conftest import REGION
 from tests.integration.test_api_handler import call, chat_event
 from tests.support.paths import load_event
+from tests.support.settings import settings_from
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
 BAD_JOB_IDS = [
@@ -85,12 +86,8 @@ def api_env(valkey_url: str, localstack_url: str, sqs: Any, bucket: str) -> Iter
         "AWS_SECRET_ACCESS_KEY": "test",
         "AUTH_DISABLED": "1",  # keys are test_auth.py's subject
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        reset_container()
+    with installed(settings_from(env)):
         yield env
-    reset_container()
 
 
 @pytest.fixture

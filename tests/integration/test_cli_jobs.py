@@ -12,11 +12,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.services.ingest import index_files
 from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES
+from tests.support.settings import Configure
 from tests.support.workers import Workers
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
@@ -83,16 +84,13 @@ def test_a_wait_that_times_out_exits_4_and_the_job_can_be_cancelled(api_url: str
     assert fake_llm.calls == 0
 
 
-def test_unknown_ids_and_bad_keys_exit_3_with_the_apis_reason(
-    api_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unknown_ids_and_bad_keys_exit_3_with_the_apis_reason(api_url: str, configure: Configure) -> None:
     for command in ("status", "result", "cancel"):
         missing = ragcore(command, UNKNOWN, "--api", api_url)
         assert missing.returncode == 3 and missing.stdout == ""
         assert missing.stderr.startswith("ragcore: the API refused the request: 404 job_not_found: ")
         assert len(missing.stderr.splitlines()) == 1
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()  # the in-process API now wants keys
+    configure(auth_disabled=False)  # the in-process API now wants keys
     refused = ragcore("ask", QUESTION, "--api", api_url, RAGCORE_API_KEY="rk_nope_nope")
     assert refused.returncode == 3
     assert refused.stderr.startswith("ragcore: the API refused the request: 401 unauthorized: ")

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.client import (
     AsyncClient,
     BadRequest,
@@ -28,6 +28,7 @@ from ragcore.services.ingest import index_files
 from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import SAMPLES
+from tests.support.settings import Configure
 from tests.support.workers import Workers
 
 QUESTION = "When was Skerry Point Lighthouse first lit?"
@@ -164,11 +165,10 @@ def test_documents_go_in_inline_and_through_an_upload(api_url: str) -> None:
 
 
 def test_with_keys_on_a_bad_key_is_unauthorized_and_a_good_one_gets_in(
-    api_url: str, monkeypatch: pytest.MonkeyPatch
+    api_url: str, monkeypatch: pytest.MonkeyPatch, configure: Configure
 ) -> None:
-    monkeypatch.setenv("AUTH_DISABLED", "0")
+    configure(auth_disabled=False)
     monkeypatch.delenv("RAGCORE_API_KEY", raising=False)
-    reset_container()
     container = get_container()
     good = create_key(container.key_store, container.api_key_pepper, "client-test")[1]
     for key in ("rk_nope_nope", None):

@@ -6,15 +6,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ragcore.config import get_settings
 from tests.integration.test_documents import api, settle  # noqa: F401 (the fixture)
 from tests.support.documents import make_shared_stream_pdf
+from tests.support.settings import Configure
 
 
 def test_a_pdf_with_too_many_pages_fails_its_job_and_marks_the_document(
-    api: httpx.Client, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    api: httpx.Client, configure: Configure  # noqa: F811
 ) -> None:
-    monkeypatch.setattr(get_settings(), "max_document_pages", 4)
+    configure(max_document_pages=4)
     pdf = make_shared_stream_pdf(250_000, pages=8)  # 2.3 kB; before: 3.4 s and 1.25 M characters
     status = settle(api, api.post("/documents", files={"file": ("eight.pdf", pdf, "application/pdf")},
                                   data={"document_id": "eight"}))

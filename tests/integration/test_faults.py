@@ -19,7 +19,8 @@ from typing import Any, Iterator
 import pytest
 
 from ragcore.adapters.sqs_dead_letters import SqsDeadLetters
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
+from ragcore.config import Settings
 from ragcore.domain.jobs import JobStatus, new_job
 from ragcore.domain.lifecycle import OVERDUE_ERROR
 from ragcore.domain.messages import ChatRequest, JobMessage
@@ -32,6 +33,7 @@ from ragcore.services.submit import submit_chat
 from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES, free_port
+from tests.support.settings import Configure
 from tests.support.workers import Workers, make_queue, queue_depth, wait_final
 
 MAX_RECEIVE = 4
@@ -43,9 +45,7 @@ def jobs_queue(sqs: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def env(
-    lambda_env: dict[str, str], jobs_queue: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def env(lambda_env: dict[str, str], jobs_queue: dict[str, str], configure: Configure) -> dict[str, str]:
     """The worker as deployed, with short clocks: a 3 s visibility timeout, a lease shorter
     than that, a 1.5 s LLM timeout, and redeliveries 1 s then 3 s after a transient failure
     (the tests of the default 10 s, 30 s, ... schedule set it back)."""
@@ -58,10 +58,7 @@ def env(
         "REDELIVERY_INITIAL_SECONDS": "1",
         "REDELIVERY_MAX_SECONDS": "3",
     }
-    for name, value in overrides.items():
-        monkeypatch.setenv(name, value)
-    reset_container()
-    container = get_container()
+    container = configure(**{name.lower(): value for name, value in overrides.items()})
     index_files([SAMPLES], "default", container.embedder, container.vector_index)
     return {**lambda_env, **overrides}
 
@@ -113,23 +110,21 @@ def test_llm_hanging_past_the_timeout_is_abandoned_and_retried(
 
 
 @pytest.fixture
-def slow_queue(env: dict[str, str], sqs: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def slow_queue(env: dict[str, str], sqs: Any, configure: Configure) -> dict[str, str]:
     """A jobs queue whose own visibility timeout (300 s) no test here waits out: a message
     that comes back sooner came back because the worker set its visibility."""
     queue = make_queue(sqs, visibility=300, max_receive=MAX_RECEIVE)
-    monkeypatch.setenv("JOBS_QUEUE_URL", queue["url"])
-    reset_container()
+    configure(jobs_queue_url=queue["url"])
     return queue
 
 
 def test_an_llm_down_for_30_seconds_delays_the_answer_says_why_and_then_finishes(
-    sqs: Any, slow_queue: dict[str, str], fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+    sqs: Any, slow_queue: dict[str, str], fake_llm: FakeLLM, configure: Configure
 ) -> None:
     """The default redelivery schedule (10 s, then 30 s): the third delivery, about 41 s in,
     finds the LLM back. Meanwhile the API says the job is queued for a retry, why, and when."""
-    for name in ("REDELIVERY_INITIAL_SECONDS", "REDELIVERY_MAX_SECONDS"):
-        monkeypatch.delenv(name)
-    reset_container()
+    configure(**{name: Settings.model_fields[name].default
+                 for name in ("redelivery_initial_seconds", "redelivery_max_seconds")})
     back_at = time.monotonic() + 30
     fake_llm.reply_for = lambda body: Reply(status=500) if time.monotonic() < back_at else None
     started = time.monotonic()
@@ -203,10 +198,9 @@ def test_duplicate_and_concurrent_deliveries_answer_once(
 
 @pytest.mark.usefixtures("env")
 def test_one_failing_record_in_a_batch_is_the_only_one_redelivered(
-    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+    sqs: Any, jobs_queue: dict[str, str], fake_llm: FakeLLM, configure: Configure
 ) -> None:
-    monkeypatch.setenv("RETRY_TRIES", "1")  # no retry inside the invocation: straight back to SQS
-    reset_container()
+    configure(retry_tries=1)  # no retry inside the invocation: straight back to SQS
     bad = "What is the keeper's dog called? (flaky)"
     failures = iter([Reply(status=503)])
     fake_llm.reply_for = lambda body: next(failures, None) if bad in body["messages"][-1]["content"] else None
@@ -276,13 +270,13 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes(
     fake_llm.script = [Reply(delay=30)]  # the first worker is inside this call when it dies
     job_id = submit("When was Skerry Point Lighthouse first lit?")
     index = tmp_path / "workers-qdrant"  # the workers' own: this process holds the other open
-    first = _worker_process(jobs_queue["url"], index)  # its LLM timeout is 30 s: it waits
+    first = _worker_process(env, jobs_queue["url"], index)  # its LLM timeout is 30 s: it waits
     try:
         _wait_for(lambda: fake_llm.in_flight == 1, 60, "the first worker to call the LLM")
         first.kill()  # SIGKILL: no cleanup, as when Lambda's sandbox dies
         first.wait(10)
         assert get_container().job_store.get(job_id).status is JobStatus.STARTED
-        second = _worker_process(jobs_queue["url"], index)
+        second = _worker_process(env, jobs_queue["url"], index)
         try:
             (job,) = wait_final([job_id], timeout=60)
         finally:
@@ -296,11 +290,11 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes(
     assert fake_llm.calls == 2  # the killed call, and the one that answered
 
 
-def _worker_process(queue_url: str, qdrant_path: Any) -> subprocess.Popen[str]:
+def _worker_process(function_env: dict[str, str], queue_url: str, qdrant_path: Any) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.worker_process", queue_url],
         cwd=ROOT,
-        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "QDRANT_PATH": str(qdrant_path),
+        env={**os.environ, **function_env, "POWERTOOLS_LOG_LEVEL": "WARNING", "QDRANT_PATH": str(qdrant_path),
              "LLM_TIMEOUT_SECONDS": "30"},
         stdout=subprocess.PIPE, text=True,
     )
@@ -317,13 +311,11 @@ def _wait_for(condition: Any, timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def own_valkey(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterator[ValkeyService]:
+def own_valkey(tmp_path: Any, configure: Configure, env: dict[str, str]) -> Iterator[ValkeyService]:
     """A Valkey of this test's own, to stop and start without disturbing the others."""
     service = ValkeyService("127.0.0.1", free_port(), tmp_path / "valkey")
     service.start()
-    monkeypatch.setenv("VALKEY_URL", service.url)
-    monkeypatch.setenv("DEPENDENCY_TIMEOUT_SECONDS", "0.5")
-    reset_container()
+    configure(valkey_url=service.url, dependency_timeout_seconds=0.5)
     try:
         yield service
     finally:

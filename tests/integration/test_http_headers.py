@@ -8,16 +8,15 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from ragcore.bootstrap import reset_container
 from rag_api.app import create_app
 from rag_api.headers import DOCS_CSP, SECURITY_HEADERS, UI_CSP
 from rag_api.ui_routes import ASSET_CACHE, FILES, HTML, PAGE_CACHE
+from tests.support.settings import Configure
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
 
 def client() -> TestClient:
-    reset_container()
     return TestClient(create_app())
 
 
@@ -29,10 +28,10 @@ def test_every_answer_carries_the_security_headers(method: str, path: str) -> No
         assert response.headers[name] == value
 
 
-def test_no_origin_is_allowed_unless_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_origin_is_allowed_unless_listed(configure: Configure) -> None:
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
     assert "access-control-allow-origin" not in client().options("/chat", headers=preflight).headers
-    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example, https://admin.example")
+    configure(cors_allow_origins="https://app.example, https://admin.example")
     allowed = client().options("/chat", headers=preflight)
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-credentials" not in allowed.headers
@@ -58,9 +57,9 @@ PAGES = {"/ui": UI_CSP, "/docs": DOCS_CSP}
 
 @pytest.mark.parametrize("path", sorted(FILES))
 def test_the_pages_and_their_files_are_public_and_keep_the_other_headers(
-    path: str, monkeypatch: pytest.MonkeyPatch
+    path: str, configure: Configure
 ) -> None:
-    monkeypatch.setenv("AUTH_DISABLED", "0")
+    configure(auth_disabled=False)
     app = client()
     response = app.get(path)
     assert response.status_code == 200, response.text

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.cli import main
 from ragcore.domain.api_keys import digest
 from ragcore.domain.errors import UnauthorizedError
 from ragcore.local.lambda_context import LocalLambdaContext
 from ragcore.services.auth import authenticate
+from tests.support.settings import Configure
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -31,28 +32,22 @@ def test_the_cli_creates_lists_and_revokes_keys(capsys: pytest.CaptureFixture[st
     assert main(["keys", "revoke", key.key_id]) == 1  # already revoked
 
 
-def test_the_keys_function_refuses_to_run_without_a_pepper_in_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_keys_function_refuses_to_run_without_a_pepper_in_lambda(cold_start: Callable[..., None]) -> None:
     from rag_api.keys_admin import handler
 
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "KeysFunction")
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()
+    cold_start(AWS_LAMBDA_FUNCTION_NAME="KeysFunction", AUTH_DISABLED="0")
     with pytest.raises(ValueError, match="API_KEY_PEPPER"):
         handler({"action": "create", "name": "x"}, LocalLambdaContext("KeysFunction", 30))
-    monkeypatch.setenv("AUTH_DISABLED", "1")
-    monkeypatch.setenv("API_KEY_PEPPER", "p" * 40)
-    reset_container()
+    cold_start(AWS_LAMBDA_FUNCTION_NAME="KeysFunction", AUTH_DISABLED="1", API_KEY_PEPPER="p" * 40)
     with pytest.raises(ValueError, match="local development only"):
         handler({"action": "create", "name": "x"}, LocalLambdaContext("KeysFunction", 30))
 
 
-def test_the_keys_function_shows_a_new_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_keys_function_shows_a_new_key_once(configure: Configure) -> None:
     from rag_api.keys_admin import handler
 
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "KeysFunction")
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    monkeypatch.setenv("API_KEY_PEPPER", "a-long-random-pepper-from-secrets-manager")
-    reset_container()
+    configure(aws_lambda_function_name="KeysFunction", auth_disabled=False,
+              api_key_pepper="a-long-random-pepper-from-secrets-manager")
     context = LocalLambdaContext("KeysFunction", 30)
     created: dict[str, Any] = handler({"action": "create", "name": "app", "daily_quota": 50}, context)
     assert created["key"].startswith("rk_") and created["daily_quota"] == 50

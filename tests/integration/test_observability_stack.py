@@ -11,13 +11,13 @@ import subprocess
 import time
 from typing import Any, Iterator
 
-import boto3
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ragcore.bootstrap import aws_client
 from ragcore.cli.ingest import ingest_through_api
-from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
+from ragcore.local.attach import local_queue_name
 from ragcore.local.stack import DevStack
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import ROOT, SAMPLES
@@ -107,9 +107,7 @@ def test_metrics_is_answered_by_the_runner_not_the_api(stack: DevStack) -> None:
 
 
 def test_ragcore_stats_prints_queue_depths_jobs_by_state_and_percentiles(stack: DevStack, ran: dict[str, Any]) -> None:
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=stack.env["AWS_ENDPOINT_URL"],
-                       aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                       aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    sqs = aws_client(stack.settings, "sqs")
     dlq = sqs.get_queue_url(QueueName=f"{local_queue_name('JobsQueue')}-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=dlq, MessageBody="a dead letter")
     env = {**os.environ, "DEV_HOST": "127.0.0.1", "DEV_VALKEY_PORT": str(stack.options.valkey_port),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.domain.jobs import JobStatus
 from ragcore.services.auth import create_key
 from ragcore.services.ingest import index_files
@@ -18,15 +18,14 @@ from tests.integration.test_worker_handler import batch, message, queued_job, ru
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.logs import captured_json_logs
 from tests.support.paths import SAMPLES
+from tests.support.settings import Configure
 
 OPENAI_KEY = "sk-test-0123456789-must-never-leak"
 
 
 @pytest.fixture
-def secret_env(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()
+def secret_env(configure: Configure) -> None:
+    configure(openai_api_key=OPENAI_KEY, auth_disabled=False)
 
 
 def everything_stored() -> str:

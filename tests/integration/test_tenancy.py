@@ -10,12 +10,13 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.tenancy import scoped
 from ragcore.services.auth import create_key
 from tests.integration.test_documents import LIGHTHOUSE, api, settle  # noqa: F401 (api: a fixture)
 from tests.support.documents import make_pdf
+from tests.support.settings import Configure
 
 BREAD = "# Sourdough\n\nA sourdough starter wants rye flour and water every day."
 LIGHTHOUSE_QUESTION = "When was Skerry Point lighthouse first lit?"
@@ -24,9 +25,8 @@ Client = Callable[..., tuple[httpx.Client, ApiKey]]
 
 
 @pytest.fixture
-def keys_on(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTH_DISABLED", "0")
-    reset_container()
+def keys_on(configure: Configure) -> None:
+    configure(auth_disabled=False)
 
 
 @pytest.fixture

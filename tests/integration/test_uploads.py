@@ -14,22 +14,19 @@ import httpx
 import pytest
 
 from ragcore.adapters.valkey_client import connect
-from ragcore.bootstrap import reset_container
 from tests.integration.test_documents import LIGHTHOUSE, settle
 from tests.integration.test_tenancy import Client, client, keys_on  # noqa: F401 (fixtures)
 from tests.support.api import local_api
+from tests.support.settings import Configure
 from tests.support.workers import Workers
 
 LIMIT = 2048
 
 
 @pytest.fixture
-def api(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
+def api(lambda_env: dict[str, str], configure: Configure) -> Iterator[httpx.Client]:
     """The API alone: jobs wait in the queue until a test starts ``Workers``."""
-    for name, value in {"MAX_UPLOAD_BYTES": LIMIT, "MAX_COLLECTIONS_PER_TENANT": 2,
-                        "MAX_DOCUMENTS_PER_COLLECTION": 2}.items():
-        monkeypatch.setenv(name, str(value))
-    reset_container()
+    configure(max_upload_bytes=LIMIT, max_collections_per_tenant=2, max_documents_per_collection=2)
     connect(lambda_env["VALKEY_URL"], timeout_seconds=5).flushall()
     with local_api() as client:
         yield client

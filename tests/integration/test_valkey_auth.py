@@ -4,16 +4,18 @@ string template.yaml gives the ElastiCache user, with a password kept out of the
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 
 import pytest
 
 from ragcore.adapters.valkey_client import connect
-from ragcore.bootstrap import get_container, reset_container
+from ragcore.bootstrap import get_container
 from ragcore.domain.documents import DocumentRecord, DocumentStatus
 from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.domain.jobs import new_job
 from ragcore.services.auth import admit, create_key
 from tests.support.paths import ROOT
+from tests.support.settings import Configure
 
 
 def template_access_string() -> str:
@@ -22,13 +24,11 @@ def template_access_string() -> str:
 
 
 @pytest.fixture
-def restricted_user(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+def restricted_user(lambda_env: dict[str, str], configure: Configure) -> Iterator[str]:
     admin = connect(lambda_env["VALKEY_URL"], timeout_seconds=5)
     name, password = f"app-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     admin.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *template_access_string().split())
-    monkeypatch.setenv("VALKEY_USERNAME", name)
-    monkeypatch.setenv("VALKEY_PASSWORD", password)
-    reset_container()
+    configure(valkey_username=name, valkey_password=password)
     yield name
     admin.execute_command("ACL", "DELUSER", name)
 
@@ -48,8 +48,7 @@ def test_every_store_works_as_the_restricted_user(restricted_user: str) -> None:
     admit(key, container.key_store)
 
 
-def test_a_wrong_password_is_an_unavailable_store(restricted_user: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VALKEY_PASSWORD", "wrong")
-    reset_container()
+def test_a_wrong_password_is_an_unavailable_store(restricted_user: str, configure: Configure) -> None:
+    configure(valkey_password="wrong")
     with pytest.raises(DependencyUnavailableError, match="valkey"):
         get_container().job_store.ping()

@@ -16,6 +16,7 @@ from ragcore.local.lambda_context import LocalLambdaContext
 from ragcore.services.ingest import index_files
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import SAMPLES, load_event
+from tests.support.settings import Configure
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -125,15 +126,8 @@ def test_an_llm_refusal_fails_the_job_at_once_with_a_readable_reason(fake_llm: F
     assert fake_llm.calls == 1
 
 
-def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from ragcore.bootstrap import reset_container
-
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
-    monkeypatch.setenv("JOB_MAX_ATTEMPTS", "2")
-    monkeypatch.setenv("JOB_LEASE_SECONDS", "1")
-    reset_container()
+def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(configure: Configure) -> None:
+    configure(openai_base_url="http://127.0.0.1:1/v1", job_max_attempts=2, job_lease_seconds=1)
     job_id = queued_job()
     assert run(batch(message(job_id))) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     waiting = get_container().job_store.get(job_id)  # handed back (lease released), saying why and when
@@ -151,7 +145,6 @@ def test_a_document_built_to_inflate_prompts_costs_at_most_the_budget(fake_llm: 
     """Issue 15: a document with a 20 kB one-word heading, asked with top_k 20, sent the LLM a
     407 kB request (about 100,000 prompt tokens). Its paragraphs of long words now fill every
     chunk to its bound, so the budget, not the document, decides the request's size."""
-    from ragcore.config import get_settings
     from ragcore.services.prompting import estimate_tokens
 
     long_words = " ".join(f"zorbulon{'q' * 40}{i}" for i in range(50))
@@ -163,10 +156,10 @@ def test_a_document_built_to_inflate_prompts_costs_at_most_the_budget(fake_llm: 
     job_id = queued_job("zorbulon lantern fact", top_k=20)
     assert run(batch(message(job_id))) == {"batchItemFailures": []}
     sent = fake_llm.requests[0]
-    budget = get_settings().llm_prompt_token_budget
+    budget = get_container().settings.llm_prompt_token_budget
     assert estimate_tokens(sent["messages"]) <= budget
     assert len(json.dumps(sent).encode()) < 1.5 * budget  # was 407 kB
-    assert sent["max_tokens"] == get_settings().llm_max_tokens
+    assert sent["max_tokens"] == get_container().settings.llm_max_tokens
     result = get_container().job_store.get_result(job_id)
     truncated = result["truncated"]
     assert truncated["passages_dropped"] > 0 and truncated["passages_cut"] > 0

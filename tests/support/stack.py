@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
-from unittest import mock
 
+from ragcore.config import Settings
 from ragcore.local.stack import DevStack, StackOptions
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, free_port
@@ -24,11 +23,10 @@ def free_stack_options(data_dir: Path, **overrides: Any) -> StackOptions:
 
 
 @contextmanager
-def fake_llm_stack(llm: FakeLLM, data_dir: Path, model: str = "fake", env: Mapping[str, str] | None = None,
+def fake_llm_stack(llm: FakeLLM, data_dir: Path, model: str = "fake", settings: Mapping[str, Any] | None = None,
                    **overrides: Any) -> Iterator[DevStack]:
-    """The offline stack without the local model, its worker calling ``llm`` as ``model``. The
-    fake's address must be in the environment before the stack resets the settings its
-    handlers read; ``env`` adds to it for the stack's lifetime."""
-    with mock.patch.dict(os.environ, {"OPENAI_BASE_URL": llm.base_url, "LLM_MODEL": model, **(env or {})}):
-        with DevStack(free_stack_options(data_dir, with_llm=False, **overrides)) as stack:
-            yield stack
+    """The offline stack without the local model, its worker calling ``llm`` as ``model``;
+    ``settings`` adds to what its handlers are given."""
+    given = Settings(openai_base_url=llm.base_url, llm_model=model, **(settings or {}))
+    with DevStack(free_stack_options(data_dir, with_llm=False, settings=given, **overrides)) as stack:
+        yield stack

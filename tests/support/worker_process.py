@@ -6,13 +6,10 @@ it indexes the sample documents (idempotent), prints "ready", then polls until k
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
-import boto3
-
-from ragcore.bootstrap import get_container
+from ragcore.bootstrap import aws_client, get_container
 from ragcore.services.ingest import index_files
 from tests.support.paths import SAMPLES
 from tests.support.workers import Workers
@@ -21,7 +18,7 @@ from tests.support.workers import Workers
 def main(queue_url: str) -> None:
     container = get_container()
     index_files([SAMPLES], "default", container.embedder, container.vector_index)
-    sqs = boto3.client("sqs", region_name=os.environ["AWS_REGION"])
+    sqs = aws_client(container.settings, "sqs", read_timeout=30)
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     with Workers(sqs, {"url": queue_url, "arn": arn}):
         print("ready", flush=True)

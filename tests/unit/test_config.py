@@ -54,3 +54,19 @@ def test_redelivery_delays_must_wait_and_grow(monkeypatch: pytest.MonkeyPatch, i
     monkeypatch.setenv("REDELIVERY_MAX_SECONDS", maximum)
     with pytest.raises(ValidationError, match="REDELIVERY|greater than or equal to 1"):
         Settings()
+
+
+def test_settings_given_to_a_child_process_read_back_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(valkey_url="redis://cache:6379/0", openai_api_key="sk-child", auth_disabled=True,
+                        qdrant_path="/data/qdrant", embedder_threads=3, llm_temperature=0.5)
+    for name, value in settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
+
+
+def test_an_updated_copy_is_validated_and_leaves_the_original_alone() -> None:
+    settings = Settings(job_max_attempts=3)
+    assert settings.updated(job_max_attempts=2).job_max_attempts == 2
+    assert settings.job_max_attempts == 3
+    with pytest.raises(ValidationError):
+        settings.updated(job_max_attempts=0)

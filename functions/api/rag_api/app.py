@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
-from ragcore.config import get_settings
+from ragcore.bootstrap import get_container
 from ragcore.observability.logs import logged_request, route_core_logs
 from ragcore.observability.tracing import tracer as make_tracer
 
@@ -45,7 +45,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimit)
     openapi = [r for r in app.routes if getattr(r, "path", None) == app.openapi_url]
     app.add_middleware(RequireKey, public_routes=[*public_router.routes, *ui_router.routes, *openapi])
-    origins = get_settings().cors_origins
+    origins = get_container().settings.cors_origins
     if origins:
         app.add_middleware(
             CORSMiddleware,

@@ -38,7 +38,6 @@ from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import JobLimits, MessageOutcome
-from ragcore.services.prompting import PromptLimits
 from ragcore.observability.logs import correlate, route_core_logs
 from ragcore.observability.tracing import tracer as make_tracer
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
@@ -87,9 +86,7 @@ def _answer(
         embedder=container.embedder,
         index=container.vector_index,
         chat=container.chat_model,
-        prompt_limits=PromptLimits(
-            container.settings.llm_prompt_token_budget, container.settings.llm_passage_token_limit
-        ),
+        prompt_limits=container.prompt_limits,
     )
     return answer_job(message, ports, limits, delivery, redeliver_in)
 
@@ -104,6 +101,7 @@ def _document(
         embedder=container.embedder,
         index=container.vector_index,
         max_bytes=container.settings.max_upload_bytes,
+        parse_limits=container.parse_limits,
     )
     return run_document_job(message, document_ports, limits, delivery, redeliver_in)
 

@@ -1,15 +1,20 @@
-"""The only place that builds real adapters. Each is built on first use and then reused for
-the life of the process (one Lambda execution environment), so the API never loads the
-embedding model and the worker never pays for clients it does not need."""
+"""The only place that builds real adapters, from a ``Settings`` value. Each is built on first
+use and then reused for the life of the process (one Lambda execution environment), so the API
+never loads the embedding model and the worker never pays for clients it does not need.
+
+The handlers find the process's container with ``get_container()``. In Lambda it is built from
+the environment on first use, at start-up; the CLI, the offline stack and tests build their
+settings and ``install`` them instead, so nothing writes the environment to configure the app."""
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from pydantic import SecretStr
 
-from ragcore.config import Settings, get_settings
+from ragcore.config import Settings
 from ragcore.ports import (
     BlobStore,
     ChatModel,
@@ -29,6 +34,8 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ragcore.observability.metrics import MetricsSink
+    from ragcore.services.parsing import ParseLimits
+    from ragcore.services.prompting import PromptLimits
 
 
 def traced(adapter: T, dependency: str) -> T:
@@ -127,28 +134,19 @@ class Container:
 
         return traced(ValkeyDocumentStore(self._valkey()), "valkey")
 
-    def _aws_client(self, service: str, read_timeout: float, **config: Any) -> Any:
-        import boto3
-        from botocore.config import Config
+    def _aws_client(self, service: str, read_timeout: float | None = None, **config: Any) -> Any:
+        return aws_client(self.settings, service, read_timeout, **config)
 
+    def _job_queue_urls(self) -> dict[str, str]:
+        """The job queues by the name commands give them: "jobs", and "ingest" when document
+        jobs have a queue of their own."""
         s = self.settings
-        client = boto3.client(
-            service,
-            region_name=s.aws_region,
-            endpoint_url=s.aws_endpoint_url,
-            config=Config(
-                connect_timeout=s.dependency_timeout_seconds,
-                read_timeout=read_timeout,
-                retries={"mode": "standard", "max_attempts": 3},
-                **config,
-            ),
-        )
-        if s.aws_endpoint_url:
-            # LocalStack's gateway closes every connection unless asked to keep it
-            # (localstack#6557), so each call would connect anew: ~1 ms of its CPU per SQS
-            # send (bench/api.py). AWS keeps connections open anyway.
-            client.meta.events.register("before-send", _keep_alive)
-        return client
+        if not s.jobs_queue_url:
+            raise ValueError("JOBS_QUEUE_URL is not set")
+        queues = {"jobs": s.jobs_queue_url}
+        if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
+            queues["ingest"] = s.ingest_queue_url
+        return queues
 
     def _queue(self) -> JobQueue:
         from ragcore.adapters.sqs_queue import SqsJobQueue
@@ -158,7 +156,7 @@ class Container:
             raise ValueError("JOBS_QUEUE_URL is not set")
         from ragcore.observability.metered import MeteredJobQueue
 
-        client = self._aws_client("sqs", s.dependency_timeout_seconds)
+        client = self._aws_client("sqs")
         queue = traced(SqsJobQueue(client, s.jobs_queue_url, s.ingest_queue_url), "sqs")
         return MeteredJobQueue(queue, self.metrics)  # type: ignore[return-value]
 
@@ -177,7 +175,7 @@ class Container:
         if not plan:
             return None
         return self._once("gateway_keys", lambda: ApiGatewayKeys(
-            self._aws_client("apigateway", self.settings.dependency_timeout_seconds), plan))
+            self._aws_client("apigateway"), plan))
 
     @property
     def api_key_pepper(self) -> str:
@@ -195,13 +193,8 @@ class Container:
         Built on demand: only a redrive reads them."""
         from ragcore.adapters.sqs_dead_letters import SqsDeadLetters
 
-        s = self.settings
-        if not s.jobs_queue_url:
-            raise ValueError("JOBS_QUEUE_URL is not set")
-        client = self._aws_client("sqs", s.dependency_timeout_seconds)
-        queues = {"jobs": s.jobs_queue_url}
-        if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
-            queues["ingest"] = s.ingest_queue_url
+        queues = self._job_queue_urls()
+        client = self._aws_client("sqs")
         return {name: SqsDeadLetters(client, url) for name, url in queues.items()}
 
     def job_records(self) -> JobRecords:
@@ -214,13 +207,26 @@ class Container:
         """Messages in the jobs and ingest queues and their dead-letter queues (``ragcore stats``)."""
         from ragcore.adapters.sqs_depth import queue_depths
 
+        return queue_depths(self._aws_client("sqs"), self._job_queue_urls())
+
+    @property
+    def parse_limits(self) -> "ParseLimits":
+        """What one document may cost to read (the worker's document jobs, ``ragcore ingest``)."""
+        from ragcore.services.parsing import ParseLimits
+
         s = self.settings
-        if not s.jobs_queue_url:
-            raise ValueError("JOBS_QUEUE_URL is not set")
-        queues = {"jobs": s.jobs_queue_url}
-        if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
-            queues["ingest"] = s.ingest_queue_url
-        return queue_depths(self._aws_client("sqs", s.dependency_timeout_seconds), queues)
+        return ParseLimits(
+            max_pages=s.max_document_pages, max_chars=s.max_document_chars, max_chunks=s.max_document_chunks,
+            pdf_seconds=s.pdf_parse_seconds, pdf_memory_mb=s.pdf_parse_memory_mb,
+        )
+
+    @property
+    def prompt_limits(self) -> "PromptLimits":
+        """The token budget every LLM call is held to."""
+        from ragcore.services.prompting import PromptLimits
+
+        s = self.settings
+        return PromptLimits(budget_tokens=s.llm_prompt_token_budget, passage_tokens=s.llm_passage_token_limit)
 
     def _secret(self, value: SecretStr | None, secret_arn: str | None) -> str | None:
         """A secret given directly (local) or by Secrets Manager ARN (AWS; cached 5 minutes),
@@ -302,25 +308,78 @@ class Container:
         return MeteredChatModel(model, self.metrics)  # type: ignore[return-value]
 
 
-_container: Container | None = None
-_container_lock = threading.Lock()
+def aws_client(settings: Settings, service: str, read_timeout: float | None = None, **config: Any) -> Any:
+    """A boto3 client as ``settings`` say: region, endpoint (LocalStack offline), credentials
+    when given (else boto3's own chain), and timeouts short enough to fail within a request
+    (``read_timeout`` for calls that wait longer: uploads, long polls)."""
+    import boto3
+    from botocore.config import Config
+
+    s = settings
+    secret, token = s.aws_secret_access_key, s.aws_session_token
+    client = boto3.client(
+        service,
+        region_name=s.aws_region,
+        endpoint_url=s.aws_endpoint_url,
+        aws_access_key_id=s.aws_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        aws_session_token=token.get_secret_value() if token else None,
+        config=Config(
+            connect_timeout=s.dependency_timeout_seconds,
+            read_timeout=read_timeout or s.dependency_timeout_seconds,
+            retries={"mode": "standard", "max_attempts": 3},
+            **config,
+        ),
+    )
+    if s.aws_endpoint_url:
+        # LocalStack's gateway closes every connection unless asked to keep it
+        # (localstack#6557), so each call would connect anew: ~1 ms of its CPU per SQS
+        # send (bench/api.py). AWS keeps connections open anyway.
+        client.meta.events.register("before-send", _keep_alive)
+    return client
 
 
 def _keep_alive(request: Any, **_: Any) -> None:
     request.headers["Connection"] = "keep-alive"
 
 
+_container: Container | None = None
+_container_lock = threading.Lock()
+
+
 def get_container() -> Container:
+    """The installed container; in Lambda, where nothing installs one, the first call builds
+    it from the environment: the one place configuration is read from it."""
     global _container
     with _container_lock:
         if _container is None:
-            _container = Container(get_settings())
+            _container = Container(Settings())
         return _container
 
 
-def reset_container() -> None:
-    """Forget built adapters, e.g. after the environment changed (tests, local runner)."""
+def use(container: Container | None) -> Container | None:
+    """Make ``container`` the one ``get_container()`` returns in this process (None: build one
+    from the environment on next use). Returns the one it replaces, to give back later."""
     global _container
     with _container_lock:
-        _container = None
-    get_settings.cache_clear()
+        previous, _container = _container, container
+    return previous
+
+
+def install(settings: Settings) -> Container:
+    """A container built from ``settings``, for the rest of the process (a CLI command)."""
+    container = Container(settings)
+    use(container)
+    return container
+
+
+@contextmanager
+def installed(settings: Settings) -> Iterator[Container]:
+    """A container built from ``settings`` while the block runs; the previous one after. No
+    reference is kept here, so a container installed over it frees its adapters at once (the
+    embedded index's folder lock with them), as the process's only container would."""
+    previous = use(Container(settings))
+    try:
+        yield get_container()
+    finally:
+        use(previous)

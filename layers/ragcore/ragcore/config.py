@@ -1,17 +1,21 @@
-"""The one settings object, read from environment variables (names in the README's table).
+"""The one settings object. A Lambda function reads it from its environment variables once,
+at start-up (``bootstrap.get_container``; names in the README's table); the CLI, the offline
+stack and tests build it and hand it to ``bootstrap.install``.
 
 Standard names are used where the ecosystem has them (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
-``AWS_ENDPOINT_URL``, ``AWS_REGION``); the rest are plain upper-case field names.
+``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``); the rest are plain upper-case
+field names.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ragcore.local.defaults import DEV_API_PORT, DEV_HOST
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL_DIR = PACKAGE_DIR / "models" / "all-MiniLM-L6-v2"
@@ -31,6 +35,11 @@ class Settings(BaseSettings):
     ingest_queue_url: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
+    # Unset in AWS, where boto3 finds the function's role itself; the offline stack gives
+    # LocalStack's fixed pair here rather than in the process's environment.
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
     # How long a job record (status and result) is kept after it is created.
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
@@ -67,7 +76,7 @@ class Settings(BaseSettings):
     # Bounds on one document's parse (issue 15), as the worker's job errors say (413): what a
     # file costs to read does not follow from its size (a 4.6 kB PDF can hold 1.2 M chars).
     # The PDF reader runs in a child process killed after PDF_PARSE_SECONDS, its address
-    # space capped at PDF_PARSE_MEMORY_MB. Defaults as services.parsing.ParseLimits.
+    # space capped at PDF_PARSE_MEMORY_MB.
     max_document_pages: int = Field(default=1000, ge=1)
     max_document_chars: int = Field(default=4_000_000, ge=1000)
     max_document_chunks: int = Field(default=20_000, ge=1)
@@ -134,6 +143,18 @@ class Settings(BaseSettings):
             raise ValueError("AUTH_DISABLED is for local development only; it is refused in AWS Lambda")
         return self
 
+    def updated(self, **changes: Any) -> "Settings":
+        """A copy with ``changes``, validated as values from the environment are."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment variables that give them back: for a child
+        process that reads its settings as a deployed function does."""
+        env = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            env[name.upper()] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return env
+
     @property
     def cors_origins(self) -> list[str]:
         return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
@@ -143,8 +164,8 @@ class Settings(BaseSettings):
     metrics_backend: Literal["emf", "prometheus", "off"] = "emf"
 
     # Offline stack only (`ragcore dev` / `ragcore demo`); unused in AWS.
-    dev_host: str = "127.0.0.1"
-    dev_api_port: int = 8787
+    dev_host: str = DEV_HOST
+    dev_api_port: int = DEV_API_PORT
     dev_valkey_port: int = 16399
     dev_localstack_port: int = 14566
     dev_llm_port: int = 18089
@@ -162,7 +183,3 @@ class Settings(BaseSettings):
         return {DeadlineClass.CHAT: self.job_deadline_seconds,
                 DeadlineClass.DOCUMENT: self.document_job_deadline_seconds}[policy(kind).deadline]
 
-
-@cache
-def get_settings() -> Settings:
-    return Settings()

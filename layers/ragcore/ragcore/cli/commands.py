@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragcore.cli import jobs, stats
-from ragcore.config import DEFAULT_MODEL_DIR, get_settings
+from ragcore.config import DEFAULT_MODEL_DIR, Settings
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import TENANT_PATTERN
 
@@ -116,6 +116,7 @@ def _eval(args: argparse.Namespace) -> int:
         args.directory, args.split, collection, container.embedder, container.vector_index,
         mode=RetrievalMode(args.mode), ingest=not args.skip_ingest,
         progress=lambda line: print(f"\r{line}", end="", file=sys.stderr, flush=True),
+        limits=container.parse_limits,
     )
     print(file=sys.stderr)
     if args.json:
@@ -128,15 +129,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _dlq(args: argparse.Namespace) -> int:
-    from ragcore.bootstrap import get_container, reset_container
+    from ragcore.bootstrap import get_container
+    from ragcore.local.attach import attach
     from ragcore.services.redrive import redrive
 
-    if args.local:
-        from ragcore.local.attach import running_stack_env
-
-        os.environ.update(running_stack_env(get_settings()))
-        reset_container()
-    container = get_container()
+    container = attach() if args.local else get_container()
     queues = container.dead_letter_queues()
     for name in args.queue or list(queues):
         if name not in queues:
@@ -165,15 +162,11 @@ def _migrate_registry(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from ragcore.bootstrap import get_container, reset_container
+    from ragcore.bootstrap import get_container
+    from ragcore.local.attach import attach
     from ragcore.services.auth import create_key, revoke_key
 
-    if args.local:
-        from ragcore.local.processes import offline_valkey_url
-
-        os.environ["VALKEY_URL"] = offline_valkey_url(get_settings().dev_host, get_settings().dev_valkey_port)
-        reset_container()
-    container = get_container()
+    container = attach() if args.local else get_container()
     if args.keys_command == "create":
         record, secret = create_key(
             container.key_store, container.api_key_pepper, args.name, args.tenant, args.rate, args.burst,
@@ -231,7 +224,7 @@ def _ingest_samples(api_url: str, paths: list[Path]) -> None:
 def _stack(**overrides: Any) -> "DevStack":
     from ragcore.local.stack import DevStack, StackOptions
 
-    return DevStack(StackOptions.from_settings(get_settings(), **overrides))
+    return DevStack(StackOptions.from_settings(Settings(), **overrides))
 
 
 def _dev(args: argparse.Namespace) -> int:

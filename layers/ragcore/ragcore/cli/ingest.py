@@ -56,7 +56,7 @@ def ingest_locally(paths: list[Path], collection: str, show_progress: bool = Tru
         # A process of its own (the embedded engine's folder is locked by one process at a
         # time), so the HNSW build at the end, which holds the GIL, stalls nobody.
         summary = index_files(files, collection, container.embedder, container.vector_index, progress,
-                              optimize=True)
+                              optimize=True, limits=container.parse_limits)
     return IngestReport(len(files), Counter({"indexed": summary.documents}), summary.chunks,
                         time.perf_counter() - started)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -18,16 +17,11 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragcore.bootstrap import get_container, reset_container
-    from ragcore.config import get_settings
+    from ragcore.bootstrap import get_container
+    from ragcore.local.attach import attach
     from ragcore.observability.stats import render, summarize
 
-    if not args.from_env:
-        from ragcore.local.attach import running_stack_env
-
-        os.environ.update(running_stack_env(get_settings()))
-        reset_container()
-    container = get_container()
+    container = get_container() if args.from_env else attach()
     stats = summarize(container.job_records().scan(), container.queue_depths())
     print(json.dumps(stats.as_dict()) if args.json else render(stats))
     return 0

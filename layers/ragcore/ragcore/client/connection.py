@@ -1,10 +1,13 @@
 """Where the API is and which key to send: arguments first, then ``RAGCORE_API_URL`` and
-``RAGCORE_API_KEY``, then the offline stack's address (what ``ragcore dev`` listens on)."""
+``RAGCORE_API_KEY``, then the offline stack's address (what ``ragcore dev`` listens on: its
+``DEV_HOST`` and ``DEV_API_PORT``, read here without the server's settings)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from ragcore.local.defaults import DEV_API_PORT, DEV_HOST
 
 API_URL_ENV = "RAGCORE_API_URL"
 API_KEY_ENV = "RAGCORE_API_KEY"
@@ -13,10 +16,7 @@ USER_AGENT = "ragcore-client/0.1.0"
 
 
 def local_api_url() -> str:
-    from ragcore.config import get_settings
-
-    settings = get_settings()
-    return f"http://{settings.dev_host}:{settings.dev_api_port}"
+    return f"http://{os.environ.get('DEV_HOST', DEV_HOST)}:{os.environ.get('DEV_API_PORT', DEV_API_PORT)}"
 
 
 def api_url(base_url: str | None = None) -> str:

@@ -19,6 +19,7 @@ from ragcore.evaluation.metrics import ndcg_at_k, recall_at_k
 from ragcore.observability.stats import percentile
 from ragcore.ports import Embedder, VectorIndex
 from ragcore.services.ingest import IngestSummary, index_documents
+from ragcore.services.parsing import ParseLimits
 from ragcore.services.retrieve import retrieve
 
 DOCS_RANKED = 100  # Recall@100 needs a hundred documents per query
@@ -65,6 +66,7 @@ def evaluate(
     mode: RetrievalMode = RetrievalMode.HYBRID,
     ingest: bool = True,
     progress: Callable[[str], None] = lambda _: None,
+    limits: ParseLimits = ParseLimits(),
 ) -> dict[str, float | int]:
     """Ingests the corpus, then scores every judged query. ``ingest=False`` reuses a
     collection an earlier run filled, to compare modes without embedding the corpus again."""
@@ -77,6 +79,7 @@ def evaluate(
         summary: IngestSummary = index_documents(
             read_corpus(directory), collection, embedder, index,
             progress=lambda docs, chunks: progress(f"ingested {docs} documents, {chunks} chunks"),
+            limits=limits,
         )
         seconds = time.perf_counter() - started
         report = {"documents": summary.documents, "chunks": summary.chunks,

@@ -1,36 +1,41 @@
-"""Pointing a one-off command (``ragcore dlq redrive``) at a running ``ragcore dev`` stack:
-its services listen on the ports in settings and its queues have fixed names."""
+"""Pointing a one-off command (``ragcore dlq redrive --local``, ``keys --local``, ``stats``) at
+a running ``ragcore dev`` stack: its services listen on the ports in settings and its queues
+have fixed names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
-
+from ragcore.bootstrap import Container, aws_client, install
 from ragcore.config import Settings
 from ragcore.local.processes import offline_valkey_url
 from ragcore.local.template import load_template
 
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+# LocalStack takes any pair; boto3 needs one to sign with.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def local_queue_name(queue_logical_id: str) -> str:
     return f"ragcore-{queue_logical_id.lower()}"
 
 
-def running_stack_env(settings: Settings, template_path: Path = Path("template.yaml")) -> dict[str, str]:
-    endpoint = f"http://{settings.dev_host}:{settings.dev_localstack_port}"
-    sqs = boto3.client(
-        "sqs", region_name=settings.aws_region, endpoint_url=endpoint,
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    env = {
+def running_stack_settings(settings: Settings, template_path: Path = Path("template.yaml")) -> Settings:
+    """``settings`` with the running stack's Valkey, LocalStack and queues in place of the
+    environment's."""
+    local = settings.updated(
+        aws_endpoint_url=f"http://{settings.dev_host}:{settings.dev_localstack_port}",
+        valkey_url=offline_valkey_url(settings.dev_host, settings.dev_valkey_port),
         **LOCAL_CREDENTIALS,
-        "AWS_REGION": settings.aws_region,
-        "AWS_ENDPOINT_URL": endpoint,
-        "VALKEY_URL": offline_valkey_url(settings.dev_host, settings.dev_valkey_port),
+    )
+    sqs = aws_client(local, "sqs")
+    queue_urls = {
+        variable.lower(): sqs.get_queue_url(QueueName=local_queue_name(queue_id))["QueueUrl"]
+        for variable, queue_id in load_template(template_path).queue_env.items()
     }
-    for variable, queue_id in load_template(template_path).queue_env.items():
-        env[variable] = sqs.get_queue_url(QueueName=local_queue_name(queue_id))["QueueUrl"]
-    return env
+    return local.updated(**queue_urls)
+
+
+def attach() -> Container:
+    """For the rest of this command, the app wired to the running stack (on the ports the
+    environment's ``DEV_*`` settings name)."""
+    return install(running_stack_settings(Settings()))

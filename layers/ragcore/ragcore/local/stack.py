@@ -7,16 +7,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from ragcore.bootstrap import reset_container
+from ragcore.bootstrap import aws_client, installed
 from ragcore.config import Settings
 from ragcore.local.apigateway import Route
 from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
@@ -36,6 +33,8 @@ from ragcore.local.template import Template, load_template
 log = logging.getLogger(__name__)
 
 BUCKET_NAME = "ragcore-documents"
+# The stack's own SQS and S3 calls (set-up, the pollers' long polls): not a request's, no rush.
+STACK_READ_TIMEOUT = 30.0
 
 
 @dataclass
@@ -60,6 +59,9 @@ class StackOptions:
         Settings.model_fields["llm_prompt_token_budget"].default
         + Settings.model_fields["llm_max_tokens"].default
     )
+    # What the handlers' settings start from; the stack puts its services' addresses over it.
+    # None: the environment's, read when the stack starts.
+    settings: Settings | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> "StackOptions":
@@ -75,6 +77,7 @@ class StackOptions:
             llm_threads=settings.dev_llm_threads,
             llm_context_tokens=settings.llm_prompt_token_budget + settings.llm_max_tokens,
             region=settings.aws_region,
+            settings=settings,
         )
         values.update(overrides)
         return cls(**values)
@@ -87,6 +90,9 @@ class DevStack:
         self._cleanup = ExitStack()
         self.api_url = ""
         self.queue_urls: dict[str, str] = {}  # by the queue's logical id in the template
+        # What the handlers see (installed while the stack runs), and the same as environment
+        # variables, for processes started against the stack.
+        self.settings: Settings | None = None
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> "DevStack":
@@ -123,35 +129,33 @@ class DevStack:
             llm.wait_ready()
 
         _set_aside_outdated_collections(data / "qdrant")
-        self.env = {
+        base = o.settings or Settings()
+        services: dict[str, Any] = dict(
+            aws_region=o.region,
+            aws_endpoint_url=localstack.url,
             **LOCAL_CREDENTIALS,
-            "AWS_REGION": o.region,
-            "AWS_DEFAULT_REGION": o.region,
-            "AWS_ENDPOINT_URL": localstack.url,
-            "VALKEY_URL": valkey.url,
-            "QDRANT_PATH": str(data / "qdrant"),
+            valkey_url=valkey.url,
+            qdrant_path=data / "qdrant",
             # The offline stack serves this machine only; keys are for a deployed API
             # (`ragcore keys create` works offline too, with AUTH_DISABLED=0).
-            "AUTH_DISABLED": os.environ.get("AUTH_DISABLED", "1"),
+            auth_disabled=base.auth_disabled if "auth_disabled" in base.model_fields_set else True,
             # The handlers' metrics go to this process's Prometheus registry (GET /metrics),
             # not to stdout as EMF lines for CloudWatch.
-            "METRICS_BACKEND": "prometheus",
-        }
+            metrics_backend="prometheus",
+        )
         if llm:
-            self.env.update(
-                OPENAI_BASE_URL=llm.base_url, LLM_MODEL=LOCAL_LLM_ALIAS, LLM_TIMEOUT_SECONDS="120"
-            )
-        self._create_queues(localstack.url)
-        self._client("s3", localstack.url).create_bucket(Bucket=BUCKET_NAME)
-        self.env["DOCUMENTS_BUCKET"] = BUCKET_NAME
-        previous = {name: os.environ.get(name) for name in self.env}
-        self._cleanup.callback(_restore_environ, previous)
-        os.environ.update(self.env)
-        reset_container()  # handlers read the settings above, as Lambda reads its environment
-        self._cleanup.callback(reset_container)
+            services.update(openai_base_url=llm.base_url, llm_model=LOCAL_LLM_ALIAS, llm_timeout_seconds=120)
+        settings = base.updated(**services)
+        sqs = aws_client(settings, "sqs", STACK_READ_TIMEOUT)
+        queues = self._create_queues(sqs)
+        aws_client(settings, "s3", STACK_READ_TIMEOUT).create_bucket(Bucket=BUCKET_NAME)
+        self.settings = settings.updated(documents_bucket=BUCKET_NAME, **queues)
+        self.env = {**self.settings.as_env(), "AWS_DEFAULT_REGION": o.region}
+        # The handlers get these settings, as a Lambda function reads its environment.
+        self._cleanup.enter_context(installed(self.settings))
         if o.serve:
             _build_vector_indexes(data / "qdrant")
-            self._serve(localstack.url)
+            self._serve(sqs)
 
     def _ports(self) -> dict[str, int]:
         """The ports this stack will listen on, by service and the setting that moves it."""
@@ -165,22 +169,9 @@ class DevStack:
             ports["API gateway, DEV_API_PORT"] = o.api_port
         return ports
 
-    def _sqs(self, endpoint: str) -> Any:
-        return self._client("sqs", endpoint)
-
-    def _client(self, service: str, endpoint: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=self.options.region,
-            endpoint_url=endpoint,
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-
-    def _create_queues(self, endpoint: str) -> None:
+    def _create_queues(self, sqs: Any) -> dict[str, str]:
         """One queue (with its dead-letter queue) per SQS-triggered function, configured as the
-        template configures it, and named in the environment variable the template uses."""
-        sqs = self._sqs(endpoint)
+        template configures it; returns their URLs by the setting the template names them in."""
         for worker in self.template.workers:
             queue = worker.queue
             name = local_queue_name(queue.logical_id)
@@ -201,13 +192,11 @@ class DevStack:
             # create_queue returns an existing queue unchanged; make its settings match.
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility)})
             self.queue_urls[queue.logical_id] = url
-        for variable, queue_id in self.template.queue_env.items():
-            self.env[variable] = self.queue_urls[queue_id]
+        return {variable.lower(): self.queue_urls[queue_id] for variable, queue_id in self.template.queue_env.items()}
 
-    def _serve(self, endpoint: str) -> None:
+    def _serve(self, sqs: Any) -> None:
         o, t = self.options, self.template
         api_handler = load_handler(t.api)
-        sqs = self._sqs(endpoint)
         for worker in t.workers:
             url = self.queue_urls[worker.queue.logical_id]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -236,14 +225,6 @@ class DevStack:
 
     def stop(self) -> None:
         self._cleanup.close()
-
-
-def _restore_environ(previous: dict[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def migrate_offline_registry(valkey_url: str) -> None:

@@ -21,6 +21,7 @@ from ragcore.ports import BlobStore, DocumentStore, Embedder, JobStore, VectorIn
 from ragcore.services.documents import mark_document_failed
 from ragcore.services.ingest import document_from_bytes, index_documents
 from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
+from ragcore.services.parsing import ParseLimits
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class DocumentJobPorts:
     embedder: Embedder
     index: VectorIndex
     max_bytes: int  # the upload limit, checked again here: a presigned URL can be re-used
+    parse_limits: ParseLimits = ParseLimits()
 
 
 def run_document_job(
@@ -90,13 +92,16 @@ def _ingest(job: Job, ports: DocumentJobPorts, lease_seconds: int) -> dict[str, 
             source=request.source or request.filename or "",
             metadata=request.metadata,
             title=request.title,
+            limits=ports.parse_limits,
         )
         version = document.content_hash()
         if record.content_hash == version:
             action, chunks = "unchanged", record.chunks
         else:
             action = "replaced" if record.content_hash else "created"
-            chunks = index_documents([document], request.collection, ports.embedder, ports.index).chunks
+            chunks = index_documents(
+                [document], request.collection, ports.embedder, ports.index, limits=ports.parse_limits
+            ).chunks
         ready = record.model_copy(update={
             "status": DocumentStatus.READY, "title": document.title, "source": document.source,
             "metadata": document.metadata, "content_hash": version, "chunks": chunks,

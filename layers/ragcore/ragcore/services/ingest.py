@@ -1,8 +1,8 @@
 """Indexing: chunk documents, embed the chunks in batches, upsert them, publish each document.
 
 Used by the worker's ingest jobs, by ``ragcore ingest`` and by the evaluation harness, so all
-three index exactly the same way, within the same bounds per document (``ParseLimits``,
-from the settings unless given).
+three index exactly the same way, within the bounds per document they are given
+(``ParseLimits``: the container's, from the settings; the defaults otherwise).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ragcore.config import Settings, get_settings
 from ragcore.domain.chunking import chunk_text, title_of
 from ragcore.domain.documents import Chunk, SourceDocument, chunk_id_for, document_id_from_name
 from ragcore.domain.errors import DocumentTooLargeError
@@ -29,19 +28,10 @@ class IngestSummary:
     chunks: int
 
 
-def limits_from(settings: Settings) -> ParseLimits:
-    return ParseLimits(
-        max_pages=settings.max_document_pages, max_chars=settings.max_document_chars,
-        max_chunks=settings.max_document_chunks, pdf_seconds=settings.pdf_parse_seconds,
-        pdf_memory_mb=settings.pdf_parse_memory_mb,
-    )
-
-
-def chunks_of(document: SourceDocument, version: str, max_chunks: int | None = None) -> list[Chunk]:
+def chunks_of(document: SourceDocument, version: str, max_chunks: int = ParseLimits.max_chunks) -> list[Chunk]:
     """``version`` is the document's content hash, computed once by the caller. Refused past
     ``max_chunks`` before any chunk is embedded: many short sections make many chunks."""
     pieces = chunk_text(document.text)
-    max_chunks = max_chunks or limits_from(get_settings()).max_chunks
     if len(pieces) > max_chunks:
         raise DocumentTooLargeError(
             f"{document.document_id!r} makes {len(pieces)} chunks; "
@@ -70,6 +60,7 @@ def index_documents(
     index: VectorIndex,
     progress: Callable[[int, int], None] | None = None,
     optimize: bool = False,
+    limits: ParseLimits = ParseLimits(),
 ) -> IngestSummary:
     """Chunks from consecutive documents share embedder batches; a document is published once
     all its chunks are in. ``progress`` gets the running counts of documents and chunks.
@@ -88,7 +79,7 @@ def index_documents(
         queued = 0
         for document in documents:
             version = document.content_hash()
-            chunks = chunks_of(document, version)
+            chunks = chunks_of(document, version, limits.max_chunks)
             pending.extend(chunks)
             queued += len(chunks)
             unpublished.append((document.document_id, version, queued))
@@ -121,9 +112,9 @@ def document_from_bytes(
     source: str,
     metadata: dict | None = None,
     title: str | None = None,
-    limits: ParseLimits | None = None,
+    limits: ParseLimits = ParseLimits(),
 ) -> SourceDocument:
-    parsed = parse(data, content_type, limits or limits_from(get_settings()))
+    parsed = parse(data, content_type, limits)
     return SourceDocument(
         document_id=document_id,
         title=title or parsed.title or title_of(parsed.text, fallback_title),
@@ -148,13 +139,14 @@ def find_files(paths: list[Path]) -> list[Path]:
     return found
 
 
-def read_file(path: Path) -> SourceDocument:
+def read_file(path: Path, limits: ParseLimits = ParseLimits()) -> SourceDocument:
     return document_from_bytes(
         path.read_bytes(),
         content_type_for(path.name),
         document_id=document_id_from_name(path.stem),
         fallback_title=path.stem.replace("-", " ").replace("_", " "),
         source=path.name,
+        limits=limits,
     )
 
 
@@ -165,7 +157,9 @@ def index_files(
     index: VectorIndex,
     progress: Callable[[int, int], None] | None = None,
     optimize: bool = False,
+    limits: ParseLimits = ParseLimits(),
 ) -> IngestSummary:
     return index_documents(
-        (read_file(p) for p in find_files(paths)), collection, embedder, index, progress, optimize=optimize
+        (read_file(p, limits) for p in find_files(paths)), collection, embedder, index, progress,
+        optimize=optimize, limits=limits,
     )

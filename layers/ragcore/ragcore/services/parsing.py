@@ -15,6 +15,7 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 
+from ragcore.config import Settings
 from ragcore.domain.errors import DocumentTooLargeError, InvalidDocumentError, UnsupportedDocumentTypeError
 from ragcore.domain.messages import UNWANTED_CHARS
 from ragcore.services import pdf_text
@@ -32,13 +33,14 @@ SUPPORTED_TYPES = frozenset(TYPE_BY_SUFFIX.values())
 
 @dataclass(frozen=True)
 class ParseLimits:
-    """Bounds on one document (settings ``MAX_DOCUMENT_*``, ``PDF_PARSE_*``; same defaults)."""
+    """Bounds on one document: settings ``MAX_DOCUMENT_*`` and ``PDF_PARSE_*``, as the
+    container gives them (``Container.parse_limits``); their defaults otherwise."""
 
-    max_pages: int = 1000
-    max_chars: int = 4_000_000
-    max_chunks: int = 20_000
-    pdf_seconds: float = 60.0
-    pdf_memory_mb: int = 1024
+    max_pages: int = Settings.model_fields["max_document_pages"].default
+    max_chars: int = Settings.model_fields["max_document_chars"].default
+    max_chunks: int = Settings.model_fields["max_document_chunks"].default
+    pdf_seconds: float = Settings.model_fields["pdf_parse_seconds"].default
+    pdf_memory_mb: int = Settings.model_fields["pdf_parse_memory_mb"].default
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ragcore.config import Settings
 from ragcore.domain.answers import Passage, Source, Truncation
 
 SNIPPET_CHARS = 300
@@ -40,10 +41,12 @@ _SPECIAL_TOKEN = re.compile(
 @dataclass(frozen=True)
 class PromptLimits:
     """``budget_tokens`` bounds the whole prompt (system, example, passages, question);
-    ``passage_tokens`` bounds each passage. Defaults match ``config.Settings``."""
+    ``passage_tokens`` bounds each passage. Settings ``LLM_PROMPT_TOKEN_BUDGET`` and
+    ``LLM_PASSAGE_TOKEN_LIMIT``, as the container gives them (``Container.prompt_limits``);
+    their defaults otherwise."""
 
-    budget_tokens: int = 12_000
-    passage_tokens: int = 1_000
+    budget_tokens: int = Settings.model_fields["llm_prompt_token_budget"].default
+    passage_tokens: int = Settings.model_fields["llm_passage_token_limit"].default
 
 
 @dataclass(frozen=True)
