@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ragcore.cli_ingest import ingest_through_api  # noqa: E402
+from ragcore.cli.ingest import ingest_through_api  # noqa: E402
 from ragcore.observability.stats import percentile  # noqa: E402
 from ragcore.local.stack import DevStack  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
