@@ -170,9 +170,11 @@ def test_percentiles_interpolate_like_numpy() -> None:
 
 
 def test_percentiles_of_five_values() -> None:
-    # Moved from test_eval_metrics, whose nearest-rank p95 here was 5.0 (interpolated: 4.8).
+    # Moved from test_eval_metrics, which asserted the nearest-rank p95 (5.0): the one
+    # percentile interpolates between ranks, so the same data's p95 is 4.8 everywhere.
     values = [5.0, 1.0, 3.0, 2.0, 4.0]
     assert percentile(values, 0.5) == 3.0
+    assert percentile(values, 0.95) == pytest.approx(4.8)
     assert percentile(values, 0.0) == 1.0
 
 
