@@ -61,10 +61,9 @@ class Ragcore:
         from tests.support.workers import queue_depth
 
         if self._sqs is None:
-            import boto3
+            from ragcore.bootstrap import aws_client
 
-            self._sqs = boto3.client("sqs", region_name=self._env["AWS_REGION"],
-                                     endpoint_url=self._env["AWS_ENDPOINT_URL"])
+            self._sqs = aws_client(self._container.settings, "sqs")
         return queue_depth(self._sqs, self._env["JOBS_QUEUE_URL"]) == 0
 
     def timeline(self, job_id: str) -> Timeline | None:
