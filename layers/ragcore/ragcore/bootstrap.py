@@ -138,14 +138,16 @@ class Container:
         return aws_client(self.settings, service, read_timeout, **config)
 
     def _job_queue_urls(self) -> dict[str, str]:
-        """The job queues by the name commands give them: "jobs", and "ingest" when document
-        jobs have a queue of their own."""
+        """The job queues by the name commands give them (``job_kinds.QueueName``): jobs, and
+        ingest when document jobs have a queue of their own."""
+        from ragcore.domain.job_kinds import QueueName
+
         s = self.settings
         if not s.jobs_queue_url:
             raise ValueError("JOBS_QUEUE_URL is not set")
-        queues = {"jobs": s.jobs_queue_url}
+        queues = {QueueName.JOBS.value: s.jobs_queue_url}
         if s.ingest_queue_url and s.ingest_queue_url != s.jobs_queue_url:
-            queues["ingest"] = s.ingest_queue_url
+            queues[QueueName.INGEST.value] = s.ingest_queue_url
         return queues
 
     def _queue(self) -> JobQueue:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragcore.cli import jobs, stats
 from ragcore.config import DEFAULT_MODEL_DIR, Settings
+from ragcore.domain.job_kinds import QueueName
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import TENANT_PATTERN
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     redrive = dlq_commands.add_parser(
         "redrive", help="send dead-lettered jobs back to work (failed jobs are queued again)"
     )
-    redrive.add_argument("--queue", choices=["jobs", "ingest"], action="append",
+    redrive.add_argument("--queue", choices=[q.value for q in QueueName], action="append",
                          help="default: every queue")
     redrive.add_argument("--local", action="store_true",
                          help="act on the running `ragcore dev` stack instead of the environment's queues")

@@ -143,7 +143,7 @@ def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tu
     job = new_job(JobKind.DELETE, request.model_dump(), ports.deadline_seconds, owner=ports.owner)
     updated = record.model_copy(update={"status": DocumentStatus.DELETING, "job_id": job.job_id,
                                         "updated_at": job.created_at, "error": None})
-    _register_and_send(job, JobKind.DELETE, record, updated, ports)
+    _register_and_send(job, record, updated, ports)
     return updated, job
 
 
@@ -173,7 +173,7 @@ def _queue_ingest(
         "status": DocumentStatus.INGESTING, "job_id": job.job_id, "updated_at": job.created_at,
         "filename": filename, "content_type": content_type, "size_bytes": size, "error": None,
     })
-    _register_and_send(job, JobKind.INGEST, previous, updated, ports)
+    _register_and_send(job, previous, updated, ports)
     return updated, job
 
 
@@ -222,7 +222,7 @@ def _completed_key(upload_id: str) -> str:
 
 
 def _register_and_send(
-    job: Job, kind: JobKind, previous: DocumentRecord | None, updated: DocumentRecord, ports: DocumentPorts
+    job: Job, previous: DocumentRecord | None, updated: DocumentRecord, ports: DocumentPorts
 ) -> None:
     """Job and registry first, message last; if the send fails both are put back as they were,
     so nothing is left waiting for a job that will never run. A new document in a full
@@ -232,7 +232,7 @@ def _register_and_send(
         ports.jobs.delete(job.job_id)
         raise _full(ports)
     try:
-        ports.queue.send(JobMessage(job_id=job.job_id, kind=kind))
+        ports.queue.send(JobMessage(job_id=job.job_id, kind=job.kind))
     except DependencyUnavailableError:
         ports.jobs.delete(job.job_id)
         # Put the entry back only if it is still ours: a concurrent request may own it now.
