@@ -12,32 +12,19 @@ from ragcore.domain.answers import Completion, Passage, Usage
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import InvalidDocumentError, JobNotFoundError
 from ragcore.domain.jobs import Job
-from ragcore.domain.lifecycle import (
-    CLAIM,
-    FAIL,
-    FAIL_OVERDUE,
-    FINISH,
-    HONOUR_CANCEL,
-    REQUEST_CANCEL,
-    REQUEUE,
-    RETRY_LATER,
-    Outcome,
-    Rule,
-    Transition,
-    apply,
-)
+from ragcore.domain.lifecycle import Outcome, Rule, RuleStore, Transition, apply
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.domain.tenancy import split
 from ragcore.ports import BlobHead, PresignedPost
 
 
-class InMemoryJobStore:
+class InMemoryJobStore(RuleStore):
     """Every transition is ``lifecycle.apply`` of the rule the Valkey adapter sends its script."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.results: dict[str, dict] = {}
-        self._lock = threading.RLock()  # ``finish`` holds it around its transition and the result
+        self._lock = threading.RLock()  # one transition (and a finished job's result) at a time
 
     def ping(self) -> None:
         pass
@@ -56,44 +43,18 @@ class InMemoryJobStore:
     def delete(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
 
-    def claim(self, job_id: str, lease_seconds: int) -> Transition:
-        return self._apply(CLAIM, job_id, lease_seconds=lease_seconds)
-
-    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
-        with self._lock:
-            done = self._apply(FINISH, job_id, attempt=attempt)
-            if done.outcome is Outcome.APPLIED:
-                self.results[job_id] = result
-            return done
-
-    def fail(self, job_id: str, attempt: int, error: str) -> Transition:
-        return self._apply(FAIL, job_id, attempt=attempt, values={"error": error})
-
-    def honour_cancel(self, job_id: str, attempt: int) -> Transition:
-        return self._apply(HONOUR_CANCEL, job_id, attempt=attempt)
-
-    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
-        return self._apply(RETRY_LATER, job_id, attempt=attempt, values={"last_error": error, "retry_at": retry_at})
-
-    def fail_overdue(self, job_id: str) -> Transition:
-        return self._apply(FAIL_OVERDUE, job_id)
-
-    def request_cancel(self, job_id: str) -> Transition:
-        return self._apply(REQUEST_CANCEL, job_id)
-
     def cancel_requested(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
         return job is not None and job.cancel_requested
 
-    def requeue(self, job_id: str, deadline_at: float) -> Transition:
-        return self._apply(REQUEUE, job_id, values={"deadline_at": deadline_at})
-
-    def _apply(self, rule: Rule, job_id: str, **call: Any) -> Transition:
+    def _apply(self, rule: Rule, job_id: str, *, result: dict | None = None, **call: Any) -> Transition:
         with self._lock:
             done = apply(rule, self.jobs.get(job_id), time.time(), **call)
             if done.job is None:
                 return done
             self.jobs[job_id] = done.job
+            if result is not None and done.outcome is Outcome.APPLIED:
+                self.results[job_id] = result
             return Transition(done.outcome, done.job.model_copy())
 
 

@@ -17,20 +17,7 @@ from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import Job, JobStatus
-from ragcore.domain.lifecycle import (
-    CLAIM,
-    FAIL,
-    FAIL_OVERDUE,
-    FINISH,
-    HONOUR_CANCEL,
-    REQUEST_CANCEL,
-    REQUEUE,
-    RETRY_LATER,
-    Outcome,
-    Rule,
-    Transition,
-    effects,
-)
+from ragcore.domain.lifecycle import HONOUR_CANCEL, Outcome, Rule, RuleStore, Transition, effects
 
 JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
 # The hash's fields that make a ``Job`` (``job_from_fields``); the answer is in RESULT_FIELD.
@@ -118,8 +105,8 @@ def job_from_fields(record: dict[str, str | None]) -> Job | None:
     )
 
 
-class ValkeyJobStore:
-    """Implements ``ports.JobStore``."""
+class ValkeyJobStore(RuleStore):
+    """Implements ``ports.JobStore``: ``RuleStore`` names the transitions, ``_apply`` runs each."""
 
     def __init__(self, client: Any, ttl_seconds: int, prefix: str = JOB_KEY_PREFIX) -> None:
         """``client``: ``valkey.Valkey`` or ``valkey.cluster.ValkeyCluster``; every key a
@@ -171,39 +158,17 @@ class ValkeyJobStore:
         with valkey_errors():
             self._client.delete(self._key(job_id))
 
-    def claim(self, job_id: str, lease_seconds: int) -> Transition:
-        return self._apply(CLAIM, job_id, lease_seconds=lease_seconds)
-
-    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
-        return self._apply(FINISH, job_id, attempt=attempt, values={RESULT_FIELD: json.dumps(result)})
-
-    def fail(self, job_id: str, attempt: int, error: str) -> Transition:
-        return self._apply(FAIL, job_id, attempt=attempt, values={"error": error})
-
-    def honour_cancel(self, job_id: str, attempt: int) -> Transition:
-        return self._apply(HONOUR_CANCEL, job_id, attempt=attempt)
-
-    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
-        return self._apply(RETRY_LATER, job_id, attempt=attempt, values={"last_error": error, "retry_at": retry_at})
-
-    def fail_overdue(self, job_id: str) -> Transition:
-        return self._apply(FAIL_OVERDUE, job_id)
-
-    def request_cancel(self, job_id: str) -> Transition:
-        return self._apply(REQUEST_CANCEL, job_id)
-
     def cancel_requested(self, job_id: str) -> bool:
         with valkey_errors():
             return self._client.hget(self._key(job_id), "cancel_requested") == "1"
 
-    def requeue(self, job_id: str, deadline_at: float) -> Transition:
-        return self._apply(REQUEUE, job_id, values={"deadline_at": deadline_at})
-
     def _apply(
         self, rule: Rule, job_id: str, *, attempt: int | None = None, lease_seconds: int | None = None,
-        values: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None, result: dict | None = None,
     ) -> Transition:
         """One run of the transition script: ``rule`` with what it writes, stamped now."""
+        if result is not None:
+            values = {**(values or {}), RESULT_FIELD: json.dumps(result)}
         now = time.time()
         call: dict[str, Any] = {"rule": _rule_json(rule, now, values), "attempt": attempt,
                                 "lease_seconds": lease_seconds, "ttl": self._ttl}

@@ -179,3 +179,40 @@ def apply(
     if rule.leases:
         update |= {"attempts": job.attempts + 1, "lease_until": now + lease_seconds}
     return Transition(Outcome.APPLIED, job.model_copy(update=update))
+
+
+class RuleStore:
+    """The job store's transitions by name (``ports.JobStore``), each the one rule it applies.
+    A store supplies only ``_apply``, atomically, so the Valkey adapter and the in-memory fake
+    cannot map a name to different rules or arguments."""
+
+    def _apply(
+        self, rule: Rule, job_id: str, *, attempt: int | None = None, lease_seconds: int | None = None,
+        values: dict[str, Any] | None = None, result: dict | None = None,
+    ) -> Transition:
+        """``result``: a finished job's answer, kept only if ``rule`` applies (not if a cancel wins)."""
+        raise NotImplementedError
+
+    def claim(self, job_id: str, lease_seconds: int) -> Transition:
+        return self._apply(CLAIM, job_id, lease_seconds=lease_seconds)
+
+    def finish(self, job_id: str, attempt: int, result: dict) -> Transition:
+        return self._apply(FINISH, job_id, attempt=attempt, result=result)
+
+    def fail(self, job_id: str, attempt: int, error: str) -> Transition:
+        return self._apply(FAIL, job_id, attempt=attempt, values={"error": error})
+
+    def honour_cancel(self, job_id: str, attempt: int) -> Transition:
+        return self._apply(HONOUR_CANCEL, job_id, attempt=attempt)
+
+    def retry_later(self, job_id: str, attempt: int, error: str, retry_at: float) -> Transition:
+        return self._apply(RETRY_LATER, job_id, attempt=attempt, values={"last_error": error, "retry_at": retry_at})
+
+    def fail_overdue(self, job_id: str) -> Transition:
+        return self._apply(FAIL_OVERDUE, job_id)
+
+    def request_cancel(self, job_id: str) -> Transition:
+        return self._apply(REQUEST_CANCEL, job_id)
+
+    def requeue(self, job_id: str, deadline_at: float) -> Transition:
+        return self._apply(REQUEUE, job_id, values={"deadline_at": deadline_at})
