@@ -19,7 +19,7 @@ from ragcore.domain.jobs import Job, JobStatus, new_job, new_job_id
 from ragcore.domain.lifecycle import OVERDUE_ERROR
 from ragcore.domain.messages import JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
-from ragcore.services.job_runner import JobLimits, MessageOutcome as Outcome
+from ragcore.services.job_runner import JobLimits, MessageOutcome
 from ragcore.services.prompting import PromptLimits, estimate_tokens
 from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
@@ -48,7 +48,7 @@ def setup(chat: ScriptedChat | None = None, request: dict | None = None,
 
 def test_a_queued_job_is_answered_and_finished() -> None:
     ports, job_id = setup()
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FINISHED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FINISHED
     result = ports.store.get_result(job_id)
     assert result["answer"] == "First lit in 1874 [1]."
     assert [s["n"] for s in result["sources"]] == [1, 2]
@@ -76,7 +76,7 @@ def test_redelivery_of_a_final_job_never_reaches_the_llm() -> None:
     chat = ScriptedChat()
     ports, job_id = setup(chat)
     answer_job(JobMessage(job_id=job_id), ports, limits())
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.SKIPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.SKIPPED
     assert len(chat.calls) == 1
 
 
@@ -89,13 +89,13 @@ def test_a_job_someone_else_is_working_on_is_sent_back() -> None:
 
 def test_an_expired_record_is_dropped() -> None:
     ports, _ = setup()
-    assert answer_job(JobMessage(job_id=new_job_id()), ports, limits()) is Outcome.SKIPPED
+    assert answer_job(JobMessage(job_id=new_job_id()), ports, limits()) is MessageOutcome.SKIPPED
 
 
 def test_a_transient_error_is_retried_within_the_invocation() -> None:
     chat = ScriptedChat(errors=[DependencyUnavailableError("llm", "HTTP 503")])
     ports, job_id = setup(chat)
-    assert answer_job(JobMessage(job_id=job_id), ports, limits(tries=3)) is Outcome.FINISHED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(tries=3)) is MessageOutcome.FINISHED
     assert len(chat.calls) == 2 and ports.store.get(job_id).attempts == 1
 
 
@@ -144,7 +144,7 @@ def test_a_retried_job_that_then_succeeds_is_finished_and_keeps_its_history() ->
     ports, job_id = setup(chat)
     with pytest.raises(DependencyUnavailableError):
         answer_job(JobMessage(job_id=job_id), ports, limits())
-    assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is Outcome.FINISHED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is MessageOutcome.FINISHED
     job = ports.store.get(job_id)
     assert job.status is JobStatus.FINISHED and job.attempts == 2 and job.retry_at is None
     assert job.last_error == "llm is unavailable: InternalServerError"
@@ -155,7 +155,7 @@ def test_a_job_waiting_for_a_retry_stops_at_once_when_cancelled() -> None:
     with pytest.raises(DependencyUnavailableError):
         answer_job(JobMessage(job_id=job_id), ports, limits())
     assert cancel_job(ports.store, current_job(ports.store, job_id)).status is JobStatus.STOPPED
-    assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is Outcome.SKIPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(), delivery=2) is MessageOutcome.SKIPPED
 
 
 def test_a_stop_requested_during_a_failing_attempt_ends_the_job_instead_of_a_retry() -> None:
@@ -167,7 +167,7 @@ def test_a_stop_requested_during_a_failing_attempt_ends_the_job_instead_of_a_ret
     ports = AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat)
     redeliveries: list[int] = []
     outcome = answer_job(JobMessage(job_id=job.job_id), ports, limits(), 1, redeliveries.append)
-    assert outcome is Outcome.STOPPED and redeliveries == []  # its message is done with
+    assert outcome is MessageOutcome.STOPPED and redeliveries == []  # its message is done with
     assert store.get(job.job_id).status is JobStatus.STOPPED
 
 
@@ -200,7 +200,7 @@ def test_the_queues_last_delivery_gives_up_even_if_earlier_ones_never_claimed() 
 def test_permanent_errors_fail_the_job_at_once() -> None:
     chat = ScriptedChat(error=AnswerGenerationError("LLM returned an empty answer"))
     ports, job_id = setup(chat)
-    assert answer_job(JobMessage(job_id=job_id), ports, limits(tries=3)) is Outcome.FAILED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits(tries=3)) is MessageOutcome.FAILED
     job = ports.store.get(job_id)
     assert job.status is JobStatus.FAILED and job.error == "LLM returned an empty answer"
     assert len(chat.calls) == 1
@@ -208,13 +208,13 @@ def test_permanent_errors_fail_the_job_at_once() -> None:
 
 def test_unexpected_errors_fail_the_job_without_leaking_details() -> None:
     ports, job_id = setup(ScriptedChat(error=KeyError("secret-internal-name")))
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FAILED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FAILED
     assert ports.store.get(job_id).error == "internal error (KeyError)"
 
 
 def test_a_stored_request_that_no_longer_validates_fails_the_job() -> None:
     ports, job_id = setup(request={"query": "", "top_k": 2})
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FAILED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FAILED
     assert ports.store.get(job_id).error.startswith("the job's request is not valid")
 
 
@@ -222,7 +222,7 @@ def test_a_job_stopped_while_queued_never_runs() -> None:
     chat = ScriptedChat()
     ports, job_id = setup(chat)
     assert ports.store.request_cancel(job_id).status is JobStatus.STOPPED
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.SKIPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.SKIPPED
     assert chat.calls == []
 
 
@@ -231,7 +231,7 @@ def test_a_stop_requested_during_the_llm_call_drops_the_result() -> None:
     chat = ScriptedChat(on_call=lambda: ports.store.request_cancel(holder["id"]))
     ports, job_id = setup(chat)
     holder["id"] = job_id
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.STOPPED
     assert ports.store.get(job_id).status is JobStatus.STOPPED
     assert ports.store.get_result(job_id) is None
 
@@ -249,14 +249,14 @@ def test_a_stop_requested_before_the_llm_call_saves_it() -> None:
             return embedder.embed(texts)
 
     ports = AnswerPorts(ports.store, StopWhileEmbedding(), ports.index, chat)
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.STOPPED
     assert chat.calls == []
 
 
 def test_a_job_past_its_deadline_still_runs_when_its_message_arrives() -> None:
     """The deadline is for jobs nothing will run; a late message (a backlog) still runs."""
     ports, job_id = setup(deadline_seconds=-1)
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FINISHED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FINISHED
 
 
 def test_an_overdue_job_nobody_runs_is_failed_by_its_next_reader() -> None:
@@ -287,7 +287,7 @@ def test_a_stop_requested_before_a_failure_wins() -> None:
     chat = ScriptedChat(error=AnswerGenerationError("refused"), on_call=stop_then_refuse)
     ports, job_id = setup(chat)
     holder["id"] = job_id
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.STOPPED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.STOPPED
     assert ports.store.get(job_id).status is JobStatus.STOPPED
 
 
@@ -295,4 +295,4 @@ def test_old_records_without_a_deadline_still_run() -> None:
     ports, _ = setup()
     job_id = new_job_id()
     ports.store.create(Job(job_id=job_id, status=JobStatus.QUEUED, created_at=time.time(), request=QUERY))
-    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is Outcome.FINISHED
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FINISHED

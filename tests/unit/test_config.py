@@ -22,8 +22,8 @@ def test_lambda_refuses_the_embedded_qdrant_but_the_api_does_not_need_it(monkeyp
 
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ApiFunction")
     monkeypatch.delenv("QDRANT_URL", raising=False)
-    container = Container(Settings())  # the API function has no QDRANT_URL and must start
-    container._built["embedder"] = type("E", (), {"dimension": 3})()
+    # The API function has no QDRANT_URL and must start.
+    container = Container(Settings(), embedder=type("E", (), {"dimension": 3})())
     with pytest.raises(ValueError, match="QDRANT_URL must be set in AWS Lambda"):
         container.vector_index
 

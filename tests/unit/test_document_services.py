@@ -27,7 +27,7 @@ from ragcore.domain.budget import Budget
 from ragcore.services.document_jobs import DocumentJobPorts, run_document_job
 from ragcore.services.job_runner import JobLimits
 from ragcore.services.retries import RetryPolicy
-from ragcore.services.job_runner import MessageOutcome as Outcome
+from ragcore.services.job_runner import MessageOutcome
 from ragcore.services.jobs import current_job, settle_overdue
 from tests.support.fakes import (
     InMemoryBlobStore,
@@ -46,14 +46,14 @@ class World:
     def __init__(self, queue_error: Exception | None = None, limits: service.DocumentLimits = LIMITS) -> None:
         self.jobs, self.queue = InMemoryJobStore(), RecordingQueue(error=queue_error)
         self.documents, self.blobs, self.index = InMemoryDocumentStore(), InMemoryBlobStore(), RecordingIndex()
-        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs, 600, limits)
+        self.api = service.DocumentPorts(self.jobs, self.queue, self.documents, self.blobs, lambda kind: 600, limits)
         self.worker = DocumentJobPorts(self.jobs, self.documents, self.blobs, KeywordEmbedder(), self.index, 10_000)
 
     def submit(self, text: bytes = TEXT, document_id: str = "skerry") -> str:
         _, job = service.submit_file(DocumentFields(document_id=document_id), text, "a.md", "text/markdown", self.api)
         return job.job_id
 
-    def run(self, job_id: str, kind: str = "ingest", lease_seconds: int = 60) -> Outcome:
+    def run(self, job_id: str, kind: str = "ingest", lease_seconds: int = 60) -> MessageOutcome:
         message = JobMessage(job_id=job_id, kind=kind)
         limits = JobLimits(lease_seconds, 5, RetryPolicy(tries=1), Budget.of(60))
         return run_document_job(message, self.worker, limits)
@@ -66,7 +66,7 @@ def test_an_ingest_job_indexes_publishes_and_marks_the_document_ready() -> None:
     world = World()
     job_id = world.submit()
     assert world.documents.get("default", "skerry").status is DocumentStatus.INGESTING
-    assert world.run(job_id) is Outcome.FINISHED
+    assert world.run(job_id) is MessageOutcome.FINISHED
     record = world.documents.get("default", "skerry")
     assert record.status is DocumentStatus.READY and record.chunks == 1 and record.title == "Skerry Point"
     assert world.index.live[("default", "skerry")] == record.content_hash
@@ -108,7 +108,7 @@ def test_an_older_job_that_was_superseded_leaves_the_index_alone() -> None:
     old = world.submit(b"old text")
     new = world.submit(b"new text")
     world.run(new)
-    assert world.run(old) is Outcome.FINISHED and world.result(old)["action"] == "superseded"
+    assert world.run(old) is MessageOutcome.FINISHED and world.result(old)["action"] == "superseded"
     assert [c.text for c in world.index.chunks["default"].values()] == ["new text"]
 
 
@@ -130,7 +130,7 @@ def test_a_locked_document_sends_the_job_back_to_the_queue() -> None:
     with pytest.raises(JobBusyError):
         world.run(job_id, lease_seconds=0)  # the job's own lease has run out by the redelivery
     world.documents.unlock("default", "skerry", "someone-else")
-    assert world.run(job_id) is Outcome.FINISHED
+    assert world.run(job_id) is MessageOutcome.FINISHED
 
 
 def test_deleting_an_unknown_document_is_an_error() -> None:
@@ -150,7 +150,7 @@ def test_an_upload_ticket_reserves_an_id_and_completing_it_queues_the_ingest() -
     world.blobs.put(key, TEXT, "text/markdown")
     record, job = service.complete_upload(ticket.upload_id, world.api)
     assert record.document_id == ticket.document_id and record.size_bytes == len(TEXT)
-    assert world.run(job.job_id) is Outcome.FINISHED
+    assert world.run(job.job_id) is MessageOutcome.FINISHED
 
 
 def test_completing_an_upload_larger_than_the_limit_is_refused() -> None:
@@ -182,7 +182,7 @@ def test_a_file_written_to_the_upload_url_after_complete_changes_nothing() -> No
     assert f"uploads/{ticket.upload_id}" not in world.blobs.blobs
     replay = b"# Replaced\n\nSomething else."
     world.blobs.put(f"uploads/{ticket.upload_id}", replay, "text/markdown")  # the form POSTed again
-    assert world.run(job.job_id) is Outcome.FINISHED
+    assert world.run(job.job_id) is MessageOutcome.FINISHED
     assert ("default", "log") in world.index.live
     texts = " ".join(chunk.text for chunk in world.index.chunks["default"].values())
     assert "Something else" not in texts and texts.strip()
@@ -253,7 +253,7 @@ def test_the_worker_refuses_a_file_grown_past_the_limit_after_completion() -> No
     world = World()
     job_id = world.submit()
     world.blobs.blobs[f"uploads/{job_id}"] = b"x" * 20_000  # re-PUT through a still-valid URL
-    assert world.run(job_id) is Outcome.FAILED
+    assert world.run(job_id) is MessageOutcome.FAILED
     assert "limit" in (world.jobs.get(job_id).error or "")
     assert world.documents.get("default", "skerry").status is DocumentStatus.FAILED
 

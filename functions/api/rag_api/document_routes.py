@@ -85,7 +85,7 @@ def _ports(container: Container, key: ApiKey | None) -> service.DocumentPorts:
     return service.DocumentPorts(
         jobs=container.job_store, queue=container.queue,
         documents=container.document_store, blobs=container.blob_store,
-        deadline_seconds=s.document_job_deadline_seconds, limits=limits, owner=owner_of(key),
+        deadline_for=s.job_deadline_for, limits=limits, owner=owner_of(key),
     )
 
 

@@ -30,8 +30,8 @@ from ragcore.api_schema import (
 )
 from ragcore.bootstrap import Container, get_container
 from ragcore.domain.errors import DependencyUnavailableError, JobNotCancellableError
-from ragcore.domain.job_kinds import policy
 from ragcore.domain.api_keys import ApiKey
+from ragcore.domain.job_kinds import JobKind, policy
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
 from ragcore.services.jobs import cancel_job, current_job, settle_overdue
@@ -111,7 +111,7 @@ async def require_json(request: Request) -> None:
 )
 async def chat(body: ChatBody, request: Request, container: ContainerDep, key: Caller) -> Accepted:
     job = submit_chat(
-        in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_seconds,
+        in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_for(JobKind.CHAT),
         owner_of(key),
     )
     return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
@@ -160,7 +160,7 @@ async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONRes
 )
 async def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
     job = _settled_job(container, job_id, key)
-    if job.status in (JobStatus.QUEUED, JobStatus.STARTED):
+    if not job.status.is_terminal:
         body = NotReady.of(job, links_for(job_id, base_path(request)))
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
     if job.status is not JobStatus.FINISHED:

@@ -17,6 +17,9 @@ from ragcore.domain.documents import DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.job_kinds import JobKind, ResultShape
 
+# A job's kind as the OpenAPI document has always shown it: an inline enum of the values.
+KindName = Literal[tuple(kind.value for kind in JobKind)]  # type: ignore[valid-type]
+
 _JOB_ID = "3f2b8c1e9d4a4f6b8e2c7a1d5b9e0f42"
 _CREATED = "2025-01-07T10:15:02.114000+00:00"
 
@@ -73,7 +76,7 @@ class JobStatusView(BaseModel):
     })
 
     job_id: str
-    kind: JobKind
+    kind: KindName
     status: JobStatus
     created_at: str | None
     started_at: str | None

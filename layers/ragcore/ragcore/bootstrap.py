@@ -46,9 +46,11 @@ def traced(adapter: T, dependency: str) -> T:
 
 
 class Container:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **adapters: Any) -> None:
+        """``adapters``: ones built already, by property name (a test's fakes: ``embedder=...``),
+        used instead of building them from ``settings``."""
         self.settings = settings
-        self._built: dict[str, Any] = {}
+        self._built: dict[str, Any] = dict(adapters)
         self._build_lock = threading.RLock()
 
     def _once(self, name: str, build: Callable[[], T]) -> T:
@@ -351,7 +353,8 @@ _container_lock = threading.Lock()
 
 def get_container() -> Container:
     """The installed container; in Lambda, where nothing installs one, the first call builds
-    it from the environment: the one place configuration is read from it."""
+    it from the environment: a function's start-up, as a CLI command's is where it reads its
+    own ``Settings()``. Past start-up, settings travel as values."""
     global _container
     with _container_lock:
         if _container is None:

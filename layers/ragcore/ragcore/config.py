@@ -144,8 +144,9 @@ class Settings(BaseSettings):
         return self
 
     def updated(self, **changes: Any) -> "Settings":
-        """A copy with ``changes``, validated as values from the environment are."""
-        return type(self).model_validate({**self.model_dump(), **changes})
+        """A copy with ``changes``, validated as values from the environment are. The fields
+        it holds as set are this one's and the changes, as if given so (the rest default)."""
+        return type(self).model_validate({**self.model_dump(exclude_unset=True), **changes})
 
     def as_env(self) -> dict[str, str]:
         """These settings as the environment variables that give them back: for a child

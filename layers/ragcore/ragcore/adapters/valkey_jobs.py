@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from functools import cache
-from typing import Any
+from typing import Any, Iterator
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
@@ -172,7 +172,7 @@ class ValkeyJobStore(RuleStore):
         now = time.time()
         call: dict[str, Any] = {"rule": _rule_json(rule, now, values), "attempt": attempt,
                                 "lease_seconds": lease_seconds, "ttl": self._ttl}
-        if rule.cancel_wins:
+        if any(step.cancel_wins for step in _chain(rule)):
             call["cancelled"] = _encoded(effects(HONOUR_CANCEL, now))
         with valkey_errors():
             reply = self._transition(keys=[self._key(job_id)], args=[json.dumps(call)])
@@ -191,10 +191,22 @@ def _rule_json(rule: Rule, now: float, values: dict[str, Any] | None) -> dict[st
     }
 
 
+# The rule's flags the script reads. Its other flags (``releases``, ``flags_cancel``) are
+# effects only, written as fields (``lifecycle.effects``); tests/unit/test_valkey_jobs_script.py
+# fails if a new flag is neither.
+SCRIPT_FLAGS = ("owned", "unheld", "overdue", "cancel_wins", "leases", "renews")
+
+
 @cache
 def _flags(rule: Rule) -> dict[str, bool]:
-    names = ("owned", "unheld", "overdue", "cancel_wins", "leases", "renews")
-    return {name: getattr(rule, name) for name in names}
+    return {name: getattr(rule, name) for name in SCRIPT_FLAGS}
+
+
+def _chain(rule: Rule | None) -> Iterator[Rule]:
+    """``rule`` and the rules it passes a job on to (``Rule.otherwise``)."""
+    while rule is not None:
+        yield rule
+        rule = rule.otherwise
 
 
 def _encoded(fields: dict[str, Any]) -> dict[str, str]:

@@ -167,7 +167,7 @@ def _keys(args: argparse.Namespace) -> int:
     from ragcore.local.attach import attach
     from ragcore.services.auth import create_key, revoke_key
 
-    container = attach() if args.local else get_container()
+    container = attach(queues=False) if args.local else get_container()  # keys need Valkey only
     if args.keys_command == "create":
         record, secret = create_key(
             container.key_store, container.api_key_pepper, args.name, args.tenant, args.rate, args.burst,

@@ -19,14 +19,19 @@ def local_queue_name(queue_logical_id: str) -> str:
     return f"ragcore-{queue_logical_id.lower()}"
 
 
-def running_stack_settings(settings: Settings, template_path: Path = Path("template.yaml")) -> Settings:
-    """``settings`` with the running stack's Valkey, LocalStack and queues in place of the
-    environment's."""
+def running_stack_settings(
+    settings: Settings, template_path: Path = Path("template.yaml"), queues: bool = True
+) -> Settings:
+    """``settings`` with the running stack's Valkey, LocalStack and (``queues``) queues in place
+    of the environment's. Without queues nothing is asked of LocalStack: a command that only
+    needs Valkey (``keys --local``) runs with LocalStack down, from any directory."""
     local = settings.updated(
         aws_endpoint_url=f"http://{settings.dev_host}:{settings.dev_localstack_port}",
         valkey_url=offline_valkey_url(settings.dev_host, settings.dev_valkey_port),
         **LOCAL_CREDENTIALS,
     )
+    if not queues:
+        return local
     sqs = aws_client(local, "sqs")
     queue_urls = {
         variable.lower(): sqs.get_queue_url(QueueName=local_queue_name(queue_id))["QueueUrl"]
@@ -35,7 +40,7 @@ def running_stack_settings(settings: Settings, template_path: Path = Path("templ
     return local.updated(**queue_urls)
 
 
-def attach() -> Container:
+def attach(queues: bool = True) -> Container:
     """For the rest of this command, the app wired to the running stack (on the ports the
     environment's ``DEV_*`` settings name)."""
-    return install(running_stack_settings(Settings()))
+    return install(running_stack_settings(Settings(), queues=queues))

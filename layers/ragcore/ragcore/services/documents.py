@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from ragcore.domain.documents import DocumentRecord, DocumentStatus, new_document_id
 from ragcore.domain.errors import (
@@ -54,7 +55,7 @@ class DocumentPorts:
     queue: JobQueue
     documents: DocumentStore
     blobs: BlobStore
-    deadline_seconds: float  # of each document job (see ``Job.deadline_at``)
+    deadline_for: Callable[[JobKind], float]  # each job's time to its deadline (``Job.deadline_at``)
     limits: DocumentLimits
     owner: str | None = None  # the caller's tenant, recorded on the jobs
 
@@ -140,7 +141,7 @@ def submit_delete(collection: str, document_id: str, ports: DocumentPorts) -> tu
     if record is None:
         raise DocumentNotFoundError(collection, document_id)
     request = DeleteRequest(collection=collection, document_id=document_id)
-    job = new_job(JobKind.DELETE, request.model_dump(), ports.deadline_seconds, owner=ports.owner)
+    job = new_job(JobKind.DELETE, request.model_dump(), ports.deadline_for(JobKind.DELETE), owner=ports.owner)
     updated = record.model_copy(update={"status": DocumentStatus.DELETING, "job_id": job.job_id,
                                         "updated_at": job.created_at, "error": None})
     _register_and_send(job, record, updated, ports)
@@ -163,7 +164,7 @@ def _queue_ingest(
         content_type=content_type, title=fields.title, source=fields.source, metadata=fields.metadata,
         blob_etag=blob_etag,
     )
-    job = new_job(JobKind.INGEST, request.model_dump(), ports.deadline_seconds, job_id, owner=ports.owner)
+    job = new_job(JobKind.INGEST, request.model_dump(), ports.deadline_for(JobKind.INGEST), job_id, owner=ports.owner)
     previous = ports.documents.get(fields.collection, document_id)
     base = previous or DocumentRecord(
         document_id=document_id, collection=fields.collection, status=DocumentStatus.INGESTING,
