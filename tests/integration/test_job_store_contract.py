@@ -14,9 +14,10 @@ from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
 from ragcore.domain.jobs import Job, JobStatus, new_job, new_job_id
-from ragcore.domain.lifecycle import CANCELLED_ERROR, OVERDUE_ERROR, Outcome, Transition
+from ragcore.domain.lifecycle import CANCELLED_ERROR, OVERDUE_ERROR, Outcome
 from tests.support.fakes import InMemoryJobStore
 from tests.support.valkey_cluster import VALKEY_FIXTURES, keys_per_node
+from tests.support.transitions import cancel, moved_to
 
 
 def _valkey_store(url: str) -> ValkeyJobStore:
@@ -33,17 +34,6 @@ def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     if request.param == "in-memory fake":
         return InMemoryJobStore()
     return _valkey_store(request.getfixturevalue(VALKEY_FIXTURES[request.param]))
-
-
-def _moved_to(change: Transition) -> JobStatus | None:
-    """The status a transition moved the job to; None if it changed nothing."""
-    return change.status if change.moved else None
-
-
-def _cancel(store: ValkeyJobStore, job_id: str) -> tuple[JobStatus | None, bool]:
-    """A cancel's answer: the job's status after it, and whether this very call ended it."""
-    change = store.request_cancel(job_id)
-    return change.status, change.ended
 
 
 def _queued(store: ValkeyJobStore, deadline_seconds: float = 600) -> Job:
@@ -78,7 +68,7 @@ def test_claim_finish_and_redelivery(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     assert claim.outcome is Outcome.APPLIED and claim.attempt == 1
-    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "a"})) is JobStatus.FINISHED
+    assert moved_to(store.finish(job.job_id, claim.attempt, {"answer": "a"})) is JobStatus.FINISHED
     finished = store.get(job.job_id)
     assert finished.status is JobStatus.FINISHED and finished.finished_at is not None
     assert store.get_result(job.job_id) == {"answer": "a"}
@@ -101,28 +91,28 @@ def test_expired_lease_is_reclaimed_and_the_stale_attempt_cannot_write(store: Va
     time.sleep(1.1)
     second = store.claim(job.job_id, lease_seconds=60)
     assert second.outcome is Outcome.APPLIED and second.attempt == 2
-    assert _moved_to(store.finish(job.job_id, first.attempt, {"answer": "stale"})) is None
-    assert _moved_to(store.finish(job.job_id, second.attempt, {"answer": "fresh"})) is JobStatus.FINISHED
+    assert moved_to(store.finish(job.job_id, first.attempt, {"answer": "stale"})) is None
+    assert moved_to(store.finish(job.job_id, second.attempt, {"answer": "fresh"})) is JobStatus.FINISHED
     assert store.get_result(job.job_id) == {"answer": "fresh"}
 
 
 def test_fail_records_a_readable_error(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
-    assert _moved_to(store.fail(job.job_id, claim.attempt, "LLM returned an empty answer")) is JobStatus.FAILED
+    assert moved_to(store.fail(job.job_id, claim.attempt, "LLM returned an empty answer")) is JobStatus.FAILED
     failed = store.get(job.job_id)
     assert failed.status is JobStatus.FAILED and failed.error == "LLM returned an empty answer"
-    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "late"})) is None
+    assert moved_to(store.finish(job.job_id, claim.attempt, {"answer": "late"})) is None
 
 
 def test_a_queued_job_stops_at_once_and_is_never_claimed(store: ValkeyJobStore) -> None:
     job = _queued(store)
-    assert _cancel(store, job.job_id) == (JobStatus.STOPPED, True)
+    assert cancel(store, job.job_id) == (JobStatus.STOPPED, True)
     stopped = store.get(job.job_id)
     assert stopped.status is JobStatus.STOPPED and stopped.error == CANCELLED_ERROR
     assert store.claim(job.job_id, 60).outcome is Outcome.REFUSED
     # Asking twice is harmless, and the second call says it changed nothing.
-    assert _cancel(store, job.job_id) == (JobStatus.STOPPED, False)
+    assert cancel(store, job.job_id) == (JobStatus.STOPPED, False)
 
 
 def test_of_many_concurrent_cancels_of_a_queued_job_exactly_one_stops_it(store: ValkeyJobStore) -> None:
@@ -137,9 +127,9 @@ def test_a_started_job_is_flagged_and_its_late_result_is_not_written(store: Valk
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     assert not store.cancel_requested(job.job_id)
-    assert _cancel(store, job.job_id) == (JobStatus.STARTED, False)  # flagged only
+    assert cancel(store, job.job_id) == (JobStatus.STARTED, False)  # flagged only
     assert store.cancel_requested(job.job_id) and store.get(job.job_id).cancel_requested
-    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "late"})) is JobStatus.STOPPED
+    assert moved_to(store.finish(job.job_id, claim.attempt, {"answer": "late"})) is JobStatus.STOPPED
     assert store.get(job.job_id).status is JobStatus.STOPPED
     assert store.get_result(job.job_id) is None
 
@@ -181,7 +171,7 @@ def test_a_final_job_cannot_be_stopped(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     store.finish(job.job_id, claim.attempt, {"answer": "a"})
-    assert _cancel(store, job.job_id) == (JobStatus.FINISHED, False)
+    assert cancel(store, job.job_id) == (JobStatus.FINISHED, False)
     assert store.get(job.job_id).status is JobStatus.FINISHED
 
 
@@ -194,7 +184,7 @@ def test_a_stop_request_wins_over_a_failure(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     store.request_cancel(job.job_id)
-    assert _moved_to(store.fail(job.job_id, claim.attempt, "llm is unavailable")) is JobStatus.STOPPED
+    assert moved_to(store.fail(job.job_id, claim.attempt, "llm is unavailable")) is JobStatus.STOPPED
     assert store.get(job.job_id).error == CANCELLED_ERROR
 
 
@@ -202,16 +192,16 @@ def test_an_overdue_job_is_failed_only_when_no_live_lease_holds_it(store: Valkey
     job = _queued(store, deadline_seconds=1)
     claim = store.claim(job.job_id, lease_seconds=60)
     time.sleep(1.1)  # past the deadline, but a worker holds the job: it may still finish
-    assert _moved_to(store.fail_overdue(job.job_id)) is None
-    assert _moved_to(store.finish(job.job_id, claim.attempt, {"answer": "a"})) is JobStatus.FINISHED
+    assert moved_to(store.fail_overdue(job.job_id)) is None
+    assert moved_to(store.finish(job.job_id, claim.attempt, {"answer": "a"})) is JobStatus.FINISHED
 
     stuck = _queued(store, deadline_seconds=1)
     store.claim(stuck.job_id, lease_seconds=1)  # its worker dies; nothing redelivers it
     time.sleep(1.1)
-    assert _moved_to(store.fail_overdue(stuck.job_id)) is JobStatus.FAILED
+    assert moved_to(store.fail_overdue(stuck.job_id)) is JobStatus.FAILED
     assert store.get(stuck.job_id).error == OVERDUE_ERROR
-    assert _moved_to(store.fail_overdue(stuck.job_id)) is None
-    assert _moved_to(store.fail_overdue(_queued(store).job_id)) is None  # not due yet
+    assert moved_to(store.fail_overdue(stuck.job_id)) is None
+    assert moved_to(store.fail_overdue(_queued(store).job_id)) is None  # not due yet
 
 
 def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> None:
@@ -219,7 +209,7 @@ def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> N
     claim = store.claim(job.job_id, 60)
     store.fail(job.job_id, claim.attempt, "gave up")
     deadline = time.time() + 900
-    assert _moved_to(store.requeue(job.job_id, deadline)) is JobStatus.QUEUED
+    assert moved_to(store.requeue(job.job_id, deadline)) is JobStatus.QUEUED
     again = store.get(job.job_id)
     assert again.status is JobStatus.QUEUED and again.attempts == 0 and again.error is None
     assert again.finished_at is None and again.deadline_at == pytest.approx(deadline)
@@ -227,21 +217,21 @@ def test_a_failed_job_is_requeued_fresh_by_a_redrive(store: ValkeyJobStore) -> N
     assert again.enqueued_at == again.queued_at
     claim = store.claim(job.job_id, 60)
     assert claim.attempt == 1
-    assert _moved_to(store.requeue(job.job_id, deadline)) is None  # a worker holds it now
+    assert moved_to(store.requeue(job.job_id, deadline)) is None  # a worker holds it now
     store.finish(job.job_id, claim.attempt, {"answer": "a"})
-    assert _moved_to(store.requeue(job.job_id, deadline)) is None  # finished jobs stay finished
+    assert moved_to(store.requeue(job.job_id, deadline)) is None  # finished jobs stay finished
 
 
 def test_a_job_left_started_by_a_dead_worker_is_requeued_unless_asked_to_stop(store: ValkeyJobStore) -> None:
     job = _queued(store)
     store.claim(job.job_id, lease_seconds=1)
     time.sleep(1.1)
-    assert _moved_to(store.requeue(job.job_id, time.time() + 900)) is JobStatus.QUEUED
+    assert moved_to(store.requeue(job.job_id, time.time() + 900)) is JobStatus.QUEUED
     stopping = _queued(store)
     store.claim(stopping.job_id, lease_seconds=1)
     store.request_cancel(stopping.job_id)
     time.sleep(1.1)
-    assert _moved_to(store.requeue(stopping.job_id, time.time() + 900)) is JobStatus.STOPPED
+    assert moved_to(store.requeue(stopping.job_id, time.time() + 900)) is JobStatus.STOPPED
 
 
 def test_a_requeued_record_gets_a_fresh_ttl(valkey_store: ValkeyJobStore) -> None:
@@ -286,21 +276,21 @@ def test_a_transient_failure_sends_the_job_back_saying_why_and_when(store: Valke
     claim = store.claim(job.job_id, 60)
     retry_at = time.time() + 30
     reason = "llm is unavailable: HTTP 500"
-    assert _moved_to(store.retry_later(job.job_id, claim.attempt, reason, retry_at)) is JobStatus.QUEUED
+    assert moved_to(store.retry_later(job.job_id, claim.attempt, reason, retry_at)) is JobStatus.QUEUED
     waiting = store.get(job.job_id)
     assert waiting.status is JobStatus.QUEUED and waiting.attempts == 1 and waiting.error is None
     assert waiting.last_error == "llm is unavailable: HTTP 500" and waiting.retry_at == retry_at
     # A repeat of the call (its reply was lost) is answered as the call was.
-    assert _moved_to(store.retry_later(job.job_id, claim.attempt, reason, retry_at)) is JobStatus.QUEUED
+    assert moved_to(store.retry_later(job.job_id, claim.attempt, reason, retry_at)) is JobStatus.QUEUED
     # The lease is released: the next delivery claims it at once, and the wait is over.
     again = store.claim(job.job_id, 60)
     assert again.outcome is Outcome.APPLIED and again.attempt == 2
     started = store.get(job.job_id)
     assert started.retry_at is None and started.last_error == "llm is unavailable: HTTP 500"
     # Only the attempt that owns the job may hand it back.
-    assert _moved_to(store.retry_later(job.job_id, claim.attempt, "stale", retry_at)) is None
-    assert _moved_to(store.finish(job.job_id, again.attempt, {"answer": "a"})) is JobStatus.FINISHED
-    assert _moved_to(store.retry_later(job.job_id, again.attempt, "late", retry_at)) is None
+    assert moved_to(store.retry_later(job.job_id, claim.attempt, "stale", retry_at)) is None
+    assert moved_to(store.finish(job.job_id, again.attempt, {"answer": "a"})) is JobStatus.FINISHED
+    assert moved_to(store.retry_later(job.job_id, again.attempt, "late", retry_at)) is None
 
 
 def test_a_job_waiting_for_a_retry_stops_at_once_and_a_flagged_one_is_not_retried(
@@ -309,14 +299,14 @@ def test_a_job_waiting_for_a_retry_stops_at_once_and_a_flagged_one_is_not_retrie
     waiting = _queued(store)
     claim = store.claim(waiting.job_id, 60)
     store.retry_later(waiting.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
-    assert _cancel(store, waiting.job_id) == (JobStatus.STOPPED, True)
+    assert cancel(store, waiting.job_id) == (JobStatus.STOPPED, True)
     assert store.get(waiting.job_id).retry_at is None  # a final job has no next attempt
     assert store.claim(waiting.job_id, 60).outcome is Outcome.REFUSED
     flagged = _queued(store)
     claim = store.claim(flagged.job_id, 60)
     store.request_cancel(flagged.job_id)
     ended = store.retry_later(flagged.job_id, claim.attempt, "llm is unavailable", time.time())
-    assert _moved_to(ended) is JobStatus.STOPPED
+    assert moved_to(ended) is JobStatus.STOPPED
     assert store.get(flagged.job_id).error == CANCELLED_ERROR
 
 
@@ -324,7 +314,7 @@ def test_a_redrive_clears_the_last_retry(store: ValkeyJobStore) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     store.retry_later(job.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
-    assert _moved_to(store.requeue(job.job_id, time.time() + 600)) is JobStatus.QUEUED
+    assert moved_to(store.requeue(job.job_id, time.time() + 600)) is JobStatus.QUEUED
     fresh = store.get(job.job_id)
     assert fresh.attempts == 0 and fresh.last_error is None and fresh.retry_at is None
 
@@ -334,7 +324,7 @@ def test_a_job_waiting_for_a_retry_past_its_deadline_fails_with_no_next_attempt(
     claim = store.claim(job.job_id, 60)
     store.retry_later(job.job_id, claim.attempt, "llm is unavailable", time.time() + 30)
     time.sleep(1.1)
-    assert _moved_to(store.fail_overdue(job.job_id)) is JobStatus.FAILED
+    assert moved_to(store.fail_overdue(job.job_id)) is JobStatus.FAILED
     failed = store.get(job.job_id)
     assert failed.error == OVERDUE_ERROR and failed.retry_at is None
     assert failed.last_error == "llm is unavailable"

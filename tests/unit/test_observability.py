@@ -20,9 +20,10 @@ from ragcore.observability.emf import EmfMetrics
 from ragcore.observability.metered import MeteredChatModel, MeteredJobQueue, MeteredJobStore
 from ragcore.observability.stats import percentile, render, summarize
 from ragcore.observability.tracing import Traced
-from ragcore.domain.lifecycle import Outcome, Transition
+from ragcore.domain.lifecycle import Outcome
 from ragcore.ports import JobRecord, QueueDepth
 from tests.support.fakes import InMemoryJobStore, RecordingQueue, ScriptedChat
+from tests.support.transitions import cancel, moved_to
 
 ANSWER = {
     "answer": "It was first lit in 1874 [1].", "sources": [], "model": "gpt-test",
@@ -211,25 +212,14 @@ def _queued(store: InMemoryJobStore, kind: str = "chat", age: float = 2.0) -> Jo
     return job
 
 
-def _moved_to(change: Transition) -> JobStatus | None:
-    """The status a transition moved the job to; None if it changed nothing."""
-    return change.status if change.moved else None
-
-
-def _cancel(store: MeteredJobStore, job_id: str) -> tuple[JobStatus | None, bool]:
-    """A cancel's answer: the job's status after it, and whether this very call ended it."""
-    change = store.request_cancel(job_id)
-    return change.status, change.ended
-
-
 def test_the_metered_store_counts_each_job_once_however_often_it_is_delivered() -> None:
     inner, sink = InMemoryJobStore(), Recorder()
     store = MeteredJobStore(inner, sink)
     job = _queued(inner)
     claim = store.claim(job.job_id, 60)
     assert store.claim(job.job_id, 60).outcome is Outcome.BUSY  # a duplicate delivery
-    assert _moved_to(store.finish(job.job_id, claim.attempt, ANSWER)) is JobStatus.FINISHED
-    assert _moved_to(store.finish(job.job_id, claim.attempt, ANSWER)) is None  # a late repeat changes nothing
+    assert moved_to(store.finish(job.job_id, claim.attempt, ANSWER)) is JobStatus.FINISHED
+    assert moved_to(store.finish(job.job_id, claim.attempt, ANSWER)) is None  # a late repeat changes nothing
     store.claim(job.job_id, 60)  # a redelivery of a finished job
     (wait,) = sink.values(m.QUEUE_WAIT)
     assert wait[1] == {"kind": "chat"} and 1900 < wait[0] < 10_000
@@ -246,12 +236,12 @@ def test_the_metered_store_counts_each_retry_and_a_stop_that_ends_one() -> None:
     store = MeteredJobStore(inner, sink)
     job = _queued(inner)
     claim = store.claim(job.job_id, 60)
-    assert _moved_to(store.retry_later(job.job_id, claim.attempt, "llm down", time.time() + 10)) is JobStatus.QUEUED
+    assert moved_to(store.retry_later(job.job_id, claim.attempt, "llm down", time.time() + 10)) is JobStatus.QUEUED
     assert sink.values(m.JOBS_RETRIED) == [(1.0, {"kind": "chat"})]
     stale, claim = claim, store.claim(job.job_id, 60)
-    assert _moved_to(store.retry_later(job.job_id, stale.attempt, "a late repeat", time.time())) is None
+    assert moved_to(store.retry_later(job.job_id, stale.attempt, "a late repeat", time.time())) is None
     store.request_cancel(job.job_id)  # flagged while the second attempt runs, which then fails
-    assert _moved_to(store.retry_later(job.job_id, claim.attempt, "llm down", time.time())) is JobStatus.STOPPED
+    assert moved_to(store.retry_later(job.job_id, claim.attempt, "llm down", time.time())) is JobStatus.STOPPED
     assert sink.values(m.JOBS_RETRIED) == [(1.0, {"kind": "chat"})]
     assert sink.values(m.JOBS_STOPPED) == [(1.0, {"kind": "chat"})]
 
@@ -262,7 +252,7 @@ def test_a_redriven_job_waits_in_the_queue_from_its_requeue_and_counts_its_failu
     job = _queued(inner, age=2.0)
     store.fail(job.job_id, store.claim(job.job_id, 60).attempt, "gave up")
     inner.jobs[job.job_id].created_at -= 3 * 3600  # it lay dead-lettered for hours before the redrive
-    assert _moved_to(store.requeue(job.job_id, time.time() + 600)) is JobStatus.QUEUED
+    assert moved_to(store.requeue(job.job_id, time.time() + 600)) is JobStatus.QUEUED
     claim = store.claim(job.job_id, 60)
     assert claim.attempt == 1  # attempts count afresh after a redrive
     store.finish(job.job_id, claim.attempt, ANSWER)
@@ -295,10 +285,10 @@ def test_the_metered_store_counts_failures_and_stops_by_kind() -> None:
     store = MeteredJobStore(inner, sink)
     failing, stopped_queued, stopped_started = _queued(inner, "ingest"), _queued(inner), _queued(inner)
     store.fail(failing.job_id, store.claim(failing.job_id, 60).attempt, "broken")
-    assert _cancel(store, stopped_queued.job_id) == (JobStatus.STOPPED, True)
-    assert _cancel(store, stopped_queued.job_id) == (JobStatus.STOPPED, False)  # asked twice: counted once
+    assert cancel(store, stopped_queued.job_id) == (JobStatus.STOPPED, True)
+    assert cancel(store, stopped_queued.job_id) == (JobStatus.STOPPED, False)  # asked twice: counted once
     attempt = store.claim(stopped_started.job_id, 60).attempt
-    assert _cancel(store, stopped_started.job_id) == (JobStatus.STARTED, False)  # flagged, not stopped yet
+    assert cancel(store, stopped_started.job_id) == (JobStatus.STARTED, False)  # flagged, not stopped yet
     assert store.honour_cancel(stopped_started.job_id, attempt).moved
     assert sink.values(m.JOBS_FAILED) == [(1.0, {"kind": "ingest"})]
     assert sink.values(m.JOBS_STOPPED) == [(1.0, {"kind": "chat"}), (1.0, {"kind": "chat"})]
@@ -313,7 +303,7 @@ def test_a_broken_sink_never_fails_the_job() -> None:
     inner = InMemoryJobStore()
     store = MeteredJobStore(inner, Broken())
     job = _queued(inner)
-    assert _moved_to(store.finish(job.job_id, store.claim(job.job_id, 60).attempt, ANSWER)) is JobStatus.FINISHED
+    assert moved_to(store.finish(job.job_id, store.claim(job.job_id, 60).attempt, ANSWER)) is JobStatus.FINISHED
 
 
 def test_the_metered_queue_counts_only_sent_jobs() -> None:
