@@ -43,7 +43,8 @@ def main() -> None:
     rows: dict[str, list[float]] = {k: [] for k in ("submit", "embed", "retrieval", "llm", "worker total", "round trip")}
     with DevStack(options) as stack, httpx.Client(base_url=stack.api_url, timeout=60) as http:
         container = get_container()
-        index_files([SAMPLES], "default", container.embedder, container.vector_index)
+        index_files([SAMPLES], "default", container.embedder, container.vector_index,
+                    limits=container.parse_limits)
         for _ in range(args.rounds):
             for question in QUESTIONS:  # one at a time: latency, not throughput
                 started = time.perf_counter()

@@ -29,7 +29,8 @@ from tests.support.paths import SAMPLES  # noqa: E402
 
 def main() -> None:
     container = get_container()
-    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    index_files([SAMPLES], "default", container.embedder, container.vector_index,
+                limits=container.parse_limits)
     rq_tasks.warm()
     redis = Redis.from_url(os.environ["BASELINE_REDIS_URL"])
     worker = SimpleWorker([Queue("chat", connection=redis)], connection=redis)

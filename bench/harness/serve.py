@@ -45,7 +45,8 @@ def worker() -> None:
     from tests.support.paths import SAMPLES
 
     container = get_container()
-    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    index_files([SAMPLES], "default", container.embedder, container.vector_index,
+                limits=container.parse_limits)
     trigger = TEMPLATE.trigger("WorkerFunction")
     sqs = boto3.client("sqs", region_name=os.environ["AWS_REGION"])
     url = os.environ["JOBS_QUEUE_URL"]

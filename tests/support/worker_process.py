@@ -17,7 +17,8 @@ from tests.support.workers import Workers
 
 def main(queue_url: str) -> None:
     container = get_container()
-    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    index_files([SAMPLES], "default", container.embedder, container.vector_index,
+                limits=container.parse_limits)
     sqs = aws_client(container.settings, "sqs", read_timeout=30)
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     with Workers(sqs, {"url": queue_url, "arn": arn}):
