@@ -17,6 +17,7 @@ from ragcore.config import DEFAULT_MODEL_DIR, Settings
 from ragcore.domain.job_kinds import QueueName
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import TENANT_PATTERN
+from ragcore.evaluation.query_sets import QUERY_SETS
 
 if TYPE_CHECKING:
     from ragcore.local.stack import DevStack
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     beir.add_argument("--collection", default=None, help="default: beir-<directory name>")
     beir.add_argument("--skip-ingest", action="store_true",
                       help="reuse the collection an earlier run filled (to compare modes quickly)")
+    beir.add_argument("--queries", choices=QUERY_SETS, default="all",
+                      help="the judged queries to ask: all, or the tuning or validation part (by query id hash)")
     beir.add_argument("--json", action="store_true", help="print one JSON object")
 
     dlq = commands.add_parser("dlq", help="dead-letter queues")
@@ -117,7 +120,7 @@ def _eval(args: argparse.Namespace) -> int:
         args.directory, args.split, collection, container.embedder, container.vector_index,
         mode=RetrievalMode(args.mode), ingest=not args.skip_ingest,
         progress=lambda line: print(f"\r{line}", end="", file=sys.stderr, flush=True),
-        limits=container.parse_limits,
+        limits=container.parse_limits, query_set=args.queries,
     )
     print(file=sys.stderr)
     if args.json:
@@ -237,6 +240,7 @@ def _dev(args: argparse.Namespace) -> int:
             if args.ingest:
                 _ingest_samples(stack.api_url, args.ingest)
             print(f"\nragcore is up: API {stack.api_url}  (Ctrl-C stops everything)")
+            print(f"  LLM: {stack.llm_in_use}")
             print(f"  curl -s -X POST {stack.api_url}/chat -H 'Content-Type: application/json' "
                   f"-d '{{\"query\": \"{DEMO_QUESTION}\", \"top_k\": 3}}'", flush=True)
             while True:
@@ -251,8 +255,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the demo's output readable
-    print("starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant, local LLM)...")
-    with _stack() as stack, Client(stack.api_url) as client:
+    stack = _stack()
+    llm = ", local LLM" if stack.options.with_llm else ""
+    print(f"starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant{llm})...")
+    with stack, Client(stack.api_url) as client:
+        print(f"LLM: {stack.llm_in_use}")
         _ingest_samples(stack.api_url, [SAMPLE_DOCS])
         print(f"\nQ: {args.question}")
         job_id = client.submit(args.question, top_k=args.top_k).job_id

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ragcore.bootstrap import aws_client, installed
 from ragcore.config import Settings
@@ -33,6 +34,8 @@ from ragcore.local.template import Template, load_template
 log = logging.getLogger(__name__)
 
 BUCKET_NAME = "ragcore-documents"
+# Where the OpenAI SDK sends requests when no base URL is given.
+OPENAI_API_URL = "https://api.openai.com/v1"
 # The stack's own SQS and S3 calls (set-up, the pollers' long polls): not a request's, no rush.
 STACK_READ_TIMEOUT = 30.0
 
@@ -50,7 +53,7 @@ class StackOptions:
     llm_threads: int
     template_path: Path = Path("template.yaml")
     region: str = "us-east-1"
-    with_llm: bool = True
+    with_llm: bool = True  # run the bundled model; otherwise the settings' LLM endpoint answers
     serve: bool = True  # run the HTTP gateway and the SQS poller, not just the services
     visibility_timeout: int | None = None  # tests shorten the template's value
     # The local model's context: the largest prompt the token budget lets through plus the
@@ -77,6 +80,7 @@ class StackOptions:
             llm_threads=settings.dev_llm_threads,
             llm_context_tokens=settings.llm_prompt_token_budget + settings.llm_max_tokens,
             region=settings.aws_region,
+            with_llm=not names_llm_endpoint(settings),
             settings=settings,
         )
         values.update(overrides)
@@ -94,6 +98,7 @@ class DevStack:
         # variables, for processes started against the stack.
         self.settings: Settings | None = None
         self.env: dict[str, str] = {}
+        self.llm_in_use = ""  # which model answers, and where: for the start-up output
 
     def __enter__(self) -> "DevStack":
         try:
@@ -151,6 +156,9 @@ class DevStack:
         aws_client(settings, "s3", STACK_READ_TIMEOUT).create_bucket(Bucket=BUCKET_NAME)
         self.settings = settings.updated(documents_bucket=BUCKET_NAME, **queues)
         self.env = {**self.settings.as_env(), "AWS_DEFAULT_REGION": o.region}
+        self.llm_in_use = (
+            f"{LOCAL_LLM_ALIAS}, bundled (llama.cpp, {o.llm_threads} threads)" if llm else describe_llm(self.settings)
+        )
         # The handlers get these settings, as a Lambda function reads its environment.
         self._cleanup.enter_context(installed(self.settings))
         if o.serve:
@@ -225,6 +233,23 @@ class DevStack:
 
     def stop(self) -> None:
         self._cleanup.close()
+
+
+def names_llm_endpoint(settings: Settings) -> bool:
+    """Whether the settings choose the LLM: OPENAI_BASE_URL (any OpenAI-compatible server) or
+    OPENAI_API_KEY (OpenAI's own API). The offline stack then leaves its bundled model off and
+    the workers call that endpoint, as the deployed stack does."""
+    return bool(settings.openai_base_url or settings.openai_api_key)
+
+
+def describe_llm(settings: Settings) -> str:
+    """The model and endpoint the settings name, for a person to read: never the key, and the
+    URL without any user or password it may carry."""
+    url = urlsplit(settings.openai_base_url or OPENAI_API_URL)
+    host = url.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{url.port}" if url.port else host
+    return f"{settings.llm_model} at {urlunsplit((url.scheme, netloc, url.path, '', ''))}"
 
 
 def migrate_offline_registry(valkey_url: str) -> None:
