@@ -61,3 +61,25 @@ def test_every_mode_runs_and_a_second_run_can_reuse_the_collection(tmp_path: Pat
     assert {r["mode"] for r in reports.values()} == {"hybrid", "dense", "sparse"}
     assert "chunks_per_second" in reports["hybrid"] and "chunks_per_second" not in reports["dense"]
     assert all(r["recall@10"] == 1.0 for r in reports.values())
+
+
+def test_the_tuning_and_validation_parts_split_the_judged_queries(tmp_path: Path) -> None:
+    write_benchmark(tmp_path / "tiny")
+    (tmp_path / "tiny" / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{n}\tlight\t1\n" for n in range(1, 11)))
+    (tmp_path / "tiny" / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": f"q{n}", "text": "When was the lighthouse first lit?"}) + "\n" for n in range(1, 11)))
+    env = {**os.environ, "QDRANT_PATH": str(tmp_path / "qdrant")}
+    counts = {}
+    for part in ("all", "tuning", "validation"):
+        result = subprocess.run(
+            [sys.executable, "-m", "ragcore.cli", "eval", "beir", str(tmp_path / "tiny"), "--split", "test",
+             "--queries", part, "--json", *(["--skip-ingest"] if part != "all" else [])],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads(result.stdout)
+        assert report["query_set"] == part
+        counts[part] = report["queries"]
+    assert counts["all"] == 10 and counts["tuning"] + counts["validation"] == 10
+    assert counts["tuning"] > 0 and counts["validation"] > 0

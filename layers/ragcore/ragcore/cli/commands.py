@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragcore.cli import jobs, stats
+from ragcore.cli import eval_answers, jobs, stats
 from ragcore.config import DEFAULT_MODEL_DIR, Settings
 from ragcore.domain.job_kinds import QueueName
 from ragcore.domain.retrieval import RetrievalMode
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                              "writing to this machine's index directly")
     ingest.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    evaluation = commands.add_parser("eval", help="measure retrieval quality")
+    evaluation = commands.add_parser("eval", help="measure retrieval and answer quality")
     benchmarks = evaluation.add_subparsers(dest="benchmark", required=True)
     beir = benchmarks.add_parser("beir", help="a BEIR-format benchmark directory")
     beir.add_argument("directory", type=Path, help="holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     beir.add_argument("--queries", choices=QUERY_SETS, default="all",
                       help="the judged queries to ask: all, or the tuning or validation part (by query id hash)")
     beir.add_argument("--json", action="store_true", help="print one JSON object")
+    eval_answers.add_parser(benchmarks, SAMPLE_DOCS)
 
     dlq = commands.add_parser("dlq", help="dead-letter queues")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.benchmark == "answers":
+        return eval_answers.run(args, _stack)
     from ragcore.bootstrap import get_container
     from ragcore.evaluation.beir import evaluate
 

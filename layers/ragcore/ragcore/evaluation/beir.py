@@ -16,6 +16,7 @@ from ragcore.domain.answers import Passage
 from ragcore.domain.documents import SourceDocument
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.evaluation.metrics import ndcg_at_k, recall_at_k
+from ragcore.evaluation.query_sets import in_query_set
 from ragcore.observability.stats import percentile
 from ragcore.ports import Embedder, VectorIndex
 from ragcore.services.ingest import IngestSummary, index_documents
@@ -67,13 +68,16 @@ def evaluate(
     ingest: bool = True,
     progress: Callable[[str], None] = lambda _: None,
     limits: ParseLimits = ParseLimits(),
-) -> dict[str, float | int]:
-    """Ingests the corpus, then scores every judged query. ``ingest=False`` reuses a
-    collection an earlier run filled, to compare modes without embedding the corpus again."""
+    query_set: str = "all",
+) -> dict[str, float | int | str]:
+    """Ingests the corpus, then scores every judged query of ``query_set`` (``QUERY_SETS``).
+    ``ingest=False`` reuses a collection an earlier run filled, to compare modes or query sets
+    without embedding the corpus again."""
     qrels = read_qrels(directory, split)
-    queries = {qid: text for qid, text in read_queries(directory).items() if qid in qrels}
+    queries = {qid: text for qid, text in read_queries(directory).items()
+               if qid in qrels and in_query_set(qid, query_set)}
 
-    report: dict[str, float | int] = {}
+    report: dict[str, float | int | str] = {}
     if ingest:
         started = time.perf_counter()
         summary: IngestSummary = index_documents(
@@ -109,6 +113,7 @@ def evaluate(
         "recall@100": round(statistics.fmean(recall100), 4),
         "latency_ms_p50": round(percentile(latencies, 0.5), 2),
         "latency_ms_p95": round(percentile(latencies, 0.95), 2),
+        "query_set": query_set,
         "queries": len(queries),
         **report,
     }
