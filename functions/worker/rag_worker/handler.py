@@ -87,6 +87,7 @@ def _answer(
         index=container.vector_index,
         chat=container.chat_model,
         prompt_limits=container.prompt_limits,
+        mode=container.settings.answer_mode,
     )
     return answer_job(message, ports, limits, delivery, redeliver_in)
 

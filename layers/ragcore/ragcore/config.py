@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragcore.domain.answers import AnswerMode
 from ragcore.local.defaults import DEV_API_PORT, DEV_HOST
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -103,6 +104,10 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4.1-mini"
     llm_max_tokens: int = Field(default=400, ge=16, le=8192)
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    # generated: the LLM writes the answer, the citation check holds its [n] to the passages.
+    # extractive: the service quotes the passage sentence that answers (or declines) and the
+    # LLM may only reword it; for small models, which misattribute (docs/ANSWERS.md).
+    answer_mode: AnswerMode = AnswerMode.GENERATED
     # Per call, and never more than the invocation has left.
     llm_timeout_seconds: float = Field(default=15.0, gt=0)
     # Prompt size (issue 15), in tokens estimated as UTF-8 bytes (an upper bound; see

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
 
 
 class Passage(BaseModel):
@@ -26,6 +28,7 @@ class Source(BaseModel):
     source: str
     score: float
     snippet: str
+    text: str = ""  # the whole passage (a chunk: at most 2,000 characters), for checking a citation
 
 
 class Usage(BaseModel):
@@ -46,6 +49,7 @@ class Timings(BaseModel):
     embed_ms: float
     retrieval_ms: float
     llm_ms: float
+    check_ms: float = 0.0  # choosing a sentence to quote, and the citation check
     total_ms: float
 
 
@@ -59,6 +63,34 @@ class Truncation(BaseModel):
     prompt_tokens_estimated: int
 
 
+class AnswerMode(StrEnum):
+    """How the service answers (setting ``ANSWER_MODE``)."""
+
+    GENERATED = "generated"  # the LLM writes from the passages; the citation check follows
+    EXTRACTIVE = "extractive"  # the service chooses a passage sentence; the LLM may only reword it
+
+
+class AnswerMethod(StrEnum):
+    """How the answer's words were made (setting ``ANSWER_MODE``; ``services/answer.py``)."""
+
+    GENERATED = "generated"  # the LLM wrote it from the passages; its citations were checked
+    REPHRASED = "rephrased"  # the LLM reworded the passage sentence chosen; the check accepted it
+    QUOTED = "quoted"  # the passage sentence chosen, verbatim
+    DECLINED = "declined"  # no passage sentence answers the question: the service says so
+
+
+class AnswerSentence(BaseModel):
+    """One sentence of the answer as the citation check judged it (``services/citation_check.py``)."""
+
+    text: str = Field(description="the sentence, without its citation markers")
+    citations: list[int] = Field(description="the sources ([n]) that support it, as the answer now cites them")
+    model_citations: list[int] = Field(description="what the model cited, before the check")
+    support: float = Field(ge=0, le=1, description="how well its best source supports it (0 to 1)")
+    supported: bool = Field(description="a cited source supports it; false for a claim no source backs")
+    changed: bool = Field(description="the check moved, added or removed a citation")
+    declines: bool = Field(default=False, description="says the sources do not answer (no claim to support)")
+
+
 class Answer(BaseModel):
     answer: str
     sources: list[Source]
@@ -67,3 +99,10 @@ class Answer(BaseModel):
     timings_ms: Timings
     # Set only when the budget cut something; the sources are then the passages that were sent.
     truncated: Truncation | None = None
+    method: AnswerMethod = AnswerMethod.GENERATED
+    sentences: list[AnswerSentence] = []
+    grounded: float | None = Field(
+        default=None, ge=0, le=1,
+        description="share of the answer's claims a cited source supports; null when it makes none",
+    )
+    abstained: bool = Field(default=False, description="the answer says the sources do not answer the question")

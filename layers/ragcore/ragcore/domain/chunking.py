@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ragcore.domain.sentences import split_sentences
+
 MAX_WORDS = 60
 OVERLAP_WORDS = 20
 CONTEXT_NEIGHBOURS = 2  # chunks on each side that make up a chunk's context
@@ -31,8 +33,6 @@ MAX_HEADING_CHARS = 100  # per heading: a trail of six levels stays near 600 cha
 MAX_CHUNK_CHARS = 2000  # a chunk's text with its trail; its context gets this per chunk in it
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
-# A sentence ends at . ! or ? followed by space and an upper-case letter, digit or bracket.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _sentences(paragraphs: list[str], max_words: int, overlap_words: int) -> lis
     sentences: list[_Sentence] = []
     step = max_words - overlap_words
     for number, paragraph in enumerate(paragraphs):
-        for sentence in _SENTENCE_END.split(paragraph):
+        for sentence in split_sentences(paragraph):
             words = tuple(sentence.split())
             # An over-long sentence becomes overlapping word windows of at most max_words.
             for start in range(0, max(len(words) - overlap_words, 1), step):

@@ -157,6 +157,7 @@ def sources_of(passages: list[Passage]) -> list[Source]:
             source=p.source,
             score=round(p.score, 4),
             snippet=_snippet(p.text),
+            text=p.text,
         )
         for n, p in enumerate(passages, start=1)
     ]

@@ -1,0 +1,146 @@
+"""Whether a passage supports a sentence: the rules behind the citation check and the choice of
+a sentence to quote (``services/citation_check.py``, ``services/extractive.py``).
+
+Support is evidence of two kinds, each in [0, 1]: the embedder's similarity between the
+sentence and the passage's closest sentence, and lexical coverage (the share of the sentence's
+content words the passage holds). Numbers and names are stricter: a passage that lacks a number
+or a proper name the sentence states cannot support it, however similar it reads ("The fog
+signal was first lit on 12 October 1874" is not backed by the passage about the fog signal,
+which holds no date). Thresholds are in one place, below, measured on the development question
+set (docs/ANSWERS.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragcore.domain.sentences import split_sentences
+
+SUPPORTED = 0.55  # support at or above this, with numbers and names found, backs a sentence
+SIMILARITY_WEIGHT = 0.5  # the rest is lexical coverage
+
+_CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:]\d+)*")
+# A short stop list (the words a sentence and a passage share whatever they say) rather than a
+# library's: Qdrant's BM25 keeps its own list inside the engine, and nltk's needs data at run time.
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has
+have having he her here hers herself him himself his how i if in into is it its itself just me more
+most my myself no nor not now of off on once only or other our ours out over own same she should so
+some such than that the their theirs them themselves then there these they this those through to
+too under until up very was we were what when where which while who whom why will with would you
+your yours yourself
+""".split())
+_NUMBER_WORDS = {
+    word: str(n) for n, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "thousand": "1000"}
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A sentence of an answer: its text without markers, the numbers it cited, and where its
+    last marker stood (so a moved citation goes back to the same place)."""
+
+    text: str
+    citations: tuple[int, ...]
+    marker_at: int | None  # index in ``text`` of the last marker; None if it had none
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a text says, as the check compares it: content words (lower case, crudely
+    singular), the numbers it states and the proper names it uses."""
+
+    words: frozenset[str]
+    numbers: frozenset[str]
+    names: frozenset[str]
+
+
+def cited_sentences(answer: str) -> list[Cited]:
+    """The answer's sentences with their ``[n]`` markers taken out. A marker after a
+    sentence's full stop ("... 1874. [1] The ...") belongs to the sentence before it."""
+    pieces = split_sentences(answer)
+    merged: list[str] = []
+    for piece in pieces:
+        leading = re.match(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+", piece)
+        if leading and merged:
+            merged[-1] += " " + leading.group().strip()
+            piece = piece[leading.end():].strip()
+        if piece:
+            merged.append(piece)
+    sentences = []
+    for raw in merged:
+        numbers: list[int] = []
+        text, marker_at, shift = raw, None, 0
+        for match in _CITATION.finditer(raw):
+            numbers += [int(n) for n in match.group(1).split(",")]
+            start = match.start() - shift
+            text = text[:start] + text[start + len(match.group()):]
+            shift += len(match.group())
+            marker_at = start
+        sentences.append(Cited(text.strip(), tuple(dict.fromkeys(numbers)), marker_at))
+    return sentences
+
+
+def with_citations(sentence: Cited, citations: list[int]) -> str:
+    """The sentence's own words with ``citations`` where its last marker stood, or before its
+    closing punctuation when it had none or put it after that."""
+    if not citations:
+        return sentence.text
+    marker = "[" + ", ".join(str(n) for n in citations) + "]"
+    text = sentence.text
+    end = len(text.rstrip(".!?\"'”’"))  # before the closing punctuation
+    at = end if sentence.marker_at is None or sentence.marker_at > end else sentence.marker_at
+    before = text[:at].rstrip()
+    return f"{before} {marker}{text[at:]}"
+
+
+def terms(text: str) -> Terms:
+    """Names are capitalised words other than a text's first (for a sentence, the one
+    capitalised because it starts it)."""
+    words, numbers, names = set(), set(), set()
+    for i, token in enumerate(_WORD.findall(text)):
+        lower = token.lower().strip("'’-")
+        if lower in _NUMBER_WORDS:
+            numbers.add(_NUMBER_WORDS[lower])
+        elif token[0].isdigit():
+            numbers.add(token.replace(",", "").rstrip(".:"))
+        elif lower not in STOP_WORDS and len(lower) > 1:
+            words.add(_singular(lower))
+            if i and token[0].isupper():
+                names.add(_singular(lower))
+    return Terms(frozenset(words | numbers), frozenset(numbers), frozenset(names))
+
+
+def coverage(claim: Terms, passage: Terms) -> float:
+    """The share of the claim's content words (numbers included) the passage holds."""
+    if not claim.words:
+        return 0.0
+    return len(claim.words & passage.words) / len(claim.words)
+
+
+def missing_facts(claim: Terms, passage: Terms) -> frozenset[str]:
+    """Numbers and names the claim states that the passage lacks: any one rules the passage out."""
+    return (claim.numbers - passage.numbers) | (claim.names - passage.words)
+
+
+def support(similarity: float, claim: Terms, passage: Terms) -> float:
+    """0 when the passage lacks a number or name the claim states; otherwise similarity
+    (clamped to [0, 1]) and coverage, weighted."""
+    if missing_facts(claim, passage):
+        return 0.0
+    similarity = min(max(similarity, 0.0), 1.0)
+    return round(SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * coverage(claim, passage), 4)
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
