@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ragcore.domain.answers import Passage
+from ragcore.domain.answers import AnswerMode, Passage
 from ragcore.domain.budget import Budget
 from ragcore.domain.errors import (
     AnswerGenerationError,
@@ -296,3 +296,23 @@ def test_old_records_without_a_deadline_still_run() -> None:
     job_id = new_job_id()
     ports.store.create(Job(job_id=job_id, status=JobStatus.QUEUED, created_at=time.time(), request=QUERY))
     assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FINISHED
+
+
+def test_the_result_carries_the_checked_citations_and_what_the_model_wrote() -> None:
+    ports, job_id = setup(ScriptedChat("First lit in 1874 [5]."))
+    answer_job(JobMessage(job_id=job_id), ports, limits())
+    result = ports.store.get_result(job_id)
+    assert result["answer"] == "First lit in 1874 [1]."  # 5 is not a source: it never reaches the client
+    [sentence] = result["sentences"]
+    assert sentence["model_citations"] == [5] and sentence["citations"] == [1] and sentence["changed"]
+    assert result["grounded"] == 1.0 and result["method"] == "generated" and not result["abstained"]
+
+
+def test_extractive_mode_quotes_the_passage_sentence_when_the_rewording_adds_a_fact() -> None:
+    ports, job_id = setup(ScriptedChat("First lit in 1875 [1]."), {**QUERY, "query": "When was it first lit?"})
+    ports = dataclasses.replace(ports, mode=AnswerMode.EXTRACTIVE)
+    answer_job(JobMessage(job_id=job_id), ports, limits())
+    result = ports.store.get_result(job_id)
+    assert result["answer"] == "It was first lit on 12 October 1874 [1]."
+    assert result["method"] == "quoted" and result["model"] == "scripted"
+    assert len(ports.chat.calls) == 1  # type: ignore[attr-defined]

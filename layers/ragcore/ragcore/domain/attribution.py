@@ -139,8 +139,12 @@ def support(similarity: float, claim: Terms, passage: Terms) -> float:
 
 
 def _singular(word: str) -> str:
+    """Plural to singular, crudely: enough that "flashes" meets "flash" (a stemmer library
+    would be more, and Qdrant's own stays inside the engine)."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word

@@ -1,0 +1,52 @@
+"""The extractive answer mode with the product's own embedder (``services/extractive.py``):
+the passage sentence that answers is quoted, reworded only when the check accepts the
+rewording, and the service declines when no sentence answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragcore.domain.answers import AnswerMethod
+from ragcore.services.extractive import DECLINED, extractive_answer
+from tests.integration.test_citation_check import embedder, passages  # noqa: F401  (fixtures)
+from tests.support.fakes import ScriptedChat
+
+
+def test_the_sentence_that_answers_is_quoted_with_its_passage(embedder, passages) -> None:
+    result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, None)
+    assert result.method is AnswerMethod.QUOTED
+    assert result.checked.text == (
+        "It was first lit on 12 October 1874 and was automated in 1991, when its last keeper left [1]."
+    )
+    assert result.checked.grounded == 1.0
+
+
+def test_a_question_for_a_number_skips_sentences_without_one(embedder, passages) -> None:
+    result = extractive_answer("How tall is the tower?", passages, embedder, None)
+    assert "31 metres" in result.checked.text and result.checked.text.endswith("[2].")
+
+
+def test_an_accepted_rewording_is_kept(embedder, passages) -> None:
+    chat = ScriptedChat("The lighthouse was first lit on 12 October 1874 [1].")
+    result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, chat)
+    assert result.method is AnswerMethod.REPHRASED and result.checked.text == chat.text
+    assert "It was first lit on 12 October 1874" in chat.calls[0][1]["content"]
+    assert result.completion is not None and result.completion.model == "scripted"
+
+
+@pytest.mark.parametrize("reworded", [
+    "The fog signal was first lit on 12 October 1875 [1].",  # a number the sentence lacks
+    "The lighthouse was first lit [1].",  # the date the question asks for is gone
+    "I do not know.",
+])
+def test_a_rewording_the_check_refuses_falls_back_to_the_quote(embedder, passages, reworded) -> None:
+    result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, ScriptedChat(reworded))
+    assert result.method is AnswerMethod.QUOTED
+    assert result.checked.text.startswith("It was first lit on 12 October 1874")
+
+
+def test_no_sentence_answers_an_unrelated_question(embedder, passages) -> None:
+    chat = ScriptedChat("Canberra [1].")
+    result = extractive_answer("What is the capital of Australia?", passages, embedder, chat)
+    assert result.method is AnswerMethod.DECLINED and result.checked.text == DECLINED
+    assert result.checked.abstained and chat.calls == []  # no LLM call for a decline
