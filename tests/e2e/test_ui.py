@@ -36,7 +36,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "artifacts"
 QUESTION = "When was Skerry Point Lighthouse first lit?"
 SLOW_QUESTION = "Tell me slowly about the lighthouse keepers."
-ANSWER = "Skerry Point Lighthouse was first lit on 12 October 1874 [1]."
+# The second claim is in no document: the citation check takes its [2] away and the page marks it.
+ANSWER = "Skerry Point Lighthouse was first lit on 12 October 1874 [1]. Its first keeper was Angus Reid [2]."
 LLM_SECONDS = 2.0  # long enough for the page to see the job started
 SLOW_LLM_SECONDS = 6.0
 MS = 1000
@@ -160,7 +161,14 @@ def test_ask_read_the_cited_passage_upload_list_and_delete(
     assert job.get_attribute("data-seen").split() == ["sending", "queued", "started", "finished"]
     expect(page.locator("#job-status")).to_contain_text("Finished")
     expect(page.locator("#ask-error")).to_be_hidden()
-    expect(page.locator("#answer-text")).to_contain_text("first lit on 12 October 1874")
+    expect(page.locator("#answer-text")).to_contain_text("first lit on 12 October 1874 [1].")
+    unsupported = page.locator("#answer-text .sentence.unsupported")
+    expect(unsupported).to_have_count(1)
+    expect(unsupported).to_contain_text("Its first keeper was Angus Reid.")
+    expect(unsupported).to_contain_text("not supported by the sources")
+    expect(unsupported.locator("button.cite")).to_have_count(0)
+    expect(page.locator("#answer-meta")).to_contain_text("1 sentence not supported by the sources")
+    expect(page.locator("#answer-meta")).to_contain_text("grounded 50%")
 
     # The citation reveals the passage it cites and the document it is from.
     citation = page.locator("#answer-text button.cite", has_text="1")

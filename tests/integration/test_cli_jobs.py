@@ -95,3 +95,16 @@ def test_unknown_ids_and_bad_keys_exit_3_with_the_apis_reason(api_url: str, conf
     assert refused.returncode == 3
     assert refused.stderr.startswith("ragcore: the API refused the request: 401 unauthorized: ")
     assert "rk_nope_nope" not in refused.stderr
+
+
+def test_ask_flags_a_sentence_no_source_supports(
+    api_url: str, sqs: Any, queue: dict[str, str], fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_llm, "answer", "It was first lit on 12 October 1874 [3]. Its keeper was Angus Reid [1].")
+    with Workers(sqs, queue):
+        asked = ragcore("ask", QUESTION, "--top-k", "3", "--api", api_url)
+    assert asked.returncode == 0, asked.stderr
+    lines = asked.stdout.splitlines()
+    assert lines[0].startswith("It was first lit on 12 October 1874 [") and "[3]" not in lines[0]
+    assert lines[0].endswith("Its keeper was Angus Reid.")
+    assert lines[1] == "  ! not supported by the sources: Its keeper was Angus Reid."

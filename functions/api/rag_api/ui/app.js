@@ -300,13 +300,68 @@
     const sources = new Map(result.sources.map((source) => [source.n, source]));
     const text = $("answer-text");
     text.replaceChildren();
+    if (result.sentences && result.sentences.length) {
+      // The citation check's verdict per sentence: a claim no source supports is marked.
+      result.sentences.forEach((sentence, i) => {
+        if (i) text.append(" ");
+        text.append(sentenceItem(sentence, sources));
+      });
+    } else {
+      appendCited(text, result.answer, sources);
+    }
+
+    const list = $("sources");
+    list.replaceChildren(...result.sources.map((source) => sourceItem(source, collection)));
+    const usage = result.usage || {};
+    const timings = result.timings_ms || {};
+    const unsupported = (result.sentences || []).filter((s) => !s.supported && !s.declines).length;
+    $("answer-meta").textContent = [
+      METHODS[result.method],
+      unsupported && `${unsupported} sentence${unsupported > 1 ? "s" : ""} not supported by the sources`,
+      typeof result.grounded === "number" && `grounded ${Math.round(result.grounded * 100)}%`,
+      result.model && result.model !== "none" && `model ${result.model}`,
+      usage.total_tokens && `${usage.total_tokens} tokens`,
+      timings.total_ms && `worker time ${(timings.total_ms / 1000).toFixed(1)} s`,
+    ].filter(Boolean).join(" · ");
+    $("answer").hidden = false;
+  }
+
+  const METHODS = {
+    generated: "written by the model, citations checked",
+    rephrased: "a source sentence, reworded by the model and checked",
+    quoted: "quoted from the sources",
+    declined: "the sources do not answer this",
+  };
+
+  function sentenceItem(sentence, sources) {
+    const span = document.createElement("span");
+    span.className = "sentence";
+    const [, body, stop] = /^([\s\S]*?)([.!?"'\u201d\u2019]*)$/.exec(sentence.text);
+    span.append(body);
+    if (sentence.citations.length) {
+      span.append(" ");
+      appendCited(span, `[${sentence.citations.join(", ")}]`, sources);
+    }
+    span.append(stop);
+    if (!sentence.supported && !sentence.declines) {
+      span.classList.add("unsupported");
+      const tag = document.createElement("span");
+      tag.className = "unsupported-tag";
+      tag.textContent = "not supported by the sources";
+      span.append(" ", tag);
+    }
+    return span;
+  }
+
+  // Text with its [n] markers as buttons that open the source; a number that is not a source stays text.
+  function appendCited(container, answer, sources) {
     let last = 0;
-    for (const match of result.answer.matchAll(CITATION)) {
+    for (const match of answer.matchAll(CITATION)) {
       const numbers = match[1].split(",").map((n) => Number.parseInt(n.trim(), 10));
-      if (!numbers.every((n) => sources.has(n))) continue; // not a citation we can show
-      text.append(result.answer.slice(last, match.index), "[");
+      if (!numbers.every((n) => sources.has(n))) continue;
+      container.append(answer.slice(last, match.index), "[");
       numbers.forEach((n, i) => {
-        if (i) text.append(", ");
+        if (i) container.append(", ");
         const button = document.createElement("button");
         button.type = "button";
         button.className = "cite";
@@ -316,23 +371,12 @@
         button.setAttribute("aria-expanded", "false");
         button.dataset.n = String(n);
         button.addEventListener("click", () => revealSource(n, true));
-        text.append(button);
+        container.append(button);
       });
-      text.append("]");
+      container.append("]");
       last = match.index + match[0].length;
     }
-    text.append(result.answer.slice(last));
-
-    const list = $("sources");
-    list.replaceChildren(...result.sources.map((source) => sourceItem(source, collection)));
-    const usage = result.usage || {};
-    const timings = result.timings_ms || {};
-    $("answer-meta").textContent = [
-      result.model && `model ${result.model}`,
-      usage.total_tokens && `${usage.total_tokens} tokens`,
-      timings.total_ms && `worker time ${(timings.total_ms / 1000).toFixed(1)} s`,
-    ].filter(Boolean).join(" · ");
-    $("answer").hidden = false;
+    container.append(answer.slice(last));
   }
 
   function sourceItem(source, collection) {

@@ -272,7 +272,10 @@ def _demo(args: argparse.Namespace) -> int:
         except RagcoreError as exc:
             print(f"no answer: {exc}")
             return 1
-        print(f"\nA: {result.answer}\n")
+        print(f"\nA: {result.answer}")
+        for note in jobs.answer_notes(result):
+            print(f"   {note}")
+        print()
         for source in result.sources:
             print(f"   [{source.n}] {source.title} ({source.source}, score {source.score:.2f})")
             print(f"       {source.snippet[:110]}")

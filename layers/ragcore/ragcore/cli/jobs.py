@@ -164,12 +164,30 @@ def _print_result(outcome: "ResultView | DocumentResultView", as_json: bool) -> 
 
 
 def print_answer(answer: "ResultView") -> None:
-    """The answer, then its sources numbered as the answer cites them."""
+    """The answer and what the citation check found, then its sources numbered as the answer
+    cites them."""
     print(answer.answer)
+    for note in answer_notes(answer):
+        print(f"  {note}")
     if answer.sources:
         print()
     for source in answer.sources:
         print(f"[{source.n}] {source.title} ({source.source}, score {source.score:.2f})")
+
+
+_METHODS = {
+    "rephrased": "a source sentence, reworded by the model and checked",
+    "quoted": "quoted from the sources",
+}
+
+
+def answer_notes(answer: "ResultView") -> list[str]:
+    """Sentences no source supports, flagged; and how the answer was made, unless the model wrote it."""
+    notes = [f"! not supported by the sources: {s.text}"
+             for s in answer.sentences if not s.supported and not s.declines]
+    if answer.method in _METHODS:
+        notes.append(f"({_METHODS[answer.method]})")
+    return notes
 
 
 def _print_json(document: dict[str, Any]) -> None:
