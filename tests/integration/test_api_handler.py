@@ -213,3 +213,14 @@ def test_queue_down_is_503_and_leaves_no_job_record(configure: Configure) -> Non
     assert status == 503
     assert "queue" in body["error"]["message"]
     assert set(store._client.keys("ragcore:job:*")) == keys_before
+
+
+def test_openapi_describes_the_checked_citations_of_a_result() -> None:
+    _, body, _ = call(load_event("api_openapi.json"))
+    schemas = body["components"]["schemas"]
+    result = schemas["ResultView"]["properties"]
+    assert {"sentences", "grounded", "abstained", "method"} <= set(result)
+    assert set(schemas["AnswerSentence"]["required"]) >= {"text", "citations", "model_citations", "support",
+                                                          "supported", "changed"}
+    assert schemas["AnswerMethod"]["enum"] == ["generated", "rephrased", "quoted", "declined"]
+    assert "text" in schemas["Source"]["properties"]

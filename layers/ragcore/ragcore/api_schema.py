@@ -148,22 +148,37 @@ class NotReady(BaseModel):
 
 
 class ResultView(Answer):
-    """A finished chat job: ``[n]`` in ``answer`` cites ``sources[n-1]``."""
+    """A finished chat job: ``[n]`` in ``answer`` cites ``sources[n-1]``. Every citation has
+    been checked against its passage: ``sentences`` says, per sentence, what the model cited,
+    what the answer now cites, and whether a source supports it; ``grounded`` is the share of
+    claims supported."""
 
     model_config = ConfigDict(json_schema_extra={
         "examples": [{
             "job_id": _JOB_ID, "kind": "chat", "status": "finished", "created_at": _CREATED,
             "finished_at": "2025-01-07T10:15:04.020000+00:00",
-            "answer": "The fog signal was first lit on 12 October 1874 [1].",
+            "answer": "The lighthouse was first lit on 12 October 1874 [1]. Its first keeper was Angus Reid.",
             "sources": [{
                 "n": 1, "chunk_id": "0b6f3c0e-6c55-5d8e-9d0f-2f4c8a6b1e73",
                 "document_id": "skerry-point-lighthouse", "title": "Skerry Point Lighthouse",
                 "source": "skerry-point-lighthouse.md", "score": 1.63,
-                "snippet": "Skerry Point Lighthouse › History: The light was first lit on 12 October...",
+                "snippet": "Skerry Point Lighthouse: It was first lit on 12 October 1874 and was automated in 1991...",
+                "text": "Skerry Point Lighthouse\nIt was first lit on 12 October 1874 and was automated in 1991, "
+                        "when its last keeper left.",
             }],
+            "method": "generated",
+            "sentences": [
+                {"text": "The lighthouse was first lit on 12 October 1874.", "citations": [1],
+                 "model_citations": [3], "support": 0.78, "supported": True, "changed": True, "declines": False},
+                {"text": "Its first keeper was Angus Reid.", "citations": [], "model_citations": [1],
+                 "support": 0.21, "supported": False, "changed": True, "declines": False},
+            ],
+            "grounded": 0.5,
+            "abstained": False,
             "model": "gpt-4.1-mini",
             "usage": {"prompt_tokens": 612, "completion_tokens": 19, "total_tokens": 631},
-            "timings_ms": {"embed_ms": 7.7, "retrieval_ms": 0.5, "llm_ms": 1704.0, "total_ms": 1712.2},
+            "timings_ms": {"embed_ms": 7.7, "retrieval_ms": 0.5, "llm_ms": 1704.0, "check_ms": 96.3,
+                           "total_ms": 1808.5},
         }],
     })
 
