@@ -7,9 +7,9 @@ that supports it. The model's words are never changed: only the markers move.
 
 Cost: one embedder call over the answer's sentences and the passages' sentences. The answer is
 at most ``LLM_MAX_TOKENS`` (400 by default: about 30 sentences) and the passages at most
-``top_k`` (20) of at most ``LLM_PASSAGE_TOKEN_LIMIT`` bytes each (a chunk is at most 60 words:
-about 6 sentences), so the worst case is about 150 short texts, under a second on one core
-(bench/answer_quality.py prints the check's time per answer).
+``top_k`` (20) chunks of at most 2,000 characters (about 22 sentences each), so the worst case
+is about 470 short texts: 3.6 s on one core, against 63 ms for the demo's answer over 3
+passages (``bench/citation_check.py``, 2-core machine shared with other work).
 """
 
 from __future__ import annotations
