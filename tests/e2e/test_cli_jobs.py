@@ -62,8 +62,9 @@ def test_ask_prints_the_answer_and_numbered_sources_then_status_and_result_agree
 ) -> None:
     asked = ragcore(stack, "ask", QUESTION, "--top-k", "3")
     assert asked.returncode == 0, asked.stderr
-    answer, blank, *sources = asked.stdout.splitlines()
-    assert "1874" in answer and blank == ""
+    answer, *rest = asked.stdout.splitlines()
+    notes, sources = rest[: rest.index("")], rest[rest.index("") + 1 :]
+    assert "1874" in answer and all(note.startswith("  ") for note in notes)  # what the check found
     assert [line.split("]")[0] for line in sources] == ["[1", "[2", "[3"]
     assert any("Skerry Point Lighthouse (skerry-point-lighthouse.md, score " in line for line in sources)
     job_id = job_id_of(asked.stderr)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ragcore.bootstrap import aws_client, installed
 from ragcore.config import Settings
+from ragcore.domain.answers import AnswerMode
 from ragcore.local.apigateway import Route
 from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.handlers import invoke, load_handler
@@ -150,6 +151,10 @@ class DevStack:
         )
         if llm:
             services.update(openai_base_url=llm.base_url, llm_model=LOCAL_LLM_ALIAS, llm_timeout_seconds=120)
+            # The bundled model misattributes when it writes freely (docs/ANSWERS.md): it only
+            # rewords the sentence the service chose, unless ANSWER_MODE says otherwise.
+            if "answer_mode" not in base.model_fields_set:
+                services.update(answer_mode=AnswerMode.EXTRACTIVE)
         settings = base.updated(**services)
         sqs = aws_client(settings, "sqs", STACK_READ_TIMEOUT)
         queues = self._create_queues(sqs)
