@@ -38,6 +38,7 @@ def test_an_accepted_rewording_is_kept(embedder, passages) -> None:
     "The fog signal was first lit on 12 October 1875 [1].",  # a number the sentence lacks
     "The lighthouse was first lit [1].",  # the date the question asks for is gone
     "I do not know.",
+    "The answer is: 12 October 1874 [1].",  # words of its own
 ])
 def test_a_rewording_the_check_refuses_falls_back_to_the_quote(embedder, passages, reworded) -> None:
     result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, ScriptedChat(reworded))
@@ -50,3 +51,9 @@ def test_no_sentence_answers_an_unrelated_question(embedder, passages) -> None:
     result = extractive_answer("What is the capital of Australia?", passages, embedder, chat)
     assert result.method is AnswerMethod.DECLINED and result.checked.text == DECLINED
     assert result.checked.abstained and chat.calls == []  # no LLM call for a decline
+
+
+def test_a_sentence_sharing_only_names_with_the_question_does_not_answer_it(embedder, passages) -> None:
+    """The headland sentence names the lighthouse but says nothing of who designed it."""
+    result = extractive_answer("Who designed Skerry Point Lighthouse?", passages, embedder, ScriptedChat())
+    assert result.method is AnswerMethod.DECLINED
