@@ -67,8 +67,9 @@ def test_the_tuning_and_validation_parts_split_the_judged_queries(tmp_path: Path
     write_benchmark(tmp_path / "tiny")
     (tmp_path / "tiny" / "qrels" / "test.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "".join(f"q{n}\tlight\t1\n" for n in range(1, 11)))
+    question = "When was the lighthouse first lit?"
     (tmp_path / "tiny" / "queries.jsonl").write_text(
-        "".join(json.dumps({"_id": f"q{n}", "text": "When was the lighthouse first lit?"}) + "\n" for n in range(1, 11)))
+        "".join(json.dumps({"_id": f"q{n}", "text": question}) + "\n" for n in range(1, 11)))
     env = {**os.environ, "QDRANT_PATH": str(tmp_path / "qdrant")}
     counts = {}
     for part in ("all", "tuning", "validation"):

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     beir.add_argument("--skip-ingest", action="store_true",
                       help="reuse the collection an earlier run filled (to compare modes quickly)")
     beir.add_argument("--queries", choices=QUERY_SETS, default="all",
-                      help="the judged queries to ask: all, or the tuning or validation part (by query id hash)")
+                      help="the judged queries: all, or the tuning or validation part (by query id hash)")
     beir.add_argument("--json", action="store_true", help="print one JSON object")
     eval_answers.add_parser(benchmarks, SAMPLE_DOCS)
 
