@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from ragcore.evaluation.answers import Question, Score, Summary
     from ragcore.local.stack import DevStack
 
-DEFAULT_CONCURRENCY = 3  # questions in flight: enough to keep the worker busy, few enough to wait little
+# Questions in flight: one in the LLM and one ready behind it. The bundled llama.cpp server
+# answers one request at a time, so more only queue there, and on a busy 2-core machine the
+# third in line outlasted the worker's 55 s LLM budget (its job was retried, and finished).
+DEFAULT_CONCURRENCY = 2
 DEFAULT_TIMEOUT = 300.0
 
 
@@ -85,6 +88,9 @@ def run(args: argparse.Namespace, start_stack: Callable[[], "DevStack"]) -> int:
         else:
             logging.getLogger().setLevel(logging.WARNING)
             os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the report readable
+            # The handlers' loggers write to stdout, as in Lambda: while the stack runs in this
+            # process, that is stderr, so stdout holds the report alone (--json).
+            running.enter_context(redirect_stdout(sys.stderr))
             print("starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant, local LLM)...",
                   file=sys.stderr)
             try:
