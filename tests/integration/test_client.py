@@ -22,6 +22,7 @@ from ragcore.client import (
     Unauthorized,
     WaitTimeout,
 )
+from ragcore.domain.answers import AnswerMethod
 from ragcore.domain.jobs import JobStatus
 from ragcore.services.auth import create_key
 from ragcore.services.ingest import index_files
@@ -59,6 +60,11 @@ def test_ask_returns_the_cited_answer_and_reports_each_status(
         assert answer.answer == fake_llm.answer and answer.status is JobStatus.FINISHED
         assert len(answer.sources) == 3 and answer.sources[0].n == 1
         assert answer.sources[0].document_id == "skerry-point-lighthouse"
+        # The citation check's verdict, typed: the fake's "[1]" holds (passage 1 has the date).
+        [sentence] = answer.sentences
+        assert sentence.supported and sentence.citations == [1] and not sentence.changed
+        assert answer.grounded == 1.0 and answer.method is AnswerMethod.GENERATED and not answer.abstained
+        assert "12 October 1874" in answer.sources[0].text
         assert heard[0] is JobStatus.QUEUED and set(heard) <= {JobStatus.QUEUED, JobStatus.STARTED}
         status = client.status(answer.job_id)
         assert status.status is JobStatus.FINISHED and status.attempts == 1 and status.kind == "chat"

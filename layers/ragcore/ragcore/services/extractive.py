@@ -9,9 +9,10 @@ service declines instead of guessing.
 
 A sentence answers when it is close to the question (the embedder's similarity and the share of
 the question's content words found in it or its passage's heading trail), shares at least one
-of the question's words other than names (the sentence about the lighthouse's headland does
-not answer who *designed* the lighthouse), and holds what the question asks for: a number for
-"when", "how many" and the like, a name for "who".
+of the question's words besides the names its passage is titled with and the words that only
+say what kind of answer is wanted ("year", "name"): the sentence about the lighthouse's
+headland does not answer who *designed* the lighthouse. And it holds what the question asks
+for: a number for "when", "how many" and the like, a name for "who".
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _WANTS_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _WANTS_NAME = re.compile(r"^(?:who|whom|whose)\b|^what (?:is|was|are|were) (?:the )?names?\b", re.IGNORECASE)
+# Words that say what kind of answer is wanted rather than what it is about.
+_ANSWER_KINDS = frozenset("year date day decade century time name kind type number part get got".split())
 _NOT_NAMES = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -87,7 +90,7 @@ def extractive_answer(question: str, passages: list[Passage], embedder: Embedder
 def choose(question: str, evidence: PassageEvidence, embedder: Embedder) -> Choice | None:
     """The most relevant passage sentence that holds what the question asks for, or None."""
     asked = terms(question)
-    predicates = asked.words - asked.names - asked.numbers
+    about = asked.words - asked.numbers - _ANSWER_KINDS
     vector = np.asarray(embedder.embed([question])[0], dtype=np.float32)
     best: Choice | None = None
     seen: set[str] = set()
@@ -99,7 +102,8 @@ def choose(question: str, evidence: PassageEvidence, embedder: Embedder) -> Choi
                 continue  # overlapping chunks repeat sentences: the higher-ranked passage keeps it
             seen.add(sentence)
             found = terms(f"{trail} {sentence}")
-            if predicates and not predicates & found.words:
+            predicates = about - (asked.names & terms(trail).words)
+            if predicates and not predicates & terms(sentence).words:
                 continue
             relevance = 0.5 * max(float(row @ vector), 0.0) + 0.5 * coverage(asked, found)
             if relevance >= ANSWERS and (best is None or relevance > best.relevance):
