@@ -58,3 +58,10 @@ def test_similarity_is_clamped_and_an_empty_claim_is_not_covered() -> None:
     claim, passage = terms("Bees dance."), terms("Bees dance in the hive.")
     assert support(1.7, claim, passage) == 1.0 and support(-1.0, claim, passage) == 0.5
     assert coverage(terms("It is."), passage) == 0.0
+
+
+def test_a_range_of_citations_is_read_as_its_numbers_and_a_huge_one_is_bounded() -> None:
+    [sentence] = cited_sentences("Bees dance [1-3].")
+    assert sentence.citations == (1, 2, 3) and sentence.text == "Bees dance."
+    [huge] = cited_sentences("Bees dance [2–999999999].")
+    assert huge.citations == tuple(range(2, 22))

@@ -20,7 +20,9 @@ from ragcore.domain.sentences import split_sentences
 SUPPORTED = 0.55  # support at or above this, with numbers and names found, backs a sentence
 SIMILARITY_WEIGHT = 0.5  # the rest is lexical coverage
 
-_CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+# "[2]", "[1, 3]", "[1][2]", and ranges "[1-3]" (expanded, at most 20 numbers: top_k's bound).
+_CITATION = re.compile(r"\s*\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+_RANGE = re.compile(r"(\d+)\s*[\-–]\s*(\d+)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:]\d+)*")
 # A short stop list (the words a sentence and a passage share whatever they say) rather than a
 # library's: Qdrant's BM25 keeps its own list inside the engine, and nltk's needs data at run time.
@@ -67,7 +69,7 @@ def cited_sentences(answer: str) -> list[Cited]:
     pieces = split_sentences(answer)
     merged: list[str] = []
     for piece in pieces:
-        leading = re.match(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+", piece)
+        leading = re.match(rf"(?:{_CITATION.pattern})+", piece)
         if leading and merged:
             merged[-1] += " " + leading.group().strip()
             piece = piece[leading.end():].strip()
@@ -78,13 +80,25 @@ def cited_sentences(answer: str) -> list[Cited]:
         numbers: list[int] = []
         text, marker_at, shift = raw, None, 0
         for match in _CITATION.finditer(raw):
-            numbers += [int(n) for n in match.group(1).split(",")]
+            numbers += _numbers(match.group(1))
             start = match.start() - shift
             text = text[:start] + text[start + len(match.group()):]
             shift += len(match.group())
             marker_at = start
         sentences.append(Cited(text.strip(), tuple(dict.fromkeys(numbers)), marker_at))
     return sentences
+
+
+def _numbers(marker: str) -> list[int]:
+    numbers: list[int] = []
+    for part in marker.split(","):
+        span = _RANGE.fullmatch(part.strip())
+        if span:
+            first, last = int(span.group(1)), int(span.group(2))
+            numbers += list(range(first, min(last, first + 19) + 1))
+        else:
+            numbers.append(int(part))
+    return numbers
 
 
 def with_citations(sentence: Cited, citations: list[int]) -> str:
