@@ -286,14 +286,17 @@ class LocalStackService(ManagedProcess):
 
 class LlmService(ManagedProcess):
     def __init__(
-        self, python: Path, host: str, port: int, threads: int, log_dir: Path, context_tokens: int = 4096
+        self, python: Path, host: str, port: int, threads: int, log_dir: Path, context_tokens: int = 4096,
+        model: Path | None = None, alias: str = LOCAL_LLM_ALIAS,
     ) -> None:
+        """``model``: a GGUF file to serve as ``alias`` (bench/llm_candidates.py compares
+        models); by default the bundled SmolLM2."""
         if not python.exists():
             raise ServiceStartError(f"llama.cpp server not installed at {python}; run `make setup`")
-        model = _smollm2_path(python)
+        model = model or _smollm2_path(python)
         command = [
             str(python), "-m", "llama_cpp.server", "--model", str(model),
-            "--model_alias", LOCAL_LLM_ALIAS, "--host", host, "--port", str(port),
+            "--model_alias", alias, "--host", host, "--port", str(port),
             "--n_threads", str(threads), "--n_ctx", str(context_tokens), "--interrupt_requests", "false",
         ]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
