@@ -60,7 +60,7 @@ def test_cited_numbers_in_order_with_lists() -> None:
 
 def test_fact_and_right_citation() -> None:
     s = score(LIT, result("It was first lit on October 12, 1874 [2].", OTHER, RIGHT), end_to_end_ms=900.0)
-    assert s.answerable and s.fact and s.retrieved and not s.declined
+    assert s.answerable and s.fact and s.retrieved and s.evidence_in == (2,) and not s.declined
     assert s.citations is not None and s.citations.numbers == (2,) and s.citations.correct
     assert s.citations.invalid == 0 and s.fact_and_citation
     assert (s.end_to_end_ms, s.worker_ms) == (900.0, 12)
@@ -91,7 +91,7 @@ def test_invalid_numbers_are_counted_and_never_correct() -> None:
 
 def test_evidence_not_retrieved() -> None:
     s = score(LIT, result("I do not know.", OTHER))
-    assert not s.retrieved and not s.fact and s.declined
+    assert not s.retrieved and s.evidence_in == () and not s.fact and s.declined
 
 
 def test_evidence_cut_off_in_the_passage_is_not_held() -> None:

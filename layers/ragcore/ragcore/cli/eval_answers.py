@@ -6,8 +6,9 @@ outside the sources, declines where the documents do not say.
 By default it starts the offline stack as ``ragcore demo`` does and ingests ``--docs`` through
 the API; ``--api URL`` uses a running API instead (its key from ``$RAGCORE_API_KEY``, as for
 ``ragcore ask``), ingesting only with ``--ingest``. Exit codes: 0 the set ran (the figures
-are measurements, not pass/fail); 1 a question's job or a document's ingestion failed; 3 the
-stack did not come up or the API refused or could not be reached.
+are measurements, not pass/fail); 1 a question's job or a document's ingestion failed; 2 the
+question file is malformed; 3 the stack did not come up or the API refused or could not be
+reached; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ragcore.cli.jobs import EXIT_FAILED, EXIT_REFUSED
+from ragcore.cli.jobs import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED
 
 if TYPE_CHECKING:
     from ragcore.client import Client
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace, start_stack: Callable[[], "DevStack"]) -> int:
         except RagcoreError as exc:
             print(f"ragcore: unexpected answer from {client.base_url}: {exc}", file=sys.stderr)
             return EXIT_REFUSED
+        except KeyboardInterrupt:
+            print("\nragcore: interrupted; no report", file=sys.stderr)
+            return EXIT_INTERRUPTED
     report = _report(args, asked)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
@@ -139,8 +143,12 @@ def _ask_all(client: "Client", questions: list["Question"], args: argparse.Names
         print(f"\ranswered {next(done)}/{len(questions)}", end="", file=sys.stderr, flush=True)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, args.concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
+    try:
         asked = list(pool.map(ask, questions))
+    finally:
+        # On Ctrl-C, no question still waiting is sent (``with`` would wait for them all).
+        pool.shutdown(wait=False, cancel_futures=True)
     print(file=sys.stderr)
     return asked
 
@@ -184,7 +192,7 @@ def _question_row(asked: Asked, score: "Score") -> dict[str, Any]:
         row.update(cited=list(score.citations.numbers), invalid_citations=score.citations.invalid)
     if score.answerable:
         row.update(fact=score.fact, citation_correct=bool(score.citations and score.citations.correct),
-                   retrieved=score.retrieved)
+                   retrieved=score.retrieved, evidence_in=list(score.evidence_in))
     if score.model_citations:
         row.update(model_cited=list(score.model_citations.numbers),
                    model_citation_correct=score.model_citations.correct)
@@ -230,13 +238,18 @@ def _print_failures(report: dict[str, Any]) -> None:
     print(f"\n{len(failures)} question(s) without the fact and a right citation, or not declined:")
     for q in failures:
         if q["answerable"]:
-            marks = ", ".join(f"{what} {'yes' if q[what] else 'no'}"
-                              for what in ("fact", "citation_correct", "retrieved"))
+            marks = ", ".join(f"{what} {'yes' if q[what] else 'no'}" for what in ("fact", "citation_correct"))
+            marks += (f", evidence in {_numbers(q['evidence_in']) or 'no source'}, "
+                      f"cited {_numbers(q['cited']) or '-'}")
         else:
             marks = "unanswerable, not declined"
         invalid = f", {q['invalid_citations']} invalid citation(s)" if q.get("invalid_citations") else ""
         print(f"\n{q['id']} ({marks}{invalid})\n  Q: {q['question']}\n  A: {' '.join(q['answer'].split())}")
         print(f"  sources: {', '.join(f'[{n}] {d}' for n, d in enumerate(q['sources'], start=1))}")
+
+
+def _numbers(numbers: list[int]) -> str:
+    return " ".join(f"[{n}]" for n in numbers)
 
 
 def _succeeded(question: dict[str, Any]) -> bool:

@@ -26,8 +26,8 @@ Per answerable question:
   passage is the source's ``text`` (the passage as the LLM got it) or, in a result without it,
   its ``snippet``; the evidence must appear whole in it (normalised as above, so a heading-trail
   prefix, line breaks and the prompt's quoting do not matter);
-- retrieved: some source, cited or not, holds the evidence: a miss here is retrieval's, not
-  the model's;
+- retrieved: some source, cited or not, holds the evidence (``evidence_in``: which ones); a miss
+  here is retrieval's, not the model's;
 - declined (``domain.abstention.declines`` or the result's ``abstained``), a false decline.
 
 A result with ``sentences`` (the citation check's per-sentence record) is also scored with
@@ -130,9 +130,13 @@ class Score:
     end_to_end_ms: float | None  # submission to result, queueing included
     worker_ms: float | None  # the worker's embed + search + LLM (timings_ms.total_ms)
     fact: bool = False
-    retrieved: bool = False
+    evidence_in: tuple[int, ...] = ()  # the sources ([n]) holding the evidence
     citations: Citations | None = None
     model_citations: Citations | None = None  # as the model wrote them, when the result has sentences
+
+    @property
+    def retrieved(self) -> bool:
+        return bool(self.evidence_in)
 
     @property
     def fact_and_citation(self) -> bool:
@@ -169,7 +173,7 @@ def score(question: Question, result: Mapping[str, Any], end_to_end_ms: float | 
     return Score(
         question.id, True, declined, end_to_end_ms, worker_ms,
         fact=any(contains(answer, alias) for alias in question.answers),
-        retrieved=any(contains(passage_of(s), evidence) for s in sources),
+        evidence_in=tuple(n for n, s in enumerate(sources, start=1) if contains(passage_of(s), evidence)),
         citations=citations, model_citations=model,
     )
 
