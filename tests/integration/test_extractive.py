@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ragcore.domain.answers import AnswerMethod
+from ragcore.domain.errors import DependencyUnavailableError
 from ragcore.services.extractive import DECLINED, extractive_answer
 from tests.integration.test_citation_check import embedder, passages  # noqa: F401  (fixtures)
 from tests.support.fakes import ScriptedChat
@@ -57,3 +58,11 @@ def test_a_sentence_sharing_only_names_with_the_question_does_not_answer_it(embe
     """The headland sentence names the lighthouse but says nothing of who designed it."""
     result = extractive_answer("Who designed Skerry Point Lighthouse?", passages, embedder, ScriptedChat())
     assert result.method is AnswerMethod.DECLINED
+
+
+def test_an_llm_that_cannot_reword_in_time_costs_the_wording_not_the_answer(embedder, passages) -> None:
+    chat = ScriptedChat(error=DependencyUnavailableError("llm", "no answer within 15.0 s"))
+    result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, chat, timeout=50)
+    assert result.method is AnswerMethod.QUOTED and result.completion is None
+    assert result.checked.text.startswith("It was first lit on 12 October 1874")
+    assert chat.timeouts == [15.0]  # a rewording never takes the job's whole budget
