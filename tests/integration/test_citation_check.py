@@ -85,3 +85,36 @@ def test_paragraphs_keep_their_line_breaks(embedder, passages) -> None:
 def test_no_passages_leaves_every_claim_unsupported(embedder) -> None:
     checked = check_citations("It was lit in 1874 [1].", [], embedder)
     assert checked.text == "It was lit in 1874." and checked.grounded == 0.0
+
+
+def test_a_fact_beside_a_decline_keeps_its_citation(embedder, passages) -> None:
+    checked = check_citations(
+        "The documents do not say who designed it, but it was first lit on 12 October 1874 [1].", passages, embedder
+    )
+    [sentence] = checked.sentences
+    assert sentence.declines and sentence.claim and sentence.supported and sentence.citations == [1]
+    assert checked.grounded == 1.0 and not checked.abstained
+
+
+def test_a_sentence_drawing_on_two_cited_passages_keeps_both(embedder, passages) -> None:
+    checked = check_citations("The 31 metre tower was first lit in 1874 [1, 2].", passages, embedder)
+    [sentence] = checked.sentences
+    assert sentence.supported and sentence.citations == [1, 2] and not sentence.changed
+
+
+def test_markers_on_a_line_of_their_own_and_a_sources_line_are_not_claims(embedder, passages) -> None:
+    checked = check_citations(
+        "The tower is 31 metres tall.\n[2]\nSources: [2], [9]", passages, embedder
+    )
+    assert [s.text for s in checked.sentences] == ["The tower is 31 metres tall.", "Sources:,"]
+    assert checked.sentences[0].citations == [2] and checked.sentences[0].supported
+    assert not checked.sentences[1].claim and checked.sentences[1].citations == [2]  # 9 is no source
+    assert checked.grounded == 1.0 and "[9]" not in checked.text
+
+
+def test_each_sentence_says_where_it_stands_in_the_answer(embedder, passages) -> None:
+    checked = check_citations("The tower is 31 metres tall [1].\nThe fog horn sounded until 2005 [3].",
+                              passages, embedder)
+    assert [checked.text[s.start : s.end] for s in checked.sentences] == [
+        "The tower is 31 metres tall [2].", "The fog horn sounded until 2005 [3].",
+    ]

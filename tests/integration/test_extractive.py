@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ragcore.domain.answers import AnswerMethod
-from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError
 from ragcore.services.extractive import DECLINED, extractive_answer
 from tests.integration.test_citation_check import embedder, passages  # noqa: F401  (fixtures)
 from tests.support.fakes import ScriptedChat
@@ -40,6 +40,8 @@ def test_an_accepted_rewording_is_kept(embedder, passages) -> None:
     "The lighthouse was first lit [1].",  # the date the question asks for is gone
     "I do not know.",
     "The answer is: 12 October 1874 [1].",  # words of its own
+    "It was not lit until 1991 [1].",  # a negation the sentence lacks
+    "It was automated in 1991, when it was first lit [1].",  # the sentence's words, out of order
 ])
 def test_a_rewording_the_check_refuses_falls_back_to_the_quote(embedder, passages, reworded) -> None:
     result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, ScriptedChat(reworded))
@@ -60,9 +62,18 @@ def test_a_sentence_sharing_only_names_with_the_question_does_not_answer_it(embe
     assert result.method is AnswerMethod.DECLINED
 
 
-def test_an_llm_that_cannot_reword_in_time_costs_the_wording_not_the_answer(embedder, passages) -> None:
-    chat = ScriptedChat(error=DependencyUnavailableError("llm", "no answer within 15.0 s"))
+@pytest.mark.parametrize("error", [
+    DependencyUnavailableError("llm", "no answer within 15.0 s"), AnswerGenerationError("empty answer"),
+])
+def test_an_llm_that_cannot_reword_costs_the_wording_not_the_answer(embedder, passages, error) -> None:
+    chat = ScriptedChat(error=error)
     result = extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, chat, timeout=50)
     assert result.method is AnswerMethod.QUOTED and result.completion is None
     assert result.checked.text.startswith("It was first lit on 12 October 1874")
     assert chat.timeouts == [15.0]  # a rewording never takes the job's whole budget
+
+
+def test_a_job_with_no_time_left_gives_the_rewording_none(embedder, passages) -> None:
+    chat = ScriptedChat()
+    extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, chat, timeout=0.0)
+    assert chat.timeouts == [0.0]

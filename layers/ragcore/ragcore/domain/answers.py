@@ -88,7 +88,12 @@ class AnswerSentence(BaseModel):
     support: float = Field(ge=0, le=1, description="how well its best source supports it (0 to 1)")
     supported: bool = Field(description="a cited source supports it; false for a claim no source backs")
     changed: bool = Field(description="the check moved, added or removed a citation")
-    declines: bool = Field(default=False, description="says the sources do not answer (no claim to support)")
+    declines: bool = Field(default=False, description="says the sources do not answer (part of) the question")
+    claim: bool = Field(
+        default=True, description="states something a source should back (false for a bare decline or 'Sources:')"
+    )
+    start: int = Field(default=0, ge=0, description="where it starts in `answer` (characters)")
+    end: int = Field(default=0, ge=0, description="where it ends in `answer`, its citation included")
 
 
 class Answer(BaseModel):

@@ -20,8 +20,13 @@ from ragcore.domain.sentences import split_sentences
 SUPPORTED = 0.55  # support at or above this, with numbers and names found, backs a sentence
 SIMILARITY_WEIGHT = 0.5  # the rest is lexical coverage
 
-# "[2]", "[1, 3]", "[1][2]", and ranges "[1-3]" (expanded, at most 20 numbers: top_k's bound).
-_CITATION = re.compile(r"\s*\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+# A citation marker as models write them: "[2]", "[1, 3]", "[1; 3]", "[ 2 ]", "[Passage 2]",
+# ranges "[1-3]" (expanded, at most 20 numbers: top_k's bound), full-width "［2］" and "【2】".
+# Numbers of one or two digits only: "[1874]" is a year in brackets, never one of at most 20 sources.
+_LABEL = r"(?:(?:passages?|sources?|documents?|docs?)\s*)?"
+_CITATION = re.compile(
+    rf"\s*[\[［【]\s*{_LABEL}(\d{{1,2}}(?:\s*[,;\-–]\s*{_LABEL}\d{{1,2}})*)\s*[\]］】]", re.IGNORECASE
+)
 _RANGE = re.compile(r"(\d+)\s*[\-–]\s*(\d+)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:]\d+)*")
 # A short stop list (the words a sentence and a passage share whatever they say) rather than a
@@ -91,7 +96,7 @@ def cited_sentences(answer: str) -> list[Cited]:
 
 def _numbers(marker: str) -> list[int]:
     numbers: list[int] = []
-    for part in marker.split(","):
+    for part in re.split(r"[,;]", re.sub(_LABEL, "", marker, flags=re.IGNORECASE)):
         span = _RANGE.fullmatch(part.strip())
         if span:
             first, last = int(span.group(1)), int(span.group(2))
@@ -103,13 +108,15 @@ def _numbers(marker: str) -> list[int]:
 
 def with_citations(sentence: Cited, citations: list[int]) -> str:
     """The sentence's own words with ``citations`` where its last marker stood, or before its
-    closing punctuation when it had none or put it after that."""
+    closing punctuation when it had none, put it after that, or led the sentence with it."""
     if not citations:
         return sentence.text
     marker = "[" + ", ".join(str(n) for n in citations) + "]"
     text = sentence.text
     end = len(text.rstrip(".!?\"'”’"))  # before the closing punctuation
-    at = end if sentence.marker_at is None or sentence.marker_at > end else sentence.marker_at
+    at = sentence.marker_at
+    if at is None or at > end or not text[:at].strip():  # none, after the stop, or leading
+        at = end
     before = text[:at].rstrip()
     return f"{before} {marker}{text[at:]}"
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from ragcore.domain.answers import Answer, AnswerMethod, AnswerMode, Timings, Usage
 from ragcore.domain.messages import ChatJob, JobMessage
 from ragcore.ports import ChatModel, Embedder, JobStore, VectorIndex
-from ragcore.services.citation_check import check_citations
+from ragcore.services.citation_check import CHECK_SECONDS, check_citations
 from ragcore.services.extractive import extractive_answer
 from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
 from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
@@ -52,7 +52,7 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
         checked, method, completion = extracted.checked, extracted.method, extracted.completion
         llm_seconds = extracted.llm_seconds
     else:
-        completion = ports.chat.complete(prompt.messages, run.budget.remaining())
+        completion = ports.chat.complete(prompt.messages, max(0.0, run.budget.remaining() - CHECK_SECONDS))
         llm_seconds = time.perf_counter() - started
         checked = check_citations(completion.text, prompt.passages, ports.embedder)
         method = AnswerMethod.GENERATED

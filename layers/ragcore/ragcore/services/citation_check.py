@@ -3,13 +3,15 @@
 A citation whose passage does not support its sentence (``domain/attribution.py``) moves to the
 passage that does, or is removed and the sentence marked unsupported; a number outside the
 passages sent never reaches the client; a sentence the model left uncited gets the passage
-that supports it. The model's words are never changed: only the markers move.
+that supports it. A sentence citing several passages may draw on them together (its date from
+one, its height from another). The model's words are never changed: only the markers move.
 
 Cost: one embedder call over the answer's sentences and the passages' sentences. The answer is
 at most ``LLM_MAX_TOKENS`` (400 by default: about 30 sentences) and the passages at most
 ``top_k`` (20) chunks of at most 2,000 characters (about 22 sentences each), so the worst case
 is about 470 short texts: 3.6 s on one core, against 63 ms for the demo's answer over 3
-passages (``bench/citation_check.py``, 2-core machine shared with other work).
+passages (``bench/citation_check.py``, 2-core machine shared with other work). ``CHECK_SECONDS``
+is kept back from the LLM call's time for it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from ragcore.domain.attribution import (
 )
 from ragcore.domain.sentences import split_sentences
 from ragcore.ports import Embedder
+
+CHECK_SECONDS = 4.0  # the worst case above, kept back from the LLM call's time
+_LABELS = frozenset({"source", "reference", "citation", "passage"})  # "Sources: [1], [2]" claims nothing
 
 
 @dataclass(frozen=True)
@@ -56,41 +61,25 @@ class PassageEvidence:
             start += len(sentences)
         return cls([terms(p.text) for p in passages], list(trails), list(pieces), rows)
 
-    def supports(self, claim: str, vector: np.ndarray) -> list[float]:
-        """The support each passage gives ``claim`` (index 0 is passage [1])."""
-        claim_terms = terms(claim)
-        return [
-            support(float(np.max(rows @ vector)) if len(rows) else 0.0, claim_terms, passage_terms)
-            for rows, passage_terms in zip(self.sentence_vectors, self.terms)
-        ]
+    def similarities(self, vector: np.ndarray) -> list[float]:
+        """Per passage (index 0 is [1]), the cosine of its closest sentence to ``vector``."""
+        return [float(np.max(rows @ vector)) if len(rows) else 0.0 for rows in self.sentence_vectors]
 
 
 def check_citations(answer: str, passages: list[Passage], embedder: Embedder,
                     evidence: PassageEvidence | None = None) -> CheckedAnswer:
     started = time.perf_counter()
     evidence = evidence or PassageEvidence.of(passages, embedder)
-    lines = [cited_sentences(line) for line in answer.split("\n")]
+    lines = _lines(answer)
     every = [s for line in lines for s in line]
-    claims = [s for s in every if not declines(s.text)]
-    vectors = dict(zip((id(s) for s in claims), _vectors(embedder, [s.text for s in claims])))
-    judged: dict[int, AnswerSentence] = {}
-    for sentence in every:
-        if id(sentence) in vectors:
-            judged[id(sentence)] = _judge(sentence, evidence.supports(sentence.text, vectors[id(sentence)]))
-        else:
-            judged[id(sentence)] = AnswerSentence(
-                text=sentence.text, citations=[], model_citations=list(sentence.citations), support=0.0,
-                supported=False, changed=bool(sentence.citations), declines=True,
-            )
-    sentences = [judged[id(s)] for s in every]
-    text = "\n".join(
-        " ".join(with_citations(s, judged[id(s)].citations) for s in line) for line in lines
-    )
-    made = [s for s in sentences if not s.declines]
-    grounded = round(sum(s.supported for s in made) / len(made), 4) if made else None
+    vectors = _vectors(embedder, [s.text for s in every])
+    judged = [_judge(s, evidence, vector) for s, vector in zip(every, vectors)]
+    text, sentences = _render(lines, judged)
+    claims = [s for s in sentences if s.claim]
+    grounded = round(sum(s.supported for s in claims) / len(claims), 4) if claims else None
     # An answer that declines and backs no claim has abstained; one that declines a part but
     # states a supported fact has answered.
-    abstained = any(s.declines for s in sentences) and not any(s.supported for s in made)
+    abstained = any(s.declines for s in sentences) and not any(s.supported for s in claims)
     return CheckedAnswer(text, sentences, grounded, abstained, time.perf_counter() - started)
 
 
@@ -102,19 +91,89 @@ def passage_parts(text: str) -> tuple[str, list[str]]:
     return trail, split_sentences(body)
 
 
-def _judge(sentence: Cited, supports: list[float]) -> AnswerSentence:
-    """Keep the cited passages that support the sentence; when none does, cite the best one
-    that does (if any); a number outside the passages is dropped either way."""
-    valid = range(1, len(supports) + 1)
-    kept = [n for n in sentence.citations if n in valid and supports[n - 1] >= SUPPORTED]
-    if not kept and supports:
-        best = int(np.argmax(supports)) + 1
-        kept = [best] if supports[best - 1] >= SUPPORTED else []
-    score = max((supports[n - 1] for n in kept), default=max(supports, default=0.0))
+def _lines(answer: str) -> list[list[Cited]]:
+    """The answer's sentences line by line. Markers with no words of their own (a line of
+    markers, a sentence of markers only) belong to the sentence before them."""
+    lines: list[list[Cited]] = []
+    last: tuple[list[Cited], int] | None = None  # the last sentence with words: its line, its index
+    for raw in answer.split("\n"):
+        line: list[Cited] = []
+        lines.append(line)
+        for sentence in cited_sentences(raw):
+            if last is not None and not sentence.text.strip(".!?,;: "):
+                host_line, index = last
+                host = host_line[index]
+                host_line[index] = Cited(
+                    host.text, tuple(dict.fromkeys(host.citations + sentence.citations)), host.marker_at
+                )
+            else:
+                line.append(sentence)
+                last = (line, len(line) - 1)
+    return lines
+
+
+def _judge(sentence: Cited, evidence: PassageEvidence, vector: np.ndarray) -> AnswerSentence:
+    """Keep the cited passages that support the sentence, alone or together; when none does,
+    cite the best one that does (if any); a number outside the passages is dropped either way.
+    A sentence with no content words ("Sources:") or one that declines without support makes
+    no claim."""
+    said = terms(sentence.text)
+    similarity = evidence.similarities(vector)
+    scores = [support(sim, said, passage) for sim, passage in zip(similarity, evidence.terms)]
+    valid = [n for n in sentence.citations if 1 <= n <= len(scores)]
+    kept = [n for n in valid if scores[n - 1] >= SUPPORTED]
+    score = max((scores[n - 1] for n in kept), default=0.0)
+    if not kept and len(valid) > 1:
+        kept, score = _together(said, valid, similarity, evidence.terms)
+    if not kept and scores and said.words:
+        best = int(np.argmax(scores)) + 1
+        kept, score = ([best], scores[best - 1]) if scores[best - 1] >= SUPPORTED else ([], max(scores))
+    declining = declines(sentence.text)
+    claim = bool(said.words - _LABELS) and not (declining and not kept)
+    if not claim:
+        kept = [] if declining else valid  # a decline cites nothing; "Sources: [1]" keeps real numbers
     return AnswerSentence(
         text=sentence.text, citations=kept, model_citations=list(sentence.citations),
-        support=round(score, 4), supported=bool(kept), changed=kept != list(sentence.citations),
+        support=round(score if claim else 0.0, 4), supported=claim and bool(kept),
+        changed=kept != list(sentence.citations), declines=declining, claim=claim,
     )
+
+
+def _together(said: Terms, cited: list[int], similarity: list[float], passages: list[Terms]) -> tuple[list[int], float]:
+    """Cited passages that back the sentence only together: its numbers and names all in their
+    union, its words covered by it, and each of them adding at least one of its words."""
+    helping = [n for n in cited if said.words & passages[n - 1].words]
+    if len(helping) < 2:
+        return [], 0.0
+    union = Terms(
+        words=frozenset().union(*(passages[n - 1].words for n in helping)),
+        numbers=frozenset().union(*(passages[n - 1].numbers for n in helping)),
+        names=frozenset(),
+    )
+    score = support(max(similarity[n - 1] for n in helping), said, union)
+    return (helping, score) if score >= SUPPORTED else ([], 0.0)
+
+
+def _render(lines: list[list[Cited]], judged: list[AnswerSentence]) -> tuple[str, list[AnswerSentence]]:
+    """The answer with the check's citations, and each sentence with where it stands in it."""
+    parts: list[str] = []
+    placed: list[AnswerSentence] = []
+    at = 0
+    verdicts = iter(judged)
+    for number, line in enumerate(lines):
+        if number:
+            parts.append("\n")
+            at += 1
+        for index, sentence in enumerate(line):
+            if index:
+                parts.append(" ")
+                at += 1
+            verdict = next(verdicts)
+            rendered = with_citations(sentence, verdict.citations)
+            placed.append(verdict.model_copy(update={"start": at, "end": at + len(rendered)}))
+            parts.append(rendered)
+            at += len(rendered)
+    return "".join(parts), placed
 
 
 def _vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:

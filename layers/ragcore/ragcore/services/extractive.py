@@ -5,8 +5,8 @@ declines (docs/ANSWERS.md measures SmolLM2-135M). Here the service chooses the p
 that answers the question, and the model may only reword that one sentence: its wording is kept
 when the citation check accepts it (the same facts, numbers and names, the same passage), and
 the sentence is quoted verbatim otherwise. When no retrieved sentence answers the question the
-service declines instead of guessing. A rewording the LLM cannot give in time (slow,
-unreachable, rate-limited) is skipped: the quote is a whole answer.
+service declines instead of guessing. A rewording the LLM cannot give (slow, unreachable,
+rate-limited, empty) is skipped: the quote is a whole answer.
 
 A sentence answers when it is close to the question (the embedder's similarity and the share of
 the question's content words found in it or its passage's heading trail), shares at least one
@@ -27,7 +27,7 @@ import numpy as np
 
 from ragcore.domain.answers import AnswerMethod, Completion, Passage
 from ragcore.domain.attribution import Cited, Terms, coverage, terms, with_citations
-from ragcore.domain.errors import DependencyUnavailableError
+from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError
 from ragcore.ports import ChatModel, Embedder
 from ragcore.services.citation_check import CheckedAnswer, PassageEvidence, check_citations
 from ragcore.services.prompting import neutralised
@@ -85,9 +85,11 @@ def extractive_answer(question: str, passages: list[Passage], embedder: Embedder
         return Extracted(check_citations(quoted, passages, embedder, evidence), AnswerMethod.QUOTED, None)
     started = time.perf_counter()
     try:
-        completion = chat.complete(rephrase_prompt(question, choice), min(timeout or REWORD_SECONDS, REWORD_SECONDS))
-    except DependencyUnavailableError as exc:
-        # The quote is a whole answer: a slow or unreachable LLM costs the wording, not the job.
+        limit = REWORD_SECONDS if timeout is None else min(timeout, REWORD_SECONDS)
+        completion = chat.complete(rephrase_prompt(question, choice), limit)
+    except (DependencyUnavailableError, AnswerGenerationError) as exc:
+        # The quote is a whole answer: an LLM that is slow, unreachable or gives nothing usable
+        # costs the wording, not the job.
         log.warning("rewording skipped, the sentence is quoted: %s", exc)
         quoted_answer = check_citations(quoted, passages, embedder, evidence)
         return Extracted(quoted_answer, AnswerMethod.QUOTED, None, time.perf_counter() - started)
@@ -147,11 +149,15 @@ def rephrase_prompt(question: str, choice: Choice) -> list[dict[str, str]]:
 def accepted(reworded: CheckedAnswer, choice: Choice, question: str, source: Terms) -> bool:
     """The rewording is supported sentences citing only the chosen passage, in words of that
     passage and the question only (a small model adds "The answer is:" or words of its own);
-    its numbers are the chosen sentence's (or the question's), and
-    it keeps one of the sentence's own when the sentence has any (a small model drops or swaps
-    the very date asked for); it says something the question did not, and still holds what the
-    question asks for."""
-    said = terms(" ".join(s.text for s in reworded.sentences))
+    its numbers are the chosen sentence's (or the question's), and it keeps one of the
+    sentence's own when the sentence has any (a small model drops or swaps the very date asked
+    for); it says something the question did not, takes the sentence's words in the sentence's
+    order and adds no negation ("It was automated in 1991, when it was first lit" and "It was
+    not lit until 1991" use the sentence's words and are both wrong); and it still holds what
+    the question asks for. Word sets cannot prove a paraphrase faithful: these refuse the ways
+    the bundled model was seen to go wrong (docs/ANSWERS.md), and anything else is quoted."""
+    text = " ".join(s.text for s in reworded.sentences)
+    said = terms(text)
     asked, chosen = terms(question), terms(choice.sentence)
     return (
         bool(reworded.sentences)
@@ -160,6 +166,28 @@ def accepted(reworded: CheckedAnswer, choice: Choice, question: str, source: Ter
         and said.numbers <= chosen.numbers | asked.numbers
         and (not chosen.numbers - asked.numbers or bool(said.numbers & (chosen.numbers - asked.numbers)))
         and bool((said.words & chosen.words) - asked.words)
-        and holds_kind(question, " ".join(s.text for s in reworded.sentences))
+        and _in_order(text, choice.sentence)
+        and _negations(text) <= _negations(choice.sentence)
+        and holds_kind(question, text)
     )
 
+
+def _in_order(text: str, sentence: str) -> bool:
+    """The sentence's content words that ``text`` uses appear in it in the sentence's order."""
+    order = {word: i for i, word in reversed(list(enumerate(_content(sentence))))}
+    positions = [order[word] for word in _content(text) if word in order]
+    return positions == sorted(positions)
+
+
+def _content(text: str) -> list[str]:
+    """The content words of ``text`` in order, as ``terms`` normalises them."""
+    return [word for token in _TOKEN.findall(text) for word in terms(token.lower()).words]
+
+
+def _negations(text: str) -> set[str]:
+    return {w.lower() for w in _TOKEN.findall(text)} & _NEGATIONS
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9']+")
+_NEGATIONS = frozenset({"not", "no", "never", "none", "nor", "without", "isn't", "wasn't", "didn't", "doesn't",
+                        "cannot", "can't", "won't", "unlike"})
