@@ -300,21 +300,23 @@
     const sources = new Map(result.sources.map((source) => [source.n, source]));
     const text = $("answer-text");
     text.replaceChildren();
-    if (result.sentences && result.sentences.length) {
-      // The citation check's verdict per sentence: a claim no source supports is marked.
-      result.sentences.forEach((sentence, i) => {
-        if (i) text.append(" ");
-        text.append(sentenceItem(sentence, sources));
-      });
-    } else {
-      appendCited(text, result.answer, sources);
+    // The answer as written, each sentence in a span: the citation check's verdict marks a
+    // claim no source supports. Offsets count code points, as the API's do.
+    const chars = Array.from(result.answer);
+    let last = 0;
+    for (const sentence of result.sentences || []) {
+      if (sentence.end <= sentence.start || sentence.start < last) continue;
+      appendCited(text, chars.slice(last, sentence.start).join(""), sources);
+      text.append(sentenceItem(sentence, chars.slice(sentence.start, sentence.end).join(""), sources));
+      last = sentence.end;
     }
+    appendCited(text, chars.slice(last).join(""), sources);
 
     const list = $("sources");
     list.replaceChildren(...result.sources.map((source) => sourceItem(source, collection)));
     const usage = result.usage || {};
     const timings = result.timings_ms || {};
-    const unsupported = (result.sentences || []).filter((s) => !s.supported && !s.declines).length;
+    const unsupported = (result.sentences || []).filter((s) => s.claim !== false && !s.supported).length;
     $("answer-meta").textContent = [
       METHODS[result.method],
       unsupported && `${unsupported} sentence${unsupported > 1 ? "s" : ""} not supported by the sources`,
@@ -333,17 +335,11 @@
     declined: "the sources do not answer this",
   };
 
-  function sentenceItem(sentence, sources) {
+  function sentenceItem(sentence, written, sources) {
     const span = document.createElement("span");
     span.className = "sentence";
-    const [, body, stop] = /^([\s\S]*?)([.!?"'\u201d\u2019]*)$/.exec(sentence.text);
-    span.append(body);
-    if (sentence.citations.length) {
-      span.append(" ");
-      appendCited(span, `[${sentence.citations.join(", ")}]`, sources);
-    }
-    span.append(stop);
-    if (!sentence.supported && !sentence.declines) {
+    appendCited(span, written, sources);
+    if (sentence.claim !== false && !sentence.supported) {
       span.classList.add("unsupported");
       const tag = document.createElement("span");
       tag.className = "unsupported-tag";

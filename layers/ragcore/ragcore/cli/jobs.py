@@ -184,7 +184,7 @@ _METHODS = {
 def answer_notes(answer: "ResultView") -> list[str]:
     """Sentences no source supports, flagged; and how the answer was made, unless the model wrote it."""
     notes = [f"! not supported by the sources: {s.text}"
-             for s in answer.sentences if not s.supported and not s.declines]
+             for s in answer.sentences if s.claim and not s.supported]
     if answer.method in _METHODS:
         notes.append(f"({_METHODS[answer.method]})")
     return notes
