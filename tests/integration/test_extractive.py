@@ -8,7 +8,7 @@ import pytest
 
 from ragcore.domain.answers import AnswerMethod
 from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError
-from ragcore.services.extractive import DECLINED, extractive_answer
+from ragcore.services.extractive import DECLINED, extractive_answer, holds_kind
 from tests.integration.test_citation_check import embedder, passages  # noqa: F401  (fixtures)
 from tests.support.fakes import ScriptedChat
 
@@ -77,3 +77,17 @@ def test_a_job_with_no_time_left_gives_the_rewording_none(embedder, passages) ->
     chat = ScriptedChat()
     extractive_answer("When was Skerry Point Lighthouse first lit?", passages, embedder, chat, timeout=0.0)
     assert chat.timeouts == [0.0]
+
+
+@pytest.mark.parametrize(("question", "sentence", "holds"), [
+    ("When was it lit?", "It was lit in 1874.", True),
+    ("When was it lit?", "It was lit by the keeper.", False),
+    ("At what oven temperature should bread be baked?", "It gives bread a sour taste.", False),
+    ("What is the farthest a bee will fly?", "Bees fly to flowers.", False),
+    ("Which part of the dance tells how far away the food is?", "The waggle run tells it.", True),  # not asked first
+    ("Who decoded the dance?", "Karl von Frisch decoded it.", True),
+    ("Who designed Skerry Point Lighthouse?", "Skerry Point Lighthouse stands in October.", False),
+    ("What colour is the tower?", "The tower is red.", True),
+])
+def test_what_a_question_asks_for_is_read_from_how_it_starts(question: str, sentence: str, holds: bool) -> None:
+    assert holds_kind(question, sentence) is holds

@@ -46,8 +46,12 @@ REPHRASE_INSTRUCTION = (
 )
 # What a question asks for, read from how it starts ("how far" inside a question asks nothing).
 _WANTS_NUMBER = re.compile(
-    r"^(?:(?:in|until|since|by|from|for|at) )?(?:when|what year|which year|what date|which decade|"
-    r"what decade|which century|how (?:many|much|tall|high|long|far|old|deep|wide|fast|big|large|heavy))\b",
+    r"^(?:(?:in|until|since|by|from|for|at|to) )?(?:when|what year|which year|what date|which decade|"
+    r"what decade|which century|how (?:many|much|tall|high|long|far|old|deep|wide|fast|big|large|heavy)"
+    # a measure ("at what oven temperature", "what is the farthest ...")
+    r"|what (?:\w+ )?(?:temperature|distance|height|length|width|depth|weight|size|age|cost|price|speed|"
+    r"percentage|proportion|ratio)|what (?:is|was|are|were) the (?:farthest|furthest|longest|shortest|"
+    r"largest|smallest|highest|lowest|maximum|minimum|greatest))\b",
     re.IGNORECASE,
 )
 _WANTS_NAME = re.compile(r"^(?:who|whom|whose)\b|^what (?:is|was|are|were) (?:the )?names?\b", re.IGNORECASE)
