@@ -118,3 +118,9 @@ def test_each_sentence_says_where_it_stands_in_the_answer(embedder, passages) ->
     assert [checked.text[s.start : s.end] for s in checked.sentences] == [
         "The tower is 31 metres tall [2].", "The fog horn sounded until 2005 [3].",
     ]
+
+
+def test_a_decline_that_reads_like_a_passage_is_not_given_its_citation(embedder, passages) -> None:
+    checked = check_citations("The documents do not say when Skerry Point Lighthouse was first lit.", passages, embedder)
+    assert checked.text == "The documents do not say when Skerry Point Lighthouse was first lit."
+    assert checked.abstained and checked.sentences[0].citations == []

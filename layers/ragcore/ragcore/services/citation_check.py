@@ -125,10 +125,10 @@ def _judge(sentence: Cited, evidence: PassageEvidence, vector: np.ndarray) -> An
     score = max((scores[n - 1] for n in kept), default=0.0)
     if not kept and len(valid) > 1:
         kept, score = _together(said, valid, similarity, evidence.terms)
-    if not kept and scores and said.words:
+    declining = declines(sentence.text)
+    if not kept and scores and said.words and not declining:  # a decline is never given a source
         best = int(np.argmax(scores)) + 1
         kept, score = ([best], scores[best - 1]) if scores[best - 1] >= SUPPORTED else ([], max(scores))
-    declining = declines(sentence.text)
     claim = bool(said.words - _LABELS) and not (declining and not kept)
     if not claim:
         kept = [] if declining else valid  # a decline cites nothing; "Sources: [1]" keeps real numbers
