@@ -169,7 +169,8 @@ def _report(args: argparse.Namespace, asked: list[Asked]) -> dict[str, Any]:
     from ragcore.evaluation.answers import score, summarize
 
     scored = [(a, score(a.question, a.result, a.end_to_end_ms)) for a in asked if a.result is not None]
-    models = sorted({a.result.get("model", "") for a, _ in scored if a.result})
+    # "none": an answer made without the LLM (a decline in extractive mode).
+    models = sorted({a.result.get("model", "") for a, _ in scored if a.result} - {"none"})
     return {
         "file": str(args.file),
         "top_k": args.top_k,

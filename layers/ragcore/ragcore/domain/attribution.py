@@ -94,6 +94,11 @@ def cited_sentences(answer: str) -> list[Cited]:
     return sentences
 
 
+def citation_numbers(text: str) -> list[int]:
+    """Every number ``text`` cites, in order, as the citation check reads markers."""
+    return [n for match in _CITATION.finditer(text) for n in _numbers(match.group(1))]
+
+
 def _numbers(marker: str) -> list[int]:
     numbers: list[int] = []
     for part in re.split(r"[,;]", re.sub(_LABEL, "", marker, flags=re.IGNORECASE)):

@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ragcore.domain.abstention import declines
+from ragcore.domain.attribution import citation_numbers
 from ragcore.observability.stats import percentile
 
-_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
@@ -109,8 +109,9 @@ def contains(text: str, phrase: str) -> bool:
 
 
 def cited_numbers(answer: str) -> list[int]:
-    """Every ``[n]`` in ``answer``, in order; ``[1, 3]`` gives 1 and 3."""
-    return [int(n) for marker in _CITATION.findall(answer) for n in marker.split(",")]
+    """Every ``[n]`` in ``answer``, in order; ``[1, 3]`` gives 1 and 3: read as the citation
+    check reads markers (``domain/attribution.py``), so both count the same citations."""
+    return citation_numbers(answer)
 
 
 @dataclass(frozen=True)
