@@ -6,8 +6,8 @@ sentence and the passage's closest sentence, and lexical coverage (the share of 
 content words the passage holds). Numbers and names are stricter: a passage that lacks a number
 or a proper name the sentence states cannot support it, however similar it reads ("The fog
 signal was first lit on 12 October 1874" is not backed by the passage about the fog signal,
-which holds no date). Thresholds are in one place, below, measured on the development question
-set (docs/ANSWERS.md).
+which holds no date). Thresholds are in one place, below; docs/ANSWERS.md measures their effect
+on the development question set.
 """
 
 from __future__ import annotations
