@@ -61,20 +61,17 @@ def main() -> None:
     questions = _sample(args.questions, args.sample, work / "questions.jsonl")
     print(f"{questions} ({args.answer_mode} answers); llama.cpp on {settings.dev_llm_threads} threads, "
           f"context {settings.llm_prompt_token_budget + settings.llm_max_tokens}, top_k 3", flush=True)
-    rows = []
-    for name, gguf in candidates.items():
-        row = measure(name, gguf, settings, questions, args.answer_mode, work / name)
-        rows.append(row)
-        print(f"{name}: load average {row['load']:.1f} at the end; demo answer {row['demo_answer']!r}", flush=True)
     print(f"\n{'model':<24}{'s p50':>7}{'s p95':>7}{'s demo':>7}{'prompt t/s':>11}{'gen t/s':>8}{'RSS MiB':>8}"
-          f"{'fact':>8}{'fact+cite':>10}{'declined':>9}{'false decl':>11}{'bad [n]':>8}{'failed':>7}")
-    for r in rows:
+          f"{'fact':>8}{'fact+cite':>10}{'declined':>9}{'false decl':>11}{'bad [n]':>8}{'failed':>7}{'load':>6}")
+    for name, gguf in candidates.items():  # a row as each model finishes: a long run keeps what it has
+        r = measure(name, gguf, settings, questions, args.answer_mode, work / name)
         s = r["summary"]
         print(f"{r['name']:<24}{r['p50']:>7.1f}{r['p95']:>7.1f}{r['demo_seconds']:>7.1f}{r['prompt_tok_s']:>11.0f}"
               f"{r['generation_tok_s']:>8.1f}{r['rss_mib']:>8.0f}"
               f"{s['fact']:>5}/{s['answerable']:<2}{s['fact_and_citation']:>7}/{s['answerable']:<2}"
               f"{s['declined']:>7}/{s['unanswerable']:<1}{s['false_declines']:>11}{s['invalid_citations']:>8}"
-              f"{len(r['failed']):>7}")
+              f"{len(r['failed']):>7}{r['load']:>6.1f}", flush=True)
+        print(f"  demo answer: {r['demo_answer']!r}", flush=True)
 
 
 def measure(name: str, gguf: Path | None, settings: Settings, questions: Path, mode: str, data: Path) -> dict:
@@ -106,8 +103,10 @@ def _sample(questions: Path, n: int | None, target: Path) -> Path:
     lines = [line for line in questions.read_text().splitlines() if line.strip()]
     demo = [line for line in lines if json.loads(line)["id"] == DEMO_QUESTION_ID]
     rest = [line for line in lines if line not in demo]
+    k = min(len(rest), n - len(demo))  # first to last, so the unanswerable ones at the end count too
+    picked = [rest[round(i * (len(rest) - 1) / (k - 1))] for i in range(k)] if k > 1 else rest[:k]
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join((demo + rest[:: max(1, len(rest) // n)])[:n]) + "\n")
+    target.write_text("\n".join(demo + picked) + "\n")
     return target
 
 
