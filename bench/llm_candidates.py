@@ -85,7 +85,8 @@ def measure(name: str, gguf: Path | None, settings: Settings, questions: Path, m
             [str(ROOT / ".venv" / "bin" / "ragcore"), "eval", "answers", str(questions), "--json", "--concurrency", "1"],
             cwd=ROOT, capture_output=True, text=True, check=False,
             env={**os.environ, **ports, "DEV_DATA_DIR": str(data), "OPENAI_BASE_URL": llm.base_url,
-                 "LLM_MODEL": name, "ANSWER_MODE": mode},
+                 "LLM_MODEL": name, "ANSWER_MODE": mode,
+                 "LLM_TIMEOUT_SECONDS": "120"},  # the stack's own for its bundled model, not a remote one's 15
         )
         if not run.stdout.strip():
             raise SystemExit(f"{name}: ragcore eval answers failed ({run.returncode}):\n{run.stderr[-3000:]}")
