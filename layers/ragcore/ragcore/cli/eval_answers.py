@@ -92,13 +92,15 @@ def run(args: argparse.Namespace, start_stack: Callable[[], "DevStack"]) -> int:
             # The handlers' loggers write to stdout, as in Lambda: while the stack runs in this
             # process, that is stderr, so stdout holds the report alone (--json).
             running.enter_context(redirect_stdout(sys.stderr))
-            print("starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant, local LLM)...",
-                  file=sys.stderr)
+            stack = start_stack()
+            llm = ", local LLM" if stack.options.with_llm else ""
+            print(f"starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant{llm})...", file=sys.stderr)
             try:
-                api_url = running.enter_context(start_stack()).api_url
+                api_url = running.enter_context(stack).api_url
             except ServiceStartError as exc:
                 print(f"ragcore: the offline stack did not start: {exc}", file=sys.stderr)
                 return EXIT_REFUSED
+            print(f"LLM: {stack.llm_in_use}", file=sys.stderr)
         client = running.enter_context(Client(api_url))
         try:
             if not args.api or args.ingest:
