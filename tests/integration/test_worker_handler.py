@@ -72,7 +72,7 @@ def test_a_job_is_answered_from_retrieved_passages(fake_llm: FakeLLM) -> None:
     assert [s["document_id"] for s in result["sources"]] == ["skerry-point-lighthouse"] * 3
     assert result["sources"][0]["snippet"].startswith("Skerry Point Lighthouse")
     assert result["usage"]["total_tokens"] == 60
-    assert set(result["timings_ms"]) == {"embed_ms", "retrieval_ms", "llm_ms", "total_ms"}
+    assert set(result["timings_ms"]) == {"embed_ms", "retrieval_ms", "llm_ms", "check_ms", "total_ms"}
     prompt = fake_llm.requests[0]["messages"][-1]["content"]
     assert '[1] "Skerry Point Lighthouse' in prompt and "first lit on 12 October 1874" in prompt
 
