@@ -9,9 +9,9 @@ one, its height from another). The model's words are never changed: only the mar
 Cost: one embedder call over the answer's sentences and the passages' sentences. The answer is
 at most ``LLM_MAX_TOKENS`` (400 by default: about 30 sentences) and the passages at most
 ``top_k`` (20) chunks of at most 2,000 characters (about 22 sentences each), so the worst case
-is about 470 short texts: 3.6 s on one core, against 63 ms for the demo's answer over 3
-passages (``bench/citation_check.py``, 2-core machine shared with other work). ``CHECK_SECONDS``
-is kept back from the LLM call's time for it.
+is about 470 short texts: 1.5-1.6 s on one core, against 24 ms for the demo's answer over 3
+passages (``bench/citation_check.py``, two runs on the quiet 2-core machine; 3.6 s when other
+work loaded it). ``CHECK_SECONDS`` is kept back from the LLM call's time for it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ragcore.domain.attribution import (
 from ragcore.domain.sentences import split_sentences
 from ragcore.ports import Embedder
 
-CHECK_SECONDS = 4.0  # the worst case above, kept back from the LLM call's time
+CHECK_SECONDS = 4.0  # the worst case above on a loaded machine, kept back from the LLM call's time
 _LABELS = frozenset({"source", "reference", "citation", "passage"})  # "Sources: [1], [2]" claims nothing
 
 
