@@ -130,17 +130,37 @@ def terms(text: str) -> Terms:
     """Names are capitalised words other than a text's first (for a sentence, the one
     capitalised because it starts it)."""
     words, numbers, names = set(), set(), set()
-    for i, token in enumerate(_WORD.findall(text)):
-        lower = token.lower().strip("'’-")
-        if lower in _NUMBER_WORDS:
-            numbers.add(_NUMBER_WORDS[lower])
-        elif token[0].isdigit():
-            numbers.add(token.replace(",", "").rstrip(".:"))
-        elif lower not in STOP_WORDS and len(lower) > 1:
-            words.add(_singular(lower))
-            if i and token[0].isupper():
-                names.add(_singular(lower))
+    for i, token in enumerate(tokens(text)):
+        word, is_number = _content_word(token)
+        if word is None:
+            continue
+        (numbers if is_number else words).add(word)
+        if i and not is_number and token[0].isupper():
+            names.add(word)
     return Terms(frozenset(words | numbers), frozenset(numbers), frozenset(names))
+
+
+def tokens(text: str) -> list[str]:
+    """The words and numbers of ``text`` as written, in order."""
+    return _WORD.findall(text)
+
+
+def content_words(text: str) -> list[str]:
+    """The content words of ``text`` in order, normalised as ``terms`` reads them."""
+    return [word for word, _ in map(_content_word, tokens(text)) if word is not None]
+
+
+def _content_word(token: str) -> tuple[str | None, bool]:
+    """A token as ``terms`` counts it (a number in digits, a word in the singular) and whether
+    it is a number; None for a stop word."""
+    lower = token.lower().strip("'’-")
+    if lower in _NUMBER_WORDS:
+        return _NUMBER_WORDS[lower], True
+    if token[0].isdigit():
+        return token.replace(",", "").rstrip(".:"), True
+    if lower not in STOP_WORDS and len(lower) > 1:
+        return _singular(lower), False
+    return None, False
 
 
 def coverage(claim: Terms, passage: Terms) -> float:

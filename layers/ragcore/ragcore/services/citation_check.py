@@ -16,7 +16,6 @@ work loaded it). ``CHECK_SECONDS`` is kept back from the LLM call's time for it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +38,6 @@ class CheckedAnswer:
     sentences: list[AnswerSentence]
     grounded: float | None  # supported claims / claims; None when the answer makes no claim
     abstained: bool
-    seconds: float  # what the check took (passages' embeddings included when it made them)
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class PassageEvidence:
 
     @classmethod
     def of(cls, passages: list[Passage], embedder: Embedder) -> "PassageEvidence":
-        trails, pieces = zip(*(passage_parts(p.text) for p in passages)) if passages else ((), ())
+        trails, pieces = zip(*(_passage_parts(p.text) for p in passages)) if passages else ((), ())
         vectors = _vectors(embedder, [s for sentences in pieces for s in sentences])
         rows, start = [], 0
         for sentences in pieces:
@@ -68,7 +66,6 @@ class PassageEvidence:
 
 def check_citations(answer: str, passages: list[Passage], embedder: Embedder,
                     evidence: PassageEvidence | None = None) -> CheckedAnswer:
-    started = time.perf_counter()
     evidence = evidence or PassageEvidence.of(passages, embedder)
     lines = _lines(answer)
     every = [s for line in lines for s in line]
@@ -80,10 +77,10 @@ def check_citations(answer: str, passages: list[Passage], embedder: Embedder,
     # An answer that declines and backs no claim has abstained; one that declines a part but
     # states a supported fact has answered.
     abstained = any(s.declines for s in sentences) and not any(s.supported for s in claims)
-    return CheckedAnswer(text, sentences, grounded, abstained, time.perf_counter() - started)
+    return CheckedAnswer(text, sentences, grounded, abstained)
 
 
-def passage_parts(text: str) -> tuple[str, list[str]]:
+def _passage_parts(text: str) -> tuple[str, list[str]]:
     """A chunk's heading trail (its first line, when it has more) and its sentences."""
     trail, _, body = text.partition("\n")
     if not body.strip():

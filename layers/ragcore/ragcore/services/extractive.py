@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ragcore.domain.answers import AnswerMethod, Completion, Passage
-from ragcore.domain.attribution import Cited, Terms, coverage, terms, with_citations
+from ragcore.domain.attribution import Cited, Terms, content_words, coverage, terms, tokens, with_citations
 from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError
 from ragcore.ports import ChatModel, Embedder
 from ragcore.services.citation_check import CheckedAnswer, PassageEvidence, check_citations
@@ -85,8 +85,13 @@ def extractive_answer(question: str, passages: list[Passage], embedder: Embedder
     if choice is None:
         return Extracted(check_citations(DECLINED, passages, embedder, evidence), AnswerMethod.DECLINED, None)
     quoted = with_citations(Cited(choice.sentence, (), None), [choice.n])
+
+    def as_quoted(completion: Completion | None = None, llm_seconds: float = 0.0) -> Extracted:
+        checked = check_citations(quoted, passages, embedder, evidence)
+        return Extracted(checked, AnswerMethod.QUOTED, completion, llm_seconds)
+
     if chat is None:
-        return Extracted(check_citations(quoted, passages, embedder, evidence), AnswerMethod.QUOTED, None)
+        return as_quoted()
     started = time.perf_counter()
     try:
         limit = REWORD_SECONDS if timeout is None else min(timeout, REWORD_SECONDS)
@@ -95,14 +100,12 @@ def extractive_answer(question: str, passages: list[Passage], embedder: Embedder
         # The quote is a whole answer: an LLM that is slow, unreachable or gives nothing usable
         # costs the wording, not the job.
         log.warning("rewording skipped, the sentence is quoted: %s", exc)
-        quoted_answer = check_citations(quoted, passages, embedder, evidence)
-        return Extracted(quoted_answer, AnswerMethod.QUOTED, None, time.perf_counter() - started)
+        return as_quoted(llm_seconds=time.perf_counter() - started)
     llm_seconds = time.perf_counter() - started
     reworded = check_citations(completion.text, passages, embedder, evidence)
     if accepted(reworded, choice, question, evidence.terms[choice.n - 1]):
         return Extracted(reworded, AnswerMethod.REPHRASED, completion, llm_seconds)
-    return Extracted(check_citations(quoted, passages, embedder, evidence), AnswerMethod.QUOTED, completion,
-                     llm_seconds)
+    return as_quoted(completion, llm_seconds)
 
 
 def choose(question: str, evidence: PassageEvidence, embedder: Embedder) -> Choice | None:
@@ -115,14 +118,16 @@ def choose(question: str, evidence: PassageEvidence, embedder: Embedder) -> Choi
     for n, (sentences, rows, trail) in enumerate(
         zip(evidence.sentences, evidence.sentence_vectors, evidence.trails), start=1
     ):
+        titled = terms(trail).words
+        predicates = about - (asked.names & titled)
         for sentence, row in zip(sentences, rows):
             if sentence in seen or not holds_kind(question, sentence):
                 continue  # overlapping chunks repeat sentences: the higher-ranked passage keeps it
             seen.add(sentence)
-            found = terms(f"{trail} {sentence}")
-            predicates = about - (asked.names & terms(trail).words)
-            if predicates and not predicates & terms(sentence).words:
+            said = terms(sentence).words
+            if predicates and not predicates & said:
                 continue
+            found = Terms(said | titled, frozenset(), frozenset())  # the sentence read with its trail
             relevance = 0.5 * max(float(row @ vector), 0.0) + 0.5 * coverage(asked, found)
             if relevance >= ANSWERS and (best is None or relevance > best.relevance):
                 best = Choice(n, sentence, round(relevance, 4))
@@ -178,20 +183,14 @@ def accepted(reworded: CheckedAnswer, choice: Choice, question: str, source: Ter
 
 def _in_order(text: str, sentence: str) -> bool:
     """The sentence's content words that ``text`` uses appear in it in the sentence's order."""
-    order = {word: i for i, word in reversed(list(enumerate(_content(sentence))))}
-    positions = [order[word] for word in _content(text) if word in order]
+    order = {word: i for i, word in reversed(list(enumerate(content_words(sentence))))}
+    positions = [order[word] for word in content_words(text) if word in order]
     return positions == sorted(positions)
 
 
-def _content(text: str) -> list[str]:
-    """The content words of ``text`` in order, as ``terms`` normalises them."""
-    return [word for token in _TOKEN.findall(text) for word in terms(token.lower()).words]
-
-
 def _negations(text: str) -> set[str]:
-    return {w.lower() for w in _TOKEN.findall(text)} & _NEGATIONS
+    return {token.lower().replace("’", "'") for token in tokens(text)} & _NEGATIONS
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9']+")
 _NEGATIONS = frozenset({"not", "no", "never", "none", "nor", "without", "isn't", "wasn't", "didn't", "doesn't",
                         "cannot", "can't", "won't", "unlike"})
