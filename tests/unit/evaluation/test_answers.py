@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from ragcore.domain.attribution import citation_numbers
 from ragcore.evaluation.answers import (
     Question,
-    cited_numbers,
     contains,
     load_questions,
     normalised,
@@ -53,9 +53,9 @@ def test_contains_matches_whole_words_only() -> None:
     assert not contains("anything", "  ")  # an empty phrase matches nothing
 
 
-def test_cited_numbers_in_order_with_lists() -> None:
-    assert cited_numbers("A [2]. B [1, 3]. C [2][4]. D [x] [].") == [2, 1, 3, 2, 4]
-    assert cited_numbers("no markers") == []
+def test_citation_numbers_in_order_with_lists() -> None:
+    assert citation_numbers("A [2]. B [1, 3]. C [2][4]. D [x] [].") == [2, 1, 3, 2, 4]
+    assert citation_numbers("no markers") == []
 
 
 def test_fact_and_right_citation() -> None:

@@ -108,12 +108,6 @@ def contains(text: str, phrase: str) -> bool:
     return bool(wanted) and f" {wanted} " in f" {normalised(text)} "
 
 
-def cited_numbers(answer: str) -> list[int]:
-    """Every ``[n]`` in ``answer``, in order; ``[1, 3]`` gives 1 and 3: read as the citation
-    check reads markers (``domain/attribution.py``), so both count the same citations."""
-    return citation_numbers(answer)
-
-
 @dataclass(frozen=True)
 class Citations:
     """One way of reading an answer's citations: which passages it points at."""
@@ -161,7 +155,8 @@ def score(question: Question, result: Mapping[str, Any], end_to_end_ms: float | 
     answer = str(result.get("answer") or "")
     sources = list(result.get("sources") or [])
     declined = bool(result.get("abstained")) or declines(answer)
-    citations = _citations(cited_numbers(answer), sources, question.evidence)
+    # Markers read as the citation check reads them, so both count the same citations.
+    citations = _citations(citation_numbers(answer), sources, question.evidence)
     sentences = result.get("sentences")
     model = None
     if sentences is not None:
