@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ragcore.config import Settings
-from ragcore.local.stack import StackOptions, describe_llm
+from ragcore.local.stack import DevStack, StackOptions, describe_llm
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +46,10 @@ def test_the_description_names_model_and_endpoint_but_no_credentials() -> None:
     described = describe_llm(settings)
     assert described == "qwen2.5-7b-instruct at https://llm.example.com:8443/v1"
     assert "hunter2" not in described and "sk-secret-value" not in described and "abc" not in described
+
+
+def test_the_start_up_line_names_a_local_llm_only_when_one_starts() -> None:
+    bundled = DevStack(StackOptions.from_settings(Settings()))
+    named = DevStack(StackOptions.from_settings(Settings(openai_api_key="sk-test")))
+    assert bundled.services == "Valkey, LocalStack SQS, embedded Qdrant, local LLM"
+    assert named.services == "Valkey, LocalStack SQS, embedded Qdrant"

@@ -259,8 +259,7 @@ def _demo(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the demo's output readable
     stack = _stack()
-    llm = ", local LLM" if stack.options.with_llm else ""
-    print(f"starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant{llm})...")
+    print(f"starting the offline stack ({stack.services})...")
     with stack, Client(stack.api_url) as client:
         print(f"LLM: {stack.llm_in_use}")
         _ingest_samples(stack.api_url, [SAMPLE_DOCS])

@@ -93,8 +93,7 @@ def run(args: argparse.Namespace, start_stack: Callable[[], "DevStack"]) -> int:
             # process, that is stderr, so stdout holds the report alone (--json).
             running.enter_context(redirect_stdout(sys.stderr))
             stack = start_stack()
-            llm = ", local LLM" if stack.options.with_llm else ""
-            print(f"starting the offline stack (Valkey, LocalStack SQS, embedded Qdrant{llm})...", file=sys.stderr)
+            print(f"starting the offline stack ({stack.services})...", file=sys.stderr)
             try:
                 api_url = running.enter_context(stack).api_url
             except ServiceStartError as exc:

@@ -101,6 +101,11 @@ class DevStack:
         self.env: dict[str, str] = {}
         self.llm_in_use = ""  # which model answers, and where: for the start-up output
 
+    @property
+    def services(self) -> str:
+        """What starting the stack starts, for the start-up output."""
+        return "Valkey, LocalStack SQS, embedded Qdrant" + (", local LLM" if self.options.with_llm else "")
+
     def __enter__(self) -> "DevStack":
         try:
             self.start()
