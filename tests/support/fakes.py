@@ -6,16 +6,18 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import uuid
 from typing import Any, Callable, Sequence
 
 from ragcore.domain.answers import Completion, Passage, Usage
+from ragcore.domain.conversations import Conversation, Turn, TurnAdmission
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import InvalidDocumentError, JobNotFoundError
 from ragcore.domain.jobs import Job
 from ragcore.domain.lifecycle import Outcome, Rule, RuleStore, Transition, apply
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.domain.tenancy import split
-from ragcore.ports import BlobHead, PresignedPost
+from ragcore.ports import BlobHead, KeyUse, PresignedPost, SavedResponse
 
 
 class InMemoryJobStore(RuleStore):
@@ -195,6 +197,40 @@ class InMemoryBlobStore:
         return PresignedPost("https://blobs.invalid/", {"key": key, "Content-Type": content_type})
 
 
+class InMemoryIdempotencyStore:
+    """Held to the Valkey adapter's contract (tests/integration/test_idempotency_store_contract.py):
+    one record per key, reserved atomically, expiring on the monotonic clock."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[KeyUse, float]] = {}  # key: (what holds it, expires at)
+        self._lock = threading.Lock()
+
+    def _live(self, key: str) -> KeyUse | None:
+        found = self.records.get(key)
+        return found[0] if found and found[1] > time.monotonic() else None
+
+    def reserve(self, key: str, fingerprint: str, hold_seconds: int) -> KeyUse:
+        with self._lock:
+            held = self._live(key)
+            if held is not None:
+                return KeyUse(held.fingerprint, response=held.response)
+            use = KeyUse(fingerprint, token=uuid.uuid4().hex)
+            self.records[key] = (use, time.monotonic() + hold_seconds)
+            return use
+
+    def save(self, key: str, use: KeyUse, response: SavedResponse, ttl_seconds: int) -> bool:
+        with self._lock:
+            if self._live(key) != use:
+                return False
+            self.records[key] = (KeyUse(use.fingerprint, response=response), time.monotonic() + ttl_seconds)
+            return True
+
+    def release(self, key: str, use: KeyUse) -> None:
+        with self._lock:
+            if self._live(key) == use:
+                del self.records[key]
+
+
 def _etag(data: bytes) -> str:
     return '"' + hashlib.md5(data).hexdigest() + '"'
 
@@ -250,3 +286,55 @@ class RecordingIndex:
 
     def search(self, collection: str, query: SearchQuery, limit: int) -> list[Passage]:
         raise NotImplementedError
+
+
+class InMemoryConversationStore:
+    """``ports.ConversationStore`` in memory, held to the Valkey adapter's contract
+    (tests/integration/test_conversation_store_contract.py); expiry is not modelled."""
+
+    def __init__(self) -> None:
+        self.conversations: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
+
+    def add_turn(self, conversation_id: str, owner: str | None, turn: Turn, new: bool,
+                 max_turns: int) -> TurnAdmission:
+        with self._lock:
+            stored = self.conversations.get(conversation_id)
+            if new:
+                if stored is not None:
+                    return TurnAdmission.MISSING
+                stored = Conversation(conversation_id=conversation_id, owner=owner, created_at=turn.created_at,
+                                      turns=[])
+                self.conversations[conversation_id] = stored
+            elif stored is None or (owner is not None and stored.owner != owner):
+                return TurnAdmission.MISSING
+            if all(t.job_id != turn.job_id for t in stored.turns):
+                if len(stored.turns) >= max_turns:
+                    return TurnAdmission.FULL
+                stored.turns.append(turn.model_copy())
+            return TurnAdmission.ADDED
+
+    def remove_turn(self, conversation_id: str, job_id: str) -> None:
+        with self._lock:
+            stored = self.conversations.get(conversation_id)
+            if stored is None:
+                return
+            stored.turns = [t for t in stored.turns if t.job_id != job_id]
+            if not stored.turns:
+                del self.conversations[conversation_id]
+
+    def record(self, conversation_id: str, turn: Turn) -> bool:
+        with self._lock:
+            stored = self.conversations.get(conversation_id)
+            for index, kept in enumerate(stored.turns if stored else []):
+                if kept.job_id == turn.job_id and not kept.recorded:
+                    stored.turns[index] = turn.model_copy()  # type: ignore[union-attr]
+                    return True
+            return False
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        stored = self.conversations.get(conversation_id)
+        return stored.model_copy(deep=True) if stored else None
+
+    def delete(self, conversation_id: str) -> None:
+        self.conversations.pop(conversation_id, None)

@@ -22,6 +22,7 @@ from ragcore.ports import (
     DocumentStore,
     Embedder,
     GatewayKeys,
+    IdempotencyStore,
     JobQueue,
     JobRecords,
     JobStore,
@@ -169,6 +170,12 @@ class Container:
         from ragcore.adapters.valkey_keys import ValkeyKeyStore
 
         return self._once("key_store", lambda: traced(ValkeyKeyStore(self._valkey()), "valkey"))
+
+    @property
+    def idempotency_store(self) -> IdempotencyStore:
+        from ragcore.adapters.valkey_idempotency import ValkeyIdempotencyStore
+
+        return self._once("idempotency_store", lambda: traced(ValkeyIdempotencyStore(self._valkey()), "valkey"))
 
     @property
     def gateway_keys(self) -> GatewayKeys | None:

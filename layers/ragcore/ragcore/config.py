@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # whose LLM stays down is failed within ~9 minutes (docs/RELIABILITY.md, "Timeline").
     redelivery_initial_seconds: int = Field(default=10, ge=1, le=43200)
     redelivery_max_seconds: int = Field(default=120, ge=1, le=43200)
+    # Idempotency-Key (rag_api/idempotency.py): a 2xx answer is replayed for this long; a
+    # request in progress holds its key at most IDEMPOTENCY_HOLD_SECONDS (> the API function's
+    # 25 s timeout), so a crashed one frees the key soon after.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    idempotency_hold_seconds: int = Field(default=30, ge=1, le=3600)
 
     # Documents: uploaded files are handed to the worker through this bucket.
     documents_bucket: str | None = None

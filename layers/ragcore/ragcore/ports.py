@@ -7,6 +7,7 @@ from typing import Iterator, Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
 from ragcore.domain.api_keys import ApiKey, GatewayKey
+from ragcore.domain.conversations import Conversation, Turn, TurnAdmission
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.lifecycle import Transition
@@ -22,6 +23,9 @@ class JobStore(Protocol):
 
     def create(self, job: Job) -> None: ...
     def get(self, job_id: str) -> Job: ...
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs of ``job_ids`` that exist, by id, read in one round trip (on a cluster, one
+        per node holding some): many statuses for one request."""
     def get_result(self, job_id: str) -> dict | None: ...
     def delete(self, job_id: str) -> None: ...
     def claim(self, job_id: str, lease_seconds: int) -> Transition: ...
@@ -37,6 +41,25 @@ class JobStore(Protocol):
     def cancel_requested(self, job_id: str) -> bool: ...
     def requeue(self, job_id: str, deadline_at: float) -> Transition: ...
     def ping(self) -> None: ...
+
+
+class ConversationStore(Protocol):
+    """Conversations and their turns, each turn named by its chat job's id; every write
+    renews the conversation's expiry (the job TTL), so it lives as long as its newest job."""
+
+    def add_turn(self, conversation_id: str, owner: str | None, turn: Turn, new: bool,
+                 max_turns: int) -> TurnAdmission:
+        """Atomically: ``new`` makes the conversation with ``turn`` as its first (an id in use
+        is MISSING); otherwise ``turn`` is appended if the conversation exists, is ``owner``'s
+        (None: anyone's) and holds fewer than ``max_turns`` turns. A turn there already (its
+        job id) is not added twice."""
+    def remove_turn(self, conversation_id: str, job_id: str) -> None:
+        """Undoes ``add_turn``; a conversation left with no turn is deleted."""
+    def record(self, conversation_id: str, turn: Turn) -> bool:
+        """Writes a final turn's outcome over the turn of its job id, once: False (nothing
+        written) if the turn is not there or has its outcome already."""
+    def get(self, conversation_id: str) -> Conversation | None: ...
+    def delete(self, conversation_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,9 +96,10 @@ class QueueDepth:
 
 @dataclass(frozen=True)
 class Admission:
-    allowed: bool
-    retry_after: float = 0.0  # seconds until a request would be admitted
-    reason: str = ""  # "rate" or "quota" when refused
+    allowed: bool  # every request asked for was admitted
+    retry_after: float = 0.0  # seconds until the refused ones would be admitted
+    reason: str = ""  # "rate" or "quota" when some were refused
+    granted: int = 0  # how many of the requests asked for were admitted
 
 
 class KeyStore(Protocol):
@@ -87,8 +111,48 @@ class KeyStore(Protocol):
     def revoke(self, key_id: str) -> ApiKey | None:
         """The key as revoked now; None if there is no such active key."""
     def set_gateway_key(self, key_id: str, gateway_key: GatewayKey | None) -> ApiKey | None: ...
-    def admit(self, key: ApiKey) -> Admission:
-        """Takes one request from the key's token bucket and daily quota, atomically."""
+    def admit(self, key: ApiKey, cost: int = 1) -> Admission:
+        """Takes ``cost`` requests (a batch's questions) from the key's token bucket and daily
+        quota, atomically: as many as both allow, which ``granted`` says; ``retry_after`` is
+        when the bucket will hold the rest (at most its burst)."""
+
+
+@dataclass(frozen=True)
+class SavedResponse:
+    """An answer kept for an idempotency key, to be sent again as it was."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """What ``IdempotencyStore.reserve`` found: the key reserved for this request (``token``
+    set), or the request that holds or held it (its ``fingerprint``) with its ``response`` once
+    saved (None while it is in progress)."""
+
+    fingerprint: str
+    token: str | None = None
+    response: SavedResponse | None = None
+
+    @property
+    def reserved(self) -> bool:
+        return self.token is not None
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency keys (each already scoped to its tenant, method and path by the caller),
+    one record per key: atomic, so of concurrent requests with one key exactly one reserves it."""
+
+    def reserve(self, key: str, fingerprint: str, hold_seconds: int) -> KeyUse:
+        """Reserves ``key`` for ``hold_seconds`` if no request holds it and none saved an
+        answer under it; otherwise what holds it."""
+    def save(self, key: str, use: KeyUse, response: SavedResponse, ttl_seconds: int) -> bool:
+        """Keeps ``response`` for ``ttl_seconds`` if ``use``'s reservation still holds the key
+        (False if it expired and another request reserved it)."""
+    def release(self, key: str, use: KeyUse) -> None:
+        """Frees the key if ``use``'s reservation still holds it."""
 
 
 class GatewayKeys(Protocol):
@@ -103,6 +167,11 @@ class GatewayKeys(Protocol):
 
 class JobQueue(Protocol):
     def send(self, message: JobMessage) -> None: ...
+    def send_batch(self, messages: Sequence[JobMessage]) -> list[JobMessage]:
+        """Sends ``messages`` in the queue's batches (SQS: 10 a call) and returns those that
+        were not sent, which the caller undoes: entries the queue refused, and once a call
+        fails (the queue unreachable) that call's and every later one's, unsent rather than
+        raised, so a batch never outlasts the API's time limit."""
     def redeliver_in(self, source_arn: str, receipt_handle: str, seconds: int) -> None:
         """A message a worker received (from the queue ``source_arn`` names) comes back after
         ``seconds`` rather than the queue's whole visibility timeout."""
