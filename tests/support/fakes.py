@@ -39,6 +39,9 @@ class InMemoryJobStore(RuleStore):
             raise JobNotFoundError(job_id)
         return self.jobs[job_id].model_copy()
 
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        return {job_id: self.jobs[job_id].model_copy() for job_id in job_ids if job_id in self.jobs}
+
     def get_result(self, job_id: str) -> dict | None:
         return self.results.get(job_id)
 
@@ -61,14 +64,24 @@ class InMemoryJobStore(RuleStore):
 
 
 class RecordingQueue:
-    def __init__(self, error: Exception | None = None) -> None:
+    """``refuse``: the positions of the messages a ``send_batch`` reports unsent (as SQS reports
+    failed entries of a call that succeeded); ``error``: every send fails."""
+
+    def __init__(self, error: Exception | None = None, refuse: Sequence[int] = ()) -> None:
         self.sent: list = []
         self.error = error
+        self.refuse = set(refuse)
 
     def send(self, message) -> None:  # type: ignore[no-untyped-def]
         if self.error:
             raise self.error
         self.sent.append(message)
+
+    def send_batch(self, messages) -> list:  # type: ignore[no-untyped-def]
+        if self.error:
+            return list(messages)
+        self.sent.extend(m for i, m in enumerate(messages) if i not in self.refuse)
+        return [m for i, m in enumerate(messages) if i in self.refuse]
 
     def ping(self) -> None:
         pass

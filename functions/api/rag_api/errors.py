@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,8 @@ from starlette.routing import Match
 from ragcore.api_schema import ErrorBody, ErrorInfo
 from ragcore.domain.errors import (
     CollectionLimitError,
+    ConversationFullError,
+    ConversationNotFoundError,
     DependencyUnavailableError,
     DocumentLimitError,
     DocumentNotFoundError,
@@ -47,7 +49,7 @@ RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before try
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The body is not valid JSON (or not UTF-8)",
     401: "No API key, or one that is unknown or revoked",
-    404: "No such job, document or upload (another tenant's is not found either)",
+    404: "No such job, document, upload or conversation (another tenant's is not found either)",
     409: "The request conflicts with the state of the job or upload, or would pass the tenant's cap on "
          "collections or documents; `message` says how",
     413: "The body (or the uploaded file) is too large",
@@ -113,6 +115,10 @@ def core_error_response(exc: RagError) -> JSONResponse:
     match exc:
         case JobNotFoundError():
             return error_response(404, "job_not_found", str(exc))
+        case ConversationNotFoundError():
+            return error_response(404, "conversation_not_found", str(exc))
+        case ConversationFullError():
+            return error_response(409, "conversation_full", str(exc))
         case DocumentNotFoundError():
             return error_response(404, "document_not_found", str(exc))
         case DocumentTooLargeError():  # the reason alone: "too_large (413)" is for a job's error
@@ -140,13 +146,19 @@ def core_error_response(exc: RagError) -> JSONResponse:
             return error_response(400, "bad_request", str(exc))
 
 
+def validation_details(errors: Sequence[Mapping[str, Any]], within: str = "") -> list[dict[str, str]]:
+    """Validation errors as ``details``: each field by its dotted path (``within`` first, and
+    without FastAPI's ``body``), with its problem."""
+    def field(loc: Sequence[Any]) -> str:
+        return ".".join([*([within] if within else []), *(str(p) for p in loc if p != "body")]) or "body"
+
+    return [{"field": field(e["loc"]), "problem": e["msg"]} for e in errors]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "problem": e["msg"]}
-            for e in exc.errors()
-        ]
+        details = validation_details(exc.errors())
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             return error_response(400, "invalid_json", "the request body is not valid JSON", details=details)
         return error_response(422, "invalid_request", "the request is not valid", details=details)

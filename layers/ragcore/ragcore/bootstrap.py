@@ -18,6 +18,7 @@ from ragcore.config import Settings
 from ragcore.ports import (
     BlobStore,
     ChatModel,
+    ConversationStore,
     DeadLetters,
     DocumentStore,
     Embedder,
@@ -69,6 +70,14 @@ class Container:
     @property
     def document_store(self) -> DocumentStore:
         return self._once("document_store", self._document_store)
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """Conversations expire as jobs do: a conversation lives as long as its newest turn's job."""
+        from ragcore.adapters.valkey_conversations import ValkeyConversationStore
+
+        return self._once("conversations", lambda: traced(
+            ValkeyConversationStore(self._valkey(), self.settings.job_ttl_seconds), "valkey"))
 
     @property
     def blob_store(self) -> BlobStore:

@@ -26,6 +26,18 @@ class JobNotFoundError(RagError):
         self.job_id = job_id
 
 
+class ConversationNotFoundError(RagError):
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(
+            f"no conversation with id {conversation_id!r}; it may never have existed, been deleted or expired"
+        )
+        self.conversation_id = conversation_id
+
+
+class ConversationFullError(RagError):
+    """The conversation holds its most turns; a new conversation carries on."""
+
+
 class DependencyUnavailableError(RagError):
     """A backing service (Valkey, SQS, Qdrant, the LLM) could not be reached or asked us to
     slow down: worth retrying. ``retry_after`` is the service's own hint, in seconds."""
