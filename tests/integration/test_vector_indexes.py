@@ -18,6 +18,7 @@ from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex
 from ragcore.adapters.qdrant_schema import DENSE_VECTOR, STATE_FIELD, SPARSE_VECTOR
 from ragcore.adapters.qdrant_server_index import BM25_MODEL, QdrantServerIndex
 from ragcore.domain.documents import Chunk, SourceDocument, chunk_id_for
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 VECTORS = {"north": [1.0, 0.0, 0.0], "east": [0.0, 1.0, 0.0], "up": [0.0, 0.0, 1.0], "ne": [0.7, 0.7, 0.0]}
@@ -226,3 +227,82 @@ def test_a_bulk_load_builds_the_hnsw_index_and_keeps_the_results(tmp_path: Path)
         assert _answers(reopened, "plain", embedder.centres) == scanned
     finally:
         reopened.close()
+
+
+# Filters (domain/filters.py) on the real engine: each condition kind, document ids, both
+# together, a filter nothing meets. "ne" holds a number and a date as strings, which neither a
+# number nor a date condition may take for one.
+METADATA = {
+    "north": {"year": 1874, "lang": "en", "tags": ["lighthouse", "coast"], "published": "2024-01-05",
+              "draft": False, "author": {"name": "Ann"}},
+    "east": {"year": 1999, "lang": "fr", "tags": ["bees"], "published": "2024-03-01T10:00:00Z", "draft": True,
+             "score": 2.5},
+    "up": {"year": 2012, "lang": "en", "published": "2023-12-31T23:00:00-02:00", "score": 0.5},  # 01:00 UTC
+    "ne": {"year": "1874", "lang": "de", "published": "not a date", "score": "2.5"},
+}
+EVERY_WORD = "lighthouse honeybees sourdough tidal"  # each document shares a word with it, for BM25
+
+FILTERS: list[tuple[dict, set[str]]] = [
+    ({"document_ids": ["north", "up"]}, {"north", "up"}),
+    ({"document_ids": ["north", "missing"]}, {"north"}),
+    ({"metadata": {"lang": {"eq": "en"}}}, {"north", "up"}),
+    ({"metadata": {"draft": {"eq": True}}}, {"east"}),
+    ({"metadata": {"draft": {"eq": False}}}, {"north"}),
+    ({"metadata": {"year": {"eq": 1874}}}, {"north"}),
+    ({"metadata": {"tags": {"eq": "coast"}}}, {"north"}),  # a list matches by any element
+    ({"metadata": {"tags": {"any": ["coast", "bees"]}}}, {"north", "east"}),
+    ({"metadata": {"year": {"any": [1999, 2012]}}}, {"east", "up"}),
+    ({"metadata": {"year": {"gte": 1900}}}, {"east", "up"}),
+    ({"metadata": {"year": {"gt": 1874, "lte": 1999}}}, {"east"}),
+    ({"metadata": {"score": {"gt": 1}}}, {"east"}),
+    ({"metadata": {"published": {"gte": "2024-01-01"}}}, {"north", "east", "up"}),
+    ({"metadata": {"published": {"lt": "2024-01-01T02:00:00+00:30"}}}, {"up"}),  # 01:00 UTC before 01:30 UTC
+    ({"metadata": {"published": {"lt": "2024-01-01T01:00:00Z"}}}, set()),  # not before itself
+    ({"metadata": {"published": {"gt": "2024-01-05", "lt": "2024-06-01"}}}, {"east"}),
+    ({"metadata": {"author.name": {"eq": "Ann"}}}, {"north"}),
+    ({"document_ids": ["north", "east", "up"], "metadata": {"lang": {"eq": "en"}, "year": {"lt": 2000}}},
+     {"north"}),
+    ({"metadata": {"lang": {"eq": "xx"}}}, set()),
+    ({"document_ids": ["east"], "metadata": {"lang": {"eq": "en"}}}, set()),
+]
+
+
+def _load_with_metadata(index: QdrantEdgeIndex) -> None:
+    chunks = [chunk.model_copy(update={"metadata": METADATA[chunk.document_id]}) for chunk in _chunks()]
+    index.upsert("docs", chunks, [VECTORS[c.document_id] for c in chunks])
+    for chunk in chunks:
+        index.publish("docs", chunk.document_id, "v1")
+
+
+@pytest.mark.parametrize(("chat_filter", "expected"), FILTERS, ids=[str(f) for f, _ in FILTERS])
+def test_a_filter_returns_exactly_the_chunks_it_allows_in_every_mode(
+    index: QdrantEdgeIndex, chat_filter: dict, expected: set[str]
+) -> None:
+    _load_with_metadata(index)
+    query_filter = ChatFilter.model_validate(chat_filter)
+    for mode in RetrievalMode:
+        vector = None if mode is RetrievalMode.SPARSE else [0.5, 0.5, 0.5]
+        query = SearchQuery(EVERY_WORD, vector, mode, query_filter)
+        assert {h.document_id for h in index.search("docs", query, limit=10)} == expected, mode
+
+
+def test_the_top_results_all_meet_the_filter_even_when_better_matches_do_not(index: QdrantEdgeIndex) -> None:
+    _load_with_metadata(index)
+    only_up = ChatFilter.model_validate({"metadata": {"year": {"gte": 2000}}})
+    for mode in RetrievalMode:
+        # Both the words and the vector point at "north"; the filter allows only "up".
+        vector = None if mode is RetrievalMode.SPARSE else [1.0, 0.0, 0.0]
+        text = "lighthouse keeper sourdough" if mode is RetrievalMode.SPARSE else "lighthouse keeper"
+        unfiltered = index.search("docs", SearchQuery(text, vector, mode), limit=1)
+        assert [h.document_id for h in unfiltered] == ["north"], mode
+        hits = index.search("docs", SearchQuery(text, vector, mode, only_up), limit=1)
+        assert [h.document_id for h in hits] == ["up"], mode
+
+
+def test_a_filter_never_returns_an_unpublished_version(index: QdrantEdgeIndex) -> None:
+    _load_with_metadata(index)
+    pending = _chunks("v2", ["north"])[0].model_copy(update={"metadata": METADATA["north"]})
+    index.upsert("docs", [pending], [VECTORS["north"]])
+    hits = index.search("docs", SearchQuery("lighthouse", [1.0, 0.0, 0.0], RetrievalMode.HYBRID,
+                                            ChatFilter(document_ids=["north"])), limit=10)
+    assert [h.text for h in hits] == [f"{TEXTS['north']} (v1)"]

@@ -1,10 +1,23 @@
 """The requests both Qdrant adapters spell in their own client's types (``qdrant_requests``):
-what each retrieval mode looks up, and what ``publish`` changes in which order."""
+what each retrieval mode looks up, what ``publish`` changes in which order, and what a chat's
+filter selects."""
 
 from __future__ import annotations
 
-from ragcore.adapters.qdrant_requests import MIN_PREFETCH, Where, publishing, search_of
-from ragcore.adapters.qdrant_schema import DENSE_VECTOR, SPARSE_VECTOR
+from datetime import datetime, timezone
+
+from ragcore.adapters.qdrant_requests import (
+    LIVE_ONLY,
+    MIN_PREFETCH,
+    Between,
+    Match,
+    Where,
+    publishing,
+    search_of,
+    selecting,
+)
+from ragcore.adapters.qdrant_schema import DENSE_VECTOR, LIVE, SPARSE_VECTOR, STATE_FIELD
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 
@@ -21,5 +34,36 @@ def test_each_mode_looks_up_its_vectors_and_hybrid_fuses_a_deep_pool_of_each() -
 
 def test_publish_deletes_the_other_versions_then_marks_this_one_live() -> None:
     delete, mark_live = publishing("north", "v2")
-    assert delete == Where((("document_id", "north"),), unequal=(("version", "v2"),))
-    assert mark_live == Where((("document_id", "north"), ("version", "v2")))
+    assert delete == Where((Match("document_id", ("north",)),), must_not=(Match("version", ("v2",)),))
+    assert mark_live == Where((Match("document_id", ("north",)), Match("version", ("v2",))))
+
+
+def test_a_search_without_a_filter_selects_the_live_points() -> None:
+    for mode in RetrievalMode:
+        assert search_of(SearchQuery("lamp", [1.0], mode), 5).where == LIVE_ONLY
+    assert LIVE_ONLY == Where((Match(STATE_FIELD, (LIVE,)),))
+
+
+def test_a_filter_selects_live_points_of_its_documents_meeting_each_metadata_condition() -> None:
+    chat_filter = ChatFilter.model_validate({
+        "document_ids": ["north", "east"],
+        "metadata": {"lang": {"eq": "en"}, "draft": {"eq": False}, "tags": {"any": ["x", "y"]},
+                     "year": {"gte": 1850, "lt": 1900}, "author.born": {"gt": "1800-01-01T12:00:00+02:00"}},
+    })
+    assert selecting(chat_filter) == Where((
+        Match(STATE_FIELD, (LIVE,)),
+        Match("document_id", ("north", "east")),
+        Match("metadata.lang", ("en",)),
+        Match("metadata.draft", (False,)),
+        Match("metadata.tags", ("x", "y")),
+        Between("metadata.year", gte=1850.0, lt=1900.0),
+        Between("metadata.author.born", gt=datetime(1800, 1, 1, 10, tzinfo=timezone.utc)),
+    ))
+    assert not selecting(chat_filter).must[-2].dates and selecting(chat_filter).must[-1].dates
+
+
+def test_every_retriever_of_a_search_applies_the_filter() -> None:
+    chat_filter = ChatFilter(document_ids=["north"])
+    for mode in RetrievalMode:
+        search = search_of(SearchQuery("lamp", [1.0], mode, chat_filter), 5)
+        assert search.where == selecting(chat_filter) != LIVE_ONLY

@@ -9,8 +9,10 @@ them. Each body is parsed with the model the REST API declares for its endpoint
 the collection the adapter itself created, for what the models leave open but a server does
 not: a query names a declared vector and sends what that vector takes (floats of its size, or a
 ``qdrant/bm25`` Document whose options parse as ``Bm25Config``; ``Document.options`` accepts any
-dict), and a filter matches strings on keyword-indexed fields (anything else is refused by a
-strict-mode server or silently matches nothing).
+dict), a filter matches strings on keyword-indexed fields (anything else is refused by a
+strict-mode server or silently matches nothing), and a chat's filter reaches every retriever,
+its metadata conditions as Qdrant's match, match-any, range and datetime range on
+``metadata.<field>`` (not indexed, docs/RETRIEVAL.md).
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ from qdrant_client import QdrantClient, models
 from ragcore.adapters.qdrant_schema import DENSE_VECTOR, SPARSE_VECTOR
 from ragcore.adapters.qdrant_server_index import BM25_MODEL, QdrantServerIndex
 from ragcore.domain.documents import Chunk, chunk_id_for
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 COLLECTION = "docs"
 DIMENSION = 3
+FILTER = ChatFilter.model_validate({"document_ids": ["d", "e"], "metadata": {
+    "lang": {"eq": "en"}, "draft": {"eq": False}, "year": {"any": [1874, 1875]}, "tags": {"any": ["x", "y"]},
+    "score": {"gt": 0.5, "lte": 2}, "published": {"gte": "2024-01-01", "lt": "2024-07-01T12:00:00+02:00"},
+}})
 
 # The body each endpoint takes, as qdrant-client's REST API declares it (``http/api/*.py``).
 # Inserting points takes ``PointInsertOperations`` and deleting ``PointsSelector``, unions whose
@@ -86,15 +93,17 @@ def _chunk(version: str, position: int) -> Chunk:
 @pytest.fixture
 def sent() -> list[Sent]:
     """Every request of a document's life: its first write (which creates the collection), a
-    new version, publishing, searches in each mode, deletion."""
+    new version, publishing, searches in each mode, with a filter in each mode, deletion."""
     sent: list[Sent] = []
     index = QdrantServerIndex(_recording_client(sent), DIMENSION)
     index.upsert(COLLECTION, [_chunk("v1", 0), _chunk("v1", 1)], [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
     index.publish(COLLECTION, "d", "v1")
     for mode in RetrievalMode:  # hybrid, dense, sparse
         vector = None if mode is RetrievalMode.SPARSE else [0.5, 0.5, 0.0]
-        hits = index.search(COLLECTION, SearchQuery(text="text", vector=vector, mode=mode), limit=5)
-        assert [(h.chunk_id, h.score) for h in hits] == [("c", 0.5)]
+        for chat_filter in (None, FILTER):
+            query = SearchQuery(text="text", vector=vector, mode=mode, filter=chat_filter)
+            hits = index.search(COLLECTION, query, limit=5)
+            assert [(h.chunk_id, h.score) for h in hits] == [("c", 0.5)]
     index.delete_document(COLLECTION, "d")
     return sent
 
@@ -153,10 +162,39 @@ class Collection:
     def _filter(self, where: models.Filter) -> None:
         for conditions in (where.must, where.must_not, where.should):  # each a list, one or None
             for condition in conditions if isinstance(conditions, list) else filter(None, [conditions]):
-                if not (isinstance(condition, models.FieldCondition) and condition.key in self.keywords
-                        and isinstance(condition.match, models.MatchValue)
-                        and isinstance(condition.match.value, str)):
-                    raise ValueError(f"not a string match on a keyword index: {condition!r}")
+                if not isinstance(condition, models.FieldCondition):
+                    raise ValueError(f"not a field condition: {condition!r}")
+                if condition.key in self.keywords:
+                    self._keyword_match(condition)
+                elif condition.key.startswith("metadata."):
+                    self._metadata_condition(condition)
+                else:
+                    raise ValueError(f"a filter on a field neither indexed nor metadata: {condition!r}")
+
+    @staticmethod
+    def _keyword_match(condition: models.FieldCondition) -> None:
+        match condition.match:
+            case models.MatchValue(value=str()):
+                return
+            case models.MatchAny(any=list() as values) if values and all(isinstance(v, str) for v in values):
+                return
+        raise ValueError(f"not a string match on a keyword index: {condition!r}")
+
+    @staticmethod
+    def _metadata_condition(condition: models.FieldCondition) -> None:
+        """One of the four conditions a metadata filter uses, with values of its kinds."""
+        match condition:
+            case models.FieldCondition(match=models.MatchValue(value=str() | int() | bool()), range=None):
+                return
+            case models.FieldCondition(match=models.MatchAny(any=list() as values), range=None) if (
+                values and len({type(v) for v in values}) == 1 and type(values[0]) in (str, int)
+            ):
+                return
+            case models.FieldCondition(
+                match=None, range=models.Range() | models.DatetimeRange() as bounds
+            ) if any(b is not None for b in (bounds.gt, bounds.gte, bounds.lt, bounds.lte)):
+                return
+        raise ValueError(f"not a metadata condition this adapter sends: {condition!r}")
 
     def _keyword_values(self, payload: dict[str, Any]) -> None:
         wrong = {k: v for k, v in payload.items() if k in self.keywords and not isinstance(v, str)}
@@ -180,14 +218,38 @@ def test_the_adapter_sends_these_requests_and_each_is_valid(sent: list[Sent]) ->
         *[("PUT", "/index")] * 3,
         ("PUT", "/points"),
         ("POST", "/points/delete"), ("POST", "/points/payload"),  # publish
-        *[("POST", "/points/query")] * 3,  # hybrid, dense, sparse
+        *[("POST", "/points/query")] * 6,  # hybrid, dense, sparse; each without and with a filter
         ("POST", "/points/delete"),
     ]
     validate(sent)
 
 
-def _query(sent: list[Sent], mode: RetrievalMode) -> dict[str, Any]:
-    return [r.body for r in sent if r.endpoint == "/points/query"][list(RetrievalMode).index(mode)]
+def _query(sent: list[Sent], mode: RetrievalMode, filtered: bool = False) -> dict[str, Any]:
+    queries = [r.body for r in sent if r.endpoint == "/points/query"]
+    return queries[2 * list(RetrievalMode).index(mode) + filtered]
+
+
+def test_the_filter_reaches_every_retriever_as_qdrant_conditions(sent: list[Sent]) -> None:
+    def conditions(where: dict[str, Any]) -> list[dict[str, Any]]:
+        return where["must"]
+
+    expected = [
+        {"key": "state", "match": {"value": "live"}},
+        {"key": "document_id", "match": {"any": ["d", "e"]}},
+        {"key": "metadata.lang", "match": {"value": "en"}},
+        {"key": "metadata.draft", "match": {"value": False}},
+        {"key": "metadata.year", "match": {"any": [1874, 1875]}},
+        {"key": "metadata.tags", "match": {"any": ["x", "y"]}},
+        {"key": "metadata.score", "range": {"gt": 0.5, "lte": 2.0}},
+        {"key": "metadata.published",
+         "range": {"gte": "2024-01-01T00:00:00Z", "lt": "2024-07-01T10:00:00Z"}},
+    ]
+    hybrid = _query(sent, RetrievalMode.HYBRID, filtered=True)
+    assert "filter" not in hybrid  # the fusion ranks only what the filtered prefetches found
+    assert [conditions(p["filter"]) for p in hybrid["prefetch"]] == [expected, expected]
+    for mode in (RetrievalMode.DENSE, RetrievalMode.SPARSE):
+        assert conditions(_query(sent, mode, filtered=True)["filter"]) == expected
+    assert conditions(_query(sent, RetrievalMode.DENSE)["filter"]) == expected[:1]
 
 
 def _first(sent: list[Sent], endpoint: str) -> dict[str, Any]:
@@ -227,9 +289,22 @@ def _boolean_state(sent: list[Sent]) -> None:
     _first(sent, "/points/payload")["payload"]["state"] = True
 
 
+def _unknown_range_operator(sent: list[Sent]) -> None:
+    _query(sent, RetrievalMode.DENSE, filtered=True)["filter"]["must"][-1]["range"]["after"] = "2024-01-01"
+
+
+def _text_match_on_metadata(sent: list[Sent]) -> None:
+    _query(sent, RetrievalMode.DENSE, filtered=True)["filter"]["must"][2]["match"] = {"text": "en"}
+
+
+def _metadata_outside_its_object(sent: list[Sent]) -> None:
+    _query(sent, RetrievalMode.SPARSE, filtered=True)["filter"]["must"][2]["key"] = "lang"
+
+
 @pytest.mark.parametrize("break_it", [
     _swap_using, _dense_on_sparse, _unknown_fusion, _client_argument_name,
     _bad_bm25_option, _wrong_dimension, _unindexed_filter, _boolean_state,
+    _unknown_range_operator, _text_match_on_metadata, _metadata_outside_its_object,
 ])
 def test_a_wrong_request_is_refused(sent: list[Sent], break_it: Callable[[list[Sent]], None]) -> None:
     broken = copy.deepcopy(sent)

@@ -8,9 +8,11 @@ BM25 vectors come from qdrant-edge's own ``Bm25`` model, configured as a server'
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
+import numpy
 from qdrant_edge import (
     Bm25,
     Bm25Config,
@@ -22,6 +24,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    MatchAny,
     MatchValue,
     Modifier,
     PayloadSchemaType,
@@ -29,12 +32,16 @@ from qdrant_edge import (
     Prefetch,
     Query,
     QueryRequest,
+    RangeDateTime,
+    RangeFloat,
     UpdateOperation,
 )
 
 from ragcore.adapters.qdrant_requests import (
-    LIVE_ONLY,
     LIVE_PAYLOAD,
+    Condition,
+    Match,
+    Value,
     Where,
     points_of,
     publishing,
@@ -55,14 +62,28 @@ from ragcore.domain.errors import DependencyUnavailableError, IndexOutdatedError
 from ragcore.domain.retrieval import SearchQuery
 
 
+def _value(value: Value) -> Value | numpy.bool_:
+    # The binding reads a Python bool as the integer it subclasses (MatchValue(True).value is
+    # 1), which never matches a stored boolean; numpy's bool is no int, so it arrives as a bool.
+    return numpy.bool_(value) if isinstance(value, bool) else value
+
+
+def _condition(condition: Condition) -> FieldCondition:
+    if isinstance(condition, Match):
+        values = condition.values
+        if len(values) == 1:
+            return FieldCondition(key=condition.key, match=MatchValue(_value(values[0])))
+        return FieldCondition(key=condition.key, match=MatchAny(list(values)))
+    bounds = {"gt": condition.gt, "gte": condition.gte, "lt": condition.lt, "lte": condition.lte}
+    if condition.dates:
+        dated = {op: b.isoformat() for op, b in bounds.items() if isinstance(b, datetime)}
+        return FieldCondition(key=condition.key, range=RangeDateTime(**dated))
+    return FieldCondition(key=condition.key, range=RangeFloat(**bounds))
+
+
 def _filter(where: Where) -> Filter:
-    def match(pairs: tuple[tuple[str, str], ...]) -> list[FieldCondition]:
-        return [FieldCondition(key=key, match=MatchValue(value)) for key, value in pairs]
-
-    return Filter(must=match(where.equal), must_not=match(where.unequal) or None)
-
-
-_LIVE = _filter(LIVE_ONLY)
+    return Filter(must=[_condition(c) for c in where.must],
+                  must_not=[_condition(c) for c in where.must_not] or None)
 
 
 class QdrantEdgeIndex:
@@ -157,13 +178,14 @@ class QdrantEdgeIndex:
                 return Query.Nearest(self._bm25.embed_query(query.text), using=using)
             return Query.Nearest(query.vector, using=using)
 
+        where = _filter(search.where)
         if search.pool is None:
             (using,) = search.using
-            return QueryRequest(limit=search.limit, query=nearest(using), filter=_LIVE, with_payload=True)
+            return QueryRequest(limit=search.limit, query=nearest(using), filter=where, with_payload=True)
         return QueryRequest(
             limit=search.limit,
             prefetches=[
-                Prefetch(limit=search.pool, query=nearest(using), filter=_LIVE) for using in search.using
+                Prefetch(limit=search.pool, query=nearest(using), filter=where) for using in search.using
             ],
             query=Fusion.Dbsf(),
             with_payload=True,

@@ -7,10 +7,19 @@ different questions (``scripts/qdrant_congruence.py`` checks that they answer al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Sequence
 
-from ragcore.adapters.qdrant_schema import DENSE_VECTOR, LIVE, SPARSE_VECTOR, STATE_FIELD, payload_of
+from ragcore.adapters.qdrant_schema import (
+    DENSE_VECTOR,
+    LIVE,
+    METADATA_FIELD,
+    SPARSE_VECTOR,
+    STATE_FIELD,
+    payload_of,
+)
 from ragcore.domain.documents import Chunk
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
 # Candidates each retriever hands to the fusion. DBSF normalises each retriever's scores by
@@ -19,21 +28,55 @@ from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 MIN_PREFETCH = 1000
 
 
+Value = str | int | bool
+
+
+@dataclass(frozen=True)
+class Match:
+    """The field holds one of ``values`` (a list field: one of its elements does). Strings
+    match on keyword-indexed fields; metadata fields are not indexed (docs/RETRIEVAL.md)."""
+
+    key: str
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Between:
+    """The field's number (``dates`` False) or ISO 8601 date (True) lies within the bounds
+    given. Dates are compared as instants, by Qdrant's datetime range."""
+
+    key: str
+    gt: float | datetime | None = None
+    gte: float | datetime | None = None
+    lt: float | datetime | None = None
+    lte: float | datetime | None = None
+
+    @property
+    def dates(self) -> bool:
+        return any(isinstance(b, datetime) for b in (self.gt, self.gte, self.lt, self.lte))
+
+
+Condition = Match | Between
+
+
 @dataclass(frozen=True)
 class Where:
-    """A payload filter: each ``equal`` field holds its value and no ``unequal`` field holds
-    its own (string matches on keyword-indexed fields)."""
+    """A payload filter: every ``must`` condition holds and no ``must_not`` one does."""
 
-    equal: tuple[tuple[str, str], ...]
-    unequal: tuple[tuple[str, str], ...] = ()
+    must: tuple[Condition, ...]
+    must_not: tuple[Condition, ...] = ()
 
 
-LIVE_ONLY = Where(((STATE_FIELD, LIVE),))  # every search's filter: published versions only
+def _is(key: str, value: str) -> Match:
+    return Match(key, (value,))
+
+
+LIVE_ONLY = Where((_is(STATE_FIELD, LIVE),))  # what every search keeps: published versions only
 LIVE_PAYLOAD = {STATE_FIELD: LIVE}
 
 
 def whole_document(document_id: str) -> Where:
-    return Where((("document_id", document_id),))
+    return Where((_is("document_id", document_id),))
 
 
 def publishing(document_id: str, version: str) -> tuple[Where, Where]:
@@ -41,9 +84,30 @@ def publishing(document_id: str, version: str) -> tuple[Where, Where]:
     versions), then those to mark live (this version). Old versions go first, so between the
     two steps a query sees neither version, never both."""
     return (
-        Where((("document_id", document_id),), unequal=(("version", version),)),
-        Where((("document_id", document_id), ("version", version))),
+        Where((_is("document_id", document_id),), must_not=(_is("version", version),)),
+        Where((_is("document_id", document_id), _is("version", version))),
     )
+
+
+def selecting(chat_filter: ChatFilter | None) -> Where:
+    """What a search selects: live points, of one of the filter's documents if it names any,
+    whose document's metadata (``metadata.<field>`` in the payload) meets each of its
+    conditions. Each retriever of a search applies it inside Qdrant, before ranking, so every
+    one of the ``limit`` results satisfies it."""
+    if chat_filter is None:
+        return LIVE_ONLY
+    must: list[Condition] = [*LIVE_ONLY.must]
+    if chat_filter.document_ids:
+        must.append(Match("document_id", tuple(chat_filter.document_ids)))
+    for field, condition in (chat_filter.metadata or {}).items():
+        key = f"{METADATA_FIELD}.{field}"
+        if condition.eq is not None:
+            must.append(Match(key, (condition.eq,)))
+        elif condition.any is not None:
+            must.append(Match(key, tuple(condition.any)))
+        else:
+            must.append(Between(key, condition.gt, condition.gte, condition.lt, condition.lte))
+    return Where(tuple(must))
 
 
 @dataclass(frozen=True)
@@ -63,18 +127,21 @@ def points_of(chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> list[P
 
 @dataclass(frozen=True)
 class Search:
-    """A search on live points: one named vector alone (``pool`` None), or each of several as
-    a prefetch of ``pool`` candidates, fused by DBSF. ``DENSE_VECTOR`` is looked up with the
-    query's vector, ``SPARSE_VECTOR`` with the BM25 vector of its text."""
+    """A search on the points ``where`` selects: one named vector alone (``pool`` None), or
+    each of several as a prefetch of ``pool`` candidates, each prefetch filtered by ``where``,
+    fused by DBSF. ``DENSE_VECTOR`` is looked up with the query's vector, ``SPARSE_VECTOR``
+    with the BM25 vector of its text."""
 
     using: tuple[str, ...]
     limit: int
     pool: int | None = None
+    where: Where = LIVE_ONLY
 
 
 def search_of(query: SearchQuery, limit: int) -> Search:
+    where = selecting(query.filter)
     if query.mode is RetrievalMode.DENSE:
-        return Search((DENSE_VECTOR,), limit)
+        return Search((DENSE_VECTOR,), limit, where=where)
     if query.mode is RetrievalMode.SPARSE:
-        return Search((SPARSE_VECTOR,), limit)
-    return Search((DENSE_VECTOR, SPARSE_VECTOR), limit, max(limit, MIN_PREFETCH))
+        return Search((SPARSE_VECTOR,), limit, where=where)
+    return Search((DENSE_VECTOR, SPARSE_VECTOR), limit, max(limit, MIN_PREFETCH), where)

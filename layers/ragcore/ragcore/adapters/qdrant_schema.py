@@ -18,6 +18,9 @@ SPARSE_VECTOR = "bm25"
 STATE_FIELD = "state"
 LIVE, PENDING = "live", "pending"
 INDEXED_KEYWORDS = ("document_id", "version", STATE_FIELD)
+# A chunk's document metadata, an object in the payload (``payload_of``): a filter names its
+# fields as ``metadata.<field>``. Not indexed: its fields are whatever clients send.
+METADATA_FIELD = "metadata"
 
 # Qdrant's own BM25 (the same `Bm25Config` shape on qdrant-edge and on a server), so tokens,
 # stemming and stop words are identical in both. These are Qdrant's defaults; avg_len 256 is

@@ -15,8 +15,9 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from ragcore.adapters.qdrant_requests import (
-    LIVE_ONLY,
     LIVE_PAYLOAD,
+    Condition,
+    Match,
     Where,
     points_of,
     publishing,
@@ -39,14 +40,21 @@ BM25_MODEL = "qdrant/bm25"
 _ERRORS = (ResponseHandlingException, UnexpectedResponse)
 
 
+def _condition(condition: Condition) -> models.FieldCondition:
+    if isinstance(condition, Match):
+        values = condition.values
+        if len(values) == 1:
+            return models.FieldCondition(key=condition.key, match=models.MatchValue(value=values[0]))
+        return models.FieldCondition(key=condition.key, match=models.MatchAny(any=list(values)))
+    bounds = {"gt": condition.gt, "gte": condition.gte, "lt": condition.lt, "lte": condition.lte}
+    if condition.dates:
+        return models.FieldCondition(key=condition.key, range=models.DatetimeRange(**bounds))
+    return models.FieldCondition(key=condition.key, range=models.Range(**bounds))
+
+
 def _filter(where: Where) -> models.Filter:
-    def match(pairs: tuple[tuple[str, str], ...]) -> list[models.FieldCondition]:
-        return [models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in pairs]
-
-    return models.Filter(must=match(where.equal), must_not=match(where.unequal) or None)
-
-
-_LIVE = _filter(LIVE_ONLY)
+    return models.Filter(must=[_condition(c) for c in where.must],
+                         must_not=[_condition(c) for c in where.must_not] or None)
 
 
 def _bm25(text: str) -> models.Document:
@@ -128,12 +136,13 @@ class QdrantServerIndex:
         def nearest(using: str) -> list[float] | models.Document:
             return _bm25(query.text) if using == SPARSE_VECTOR else query.vector
 
+        where = _filter(search.where)
         if search.pool is None:
             (using,) = search.using
-            return {"query": nearest(using), "using": using, "query_filter": _LIVE, "limit": search.limit}
+            return {"query": nearest(using), "using": using, "query_filter": where, "limit": search.limit}
         return {
             "prefetch": [
-                models.Prefetch(query=nearest(using), using=using, filter=_LIVE, limit=search.pool)
+                models.Prefetch(query=nearest(using), using=using, filter=where, limit=search.pool)
                 for using in search.using
             ],
             "query": models.FusionQuery(fusion=models.Fusion.DBSF),

@@ -15,7 +15,9 @@ from pydantic import (
     field_validator,
 )
 
+from ragcore.domain.conversations import CONVERSATION_ID_PATTERN
 from ragcore.domain.documents import DocumentId
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import CollectionName, ScopedCollection
@@ -73,6 +75,11 @@ class ChatRequest(BaseModel):
     top_k: JsonInteger = Field(default=5, ge=1, le=MAX_TOP_K)
     collection: CollectionName = "default"
     mode: RetrievalMode = RetrievalMode.HYBRID
+    filter: ChatFilter | None = None
+    conversation_id: str | None = Field(
+        default=None, pattern=CONVERSATION_ID_PATTERN.pattern,
+        description="a follow-up in this conversation (32 lower-case hex characters); omitted: a new one",
+    )
 
     @field_validator("query")
     @classmethod

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from ragcore.domain.answers import Passage
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 from ragcore.ports import Embedder, VectorIndex
 
@@ -18,10 +19,13 @@ class Retrieval:
 
 
 def retrieve(
-    text: str, collection: str, limit: int, mode: RetrievalMode, embedder: Embedder, index: VectorIndex
+    text: str, collection: str, limit: int, mode: RetrievalMode, embedder: Embedder, index: VectorIndex,
+    chat_filter: ChatFilter | None = None,
 ) -> Retrieval:
+    """The ``limit`` best passages of those ``chat_filter`` allows (the index applies it)."""
     started = time.perf_counter()
     vector = None if mode is RetrievalMode.SPARSE else embedder.embed([text])[0]
     embedded = time.perf_counter()
-    passages = index.search(collection, SearchQuery(text=text, vector=vector, mode=mode), limit)
+    query = SearchQuery(text=text, vector=vector, mode=mode, filter=chat_filter)
+    passages = index.search(collection, query, limit)
     return Retrieval(passages, embedded - started, time.perf_counter() - embedded)
