@@ -1,4 +1,9 @@
+import time
+
+from ragcore.config import Settings
 from ragcore.domain.answers import Passage
+from ragcore.domain.conversations import HISTORY_TOKENS, Turn
+from ragcore.domain.jobs import JobStatus
 import pytest
 
 from ragcore.services.prompting import (
@@ -6,6 +11,7 @@ from ragcore.services.prompting import (
     PromptLimits,
     build_prompt,
     estimate_tokens,
+    history_messages,
     neutralised,
     sources_of,
 )
@@ -125,3 +131,34 @@ def test_chat_template_tokens_in_passages_and_question_are_neutralised(token: st
 def test_neutralising_leaves_ordinary_text_alone() -> None:
     text = "a < b | c, x[1] <span> [inline] <sup> 3 <| 4"
     assert neutralised(text) == text.replace("<|", "<\u200b|")
+
+
+def _turn(question: str, answer: str) -> Turn:
+    return Turn(job_id="0" * 32, question=question, created_at=time.time(), status=JobStatus.FINISHED, answer=answer)
+
+
+def test_a_follow_up_carries_the_earlier_turns_as_chat_turns_without_their_citations() -> None:
+    history = [_turn("When was the light first lit?", "It was first lit in 1874 [1].")]
+    messages = build_prompt("When was it automated?", [passage(1)], history=history).messages
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert messages[3]["content"] == "Question: When was the light first lit?"
+    assert messages[4]["content"] == "It was first lit in 1874."
+    assert messages[-1]["content"].endswith("Question: When was it automated?")
+
+
+def test_history_is_bounded_newest_turn_first() -> None:
+    turns = [_turn(f"question {n} " + "é" * 2000, f"answer {n} " + "w" * 5000) for n in range(3)]
+    kept = history_messages(turns)
+    assert 0 < len(kept) < 6 and kept[-2]["content"].startswith("Question: question 2")
+    assert sum(len(m["content"].encode()) + 8 for m in kept) <= HISTORY_TOKENS
+
+
+def test_the_worst_case_follow_up_still_fits_the_least_budget() -> None:
+    """The longest question (2,000 four-byte characters) and the most history, under the least
+    budget the settings allow: the prompt stays within it and the best passage still goes in."""
+    least = PromptLimits(budget_tokens=Settings.model_fields["llm_prompt_token_budget"].metadata[0].ge,
+                         passage_tokens=1000)
+    turns = [_turn("é" * 2000, "w" * 5000) for _ in range(3)]
+    prompt = build_prompt("😀" * 2000, [passage(1, "It was first lit in 1874. " * 100)], least, turns)
+    assert estimate_tokens(prompt.messages) <= least.budget_tokens
+    assert len(prompt.passages) == 1

@@ -88,6 +88,7 @@ def _answer(
         chat=container.chat_model,
         prompt_limits=container.prompt_limits,
         mode=container.settings.answer_mode,
+        conversations=container.conversations,
     )
     return answer_job(message, ports, limits, delivery, redeliver_in)
 

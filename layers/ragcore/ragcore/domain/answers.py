@@ -111,3 +111,6 @@ class Answer(BaseModel):
         description="share of the answer's claims a cited source supports; null when it makes none",
     )
     abstained: bool = Field(default=False, description="the answer says the sources do not answer the question")
+    standalone_query: str | None = Field(
+        default=None, description="what retrieval searched for: the question, or a follow-up rewritten to stand alone"
+    )

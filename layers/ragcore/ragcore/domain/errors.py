@@ -67,6 +67,11 @@ class JobBusyError(RagError):
     """Another worker holds a live lease on the job; its message should come back later."""
 
 
+class TurnNotReadyError(RagError):
+    """An earlier turn of the job's conversation is still being answered: the job's message
+    comes back later, its job untouched (``services/conversation_turns.py``)."""
+
+
 class JobNotCancellableError(RagError):
     """The job is final already, or of a kind that runs to the end (``domain.job_kinds``: a
     document job cancelled half-way would leave half a version)."""

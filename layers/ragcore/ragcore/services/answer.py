@@ -1,4 +1,5 @@
-"""A chat job: retrieve, answer, check the citations (claiming and recording are ``job_runner``'s)."""
+"""A chat job: retrieve, answer, check the citations (claiming and recording are ``job_runner``'s;
+a conversation's order and its turns are ``conversation_turns``')."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ragcore.domain.answers import Answer, AnswerMethod, AnswerMode, Timings, Usage
+from ragcore.domain.conversations import Turn, history_window
+from ragcore.domain.errors import JobNotFoundError, TurnNotReadyError
+from ragcore.domain.jobs import Job
 from ragcore.domain.messages import ChatJob, JobMessage
-from ragcore.ports import ChatModel, Embedder, JobStore, VectorIndex
+from ragcore.ports import ChatModel, ConversationStore, Embedder, JobStore, VectorIndex
 from ragcore.services.citation_check import CHECK_SECONDS, check_citations
+from ragcore.services.conversation_turns import earlier_turn_pending, may_wait, record_turn, wait_seconds
 from ragcore.services.extractive import extractive_answer
 from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
 from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
 from ragcore.services.retrieve import retrieve
+from ragcore.services.standalone_query import standalone_query
 
 
 @dataclass(frozen=True)
@@ -24,30 +30,69 @@ class AnswerPorts:
     chat: ChatModel
     prompt_limits: PromptLimits = PromptLimits()  # the token budget every LLM call is held to
     mode: AnswerMode = AnswerMode.GENERATED  # setting ANSWER_MODE
+    conversations: ConversationStore | None = None  # the turns of jobs with a conversation_id
 
 
 def answer_job(
     message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1,
     redeliver_in: Callable[[int], None] | None = None,
 ) -> MessageOutcome:
+    """A job of a conversation waits for the turns before it (``TurnNotReadyError``: its
+    message comes back after ``redeliver_in``'s delay, the job unclaimed) and has its turn
+    recorded once it is final, by this delivery or any later one."""
+    conversations = ports.conversations
+    job = _job(ports.store, message.job_id) if conversations is not None else None
+    if job is not None and conversations is not None and may_wait(delivery, limits.max_attempts):
+        if earlier_turn_pending(job, ports.store, conversations):
+            if redeliver_in is not None:
+                redeliver_in(wait_seconds(delivery))
+            raise TurnNotReadyError(f"job {message.job_id} waits for an earlier turn of its conversation")
+
     def work(run: Run) -> dict[str, Any]:
         return _answer(ChatJob.model_validate(run.job.request), ports, run).model_dump()
 
-    return run_job(message, ports.store, work, limits, delivery, redeliver_in=redeliver_in)
+    outcome = run_job(message, ports.store, work, limits, delivery, redeliver_in=redeliver_in)
+    if job is not None and conversations is not None and job.request.get("conversation_id"):
+        final = _job(ports.store, message.job_id)
+        if final is not None:
+            record_turn(final, ports.store, conversations)
+    return outcome
+
+
+def _job(store: JobStore, job_id: str) -> Job | None:
+    try:
+        return store.get(job_id)
+    except JobNotFoundError:
+        return None
+
+
+def _history(request: ChatJob, ports: AnswerPorts, job_id: str) -> list[Turn]:
+    """The conversation's answered turns before this one that the prompts carry."""
+    if not request.conversation_id or ports.conversations is None:
+        return []
+    conversation = ports.conversations.get(request.conversation_id)
+    return history_window(conversation.before(job_id)) if conversation else []
 
 
 def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
     run.checkpoint()
+    history = _history(request, ports, run.job.job_id)
+    # A follow-up is searched for as a standalone question (the LLM's rewrite, or its fallback);
+    # in extractive mode the sentence is chosen for it too. The answer prompt keeps the question
+    # as asked, with the history beside it.
+    query = standalone_query(request.query, history, ports.chat, run.budget.remaining() - CHECK_SECONDS)
+    run.checkpoint()
     found = retrieve(
-        request.query, request.collection, request.top_k, request.mode, ports.embedder, ports.index
+        query, request.collection, request.top_k, request.mode, ports.embedder, ports.index,
+        request.filter,
     )
     run.checkpoint()  # the LLM call is the costly step: skip it for a stopped job
     started = time.perf_counter()
     # The prompt's budget decides which passages the answer may cite, in either mode.
-    prompt = build_prompt(request.query, found.passages, ports.prompt_limits)
+    prompt = build_prompt(request.query, found.passages, ports.prompt_limits, history)
     if ports.mode is AnswerMode.EXTRACTIVE:
         extracted = extractive_answer(
-            request.query, prompt.passages, ports.embedder, ports.chat, run.budget.remaining()
+            query, prompt.passages, ports.embedder, ports.chat, run.budget.remaining()
         )
         checked, method, completion = extracted.checked, extracted.method, extracted.completion
         llm_seconds = extracted.llm_seconds
@@ -74,6 +119,7 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
         sentences=checked.sentences,
         grounded=checked.grounded,
         abstained=checked.abstained,
+        standalone_query=query,
     )
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from ragcore.config import Settings
 from ragcore.domain.answers import Passage, Source, Truncation
+from ragcore.domain.attribution import cited_sentences
+from ragcore.domain.conversations import HISTORY_TEXT_BYTES, HISTORY_TOKENS, Turn
 
 SNIPPET_CHARS = 300
 # Room for a chat template's markers around each message and before the reply (ChatML uses
@@ -78,15 +81,19 @@ EXAMPLE_QUESTION = (
 EXAMPLE_ANSWER = "The Harbour Bridge opened on 19 March 1932 [2]."
 
 
-def build_prompt(query: str, passages: list[Passage], limits: PromptLimits = PromptLimits()) -> Prompt:
+def build_prompt(query: str, passages: list[Passage], limits: PromptLimits = PromptLimits(),
+                 history: Sequence[Turn] = ()) -> Prompt:
     """Each passage is cut to ``passage_tokens``; then passages are taken in rank order while
     they fit in what the budget leaves after the rest of the prompt, and the first that does not
     fit is dropped with all below it (lower-ranked passages are the least useful, and the
     citation numbers stay the ranks); only the best passage, if it alone does not fit, is cut
     to what is left instead. The question always goes in whole: at most 2,000
-    characters (8,000 bytes), it fits the default budget with room for passages."""
+    characters (8,000 bytes), it fits the default budget with room for passages, and with a
+    follow-up's ``history`` (earlier answered turns, oldest first; ``history_messages`` bounds
+    them to ``HISTORY_TOKENS``) the least budget still holds both (tests/unit/test_prompting.py)."""
     question = f"\n\nQuestion: {neutralised(query)}"
-    room = limits.budget_tokens - estimate_tokens(_messages(f"Passages:\n{question}"))
+    earlier = history_messages(history)
+    room = limits.budget_tokens - estimate_tokens(_messages(f"Passages:\n{question}", earlier))
     quoted: list[str] = []
     cut = 0
     for passage in passages:
@@ -104,7 +111,7 @@ def build_prompt(query: str, passages: list[Passage], limits: PromptLimits = Pro
         quoted.append(text)
         cut += text != whole
     numbered = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(quoted, start=1))
-    messages = _messages(f"Passages:\n{numbered or '(none found)'}{question}")
+    messages = _messages(f"Passages:\n{numbered or '(none found)'}{question}", earlier)
     dropped = len(passages) - len(quoted)
     truncated = None
     if dropped or cut:
@@ -124,11 +131,45 @@ def neutralised(text: str) -> str:
     return _SPECIAL_TOKEN.sub(lambda match: match.group() + _ZERO_WIDTH_SPACE, text)
 
 
-def _messages(user: str) -> list[dict[str, str]]:
+def history_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    """Earlier turns as the chat's own turns (each question, then its answer without its
+    citation markers, which named that turn's passages), each text cut to
+    ``HISTORY_TEXT_BYTES``; taken from the newest back while they fit in ``HISTORY_TOKENS``.
+    One turn always fits: 410 + 400 bytes and 2 x 8 overhead, 826 tokens at most."""
+    kept: list[dict[str, str]] = []
+    spent = 0
+    for turn in reversed(turns):
+        pair = [
+            {"role": "user", "content": f"Question: {cut_text(neutralised(turn.question), HISTORY_TEXT_BYTES)}"},
+            {"role": "assistant",
+             "content": cut_text(neutralised(without_citations(turn.answer or "")), HISTORY_TEXT_BYTES)},
+        ]
+        cost = sum(len(m["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for m in pair)
+        if spent + cost > HISTORY_TOKENS:
+            break
+        kept = pair + kept
+        spent += cost
+    return kept
+
+
+def without_citations(answer: str) -> str:
+    """An answer's sentences without their ``[n]`` markers (read as the citation check reads them)."""
+    return " ".join(sentence.text for sentence in cited_sentences(answer))
+
+
+def cut_text(text: str, max_bytes: int) -> str:
+    """``text`` in at most ``max_bytes`` UTF-8 bytes, ending in an ellipsis if it was cut."""
+    if len(text.encode()) <= max_bytes:
+        return text
+    return text.encode()[: max_bytes - len("…".encode())].decode("utf-8", "ignore") + "…"
+
+
+def _messages(user: str, history: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": EXAMPLE_QUESTION},
         {"role": "assistant", "content": EXAMPLE_ANSWER},
+        *(history or []),
         {"role": "user", "content": user},
     ]
 
