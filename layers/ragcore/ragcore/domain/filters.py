@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
@@ -130,9 +131,16 @@ def _bound(value: Any) -> Any:
 FieldName = Annotated[str, AfterValidator(_field_name)]
 Scalar = Annotated[str | int | bool | None, BeforeValidator(_scalar)]
 Values = Annotated[list[str] | list[int] | None, BeforeValidator(_values)]
+def _stored_bound(value: float | datetime | None) -> float | str | None:
+    """A date as ISO 8601 text in every dump, the Python one too: a job's request is stored
+    as JSON (``record_chat`` dumps it in Python mode)."""
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+
+
 Bound = Annotated[
     float | datetime | None,
     BeforeValidator(_bound),
+    PlainSerializer(_stored_bound),
     Field(description="a number, or an ISO 8601 date or date-time (UTC unless it names an offset)"),
 ]
 
@@ -171,7 +179,7 @@ class Condition(_Given):
 
     def _check_range(self, bounds: list[float | datetime]) -> None:
         if len({isinstance(b, datetime) for b in bounds}) > 1:
-            raise ValueError("a range's bounds must all be numbers or all dates, not both")
+            raise ValueError("a range's bounds are all numbers or all dates, not both")
         if self.gt is not None and self.gte is not None or self.lt is not None and self.lte is not None:
             raise ValueError("a range takes at most one lower bound (gt or gte) and one upper (lt or lte)")
         lower, upper = self.lower, self.upper
