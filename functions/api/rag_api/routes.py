@@ -60,6 +60,11 @@ ChatBody = Annotated[ChatRequest, Body(openapi_examples={
     "tuned": {"summary": "every field",
               "value": {"query": "How far away can the Skerry Point light be seen?", "top_k": 3,
                         "collection": "default", "mode": "dense"}},
+    "follow-up": {"summary": "a follow-up in the conversation an earlier answer named",
+                  "value": {"query": "When was it automated?", "conversation_id": "9c4e1f0a7b3d4e2c8f6a5b1d0e9c7a34"}},
+    "filtered": {"summary": "only some documents (see docs/RETRIEVAL.md, Filters)",
+                 "value": {"query": "When was it first lit?", "filter": {
+                     "document_ids": ["skerry-point-lighthouse"], "metadata": {"year": {"gte": 1850}}}}},
 })]
 
 
@@ -105,16 +110,18 @@ async def require_json(request: Request) -> None:
     "/chat",
     status_code=202,
     response_model=Accepted,
-    responses=responses(*KEYED, *JSON_BODY),
+    responses=responses(*KEYED, *JSON_BODY, 404, 409,
+                        s404="`conversation_id` names no conversation of the caller's (`conversation_not_found`)",
+                        s409="the conversation holds its most turns (`conversation_full`); start a new one"),
     dependencies=[Depends(require_json)],
     summary="Queue a question; poll the returned links for the answer",
 )
 async def chat(body: ChatBody, request: Request, container: ContainerDep, key: Caller) -> Accepted:
     job = submit_chat(
         in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_for(JobKind.CHAT),
-        owner_of(key),
+        owner_of(key), container.conversations,
     )
-    return Accepted(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path(request)))
+    return Accepted.of(job, base_path(request))
 
 
 def _settled_job(container: Container, job_id: str, key: ApiKey | None) -> Job:

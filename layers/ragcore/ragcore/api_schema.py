@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ragcore.domain.answers import Answer
+from ragcore.domain.answers import Answer, Source
 from ragcore.domain.documents import DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.job_kinds import JobKind, ResultShape
@@ -21,6 +21,7 @@ from ragcore.domain.job_kinds import JobKind, ResultShape
 KindName = Literal[tuple(kind.value for kind in JobKind)]  # type: ignore[valid-type]
 
 _JOB_ID = "3f2b8c1e9d4a4f6b8e2c7a1d5b9e0f42"
+_CONVERSATION_ID = "9c4e1f0a7b3d4e2c8f6a5b1d0e9c7a34"
 _CREATED = "2025-01-07T10:15:02.114000+00:00"
 
 
@@ -42,15 +43,24 @@ _LINKS = {"status": f"/job-status/{_JOB_ID}", "result": f"/result/{_JOB_ID}"}
 
 
 class Accepted(BaseModel):
-    """``POST /chat``'s 202: the job is queued; poll ``links``."""
+    """``POST /chat``'s 202: the job is queued; poll ``links``. Send ``conversation_id`` with
+    a follow-up question to ask it in the same conversation."""
 
     model_config = ConfigDict(json_schema_extra={
-        "examples": [{"job_id": _JOB_ID, "status": "queued", "links": _LINKS}],
+        "examples": [{"job_id": _JOB_ID, "status": "queued", "links": _LINKS, "conversation_id": _CONVERSATION_ID}],
     })
 
     job_id: str
     status: JobStatus
     links: Links
+    conversation_id: str | None = Field(
+        default=None, description="the conversation the question is a turn of (a new one unless one was sent)"
+    )
+
+    @classmethod
+    def of(cls, job: Job, base_path: str = "") -> "Accepted":
+        return cls(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path),
+                   conversation_id=job.request.get("conversation_id"))
 
 
 class JobStatusView(BaseModel):
@@ -189,6 +199,50 @@ class ResultView(Answer):
     finished_at: str | None
 
 
+class TurnView(BaseModel):
+    """One question of a conversation: its job, and once that is final what came of it."""
+
+    job_id: str
+    question: str
+    standalone_query: str | None = Field(description="what retrieval searched for; null until answered")
+    status: JobStatus
+    answer: str | None
+    sources: list[Source] = Field(description="as in the job's result, without each passage's whole text")
+    error: str | None = Field(default=None, description="why the turn's job failed or stopped")
+    created_at: str | None
+    finished_at: str | None = None
+
+
+class ConversationView(BaseModel):
+    """``GET /conversations/{id}``: the turns in the order they were asked. A conversation
+    expires with its newest turn's job."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "conversation_id": _CONVERSATION_ID, "created_at": _CREATED,
+            "turns": [{
+                "job_id": _JOB_ID, "question": "When was Skerry Point Lighthouse first lit?",
+                "standalone_query": "When was Skerry Point Lighthouse first lit?", "status": "finished",
+                "answer": "Skerry Point Lighthouse was first lit on 12 October 1874 [1].",
+                "sources": [{"n": 1, "chunk_id": "0b6f3c0e-6c55-5d8e-9d0f-2f4c8a6b1e73",
+                             "document_id": "skerry-point-lighthouse", "title": "Skerry Point Lighthouse",
+                             "source": "skerry-point-lighthouse.md", "score": 1.63,
+                             "snippet": "Skerry Point Lighthouse: It was first lit on 12 October 1874...",
+                             "text": ""}],
+                "error": None, "created_at": _CREATED, "finished_at": "2025-01-07T10:15:04.020000+00:00",
+            }, {
+                "job_id": "5d0c9e8b7a6f4e3d2c1b0a9f8e7d6c5b", "question": "When was it automated?",
+                "standalone_query": None, "status": "queued", "answer": None, "sources": [], "error": None,
+                "created_at": "2025-01-07T10:15:09.500000+00:00", "finished_at": None,
+            }],
+        }],
+    })
+
+    conversation_id: str
+    created_at: str | None
+    turns: list[TurnView]
+
+
 class DocumentResultView(BaseModel):
     """What an ingest or delete job did. ``action``: created, replaced, unchanged (same
     content hash, nothing re-embedded), deleted, or superseded (a newer job for the same
@@ -322,3 +376,55 @@ class ErrorBody(BaseModel):
     })
 
     error: ErrorInfo
+
+
+# ``POST /chat/batch`` takes this many questions at most, ``GET /jobs`` this many ids.
+MAX_BATCH = 100
+
+
+class BatchQueued(BaseModel):
+    """A batch's question that became a job, as ``POST /chat`` would answer it."""
+
+    index: int = Field(description="the question's place in the request, from 0")
+    job_id: str
+    conversation_id: str | None = None
+    status: JobStatus
+    links: Links
+
+
+class BatchRefused(BaseModel):
+    """A batch's question that made no job, and why: ``invalid_request`` (``details`` as a
+    422's), ``rate_limited`` or ``quota_exceeded`` (send it again after ``retry_after``
+    seconds), ``dependency_unavailable`` (its message could not be queued; send it again)."""
+
+    index: int
+    error: ErrorInfo
+
+
+class BatchAccepted(BaseModel):
+    """``POST /chat/batch``'s 202: one entry per question, in the request's order; at least one
+    is queued."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{
+            "queued": 1, "refused": 1,
+            "items": [
+                {"index": 0, "job_id": _JOB_ID, "conversation_id": None, "status": "queued", "links": _LINKS},
+                {"index": 1, "error": {"code": "invalid_request", "message": "the question is not valid",
+                                       "details": [{"field": "top_k",
+                                                    "problem": "Input should be less than or equal to 20"}]}},
+            ],
+        }],
+    })
+
+    queued: int
+    refused: int
+    items: list[BatchQueued | BatchRefused]
+
+
+class JobStatuses(BaseModel):
+    """``GET /jobs``: the status document of each id found, in the order asked (each id once);
+    ids of no job the caller may see (unknown, expired, another tenant's) in ``not_found``."""
+
+    jobs: list[JobStatusView]
+    not_found: list[str]
