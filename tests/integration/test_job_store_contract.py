@@ -328,3 +328,15 @@ def test_a_job_waiting_for_a_retry_past_its_deadline_fails_with_no_next_attempt(
     failed = store.get(job.job_id)
     assert failed.error == OVERDUE_ERROR and failed.retry_at is None
     assert failed.last_error == "llm is unavailable"
+
+
+def test_many_jobs_are_read_at_once_and_missing_ones_left_out(store: ValkeyJobStore) -> None:
+    """On three nodes the ids spread over every shard: one pipeline, split by node."""
+    jobs = [_queued(store) for _ in range(30)]
+    store.claim(jobs[0].job_id, 60)
+    unknown = new_job_id()
+    found = store.get_many([unknown, *(j.job_id for j in jobs)])
+    assert set(found) == {j.job_id for j in jobs}
+    assert found[jobs[0].job_id].status is JobStatus.STARTED and found[jobs[0].job_id].attempts == 1
+    assert all(found[j.job_id] == store.get(j.job_id) for j in jobs)
+    assert store.get_many([]) == {}

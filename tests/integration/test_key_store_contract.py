@@ -102,3 +102,32 @@ def test_keys_spread_over_shards(three_node_valkey_url: str) -> None:
     spread = keys_per_node(store._client, f"{store._prefix}*")
     # Per key: its record, its id's pointer and its limit counter; and the set of ids.
     assert sum(spread.values()) == 10 * 3 + 1 and len([n for n in spread.values() if n]) >= 2
+
+
+def test_a_batch_takes_what_the_bucket_holds_and_says_when_the_rest_fits(store: ValkeyKeyStore) -> None:
+    """``cost`` requests at once (a batch's questions): all if the bucket holds them; else as
+    many as it holds, and the wait until it holds the rest (at most a burst)."""
+    key, _ = add(store, rate_per_second=2, burst=8)
+    whole = store.admit(key, cost=5)
+    assert whole.allowed and whole.granted == 5
+    part = store.admit(key, cost=20)
+    assert not part.allowed and part.granted == 3 and part.reason == "rate"
+    assert 3.5 < part.retry_after <= 4.0  # 8 tokens (a burst, not the 17 refused) at 2/s
+    assert store.admit(key, cost=1).granted == 0
+
+
+def test_concurrent_batches_never_take_more_than_the_burst(store: ValkeyKeyStore) -> None:
+    key, _ = add(store, rate_per_second=0.01, burst=10)
+    with ThreadPoolExecutor(8) as pool:
+        admissions = list(pool.map(lambda _: store.admit(key, cost=3), range(8)))
+    assert sum(a.granted for a in admissions) == 10
+    assert sum(a.allowed for a in admissions) == 3  # 3 + 3 + 3, then one token for the fourth
+
+
+def test_a_batch_takes_what_is_left_of_the_daily_quota(store: ValkeyKeyStore) -> None:
+    key, _ = add(store, rate_per_second=1000, burst=1000, daily_quota=7)
+    assert store.admit(key, cost=5).granted == 5
+    rest = store.admit(key, cost=5)
+    assert rest.granted == 2 and rest.reason == "quota" and 0 < rest.retry_after <= 86400
+    spent = store.admit(key)
+    assert not spent.allowed and spent.granted == 0 and spent.reason == "quota"

@@ -17,6 +17,7 @@ from ragcore.observability.tracing import tracer as make_tracer
 
 from . import errors
 from .auth import KEY_SCHEMES, RequireKey
+from .batch_routes import router as batch_router
 from .conversation_routes import router as conversation_router
 from .document_routes import router as document_router
 from .headers import SecurityHeaders
@@ -41,6 +42,7 @@ def create_app() -> FastAPI:
     app.include_router(public_router)
     app.include_router(ui_router)  # /ui and /docs: pages, no key; what they call needs one
     app.include_router(router, dependencies=KEY_SCHEMES)
+    app.include_router(batch_router, dependencies=KEY_SCHEMES)
     app.include_router(document_router, dependencies=KEY_SCHEMES)
     app.include_router(conversation_router, dependencies=KEY_SCHEMES)
     # Innermost first: the key is checked before the body is read or capped.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from functools import cache
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
@@ -148,6 +148,17 @@ class ValkeyJobStore(RuleStore):
         if job is None:
             raise JobNotFoundError(job_id)
         return job
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """One HMGET per job in one pipeline: the cluster client splits it by node and sends
+        each node its share at once, so every job is read in one round trip per node."""
+        with valkey_errors():
+            pipe = self._client.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hmget(self._key(job_id), STATUS_FIELDS)
+            rows = pipe.execute()
+        jobs = (job_from_fields(dict(zip(STATUS_FIELDS, values))) for values in rows)
+        return {job.job_id: job for job in jobs if job is not None}
 
     def get_result(self, job_id: str) -> dict | None:
         with valkey_errors():

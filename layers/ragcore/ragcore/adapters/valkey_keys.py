@@ -17,10 +17,14 @@ from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.api_keys import ApiKey, GatewayKey
 from ragcore.ports import Admission
 
+# ARGV: rate, burst, quota (0: none), cost. Takes as many of ``cost`` requests as the bucket
+# and the day's quota allow; answers {granted, retry_after, reason}, where retry_after is when
+# the bucket will hold the rest (at most a burst) or the quota renews.
 _ADMIT_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate, burst, quota = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
 local day = math.floor(now / 86400)
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'day', 'used')
 local tokens = tonumber(s[1]) or burst
@@ -28,14 +32,18 @@ local ts = tonumber(s[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 local used = tonumber(s[4]) or 0
 if tonumber(s[3]) ~= day then used = 0 end
-if quota > 0 and used >= quota then
-  return {0, tostring((day + 1) * 86400 - now), 'quota'}
+local granted, reason = cost, ''
+if quota > 0 and quota - used < granted then granted, reason = math.max(0, quota - used), 'quota' end
+if granted > math.floor(tokens) then granted, reason = math.floor(tokens), 'rate' end
+if granted > 0 then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - granted), 'ts', tostring(now),
+             'day', tostring(day), 'used', tostring(used + granted))
+  redis.call('EXPIRE', KEYS[1], 172800)
 end
-if tokens < 1 then return {0, tostring((1 - tokens) / rate), 'rate'} end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now),
-           'day', tostring(day), 'used', tostring(used + 1))
-redis.call('EXPIRE', KEYS[1], 172800)
-return {1, '0', ''}
+if granted == cost then return {granted, '0', ''} end
+if reason == 'quota' then return {granted, tostring((day + 1) * 86400 - now), reason} end
+local wanted = math.min(cost - granted, burst)
+return {granted, tostring((wanted - (tokens - granted)) / rate), reason}
 """
 # Write ARGV[2] only if the key still holds ARGV[1], the value the change was computed from.
 _SWAP_LUA = """
@@ -102,8 +110,8 @@ class ValkeyKeyStore:
                 if self._swap(keys=[name], args=[raw, changed.model_dump_json()]):
                     return changed
 
-    def admit(self, key: ApiKey) -> Admission:
-        args = [key.rate_per_second, key.burst, key.daily_quota or 0]
+    def admit(self, key: ApiKey, cost: int = 1) -> Admission:
+        args = [key.rate_per_second, key.burst, key.daily_quota or 0, cost]
         with valkey_errors():
-            allowed, retry_after, reason = self._admit(keys=[f"{self._prefix}limit:{key.key_id}"], args=args)
-        return Admission(allowed=allowed == 1, retry_after=float(retry_after), reason=reason)
+            granted, retry_after, reason = self._admit(keys=[f"{self._prefix}limit:{key.key_id}"], args=args)
+        return Admission(allowed=granted == cost, retry_after=float(retry_after), reason=reason, granted=granted)

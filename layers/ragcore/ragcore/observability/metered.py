@@ -12,7 +12,7 @@ a measurement that cannot be taken is logged and dropped.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ragcore.domain.answers import Completion
 from ragcore.domain.job_kinds import ResultShape, policy
@@ -105,6 +105,13 @@ class MeteredJobQueue(_Delegating):
         self._metered_inner.send(message)
         log.info("job queued", extra={"job_id": message.job_id, "kind": message.kind})
         self._take(lambda: m.submitted(message.kind))
+
+    def send_batch(self, messages: Sequence[JobMessage]) -> list[JobMessage]:
+        unsent = self._metered_inner.send_batch(messages)
+        for message in (sent for sent in messages if sent not in unsent):
+            log.info("job queued", extra={"job_id": message.job_id, "kind": message.kind})
+            self._take(lambda: m.submitted(message.kind))
+        return unsent
 
 
 class MeteredChatModel(_Delegating):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from ragcore.domain.errors import JobNotCancellableError, JobNotFoundError
 from ragcore.domain.job_kinds import policy
@@ -16,9 +17,18 @@ def current_job(store: JobStore, job_id: str, owner: str | None = None) -> Job:
     """The job as stored; a read, it changes nothing. Another owner's job is missing, never
     forbidden (an id reveals nothing). ``owner`` None: no owner to check (auth off)."""
     job = store.get(job_id)
-    if owner is not None and job.owner != owner:
+    if not _visible(job, owner):
         raise JobNotFoundError(job_id)
     return job
+
+
+def current_jobs(store: JobStore, job_ids: Sequence[str], owner: str | None = None) -> dict[str, Job]:
+    """``current_job`` of many ids in one read: those that exist and are ``owner``'s, by id."""
+    return {job_id: job for job_id, job in store.get_many(job_ids).items() if _visible(job, owner)}
+
+
+def _visible(job: Job, owner: str | None) -> bool:
+    return owner is None or job.owner == owner
 
 
 def settle_overdue(job: Job, store: JobStore, documents: DocumentStore) -> Job:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 from ragcore.domain.conversations import MAX_TURNS, Turn, TurnAdmission, new_conversation_id
-from ragcore.domain.errors import ConversationFullError, ConversationNotFoundError, DependencyUnavailableError
+from ragcore.domain.errors import (
+    ConversationFullError,
+    ConversationNotFoundError,
+    DependencyUnavailableError,
+    RagError,
+)
 from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import Job, new_job
 from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.ports import ConversationStore, JobQueue, JobStore
+
+log = logging.getLogger(__name__)
 
 
 def record_chat(request: ChatRequest, store: JobStore, deadline_seconds: float, owner: str | None = None,
@@ -70,10 +78,9 @@ def submit_chat(
     return job
 
 
-
 def submit_chats(
     requests: Sequence[ChatRequest], store: JobStore, queue: JobQueue, deadline_seconds: float,
-    owner: str | None = None,
+    owner: str | None = None, conversations: ConversationStore | None = None,
 ) -> list[Job | RagError]:
     """A batch's chats, each recorded as ``submit_chat`` records one, their messages sent
     together (the queue's batches). Each request's job, or the error that refused it alone: its
@@ -85,22 +92,32 @@ def submit_chats(
     try:
         for request in requests:
             try:
-                outcomes.append(record_chat(request, store, deadline_seconds, owner))
+                outcomes.append(record_chat(request, store, deadline_seconds, owner, conversations))
             except DependencyUnavailableError:
                 raise
             except RagError as exc:
                 outcomes.append(exc)
     except DependencyUnavailableError:
         for job in _jobs(outcomes):
-            discard_chat(job, store)
+            discard_chat(job, store, conversations)
         raise
-    unsent = {message.job_id for message in queue.send_batch([JobMessage(job_id=j.job_id) for j in _jobs(outcomes)])}
+    messages = [JobMessage(job_id=job.job_id) for job in _jobs(outcomes)]
+    unsent = {message.job_id for message in queue.send_batch(messages)}
     for job in _jobs(outcomes):
         if job.job_id in unsent:
-            discard_chat(job, store)
+            _discard_after_sending(job, store, conversations)
     return [DependencyUnavailableError("queue", "the message was not sent")
             if isinstance(o, Job) and o.job_id in unsent else o for o in outcomes]
 
 
 def _jobs(outcomes: list[Job | RagError]) -> list[Job]:
     return [o for o in outcomes if isinstance(o, Job)]
+
+
+def _discard_after_sending(job: Job, store: JobStore, conversations: ConversationStore | None) -> None:
+    """``discard_chat``, whose failure must not fail a batch some of whose jobs are queued (the
+    client would send them again). The record left is never run and fails at its deadline."""
+    try:
+        discard_chat(job, store, conversations)
+    except DependencyUnavailableError:
+        log.warning("an unsent job's record could not be removed", extra={"job_id": job.job_id})
