@@ -7,6 +7,10 @@ never usable and the fallback makes the standalone query."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 from typing import Any, Iterator
 
@@ -18,7 +22,7 @@ from ragcore.bootstrap import get_container
 from ragcore.local.stack import DevStack
 from ragcore.services.auth import create_key
 from tests.support.fake_llm import FakeLLM
-from tests.support.paths import SAMPLES
+from tests.support.paths import ROOT, SAMPLES
 from tests.support.stack import fake_llm_stack
 
 FIRST = "When was Skerry Point Lighthouse first lit?"
@@ -175,3 +179,19 @@ def test_a_deleted_conversation_is_gone_but_its_jobs_stay(http: httpx.Client) ->
     follow_up = http.post("/chat", json={"query": FOLLOW_UP, "conversation_id": opened["conversation_id"]})
     assert follow_up.status_code == 404
     assert http.get(f"/result/{opened['job_id']}").status_code == 200
+
+
+def test_ragcore_chat_keeps_the_conversation_with_questions_piped_in(stack: DevStack, http: httpx.Client) -> None:
+    key = http.headers["Authorization"].split()[1]
+    env = {**os.environ, "RAGCORE_API_KEY": key, "RAGCORE_API_URL": stack.api_url}
+    session = subprocess.run([sys.executable, "-m", "ragcore.cli", "chat", "--top-k", "3"], cwd=ROOT, env=env,
+                             input=f"{FIRST}\n\n{FOLLOW_UP}\n", capture_output=True, text=True, timeout=180)
+    assert session.returncode == 0, session.stderr
+    first, second = session.stdout.split(f"\n\n[1] ", 1)[0], session.stdout.split("\n\n", 2)[-1]
+    assert "1874" in first
+    assert "1991" in second and "[1] Skerry Point Lighthouse" in second
+    assert f"(searched for: {FOLLOW_UP} Skerry Point Lighthouse first lit)" in session.stdout
+    conversation_id = re.search(r"\(conversation ([0-9a-f]{32})", session.stderr).group(1)  # type: ignore[union-attr]
+    turns = http.get(f"/conversations/{conversation_id}").json()["turns"]
+    assert [t["question"] for t in turns] == [FIRST, FOLLOW_UP]
+    assert session.stderr.count("(conversation ") == 1  # one conversation for the whole session

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragcore.cli import eval_answers, jobs, stats
+from ragcore.cli import chat, eval_answers, jobs, stats
 from ragcore.config import DEFAULT_MODEL_DIR, Settings
 from ragcore.domain.job_kinds import QueueName
 from ragcore.domain.retrieval import RetrievalMode
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--top-k", type=int, default=3)
 
     jobs.add_parsers(commands)
+    chat.add_parser(commands)
     stats.add_parser(commands)
 
     ingest = commands.add_parser(
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     commands_by_name = {
         "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
-        "migrate-registry": _migrate_registry, "model": _model, "stats": stats.run, **dict.fromkeys(jobs.COMMANDS, jobs.run),
+        "migrate-registry": _migrate_registry, "model": _model, "stats": stats.run, "chat": chat.run,
+        **dict.fromkeys(jobs.COMMANDS, jobs.run),
     }
     return commands_by_name[args.command](args)
 
