@@ -231,6 +231,70 @@ def test_a_started_question_can_be_cancelled(stack: DevStack, http: httpx.Client
     expect(page.locator("#answer")).to_be_hidden()
 
 
+def test_follow_ups_make_a_thread_of_one_conversation_and_filters_are_sent(
+    stack: DevStack, http: httpx.Client, api_key: str, watched: Watched
+) -> None:
+    page = watched.page
+    expect = playwright.expect
+    page.goto(f"{stack.api_url}/ui")
+    page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
+    page.reload()
+    question, job, state = page.get_by_label("Question", exact=True), page.locator("#job"), page.locator("#conversation-state")
+    expect(page.get_by_role("button", name="New conversation")).to_be_disabled()
+
+    def ask(text: str) -> None:
+        question.fill(text)
+        page.get_by_role("button", name="Ask", exact=True).click()
+        expect(job).to_have_attribute("data-state", re.compile("finished|failed"), timeout=60 * MS)
+        expect(job).to_have_attribute("data-state", "finished")
+
+    ask(QUESTION)
+    expect(state).to_contain_text("Conversation of 1 question")
+    conversation_id = state.get_attribute("data-conversation-id")
+    assert conversation_id and re.fullmatch(r"[0-9a-f]{32}", conversation_id)
+    ask("When was it automated?")
+    expect(state).to_contain_text("Conversation of 2 questions")
+    assert state.get_attribute("data-conversation-id") == conversation_id
+    # The first turn moved into the thread; the follow-up's answer says what it searched for.
+    thread = page.locator("#thread li.turn")
+    expect(thread).to_have_count(1)
+    expect(thread.locator(".turn-question")).to_have_text(QUESTION)
+    expect(thread.locator(".turn-answer")).to_contain_text("12 October 1874")
+    expect(thread.locator(".turn-sources")).to_contain_text("[1] Skerry Point Lighthouse")
+    expect(page.locator("#answer-question")).to_have_text("When was it automated?")
+    expect(page.locator("#answer-meta")).to_contain_text(
+        "searched for “When was it automated? Skerry Point Lighthouse first lit”")
+    turns = http.get(f"/conversations/{conversation_id}").json()["turns"]
+    assert [t["question"] for t in turns] == [QUESTION, "When was it automated?"]
+
+    # Filters: a metadata box that is not a JSON object is refused on the page, nothing sent.
+    page.locator("#filters summary").click()
+    page.get_by_label("Metadata conditions (JSON)").fill("[1, 2]")
+    question.fill("Which documents mention a keeper?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#ask-error")).to_contain_text("must be a JSON object")
+    expect(state).to_contain_text("Conversation of 2 questions")
+    # A filter no passage meets leaves the answer without sources; one document's id finds it.
+    page.get_by_label("Metadata conditions (JSON)").fill('{"year": {"gte": 2000}}')
+    ask("Who kept the light?")
+    expect(page.locator("#sources li")).to_have_count(0)
+    page.get_by_label("Metadata conditions (JSON)").fill("")
+    page.get_by_label("Document ids").fill("skerry-point-lighthouse, no-such-document")
+    ask(QUESTION)
+    expect(page.locator("#sources li").first).to_contain_text("Skerry Point Lighthouse")
+    expect(thread).to_have_count(3)
+
+    # A new conversation: the thread is cleared and the next question opens another.
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator("#thread li")).to_have_count(0)
+    expect(page.locator("#answer")).to_be_hidden()
+    expect(state).to_contain_text("A new conversation")
+    page.get_by_label("Document ids").fill("")
+    ask(QUESTION)
+    expect(state).to_contain_text("Conversation of 1 question")
+    assert state.get_attribute("data-conversation-id") not in (None, "", conversation_id)
+
+
 def test_a_rate_limited_key_is_told_when_to_retry(stack: DevStack, watched: Watched) -> None:
     container = get_container()
     _, slow_key = create_key(container.key_store, container.api_key_pepper, "ui-slow",

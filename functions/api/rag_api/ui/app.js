@@ -172,7 +172,10 @@
 
   // ---------------------------------------------------------------- asking
 
-  let currentAsk = null; // { jobId, collection, started }
+  let currentAsk = null; // { jobId, collection, started, question }
+  // The conversation the next question joins (null: a new one), and its shown turn, which
+  // moves into the thread above when the next question is asked.
+  let conversation = { id: null, turns: 0, shown: null };
 
   const STATE_TEXT = {
     sending: "Sending the question…",
@@ -222,6 +225,73 @@
     $("job-status").textContent = [STATE_TEXT[state] || state, extra].filter(Boolean).join(" ");
   }
 
+  // The filter inputs as POST /chat's ``filter``: undefined when both are empty; throws an
+  // ApiError (shown like the API's 422) when the metadata box is not a JSON object.
+  function filterOf() {
+    const ids = $("filter-documents").value.split(",").map((id) => id.trim()).filter(Boolean);
+    const text = $("filter-metadata").value.trim();
+    const filter = {};
+    if (ids.length) filter.document_ids = ids;
+    if (text) {
+      let metadata;
+      try {
+        metadata = JSON.parse(text);
+      } catch (error) {
+        metadata = undefined;
+      }
+      if (!metadata || typeof metadata !== "object" || Array.isArray(metadata)) {
+        throw new ApiError(0, "invalid", "The metadata conditions must be a JSON object, like " +
+          '{"year": {"gte": 2000}}.', [{ field: "filter.metadata", problem: "not a JSON object" }]);
+      }
+      filter.metadata = metadata;
+    }
+    return Object.keys(filter).length ? filter : undefined;
+  }
+
+  function showConversation() {
+    const state = $("conversation-state");
+    state.textContent = conversation.id
+      ? `Conversation of ${conversation.turns} question${conversation.turns === 1 ? "" : "s"}: ` +
+        "the next question is a follow-up."
+      : "A new conversation: follow-up questions build on the answers before them.";
+    state.dataset.conversationId = conversation.id || "";
+    $("new-conversation").disabled = !conversation.id;
+  }
+
+  // The shown turn goes into the thread: its question, its answer as text, its sources' titles.
+  function archiveShownTurn() {
+    const shown = conversation.shown;
+    conversation.shown = null;
+    if (!shown) return;
+    const item = document.createElement("li");
+    item.className = "turn";
+    const question = document.createElement("p");
+    question.className = "turn-question";
+    question.textContent = shown.question;
+    const answer = document.createElement("p");
+    answer.className = "turn-answer";
+    answer.textContent = shown.answer;
+    item.append(question, answer);
+    if (shown.sources.length) {
+      const sources = document.createElement("p");
+      sources.className = "turn-sources";
+      sources.textContent = `Sources: ${shown.sources.map((s) => `[${s.n}] ${s.title}`).join("; ")}`;
+      item.append(sources);
+    }
+    $("thread").append(item);
+  }
+
+  function newConversation() {
+    conversation = { id: null, turns: 0, shown: null };
+    $("thread").replaceChildren();
+    $("answer").hidden = true;
+    $("job").hidden = true;
+    showError($("ask-error"), null);
+    showConversation();
+    $("question").value = "";
+    $("question").focus();
+  }
+
   async function ask(event) {
     event.preventDefault();
     const query = $("question").value.trim();
@@ -232,17 +302,32 @@
       $("question").focus();
       return;
     }
+    let filter;
+    try {
+      filter = filterOf();
+    } catch (error) {
+      showError($("ask-error"), error);
+      $("filter-metadata").focus();
+      return;
+    }
+    archiveShownTurn();
     $("answer").hidden = true;
     $("job").dataset.seen = "";
     showJobState("sending");
     $("ask-submit").disabled = true;
     const body = { query };
     if (collection) body.collection = collection;
-    const ticket = { jobId: null, collection: collection || "default", started: Date.now() };
+    if (filter) body.filter = filter;
+    if (conversation.id) body.conversation_id = conversation.id;
+    const ticket = { jobId: null, collection: collection || "default", started: Date.now(), question: query };
     currentAsk = ticket;
     try {
       const accepted = (await call("POST", "chat", { json: body })).data;
       ticket.jobId = accepted.job_id;
+      conversation.id = accepted.conversation_id || null;
+      conversation.turns += 1;
+      showConversation();
+      $("question").value = "";
       $("ask-cancel").disabled = false;
       showJobState(accepted.status);
       const final = await follow(ticket.jobId, (status, error) => {
@@ -256,7 +341,11 @@
     } catch (error) {
       if (currentAsk === ticket) {
         if (!ticket.jobId) $("job").hidden = true; // nothing was queued
-        showError($("ask-error"), asError(error));
+        const problem = asError(error);
+        if (problem.code === "conversation_not_found" || problem.code === "conversation_full") {
+          problem.message += " Select “New conversation” to go on.";
+        }
+        showError($("ask-error"), problem);
       }
     } finally {
       if (currentAsk === ticket) {
@@ -270,16 +359,20 @@
     $("ask-cancel").disabled = true;
     if (status.status === "failed") {
       showJobState("failed", status.error ? `Reason: ${status.error}` : "");
+      conversation.shown = { question: ticket.question, answer: `(no answer: ${status.error || "failed"})`, sources: [] };
       return;
     }
     if (status.status === "stopped") {
       showJobState("stopped", "The question was cancelled; no answer was written.");
+      conversation.shown = { question: ticket.question, answer: "(cancelled)", sources: [] };
       return;
     }
     const seconds = ((Date.now() - ticket.started) / 1000).toFixed(1);
     const result = (await call("GET", `result/${encodeURIComponent(ticket.jobId)}`)).data;
     showJobState("finished", `Answered in ${seconds} s.`);
-    renderAnswer(result, ticket.collection);
+    $("answer-question").textContent = ticket.question;
+    renderAnswer(result, ticket.collection, ticket.question);
+    conversation.shown = { question: ticket.question, answer: result.answer, sources: result.sources };
   }
 
   async function cancelAsk() {
@@ -296,7 +389,7 @@
 
   const CITATION = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
 
-  function renderAnswer(result, collection) {
+  function renderAnswer(result, collection, question) {
     const sources = new Map(result.sources.map((source) => [source.n, source]));
     const text = $("answer-text");
     text.replaceChildren();
@@ -318,6 +411,7 @@
     const timings = result.timings_ms || {};
     const unsupported = (result.sentences || []).filter((s) => s.claim !== false && !s.supported).length;
     $("answer-meta").textContent = [
+      result.standalone_query && result.standalone_query !== question && `searched for “${result.standalone_query}”`,
       METHODS[result.method],
       unsupported && `${unsupported} sentence${unsupported > 1 ? "s" : ""} not supported by the sources`,
       typeof result.grounded === "number" && `grounded ${Math.round(result.grounded * 100)}%`,
@@ -692,6 +786,7 @@
       }
     });
     $("ask-cancel").addEventListener("click", cancelAsk);
+    $("new-conversation").addEventListener("click", newConversation);
     $("upload-form").addEventListener("submit", upload);
     $("list-form").addEventListener("submit", (event) => {
       event.preventDefault();
