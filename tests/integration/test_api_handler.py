@@ -74,7 +74,8 @@ def test_openapi_declares_only_the_errors_each_route_can_give() -> None:
                 for path, ops in body["paths"].items() for method, op in ops.items()}
     keyed = {401, 429, 503}
     assert declared[("GET", "/")] == {200, 503}  # public: no key to refuse, no body to read
-    assert declared[("POST", "/chat")] == {202, 400, 413, 415, 422} | keyed
+    # 400, 409, 422: also a malformed Idempotency-Key, one in flight, one reused (rag_api.idempotency)
+    assert declared[("POST", "/chat")] == {202, 400, 404, 409, 413, 415, 422} | keyed
     assert declared[("GET", "/job-status/{job_id}")] == {200, 404, 422} | keyed
     assert declared[("POST", "/jobs/{job_id}/cancel")] == {200, 202, 404, 409, 422} | keyed
     assert declared[("GET", "/result/{job_id}")] == {200, 202, 404, 409, 422} | keyed

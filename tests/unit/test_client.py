@@ -135,26 +135,38 @@ def test_an_id_stays_one_path_segment() -> None:
     assert seen[0].url.raw_path == b"/job-status/..%2Fdocuments"
 
 
-def test_reads_are_resent_after_retry_after_and_chat_only_when_no_job_was_made() -> None:
+def test_reads_are_resent_after_retry_after_and_posts_with_one_idempotency_key() -> None:
     transport, seen = scripted(error(503, "dependency_unavailable", headers={"Retry-After": "0"}),
                                httpx.Response(202, json={"job_id": JOB, "status": "queued", "message": "m",
                                                          "links": LINKS}, headers={"Retry-After": "2"}))
     with Client("http://api", transport=transport) as client:
         assert isinstance(client.result(JOB), NotReady) and len(seen) == 2
+        assert "Idempotency-Key" not in seen[0].headers
+
+    def accepted() -> httpx.Response:
+        return httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS})
 
     transport, seen = scripted(error(429, "rate_limited", headers={"Retry-After": "0"}),
-                               httpx.ConnectError("refused"),
-                               httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS}))
+                               httpx.ConnectError("refused"), accepted())
     with Client("http://api", transport=transport) as client:
         assert client.submit("q", top_k=3).job_id == JOB
     assert [json.loads(r.content) for r in seen] == [{"query": "q", "top_k": 3}] * 3
 
-    for ambiguous in (error(504, "INTEGRATION_TIMEOUT"), httpx.ReadTimeout("no answer")):
-        transport, seen = scripted(ambiguous)
+    # A lost answer, a gateway timeout or the first send still running: the job may exist, so
+    # the resend carries the same key and the API answers it with that job.
+    for ambiguous in (error(504, "INTEGRATION_TIMEOUT"), httpx.ReadTimeout("no answer"),
+                      error(409, "idempotency_key_in_flight", headers={"Retry-After": "0"})):
+        transport, seen = scripted(ambiguous, accepted(), accepted())
         with Client("http://api", transport=transport) as client:
-            with pytest.raises((ServerError, ApiUnreachable)):
-                client.submit("q")
-        assert len(seen) == 1  # the job may exist: a resend could run the question twice
+            assert client.submit("q").job_id == JOB
+            client.submit("q")
+        keys = [r.headers["Idempotency-Key"] for r in seen]
+        assert len(keys) == 3 and keys[0] == keys[1] != keys[2]  # one key per call, not per send
+
+    transport, seen = scripted(accepted())
+    with Client("http://api", transport=transport) as client:
+        client.submit("q", idempotency_key="order-42")
+    assert seen[0].headers["Idempotency-Key"] == "order-42"
 
 
 def test_a_long_retry_after_is_left_to_the_caller() -> None:

@@ -14,6 +14,7 @@ from ragcore.client import backoff
 from ragcore.client.errors import (
     ApiUnreachable,
     BadRequest,
+    Conflict,
     JobFailed,
     RateLimited,
     ServerError,
@@ -35,24 +36,27 @@ UNAUTHORIZED = Unauthorized(401, "unauthorized", "send a valid API key")
 INVALID = BadRequest(422, "invalid_request", "the request is not valid")
 
 
-@pytest.mark.parametrize(("error", "idempotent", "chat_submit", "before_route"), [
-    (THROTTLED, True, True, True),
-    (QUOTA_SPENT, False, False, False),  # hours away: the caller decides, not a hidden sleep
-    (APP_UNAVAILABLE, True, True, False),
-    (OTHER_UNAVAILABLE, True, False, False),
-    (GATEWAY_TIMEOUT, True, False, False),  # the job may exist: never resent for POST /chat
-    (NEVER_SENT, True, True, True),
-    (LOST_REPLY, True, False, False),
-    (UNAUTHORIZED, False, False, False),
-    (INVALID, False, False, False),
-    (ServerError(500, "internal_error", "unexpected"), False, False, False),
+IN_FLIGHT = Conflict(409, "idempotency_key_in_flight", "still in progress", retry_after=1)
+UPLOAD_INCOMPLETE = Conflict(409, "upload_incomplete", "the file has not arrived")
+
+
+@pytest.mark.parametrize(("error", "idempotent", "keyed"), [
+    (THROTTLED, True, True),
+    (QUOTA_SPENT, False, False),  # hours away: the caller decides, not a hidden sleep
+    (APP_UNAVAILABLE, True, True),
+    (OTHER_UNAVAILABLE, True, True),
+    (GATEWAY_TIMEOUT, True, True),  # the job may exist: a keyed resend gets it back, not a second
+    (NEVER_SENT, True, True),
+    (LOST_REPLY, True, True),
+    (IN_FLIGHT, False, True),  # the first send of a keyed request is still running
+    (UPLOAD_INCOMPLETE, False, False),
+    (UNAUTHORIZED, False, False),
+    (INVALID, False, False),
+    (ServerError(500, "internal_error", "unexpected"), False, False),  # may have made a job, freed its key
 ])
-def test_which_refusals_each_kind_of_request_sends_again(
-    error: Exception, idempotent: bool, chat_submit: bool, before_route: bool
-) -> None:
+def test_which_refusals_each_kind_of_request_sends_again(error: Exception, idempotent: bool, keyed: bool) -> None:
     assert backoff.idempotent(error) is idempotent
-    assert backoff.chat_submit(error) is chat_submit
-    assert backoff.before_route(error) is before_route
+    assert backoff.keyed(error) is keyed
 
 
 def failing(*errors: Exception) -> Callable[[], str]:
@@ -85,10 +89,10 @@ def test_the_last_error_is_raised_once_retries_are_spent() -> None:
 
 def test_a_refusal_the_policy_does_not_allow_is_raised_at_once() -> None:
     sleeps: list[float] = []
-    retrying = Retrying(**backoff.resending(backoff.chat_submit), sleep=sleeps.append)
-    with pytest.raises(ServerError) as raised:
-        retrying(failing(GATEWAY_TIMEOUT))
-    assert raised.value is GATEWAY_TIMEOUT and sleeps == []
+    retrying = Retrying(**backoff.resending(backoff.keyed), sleep=sleeps.append)
+    with pytest.raises(BadRequest) as raised:
+        retrying(failing(INVALID))
+    assert raised.value is INVALID and sleeps == []
 
 
 def not_ready(status: JobStatus = JobStatus.STARTED) -> NotReady:

@@ -15,7 +15,7 @@ from ragcore.bootstrap import get_container
 from ragcore.observability.logs import logged_request, route_core_logs
 from ragcore.observability.tracing import tracer as make_tracer
 
-from . import errors
+from . import errors, idempotency
 from .auth import KEY_SCHEMES, RequireKey
 from .batch_routes import router as batch_router
 from .conversation_routes import router as conversation_router
@@ -45,7 +45,9 @@ def create_app() -> FastAPI:
     app.include_router(batch_router, dependencies=KEY_SCHEMES)
     app.include_router(document_router, dependencies=KEY_SCHEMES)
     app.include_router(conversation_router, dependencies=KEY_SCHEMES)
-    # Innermost first: the key is checked before the body is read or capped.
+    # Innermost first: the key is checked before the body is read or capped, and an
+    # Idempotency-Key is looked up with the caller's tenant and the capped body.
+    idempotency.install(app)
     app.add_middleware(BodyLimit)
     openapi = [r for r in app.routes if getattr(r, "path", None) == app.openapi_url]
     app.add_middleware(RequireKey, public_routes=[*public_router.routes, *ui_router.routes, *openapi])
@@ -56,8 +58,8 @@ def create_app() -> FastAPI:
             allow_origins=origins,
             allow_credentials=False,  # keys are sent as headers, never as cookies
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-Api-Key", "Content-Type"],
-            expose_headers=["Retry-After"],
+            allow_headers=["Authorization", "X-Api-Key", "Content-Type", idempotency.HEADER],
+            expose_headers=["Retry-After", idempotency.REPLAYED],
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included

@@ -11,10 +11,16 @@ Responses are the API's own models (``ragcore.api_schema``); errors are the exce
 """
 
 from ragcore.api_schema import (
+    MAX_BATCH,
     Accepted,
+    BatchAccepted,
+    BatchQueued,
+    BatchRefused,
+    ConversationView,
     DocumentAccepted,
     DocumentResultView,
     JobResult,
+    JobStatuses,
     JobStatusView,
     NotReady,
     ResultView,
@@ -40,8 +46,9 @@ from ragcore.client.errors import (
 from ragcore.client.sync_client import Client
 
 __all__ = [
-    "Accepted", "ApiError", "ApiUnreachable", "AsyncClient", "BadRequest", "Client", "Conflict",
-    "DocumentAccepted", "DocumentResultView", "Forbidden", "JobFailed", "JobResult", "JobStatusView",
+    "MAX_BATCH", "Accepted", "ApiError", "ApiUnreachable", "AsyncClient", "BadRequest", "BatchAccepted",
+    "BatchQueued", "BatchRefused", "Client", "Conflict", "ConversationView",
+    "DocumentAccepted", "DocumentResultView", "Forbidden", "JobFailed", "JobResult", "JobStatuses", "JobStatusView",
     "JobStopped", "NotFound", "NotReady", "RagcoreError", "RateLimited", "ResultView", "ServerError",
     "Unauthorized", "Unavailable", "UnexpectedResponse", "WaitTimeout",
 ]

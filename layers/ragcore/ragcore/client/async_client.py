@@ -7,15 +7,18 @@ it exists, the twin's says the rest."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying
 
 from ragcore.api_schema import (
     Accepted,
+    BatchAccepted,
+    ConversationView,
     DocumentAccepted,
     JobResult,
+    JobStatuses,
     JobStatusView,
     NotReady,
     ResultView,
@@ -59,16 +62,29 @@ class AsyncClient(Described):
     async def _send_once(self, call: calls.Call[T], deadline: float | None = None) -> T:
         timeout = backoff.request_timeout(self._http.timeout, deadline)
         try:
-            response = await self._http.request(call.method, call.path, json=call.body, timeout=timeout)
+            response = await self._http.request(call.method, call.path, json=call.body, headers=call.headers,
+                                              timeout=timeout)
         except httpx.RequestError as exc:
             raise call.failure(exc) from exc
         return call.answer(response)
 
     async def submit(self, query: str, *, collection: str | None = None, top_k: int | None = None,
-                     mode: str | None = None, timeout: float | None = None) -> Accepted:
+                     mode: str | None = None, timeout: float | None = None,
+                     idempotency_key: str | None = None, conversation_id: str | None = None,
+                     filter: Mapping[str, Any] | None = None) -> Accepted:
         """Queue a question without blocking the event loop; see ``Client.submit``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        return await self._send(calls.submit(query, collection, top_k, mode), deadline)
+        return await self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
+                                             conversation_id=conversation_id, filter=filter), deadline)
+
+    async def submit_batch(self, questions: Sequence[str | Mapping[str, Any]], *,
+                           idempotency_key: str | None = None) -> BatchAccepted:
+        """See ``Client.submit_batch``."""
+        return await self._send(calls.submit_batch(questions, idempotency_key))
+
+    async def statuses(self, job_ids: Sequence[str]) -> JobStatuses:
+        """See ``Client.statuses``."""
+        return await self._send(calls.statuses(job_ids))
 
     async def status(self, job_id: str) -> JobStatusView:
         """See ``Client.status``."""
@@ -81,6 +97,14 @@ class AsyncClient(Described):
     async def cancel(self, job_id: str) -> JobStatusView:
         """See ``Client.cancel``."""
         return await self._send(calls.cancel(job_id))
+
+    async def conversation(self, conversation_id: str) -> ConversationView:
+        """See ``Client.conversation``."""
+        return await self._send(calls.conversation(conversation_id))
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        """See ``Client.delete_conversation``."""
+        await self._send(calls.delete_conversation(conversation_id))
 
     async def wait(self, job_id: str, *, timeout: float = DEFAULT_WAIT,
                    on_status: StatusCallback | None = None) -> JobResult:
@@ -99,27 +123,31 @@ class AsyncClient(Described):
 
     async def ask(self, query: str, *, collection: str | None = None, top_k: int | None = None,
                   mode: str | None = None, timeout: float = DEFAULT_WAIT,
-                  on_status: StatusCallback | None = None) -> ResultView:
+                  on_status: StatusCallback | None = None, idempotency_key: str | None = None,
+                  conversation_id: str | None = None, filter: Mapping[str, Any] | None = None) -> ResultView:
         """``submit`` then ``wait`` within ``timeout``, for many questions at once; see ``Client.ask``."""
         deadline = time.monotonic() + timeout
-        accepted = await self._send(calls.submit(query, collection, top_k, mode), deadline)
+        accepted = await self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
+                                                 conversation_id=conversation_id, filter=filter), deadline)
         if on_status:
             on_status(accepted.status)
         answer = await self._wait(accepted.job_id, deadline, timeout, on_status)
         return calls.chat_answer(answer, accepted.job_id)
 
     async def add_document(self, text: str, *, content_type: str | None = None,
-                           **fields: Any) -> DocumentAccepted:
+                           idempotency_key: str | None = None, **fields: Any) -> DocumentAccepted:
         """See ``Client.add_document``."""
-        return await self._send(calls.add_document(text, content_type, **fields))
+        return await self._send(calls.add_document(text, content_type, idempotency_key, **fields))
 
-    async def upload_document(self, data: bytes, filename: str, **fields: Any) -> DocumentAccepted:
+    async def upload_document(self, data: bytes, filename: str, *, idempotency_key: str | None = None,
+                              **fields: Any) -> DocumentAccepted:
         """See ``Client.upload_document``; the file's PUT does not block the event loop either."""
-        ticket = await self._send(calls.create_upload(filename, **fields))
+        key = calls.logical_key(idempotency_key)
+        ticket = await self._send(calls.create_upload(filename, key, **fields))
         async with httpx.AsyncClient(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
                 response = await plain.send(calls.post_upload(ticket, data, filename))
             except httpx.RequestError as exc:
                 raise calls.UPLOADED.failure(exc) from exc
         calls.UPLOADED.answer(response)
-        return await self._send(calls.complete_upload(ticket.upload_id))
+        return await self._send(calls.complete_upload(ticket.upload_id, key))

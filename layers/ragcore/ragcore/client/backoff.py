@@ -7,21 +7,13 @@ Which refusals may be sent again depends on the request:
 
 - ``idempotent`` (every GET, and ``POST /jobs/{id}/cancel``, which the API makes idempotent:
   stopping a stopped job answers 200 again): 429, 502, 503, 504 and lost connections.
-- ``chat_submit`` (``POST /chat``, which makes a job each time it gets through): only where
-  the API guarantees the refused request made no job, because a blind resend could run the
-  question (and pay for the LLM) twice:
-
-  * 429: the key's rate limit and quota are checked before any route runs (``rag_api.auth``),
-    and API Gateway's own throttling answers before the function is invoked.
-  * 503 with code ``dependency_unavailable``: the API's own answer when Valkey or SQS fails.
-    The key check fails before the route; ``services.submit.submit_chat`` writes the job
-    record before sending the message and deletes it again if the send fails, so no job is
-    left that a worker would run (README, "HTTP API": "no job is left behind"). Other 5xx
-    (a gateway's 502/504 after a timeout) may come after the job was made: not resent.
-  * a connection that was never made (``ApiUnreachable.request_sent`` is False). A timeout
-    or a dropped connection after sending is ambiguous: not resent.
-- ``before_route`` (document submissions, which also make a job each time): only 429 and
-  connections never made, which never reach a route.
+- ``keyed`` (``POST /chat``, ``POST /documents`` and the upload calls, which make a job or a
+  ticket each time they get through): each is sent with an ``Idempotency-Key`` (``calls.idempotency``),
+  the same on every resend, and the API answers a resend of a request it has answered with that
+  first answer (same job) rather than making another (``rag_api.idempotency``). So what
+  ``idempotent`` resends is safe here too, a lost answer and a gateway's 502/504 included, and
+  so is ``409 idempotency_key_in_flight`` (the first send is still running; its ``Retry-After``
+  is short). A 500 is not resent: the first send may have made a job and freed its key.
 
 A ``Retry-After`` longer than ``MAX_RETRY_AFTER`` (a spent daily quota) is not slept through:
 the error is raised for the caller to decide.
@@ -51,7 +43,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ragcore.api_schema import JobResult, NotReady
-from ragcore.client.errors import ApiError, ApiUnreachable, RateLimited, ServerError, Unavailable, WaitTimeout
+from ragcore.client.errors import ApiError, ApiUnreachable, Conflict, RateLimited, ServerError, WaitTimeout
 from ragcore.domain.jobs import JobStatus
 
 Replayable = Callable[[BaseException], bool]
@@ -69,10 +61,6 @@ MIN_REQUEST_SECONDS = 1.0
 _POLL = wait_exponential(multiplier=POLL_FIRST, max=POLL_MAX)
 
 
-def _never_sent(exc: BaseException) -> bool:
-    return isinstance(exc, ApiUnreachable) and not exc.request_sent
-
-
 def _waits_short(exc: BaseException) -> bool:
     return not isinstance(exc, ApiError) or exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
 
@@ -84,15 +72,9 @@ def idempotent(exc: BaseException) -> bool:
     return transient and _waits_short(exc)
 
 
-def chat_submit(exc: BaseException) -> bool:
-    refused = isinstance(exc, RateLimited) or (
-        isinstance(exc, Unavailable) and exc.code == "dependency_unavailable"
-    )
-    return (refused and _waits_short(exc)) or _never_sent(exc)
-
-
-def before_route(exc: BaseException) -> bool:
-    return (isinstance(exc, RateLimited) and _waits_short(exc)) or _never_sent(exc)
+def keyed(exc: BaseException) -> bool:
+    in_flight = isinstance(exc, Conflict) and exc.code == "idempotency_key_in_flight"
+    return idempotent(exc) or (in_flight and _waits_short(exc))
 
 
 class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's strategies

@@ -4,8 +4,9 @@ cannot disagree about the API."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Mapping, Sequence, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -13,8 +14,11 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ragcore.api_schema import (
     Accepted,
+    BatchAccepted,
+    ConversationView,
     DocumentAccepted,
     JobResult,
+    JobStatuses,
     JobStatusView,
     NotReady,
     ResultView,
@@ -36,6 +40,7 @@ class Call(Generic[T]):
     read: Callable[[httpx.Response], T]
     body: dict[str, Any] | None = None
     replayable: backoff.Replayable = field(default=backoff.idempotent)
+    headers: dict[str, str] | None = None
 
     def answer(self, response: httpx.Response) -> T:
         """The answer read, or the error it means; a body that is not the expected document
@@ -82,12 +87,44 @@ def _present(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def logical_key(key: str | None) -> str:
+    """The ``Idempotency-Key`` of one logical call: the caller's, or a new random one. A
+    ``Call`` is built once per logical call and every resend of it sends the same headers, so
+    the API answers a resend with the first answer instead of making a second job."""
+    return key or str(uuid.uuid4())
+
+
+def _keyed(key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": logical_key(key)}
+
+
 def submit(query: str, collection: str | None = None, top_k: int | None = None,
-           mode: str | None = None) -> Call[Accepted]:
+           mode: str | None = None, idempotency_key: str | None = None, *,
+           conversation_id: str | None = None, filter: Mapping[str, Any] | None = None) -> Call[Accepted]:
     # Not validated here: the API is the one judge of a request (its limits may be newer
     # than this client), and its 422 names each bad field.
-    body = _present(query=query, collection=collection, top_k=top_k, mode=mode)
-    return Call("POST", "/chat", _model(Accepted), body, backoff.chat_submit)
+    body = _present(query=query, collection=collection, top_k=top_k, mode=mode, conversation_id=conversation_id,
+                    filter=None if filter is None else dict(filter))
+    return Call("POST", "/chat", _model(Accepted), body, backoff.keyed, _keyed(idempotency_key))
+
+
+def submit_batch(questions: Sequence[str | Mapping[str, Any]],
+                 idempotency_key: str | None = None) -> Call[BatchAccepted]:
+    """Each question a query, or a ``POST /chat`` body (``query``, ``top_k``, ...)."""
+    body = {"questions": [{"query": q} if isinstance(q, str) else dict(q) for q in questions]}
+    return Call("POST", "/chat/batch", _model(BatchAccepted), body, backoff.keyed, _keyed(idempotency_key))
+
+
+def statuses(job_ids: Sequence[str]) -> Call[JobStatuses]:
+    return Call("GET", f"/jobs?ids={','.join(_segment(i) for i in job_ids)}", _model(JobStatuses))
+
+
+def conversation(conversation_id: str) -> Call[ConversationView]:
+    return Call("GET", f"/conversations/{_segment(conversation_id)}", _model(ConversationView))
+
+
+def delete_conversation(conversation_id: str) -> Call[None]:
+    return Call("DELETE", f"/conversations/{_segment(conversation_id)}", _stored)
 
 
 def status(job_id: str) -> Call[JobStatusView]:
@@ -102,19 +139,21 @@ def cancel(job_id: str) -> Call[JobStatusView]:
     return Call("POST", f"/jobs/{_segment(job_id)}/cancel", _model(JobStatusView))
 
 
-def add_document(text: str, content_type: str | None = None, **fields: Any) -> Call[DocumentAccepted]:
+def add_document(text: str, content_type: str | None = None, idempotency_key: str | None = None,
+                 **fields: Any) -> Call[DocumentAccepted]:
     body = _present(text=text, content_type=content_type, **fields)
-    return Call("POST", "/documents", _model(DocumentAccepted), body, backoff.before_route)
+    return Call("POST", "/documents", _model(DocumentAccepted), body, backoff.keyed, _keyed(idempotency_key))
 
 
-def create_upload(filename: str, **fields: Any) -> Call[UploadTicketView]:
+def create_upload(filename: str, idempotency_key: str | None = None, **fields: Any) -> Call[UploadTicketView]:
     body = _present(filename=filename, **fields)
-    return Call("POST", "/documents/uploads", _model(UploadTicketView), body, backoff.before_route)
+    return Call("POST", "/documents/uploads", _model(UploadTicketView), body, backoff.keyed,
+                _keyed(idempotency_key))
 
 
-def complete_upload(upload_id: str) -> Call[DocumentAccepted]:
+def complete_upload(upload_id: str, idempotency_key: str | None = None) -> Call[DocumentAccepted]:
     return Call("POST", f"/documents/uploads/{_segment(upload_id)}/complete", _model(DocumentAccepted),
-                replayable=backoff.before_route)
+                replayable=backoff.keyed, headers=_keyed(idempotency_key))
 
 
 def post_upload(ticket: UploadTicketView, data: bytes, filename: str) -> httpx.Request:

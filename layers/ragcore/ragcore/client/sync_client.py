@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
 
 import httpx
 from tenacity import Retrying
 
 from ragcore.api_schema import (
     Accepted,
+    BatchAccepted,
+    ConversationView,
     DocumentAccepted,
     JobResult,
+    JobStatuses,
     JobStatusView,
     NotReady,
     ResultView,
@@ -59,17 +62,39 @@ class Client(Described):
     def _send_once(self, call: calls.Call[T], deadline: float | None = None) -> T:
         timeout = backoff.request_timeout(self._http.timeout, deadline)
         try:
-            response = self._http.request(call.method, call.path, json=call.body, timeout=timeout)
+            response = self._http.request(call.method, call.path, json=call.body, headers=call.headers,
+                                        timeout=timeout)
         except httpx.RequestError as exc:
             raise call.failure(exc) from exc
         return call.answer(response)
 
     def submit(self, query: str, *, collection: str | None = None, top_k: int | None = None,
-               mode: str | None = None, timeout: float | None = None) -> Accepted:
+               mode: str | None = None, timeout: float | None = None,
+               idempotency_key: str | None = None, conversation_id: str | None = None,
+               filter: Mapping[str, Any] | None = None) -> Accepted:
         """Queue a question (``POST /chat``); ``wait`` for its answer. ``timeout``: seconds
-        the submission may take, resends included (default: each request the client's)."""
+        the submission may take, resends included (default: each request the client's).
+        ``idempotency_key``: sent as ``Idempotency-Key`` on the request and each resend (default:
+        a new UUID per call), so a resend never makes a second job; give your own to make your
+        own resends of the call safe too. ``conversation_id``: ask a follow-up in the conversation
+        an earlier ``Accepted`` named (default: a new conversation); ``filter``: only passages
+        of some documents (``document_ids``, ``metadata`` conditions; see docs/RETRIEVAL.md)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        return self._send(calls.submit(query, collection, top_k, mode), deadline)
+        return self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
+                                       conversation_id=conversation_id, filter=filter), deadline)
+
+    def submit_batch(self, questions: Sequence[str | Mapping[str, Any]], *,
+                     idempotency_key: str | None = None) -> BatchAccepted:
+        """Queue up to ``MAX_BATCH`` (100) questions in one request (``POST /chat/batch``), each
+        a query or a ``POST /chat`` body. ``items`` holds each question's job, or its error:
+        a question refused ``rate_limited`` (the key's limit counts questions) may be sent
+        again after its ``retry_after``."""
+        return self._send(calls.submit_batch(questions, idempotency_key))
+
+    def statuses(self, job_ids: Sequence[str]) -> JobStatuses:
+        """The status documents of up to ``MAX_BATCH`` jobs in one request (``GET /jobs``);
+        ids of no job this key may see are listed in ``not_found``."""
+        return self._send(calls.statuses(job_ids))
 
     def status(self, job_id: str) -> JobStatusView:
         """The job's status document (``GET /job-status/{id}``)."""
@@ -84,6 +109,14 @@ class Client(Described):
         """Stop a chat job: ``stopped`` at once if it was queued, ``cancel_requested`` if it
         is started (it stops at its next step)."""
         return self._send(calls.cancel(job_id))
+
+    def conversation(self, conversation_id: str) -> ConversationView:
+        """A conversation's turns (``GET /conversations/{id}``), in the order they were asked."""
+        return self._send(calls.conversation(conversation_id))
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation (``DELETE /conversations/{id}``); its turns' jobs stay readable."""
+        self._send(calls.delete_conversation(conversation_id))
 
     def wait(self, job_id: str, *, timeout: float = DEFAULT_WAIT,
              on_status: StatusCallback | None = None) -> JobResult:
@@ -104,27 +137,34 @@ class Client(Described):
 
     def ask(self, query: str, *, collection: str | None = None, top_k: int | None = None,
             mode: str | None = None, timeout: float = DEFAULT_WAIT,
-            on_status: StatusCallback | None = None) -> ResultView:
+            on_status: StatusCallback | None = None, idempotency_key: str | None = None,
+            conversation_id: str | None = None, filter: Mapping[str, Any] | None = None) -> ResultView:
         """``submit`` then ``wait``: the answer with its sources, both within ``timeout``."""
         deadline = time.monotonic() + timeout
-        accepted = self._send(calls.submit(query, collection, top_k, mode), deadline)
+        accepted = self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
+                                           conversation_id=conversation_id, filter=filter), deadline)
         if on_status:
             on_status(accepted.status)
         answer = self._wait(accepted.job_id, deadline, timeout, on_status)
         return calls.chat_answer(answer, accepted.job_id)
 
-    def add_document(self, text: str, *, content_type: str | None = None, **fields: Any) -> DocumentAccepted:
+    def add_document(self, text: str, *, content_type: str | None = None, idempotency_key: str | None = None,
+                     **fields: Any) -> DocumentAccepted:
         """Queue a text document (``POST /documents``); ``fields``: ``collection``,
-        ``document_id``, ``title``, ``source``, ``metadata``."""
-        return self._send(calls.add_document(text, content_type, **fields))
+        ``document_id``, ``title``, ``source``, ``metadata``; ``idempotency_key`` as for ``submit``."""
+        return self._send(calls.add_document(text, content_type, idempotency_key, **fields))
 
-    def upload_document(self, data: bytes, filename: str, **fields: Any) -> DocumentAccepted:
-        """Queue a file of any size or type (a PDF, say) through a presigned upload."""
-        ticket = self._send(calls.create_upload(filename, **fields))
+    def upload_document(self, data: bytes, filename: str, *, idempotency_key: str | None = None,
+                        **fields: Any) -> DocumentAccepted:
+        """Queue a file of any size or type (a PDF, say) through a presigned upload.
+        ``idempotency_key`` as for ``submit``, sent on both API calls (the API keeps a key per
+        path, so one key serves both)."""
+        key = calls.logical_key(idempotency_key)
+        ticket = self._send(calls.create_upload(filename, key, **fields))
         with httpx.Client(timeout=self._http.timeout) as plain:  # no API key for S3
             try:
                 response = plain.send(calls.post_upload(ticket, data, filename))
             except httpx.RequestError as exc:
                 raise calls.UPLOADED.failure(exc) from exc
         calls.UPLOADED.answer(response)
-        return self._send(calls.complete_upload(ticket.upload_id))
+        return self._send(calls.complete_upload(ticket.upload_id, key))
