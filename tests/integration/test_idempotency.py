@@ -210,3 +210,22 @@ def test_openapi_shows_the_header_and_its_answers(api: httpx.Client) -> None:
         assert "invalid_idempotency_key" in answers["400"]["description"], path
         assert "Idempotent-Replayed" in answers[str(success)]["headers"], path
     assert not any(p["name"] == "Idempotency-Key" for p in paths["/jobs/{job_id}/cancel"]["post"].get("parameters", []))
+
+
+def test_browsers_may_send_the_key_and_read_the_replay_mark(api: httpx.Client, configure: Configure) -> None:
+    from fastapi.testclient import TestClient
+
+    from rag_api.app import create_app
+
+    configure(cors_allow_origins="https://app.example")
+    browser = TestClient(create_app())
+    origin = {"Origin": "https://app.example"}
+    preflight = browser.options("/chat", headers={**origin, "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "content-type, idempotency-key"})
+    assert preflight.status_code == 200
+    assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
+    key = keyed(str(uuid.uuid4()))
+    browser.post("/chat", json=ASK, headers={**origin, **key})
+    replayed = browser.post("/chat", json=ASK, headers={**origin, **key})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert "idempotent-replayed" in replayed.headers["access-control-expose-headers"].lower()
