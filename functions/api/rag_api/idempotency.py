@@ -54,7 +54,7 @@ WAIT_SECONDS = 2.0
 _FIRST_POLL, _MAX_POLL = 0.02, 0.2
 IN_FLIGHT_RETRY_AFTER = "1"
 # An answer larger than this is not saved (the key is freed, so a resend runs again). The
-# largest answer of a covered route, a batch of 100 questions, is about 40 kB.
+# largest answer of a covered route, a batch of 100 questions, is about 25 kB.
 MAX_SAVED_BODY_BYTES = 256 * 1024
 # The headers of an answer that are part of it; the security and CORS headers are added again
 # by the outer middleware on the replay, and the length is the body's.
