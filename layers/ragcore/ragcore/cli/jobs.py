@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ragcore.domain.jobs import JobStatus
@@ -25,18 +26,30 @@ if TYPE_CHECKING:
 
 EXIT_FAILED, EXIT_REFUSED, EXIT_UNFINISHED, EXIT_INTERRUPTED = 1, 3, 4, 130
 DEFAULT_TIMEOUT = 120.0
+FILE_TIMEOUT = 1800.0
 COMMANDS = ("ask", "status", "result", "cancel")
 
 
 def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    ask = commands.add_parser("ask", help="ask a question through the API and wait for the cited answer")
-    ask.add_argument("question")
+    ask = commands.add_parser("ask", help="ask a question (or a file of them) through the API and wait for "
+                                          "the cited answer")
+    asked = ask.add_mutually_exclusive_group(required=True)
+    asked.add_argument("question", nargs="?")
+    asked.add_argument("--file", type=Path, metavar="JSONL",
+                       help="one POST /chat body per line ({\"query\": ...}); sent 100 a request "
+                            "(POST /chat/batch), followed with GET /jobs; one JSON result per line out")
+    ask.add_argument("--output", type=Path, metavar="JSONL", help="with --file: write the results here, not stdout")
     ask.add_argument("--collection", help="default: the API's ('default')")
     ask.add_argument("--top-k", type=int, help="passages to retrieve (1-20; default: the API's, 5)")
     ask.add_argument("--mode", choices=[m.value for m in RetrievalMode], help="default: hybrid")
-    ask.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                     help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}); "
-                          "the job keeps running after it")
+    ask.add_argument("--filter", type=_json_object, metavar="JSON",
+                     help='only passages the filter allows, e.g. \'{"metadata": {"year": {"gte": 2000}}}\' '
+                          "(docs/RETRIEVAL.md, Filters)")
+    ask.add_argument("--document-id", action="append", metavar="ID",
+                     help="only passages of this document (repeatable; added to --filter's document_ids)")
+    ask.add_argument("--timeout", type=float,
+                     help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}; with --file, for "
+                          f"every answer, {FILE_TIMEOUT:g}); the job keeps running after it")
     status = commands.add_parser("status", help="a job's status")
     result = commands.add_parser("result", help="a job's result: a chat's answer, or what a document job did")
     cancel = commands.add_parser("cancel", help="stop a chat job")
@@ -90,9 +103,13 @@ def _ask(client: "Client", args: argparse.Namespace) -> int:
     from ragcore.cli.status_line import StatusLine
     from ragcore.client import WaitTimeout
 
+    if args.file:
+        return _ask_file(client, args)
+    args.timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+
     started = time.monotonic()  # --timeout covers the submission and the wait
     accepted = client.submit(args.question, collection=args.collection, top_k=args.top_k, mode=args.mode,
-                             timeout=args.timeout)
+                             timeout=args.timeout, filter=_filter_of(args))
     args.job_id = accepted.job_id  # named by the error messages
     try:
         with StatusLine(f"job {accepted.job_id}", sys.stderr) as line:
@@ -106,6 +123,55 @@ def _ask(client: "Client", args: argparse.Namespace) -> int:
         return _fail(EXIT_INTERRUPTED, f"interrupted; job {accepted.job_id} keeps running "
                                        f"(`ragcore cancel {accepted.job_id}` stops it)")
     return _print_result(outcome, args.json)
+
+
+def _ask_file(client: "Client", args: argparse.Namespace) -> int:
+    """Exit 0 when every question is answered, 4 when some are not final by the timeout, else
+    1 (some failed, were stopped, or were refused: each line says why)."""
+    from ragcore.cli import ask_file
+
+    defaults = {name: value for name, value in
+                (("collection", args.collection), ("top_k", args.top_k), ("mode", args.mode),
+                 ("filter", _filter_of(args))) if value is not None}
+    try:
+        questions = ask_file.read_questions(args.file, defaults)
+    except OSError as exc:
+        return _fail(EXIT_REFUSED, f"cannot read {args.file}: {exc.strerror}")
+    timeout = FILE_TIMEOUT if args.timeout is None else args.timeout
+    try:
+        ask_file.ask_file(client, questions, timeout, sys.stderr)
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted; the questions sent keep running")
+    finally:
+        if args.output:
+            with args.output.open("w", encoding="utf-8") as out:
+                ask_file.write_results(questions, out)
+        else:
+            ask_file.write_results(questions, sys.stdout)
+    print(f"ragcore: {ask_file.summary(questions)}", file=sys.stderr)
+    statuses = {q.status for q in questions}
+    if statuses - {s.value for s in JobStatus if s.is_terminal} - {"refused"}:
+        return EXIT_UNFINISHED
+    return 0 if statuses == {JobStatus.FINISHED.value} else EXIT_FAILED
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("takes a JSON object")
+    return value
+
+
+def _filter_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--filter``'s object with ``--document-id``'s ids added to its ``document_ids``; the
+    API judges it (its 422 names each bad field)."""
+    chat_filter = dict(args.filter or {})
+    if args.document_id:
+        chat_filter["document_ids"] = [*chat_filter.get("document_ids", []), *args.document_id]
+    return chat_filter or None
 
 
 def _status(client: "Client", args: argparse.Namespace) -> int:
