@@ -3,6 +3,9 @@ order, its history in the prompt, its outcome recorded once however often it is 
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ragcore.domain.answers import AnswerMode, Passage
@@ -33,7 +36,7 @@ FIRST, FOLLOW_UP = "When was Skerry Point Lighthouse first lit?", "When was it a
 @pytest.fixture
 def ports() -> AnswerPorts:
     return AnswerPorts(InMemoryJobStore(), KeywordEmbedder(), ListIndex(PASSAGES), ScriptedChat(),
-                       conversations=InMemoryConversationStore())
+                       conversations=InMemoryConversationStore(), wait_in_place_seconds=0.3)
 
 
 def ask(ports: AnswerPorts, query: str, conversation_id: str | None = None, owner: str | None = "t1") -> str:
@@ -89,6 +92,16 @@ def test_a_follow_up_waits_for_the_turn_before_it_without_using_an_attempt(ports
     assert answer_job(JobMessage(job_id=second), ports, limits(max_attempts=5), 4) is MessageOutcome.FINISHED
 
 
+def test_a_follow_up_waiting_in_place_starts_once_the_turn_before_it_is_answered(ports: AnswerPorts) -> None:
+    first = ask(ports, FIRST)
+    second = ask(ports, FOLLOW_UP, conversation_of(ports, first))
+    waiting = ThreadPoolExecutor(1).submit(answer_job, JobMessage(job_id=second), ports, limits(), 1)
+    time.sleep(0.1)
+    assert answer_job(JobMessage(job_id=first), ports, limits()) is MessageOutcome.FINISHED
+    assert waiting.result(timeout=5) is MessageOutcome.FINISHED  # never handed back
+    assert ports.store.get(second).started_at >= ports.store.get(first).finished_at  # type: ignore[operator]
+
+
 def test_turns_answered_in_order_carry_the_history_and_the_standalone_query(ports: AnswerPorts) -> None:
     first = ask(ports, FIRST)
     conversation_id = conversation_of(ports, first)
@@ -130,7 +143,7 @@ def test_a_failed_or_unrecorded_earlier_turn_blocks_nothing(ports: AnswerPorts) 
 
 def test_extractive_mode_chooses_the_sentence_for_the_standalone_query() -> None:
     ports = AnswerPorts(InMemoryJobStore(), KeywordEmbedder(), ListIndex(PASSAGES), ScriptedChat(),
-                        mode=AnswerMode.EXTRACTIVE, conversations=InMemoryConversationStore())
+                        mode=AnswerMode.EXTRACTIVE, conversations=InMemoryConversationStore(), wait_in_place_seconds=0)
     first = ask(ports, FIRST)
     second = ask(ports, FOLLOW_UP, conversation_of(ports, first))
     answer_job(JobMessage(job_id=first), ports, limits())

@@ -56,6 +56,8 @@ def test_a_slow_failing_or_junk_rewrite_gives_the_fallback() -> None:
         ScriptedChat(text="   "),
         ScriptedChat(text="Bananas are yellow and rich in potassium."),  # about something else
         ScriptedChat(text="When " + "very " * 200 + "automated?"),  # rambling
+        ScriptedChat(text="When was it automated?"),  # an echo: nothing resolved
+        ScriptedChat(text="Skerry Point Lighthouse was automated in 1991."),  # answered, not rewritten
     ):
         assert standalone_query(FOLLOW_UP, [answered()], chat, 30) == expected, chat.text
 

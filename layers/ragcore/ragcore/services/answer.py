@@ -14,7 +14,13 @@ from ragcore.domain.jobs import Job
 from ragcore.domain.messages import ChatJob, JobMessage
 from ragcore.ports import ChatModel, ConversationStore, Embedder, JobStore, VectorIndex
 from ragcore.services.citation_check import CHECK_SECONDS, check_citations
-from ragcore.services.conversation_turns import earlier_turn_pending, may_wait, record_turn, wait_seconds
+from ragcore.services.conversation_turns import (
+    WAIT_IN_PLACE_SECONDS,
+    earlier_turns_done,
+    may_wait,
+    record_turn,
+    wait_seconds,
+)
 from ragcore.services.extractive import extractive_answer
 from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
 from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
@@ -31,19 +37,21 @@ class AnswerPorts:
     prompt_limits: PromptLimits = PromptLimits()  # the token budget every LLM call is held to
     mode: AnswerMode = AnswerMode.GENERATED  # setting ANSWER_MODE
     conversations: ConversationStore | None = None  # the turns of jobs with a conversation_id
+    wait_in_place_seconds: float = WAIT_IN_PLACE_SECONDS  # for an earlier turn, before handing back
 
 
 def answer_job(
     message: JobMessage, ports: AnswerPorts, limits: JobLimits, delivery: int = 1,
     redeliver_in: Callable[[int], None] | None = None,
 ) -> MessageOutcome:
-    """A job of a conversation waits for the turns before it (``TurnNotReadyError``: its
-    message comes back after ``redeliver_in``'s delay, the job unclaimed) and has its turn
-    recorded once it is final, by this delivery or any later one."""
+    """A job of a conversation waits for the turns before it (in place a few seconds, then
+    ``TurnNotReadyError``: its message comes back after ``redeliver_in``'s delay, the job
+    unclaimed) and has its turn recorded once it is final, by this delivery or any later one."""
     conversations = ports.conversations
     job = _job(ports.store, message.job_id) if conversations is not None else None
     if job is not None and conversations is not None and may_wait(delivery, limits.max_attempts):
-        if earlier_turn_pending(job, ports.store, conversations):
+        in_place = min(ports.wait_in_place_seconds, limits.budget.remaining() / 4)
+        if not earlier_turns_done(job, ports.store, conversations, in_place):
             if redeliver_in is not None:
                 redeliver_in(wait_seconds(delivery))
             raise TurnNotReadyError(f"job {message.job_id} waits for an earlier turn of its conversation")

@@ -2,8 +2,13 @@
 before it, its prompts read the answered ones, and its outcome is recorded on the conversation.
 
 Order: a turn whose earlier turn is still queued or started (and not past its deadline) is not
-claimed; its message is handed back to come again after ``wait_seconds`` (2, 6, 18 s), which
-takes none of the job's attempts. An earlier turn that failed, was stopped, expired or is
+claimed. While the earlier turn is started, it waits in place, up to ``WAIT_IN_PLACE_SECONDS``:
+two turns sent back to back usually arrive in one batch and run side by side, and the
+follow-up then starts as soon as the first is answered. An earlier turn still queued after
+``QUEUED_GRACE_SECONDS`` may be behind this one in the queue (an instance whose poller hands
+it one batch at a time, as the offline stack's does, would wait for nothing), so the message is
+handed back at once to come again after ``wait_seconds`` (2, 6, 18 s); that takes none of the
+job's attempts. An earlier turn that failed, was stopped, expired or is
 overdue blocks nothing: the follow-up is answered from the turns that were answered. Each wait
 is one of the queue's deliveries, so a turn waits on at most all but its last two deliveries
 (3 of the default 5: 26 s) and is then answered anyway, leaving one retry for a failure of its
@@ -30,6 +35,12 @@ from ragcore.ports import ConversationStore, JobStore
 
 log = logging.getLogger(__name__)
 
+# How long a turn waits in the worker for an earlier started turn, and for an earlier queued
+# one to start, checking every POLL_SECONDS (a conversation read and a job read each), before
+# its message is handed back.
+WAIT_IN_PLACE_SECONDS = 3.0
+QUEUED_GRACE_SECONDS = 0.5
+POLL_SECONDS = 0.1
 FIRST_WAIT_SECONDS = 2
 MAX_WAIT_SECONDS = 60
 # Deliveries kept back from waiting: the one that runs the turn, and one retry.
@@ -46,15 +57,28 @@ def may_wait(delivery: int, max_deliveries: int) -> bool:
     return delivery <= max_deliveries - RUN_DELIVERIES
 
 
-def earlier_turn_pending(job: Job, jobs: JobStore, conversations: ConversationStore) -> bool:
-    """Whether a turn asked before ``job``'s in its conversation is still to be answered. An
-    earlier turn whose job is final but not recorded yet is recorded on the way."""
+def earlier_turns_done(job: Job, jobs: JobStore, conversations: ConversationStore, seconds: float) -> bool:
+    """Whether no earlier turn of ``job``'s conversation is pending, waiting in place up to
+    ``seconds`` for a started one to be answered (a queued one, ``QUEUED_GRACE_SECONDS``)."""
+    started = time.monotonic()
+    while (pending := earlier_turn_pending(job, jobs, conversations)) is not None:
+        waited = time.monotonic() - started
+        if waited >= seconds or (pending is JobStatus.QUEUED and waited >= QUEUED_GRACE_SECONDS):
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def earlier_turn_pending(job: Job, jobs: JobStore, conversations: ConversationStore) -> JobStatus | None:
+    """The status (queued or started) of a turn asked before ``job``'s in its conversation and
+    still to be answered; None if there is none. An earlier turn whose job is final but not
+    recorded yet is recorded on the way."""
     conversation_id = job.request.get("conversation_id")
     if not conversation_id or job.status.is_terminal:
-        return False
+        return None
     conversation = conversations.get(conversation_id)
     if conversation is None:
-        return False
+        return None
     now = time.time()
     for turn in conversation.before(job.job_id):
         if turn.recorded:
@@ -66,8 +90,8 @@ def earlier_turn_pending(job: Job, jobs: JobStore, conversations: ConversationSt
         if earlier.status.is_terminal:
             record_turn(earlier, jobs, conversations)
         elif not overdue(earlier, now):
-            return True
-    return False
+            return earlier.status
+    return None
 
 
 def record_turn(job: Job, jobs: JobStore, conversations: ConversationStore) -> bool:

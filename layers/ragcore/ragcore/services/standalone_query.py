@@ -83,8 +83,10 @@ def rewrite_messages(question: str, history: list[Turn]) -> list[dict[str, str]]
 
 
 def usable_rewrite(text: str, question: str, history: list[Turn]) -> str | None:
-    """The rewrite's query, or None if the reply is not one: empty, longer than a query, with
-    citation markers (an answer, not a question), or sharing no content word with the question
+    """The rewrite's query, or None if the reply is not a rewrite: empty, longer than a query,
+    with citation markers, a statement where a question was asked (the model answering, not
+    rewriting), the question's own words again (the model echoing: the bundled model's most
+    common reply, bench/conversation_turns.py), or sharing no content word with the question
     and the earlier questions (about something else)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
@@ -93,7 +95,10 @@ def usable_rewrite(text: str, question: str, history: list[Turn]) -> str | None:
     asked = " ".join([question, *(turn.question for turn in history)])
     if not query or len(query) > min(MAX_REWRITE_CHARS, len(asked) + 100) or _CITATION_MARK.search(query):
         return None
-    if not set(content_words(query)) & set(content_words(asked)):
+    if question.rstrip().endswith("?") and not query.endswith("?"):
+        return None
+    words = set(content_words(query))
+    if words <= set(content_words(question)) or not words & set(content_words(asked)):
         return None
     return query
 
