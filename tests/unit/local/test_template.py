@@ -163,3 +163,12 @@ def test_a_chat_batch_runs_at_once() -> None:
     worker = TEMPLATE.trigger("WorkerFunction")
     assert worker.batch_size <= MAX_RECORD_THREADS
     assert worker.batching_window_seconds == 0 and worker.batch_size <= 10  # SQS's limit without a window
+
+
+def test_the_api_may_send_message_batches_to_both_queues() -> None:
+    """POST /chat/batch calls SendMessageBatch, which IAM authorizes as sqs:SendMessage (SQS has
+    no action of its own for a batch; SAM's SQSSendMessagePolicy grants "sqs:SendMessage*")."""
+    statements = [statement for policy in RAW["Resources"]["ApiFunction"]["Properties"]["Policies"]
+                  if isinstance(policy, dict) and "Statement" in policy for statement in policy["Statement"]]
+    sending = [s for s in statements if "sqs:SendMessage" in s["Action"]]
+    assert [s["Resource"] for s in sending] == [[{"!GetAtt": "JobsQueue.Arn"}, {"!GetAtt": "IngestQueue.Arn"}]]
