@@ -306,3 +306,23 @@ def test_a_filter_never_returns_an_unpublished_version(index: QdrantEdgeIndex) -
     hits = index.search("docs", SearchQuery("lighthouse", [1.0, 0.0, 0.0], RetrievalMode.HYBRID,
                                             ChatFilter(document_ids=["north"])), limit=10)
     assert [h.text for h in hits] == [f"{TEXTS['north']} (v1)"]
+
+
+def test_text_and_boolean_metadata_is_indexed_and_the_filters_still_select_the_same(tmp_path: Path) -> None:
+    from qdrant_edge import EdgeShard
+
+    index = QdrantEdgeIndex(tmp_path, dimension=3)
+    _load_with_metadata(index)
+    index.close()
+    shard = EdgeShard.load(str(tmp_path / "docs"))
+    try:
+        schema = {key: str(info.data_type) for key, info in shard.info().payload_schema.items()}
+    finally:
+        shard.close()
+    # "year" and "score" hold text in "ne": keyword-indexed, and the number filters above still
+    # find the numbers (FILTERS runs on this layout).
+    assert {k: v.rsplit(".", 1)[-1].lower() for k, v in schema.items() if k.startswith("metadata.")} == {
+        "metadata.lang": "keyword", "metadata.tags": "keyword", "metadata.published": "keyword",
+        "metadata.author.name": "keyword", "metadata.draft": "bool", "metadata.year": "keyword",
+        "metadata.score": "keyword",
+    }

@@ -1,6 +1,6 @@
 """The requests both Qdrant adapters spell in their own client's types (``qdrant_requests``):
-what each retrieval mode looks up, what ``publish`` changes in which order, and what a chat's
-filter selects."""
+what each retrieval mode looks up, what ``publish`` changes in which order, what a chat's
+filter selects, and which metadata fields get payload indexes."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from datetime import datetime, timezone
 
 from ragcore.adapters.qdrant_requests import (
     LIVE_ONLY,
+    MAX_METADATA_INDEXES,
     MIN_PREFETCH,
     Between,
     Match,
     Where,
+    metadata_indexes,
     publishing,
     search_of,
     selecting,
 )
 from ragcore.adapters.qdrant_schema import DENSE_VECTOR, LIVE, SPARSE_VECTOR, STATE_FIELD
+from ragcore.domain.documents import Chunk
 from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 
@@ -67,3 +70,32 @@ def test_every_retriever_of_a_search_applies_the_filter() -> None:
     for mode in RetrievalMode:
         search = search_of(SearchQuery("lamp", [1.0], mode, chat_filter), 5)
         assert search.where == selecting(chat_filter) != LIVE_ONLY
+
+
+def _chunk(metadata: dict) -> Chunk:
+    return Chunk(chunk_id="c", document_id="d", version="v", title="t", source="s", position=0, text="x",
+                 metadata=metadata)
+
+
+def test_text_and_boolean_metadata_fields_get_keyword_and_bool_indexes_numbers_and_dates_none() -> None:
+    chunks = [
+        _chunk({"lang": "en", "draft": True, "year": 1874, "score": 2.5, "tags": ["x", "y"],
+                "author": {"name": "Ann", "born": 1801}, "a b": "unfilterable", "empty": [],
+                "nothing": None}),
+        _chunk({"lang": "fr", "year": "1874", "codes": [1, 2], "flags": [False]}),  # year: text here
+    ]
+    assert metadata_indexes(chunks, {"document_id", "version", "state"}) == [
+        ("metadata.lang", "keyword"), ("metadata.draft", "bool"), ("metadata.tags", "keyword"),
+        ("metadata.author.name", "keyword"), ("metadata.year", "keyword"), ("metadata.flags", "bool"),
+    ]
+    indexed = {"metadata.lang", "metadata.draft", "metadata.tags", "metadata.author.name", "metadata.year",
+               "metadata.flags"}
+    assert metadata_indexes(chunks, indexed) == []
+
+
+def test_metadata_indexes_stop_at_the_cap_and_beyond_the_deepest_filterable_field() -> None:
+    many = _chunk({f"f{i}": "v" for i in range(MAX_METADATA_INDEXES + 5)})
+    assert len(metadata_indexes([many], {"document_id"})) == MAX_METADATA_INDEXES
+    assert len(metadata_indexes([many], {"document_id", "metadata.other"})) == MAX_METADATA_INDEXES - 1
+    deep = _chunk({"a": {"b": {"c": {"d": {"e": "five", "f": {"g": "six"}}}}}})
+    assert metadata_indexes([deep], set()) == [("metadata.a.b.c.d.e", "keyword")]

@@ -59,9 +59,20 @@ class Sent:
     body: dict[str, Any] | None
 
 
-def _reply(endpoint: str) -> Any:
+def _info(payload_schema: dict[str, str]) -> dict[str, Any]:
+    """A collection's description (``GET /collections/<name>``) as a server gives it."""
+    return {"status": "green", "optimizer_status": "ok", "segments_count": 1, "config": {
+        "params": {}, "hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000},
+        "optimizer_config": {"default_segment_number": 0, "flush_interval_sec": 5}},
+        "payload_schema": {key: {"data_type": kind, "points": 0} for key, kind in payload_schema.items()}}
+
+
+def _reply(method: str, endpoint: str, existing: dict[str, str] | None) -> Any:
     if endpoint == "/exists":
-        return {"exists": False}
+        return {"exists": existing is not None}
+    if endpoint == "" and method == "GET":
+        assert existing is not None
+        return _info(existing)
     if endpoint == "":
         return True  # collection created
     if endpoint == "/points/query":
@@ -71,14 +82,16 @@ def _reply(endpoint: str) -> Any:
     return {"operation_id": 1, "status": "completed"}
 
 
-def _recording_client(sent: list[Sent]) -> QdrantClient:
+def _recording_client(sent: list[Sent], existing: dict[str, str] | None = None) -> QdrantClient:
+    """``existing``: the collection exists, with these payload indexes (field -> type)."""
     prefix = f"/collections/{COLLECTION}"
 
     def handle(request: httpx.Request) -> httpx.Response:
         assert request.url.path.startswith(prefix), request.url.path
         endpoint = request.url.path.removeprefix(prefix)
         sent.append(Sent(request.method, endpoint, json.loads(request.content) if request.content else None))
-        return httpx.Response(200, json={"result": _reply(endpoint), "status": "ok", "time": 0.0})
+        reply = _reply(request.method, endpoint, existing)
+        return httpx.Response(200, json={"result": reply, "status": "ok", "time": 0.0})
 
     return QdrantClient(url="http://qdrant.test:6333", timeout=5, cloud_inference=True,
                         check_compatibility=False, transport=httpx.MockTransport(handle))
@@ -87,7 +100,7 @@ def _recording_client(sent: list[Sent]) -> QdrantClient:
 def _chunk(version: str, position: int) -> Chunk:
     return Chunk(chunk_id=chunk_id_for("d", version, position), document_id="d", version=version,
                  title="T", source="d.md", position=position, text=f"text {position}",
-                 context=f"context {position}", metadata={"lang": "en"})
+                 context=f"context {position}", metadata={"lang": "en", "draft": False, "year": 1874})
 
 
 @pytest.fixture
@@ -123,6 +136,10 @@ class Collection:
                 self.sparse = set(sparse)
             case models.CreateFieldIndex(field_schema=models.PayloadSchemaType.KEYWORD):
                 self.keywords.add(request.field_name)
+            case models.CreateFieldIndex(field_schema=models.PayloadSchemaType.BOOL) if (
+                request.field_name.startswith("metadata.")
+            ):
+                pass  # a metadata field of booleans: checked as one below
             case models.PointsList():
                 for point in request.points:
                     assert isinstance(point.vector, dict)
@@ -216,12 +233,24 @@ def test_the_adapter_sends_these_requests_and_each_is_valid(sent: list[Sent]) ->
         ("GET", "/exists"),  # once: the adapter remembers collections it has seen
         ("PUT", ""),
         *[("PUT", "/index")] * 3,
+        *[("PUT", "/index")] * 2,  # metadata.lang (keyword), metadata.draft (bool); no number index
         ("PUT", "/points"),
         ("POST", "/points/delete"), ("POST", "/points/payload"),  # publish
         *[("POST", "/points/query")] * 6,  # hybrid, dense, sparse; each without and with a filter
         ("POST", "/points/delete"),
     ]
     validate(sent)
+
+
+def test_an_existing_collection_has_its_indexes_read_once_and_only_new_fields_indexed() -> None:
+    sent: list[Sent] = []
+    index = QdrantServerIndex(_recording_client(sent, {"document_id": "keyword", "metadata.lang": "keyword"}),
+                              DIMENSION)
+    for version in ("v1", "v2"):
+        index.upsert(COLLECTION, [_chunk(version, 0)], [[0.1, 0.2, 0.3]])
+    assert [(r.method, r.endpoint) for r in sent] == [
+        ("GET", "/exists"), ("GET", ""), ("PUT", "/index"), ("PUT", "/points"), ("PUT", "/points")]
+    assert sent[2].body == {"field_name": "metadata.draft", "field_schema": "bool"}
 
 
 def _query(sent: list[Sent], mode: RetrievalMode, filtered: bool = False) -> dict[str, Any]:

@@ -40,9 +40,11 @@ from qdrant_edge import (
 from ragcore.adapters.qdrant_requests import (
     LIVE_PAYLOAD,
     Condition,
+    IndexKind,
     Match,
     Value,
     Where,
+    metadata_indexes,
     points_of,
     publishing,
     search_of,
@@ -84,6 +86,11 @@ def _condition(condition: Condition) -> FieldCondition:
 def _filter(where: Where) -> Filter:
     return Filter(must=[_condition(c) for c in where.must],
                   must_not=[_condition(c) for c in where.must_not] or None)
+
+
+_INDEX_SCHEMA: dict[IndexKind, PayloadSchemaType] = {
+    "keyword": PayloadSchemaType.Keyword, "bool": PayloadSchemaType.Bool,
+}
 
 
 class QdrantEdgeIndex:
@@ -138,6 +145,8 @@ class QdrantEdgeIndex:
             Point(p.id, {DENSE_VECTOR: p.dense, SPARSE_VECTOR: self._bm25.embed_document(p.text)}, p.payload)
             for p in points_of(chunks, vectors)
         ]
+        for key, kind in metadata_indexes(chunks, shard.info().payload_schema):
+            shard.update(UpdateOperation.create_field_index(key, _INDEX_SCHEMA[kind]))
         # No flush per batch: an update is in the shard's write-ahead log once it returns.
         shard.update(UpdateOperation.upsert_points(points))
 

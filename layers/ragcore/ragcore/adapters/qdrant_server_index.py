@@ -17,8 +17,10 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from ragcore.adapters.qdrant_requests import (
     LIVE_PAYLOAD,
     Condition,
+    IndexKind,
     Match,
     Where,
+    metadata_indexes,
     points_of,
     publishing,
     search_of,
@@ -57,6 +59,11 @@ def _filter(where: Where) -> models.Filter:
                          must_not=[_condition(c) for c in where.must_not] or None)
 
 
+_INDEX_SCHEMA: dict[IndexKind, models.PayloadSchemaType] = {
+    "keyword": models.PayloadSchemaType.KEYWORD, "bool": models.PayloadSchemaType.BOOL,
+}
+
+
 def _bm25(text: str) -> models.Document:
     return models.Document(text=text, model=BM25_MODEL, options=BM25_CONFIG)
 
@@ -68,6 +75,7 @@ class QdrantServerIndex:
         self._client = client
         self._dimension = dimension
         self._known: set[str] = set()  # collections seen to exist: saves a round trip per query
+        self._indexed: dict[str, set[str]] = {}  # payload fields indexed, read once per collection
 
     def _exists(self, collection: str) -> bool:
         if collection not in self._known and self._client.collection_exists(collection):
@@ -76,6 +84,8 @@ class QdrantServerIndex:
 
     def _ensure_collection(self, collection: str) -> None:
         if self._exists(collection):
+            if collection not in self._indexed:
+                self._indexed[collection] = set(self._client.get_collection(collection).payload_schema)
             return
         try:
             self._client.create_collection(
@@ -91,10 +101,19 @@ class QdrantServerIndex:
         for field in INDEXED_KEYWORDS:
             self._client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
         self._known.add(collection)
+        self._indexed[collection] = set(INDEXED_KEYWORDS)
+
+    def _index_metadata(self, collection: str, chunks: Sequence[Chunk]) -> None:
+        """``metadata_indexes``' new ones; creating one another worker made already is a no-op."""
+        indexed = self._indexed[collection]
+        for key, kind in metadata_indexes(chunks, indexed):
+            self._client.create_payload_index(collection, key, _INDEX_SCHEMA[kind], wait=True)
+            indexed.add(key)
 
     def upsert(self, collection: str, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
         with _unavailable_on_error():
             self._ensure_collection(collection)
+            self._index_metadata(collection, chunks)
             self._client.upsert(
                 collection,
                 points=[

@@ -38,7 +38,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what both Qdrant engines store as 
 # A field name, or a path into nested objects ("author.name"): segments of letters, digits,
 # "_" and "-", which Qdrant reads as plain keys (anything else would need its quoting), at most
 # as deep as metadata may nest (messages.MAX_METADATA_DEPTH).
-FIELD_PATTERN = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,4}$"
+FIELD_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_FIELD_DEPTH = 5
+FIELD_PATTERN = rf"^{FIELD_SEGMENT.pattern}(\.{FIELD_SEGMENT.pattern}){{0,{MAX_FIELD_DEPTH - 1}}}$"
 _FIELD = re.compile(FIELD_PATTERN)
 _DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
