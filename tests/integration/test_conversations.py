@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from ragcore.bootstrap import get_container
+from ragcore.client import Client, NotFound
 from ragcore.local.stack import DevStack
 from ragcore.services.auth import create_key
 from tests.support.fake_llm import FakeLLM
@@ -195,3 +196,17 @@ def test_ragcore_chat_keeps_the_conversation_with_questions_piped_in(stack: DevS
     turns = http.get(f"/conversations/{conversation_id}").json()["turns"]
     assert [t["question"] for t in turns] == [FIRST, FOLLOW_UP]
     assert session.stderr.count("(conversation ") == 1  # one conversation for the whole session
+
+
+def test_the_python_client_asks_follow_ups_reads_and_deletes_a_conversation(stack: DevStack, http: httpx.Client) -> None:
+    key = http.headers["Authorization"].split()[1]
+    with Client(stack.api_url, key) as api:
+        first = api.submit(FIRST, top_k=3)
+        follow_up = api.ask(FOLLOW_UP, conversation_id=first.conversation_id, top_k=3,
+                            filter={"document_ids": ["skerry-point-lighthouse"]})
+        assert "1991" in follow_up.answer and "Skerry Point Lighthouse" in (follow_up.standalone_query or "")
+        turns = api.conversation(first.conversation_id).turns  # type: ignore[arg-type]
+        assert [t.job_id for t in turns][0] == first.job_id and turns[1].answer == follow_up.answer
+        api.delete_conversation(first.conversation_id)  # type: ignore[arg-type]
+        with pytest.raises(NotFound):
+            api.conversation(first.conversation_id)  # type: ignore[arg-type]
