@@ -326,3 +326,50 @@ def test_text_and_boolean_metadata_is_indexed_and_the_filters_still_select_the_s
         "metadata.author.name": "keyword", "metadata.draft": "bool", "metadata.year": "keyword",
         "metadata.score": "keyword",
     }
+
+
+# "mixed" gets a keyword index (its first text), "flag" a bool one (its first value).
+MIXED = {"north": (1999, True), "east": ("1999", "yes"), "up": (True, 3),
+         "ne": (["2024-01-05", 2.5], [False, 2.5])}
+MIXED_FILTERS = [
+    {"eq": 1999}, {"eq": "1999"}, {"eq": True}, {"eq": False}, {"eq": "2024-01-05"}, {"eq": "yes"},
+    {"any": ["1999", "yes"]}, {"any": [1999, 3]}, {"gte": 2}, {"lt": 2100}, {"gte": "2024-01-01"},
+    {"lt": "2025-01-01T00:00:00Z"},
+]
+
+
+def test_a_metadata_index_never_changes_what_a_filter_selects(tmp_path: Path) -> None:
+    """The guarantee ``metadata_indexes`` relies on, on a field holding every kind of value:
+    the same filters on the same points, with and without the indexes the adapter makes."""
+    from qdrant_edge import EdgeShard, UpdateOperation
+
+    def mixed(chunk: Chunk) -> Chunk:
+        value, flag = MIXED[chunk.document_id]
+        metadata = {**METADATA[chunk.document_id], "mixed": value, "flag": flag}
+        return chunk.model_copy(update={"metadata": metadata})
+
+    index = QdrantEdgeIndex(tmp_path, dimension=3)
+    for collection in ("indexed", "plain"):
+        chunks = [mixed(c) for c in _chunks()]
+        index.upsert(collection, chunks, [VECTORS[c.document_id] for c in chunks])
+        for chunk in chunks:
+            index.publish(collection, chunk.document_id, "v1")
+    index.close()
+    shard = EdgeShard.load(str(tmp_path / "plain"))
+    dropped = [key for key in shard.info().payload_schema if key.startswith("metadata.")]
+    for key in dropped:
+        shard.update(UpdateOperation.delete_field_index(key))
+    shard.close()
+    assert {"metadata.mixed", "metadata.flag", "metadata.lang"} <= set(dropped)
+
+    index = QdrantEdgeIndex(tmp_path, dimension=3)
+    try:
+        conditions = [{field: c} for field in ("mixed", "flag") for c in MIXED_FILTERS]
+        conditions += [f["metadata"] for f, _ in FILTERS if "metadata" in f]
+        for condition in conditions:
+            query = SearchQuery("", [0.5, 0.5, 0.5], RetrievalMode.DENSE, ChatFilter.model_validate(
+                {"metadata": condition}))
+            found = [{h.document_id for h in index.search(c, query, limit=10)} for c in ("indexed", "plain")]
+            assert found[0] == found[1], condition
+    finally:
+        index.close()
