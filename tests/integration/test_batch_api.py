@@ -92,6 +92,20 @@ def test_each_invalid_question_is_refused_alone(http: httpx.Client) -> None:
     assert [d["field"] for d in refused[4]["details"]] == ["questions.4.typo"]
 
 
+def test_a_question_its_conversation_refuses_is_refused_alone(http: httpx.Client) -> None:
+    """As POST /chat would refuse it (404 conversation_not_found); the others are queued, each
+    in a new conversation; a batch of such questions alone is a 422 naming each."""
+    unknown = {**ASK, "conversation_id": "f" * 32}
+    body = http.post("/chat/batch", json={"questions": [ASK, unknown, ASK]}).json()
+    assert body["items"][1]["error"]["code"] == "conversation_not_found"
+    queued = [body["items"][0], body["items"][2]]
+    assert all(item["conversation_id"] for item in queued)
+    assert queued[0]["conversation_id"] != queued[1]["conversation_id"]
+    alone = http.post("/chat/batch", json={"questions": [unknown, {"query": ""}]})
+    assert alone.status_code == 422, alone.text
+    assert [d["field"] for d in alone.json()["error"]["details"]] == ["questions.0", "questions.1.query"]
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"questions": [ASK] * 101}, "questions"),
     ({"questions": []}, "questions"),

@@ -3,9 +3,10 @@
 A batch is judged question by question, never all or nothing by surprise: each valid
 question becomes a job exactly as ``POST /chat`` makes one, each other one gets the error
 ``POST /chat`` would have answered it with, in place. The answer is a 202 when at least one
-question was queued; when none was, the request's status is the reason, as for ``POST /chat``:
-422 if every question is invalid, 503 if Valkey or SQS is down (nothing was made, so sending
-the whole batch again is safe).
+question was queued; when none was, the request's status says why: 422 if none could be
+queued for a reason of its own (invalid, an unknown or full conversation: ``details`` names
+each), 503 if Valkey or SQS is down (nothing was made, so sending the whole batch again is
+safe).
 
 Each question counts against the key's limits: ``RequireKey`` took one request's token, the
 first question's; the rest are taken here in one atomic step (``KeyStore.admit(cost=...)``).
@@ -30,6 +31,7 @@ from ragcore.api_schema import (
     BatchAccepted,
     BatchQueued,
     BatchRefused,
+    ErrorDetail,
     ErrorInfo,
     JobStatuses,
     JobStatusView,
@@ -68,8 +70,9 @@ class ChatBatch(BaseModel):
     "/chat/batch",
     status_code=202,
     response_model=BatchAccepted,
-    responses=responses(*KEYED, *JSON_BODY, s422=f"more than {MAX_BATCH} questions (or none), or every one "
-                                                 "invalid: `details` names each (`questions.<index>.<field>`)",
+    responses=responses(*KEYED, *JSON_BODY, s422=f"more than {MAX_BATCH} questions (or none), or none could be "
+                                                 "queued for a reason of its own (invalid, an unknown or full "
+                                                 "conversation): `details` names each (`questions.<index>...`)",
                         s503="none of the questions could be queued (Valkey or SQS down); none made a job"),
     dependencies=[Depends(require_json)],
     summary=f"Queue up to {MAX_BATCH} questions: a job each, or an error each",
@@ -77,9 +80,6 @@ class ChatBatch(BaseModel):
 async def chat_batch(body: ChatBatch, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
     judged = [_judge(question) for question in body.questions]
     valid = [i for i, item in enumerate(judged) if isinstance(item, ChatRequest)]
-    if not valid:
-        details = [d for i, item in enumerate(judged) for d in _details(i, item)]  # type: ignore[arg-type]
-        return error_response(422, "invalid_request", "no question in the batch is valid", details=details)
     affordable, refusal = _afford(container.key_store, key, len(valid))
     chosen = valid[:affordable]
     outcomes = submit_chats(
@@ -87,15 +87,25 @@ async def chat_batch(body: ChatBatch, request: Request, container: ContainerDep,
         container.job_store, container.queue, container.settings.job_deadline_for(JobKind.CHAT), owner_of(key),
         container.conversations,
     )
-    done: dict[int, Job | RagError] = dict(zip(chosen, outcomes))
-    items = [_item(i, done.get(i, refusal) if i in valid else judged[i], base_path(request))  # type: ignore[arg-type]
-             for i in range(len(judged))]
+    done: dict[int, Job | RagError | None] = {i: refusal for i in valid} | dict(zip(chosen, outcomes))
+    items = [_item(i, done.get(i) or judged[i], base_path(request)) for i in range(len(judged))]  # type: ignore[arg-type]
     queued = sum(isinstance(item, BatchQueued) for item in items)
-    if not queued:  # no valid question's message was sent: a 503, as POST /chat's
-        raise DependencyUnavailableError("queue")
+    if not queued:
+        return _none_queued([item for item in items if isinstance(item, BatchRefused)])
     answer = BatchAccepted(queued=queued, refused=len(items) - queued, items=items)
     headers = {"Retry-After": str(math.ceil(refusal.retry_after))} if refusal else {}
     return JSONResponse(answer.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+def _none_queued(refused: list[BatchRefused]) -> JSONResponse:
+    """The request's own error when it made no job: a 503 if a message could not be queued (so
+    the whole batch may be sent again), else a 422 naming each question's problem."""
+    if any(item.error.code == "dependency_unavailable" for item in refused):
+        raise DependencyUnavailableError("queue")
+    details = [detail for item in refused for detail in item.error.details or [
+        ErrorDetail(field=f"questions.{item.index}", problem=item.error.message)]]
+    return error_response(422, "invalid_request", "no question in the batch could be queued",
+                          details=[d.model_dump() for d in details])
 
 
 def _judge(question: Any) -> ChatRequest | ValidationError:
