@@ -77,6 +77,8 @@ def test_openapi_declares_only_the_errors_each_route_can_give() -> None:
     # 400, 409, 422: also a malformed Idempotency-Key, one in flight, one reused (rag_api.idempotency)
     assert declared[("POST", "/chat")] == {202, 400, 404, 409, 413, 415, 422} | keyed
     assert declared[("GET", "/job-status/{job_id}")] == {200, 404, 422} | keyed
+    assert declared[("POST", "/chat/batch")] == {202, 400, 409, 413, 415, 422} | keyed  # 404s are per question
+    assert declared[("GET", "/jobs")] == {200, 422} | keyed  # an unknown id is listed, never a 404
     assert declared[("POST", "/jobs/{job_id}/cancel")] == {200, 202, 404, 409, 422} | keyed
     assert declared[("GET", "/result/{job_id}")] == {200, 202, 404, 409, 422} | keyed
     assert declared[("GET", "/documents")] == {200, 422} | keyed
@@ -99,7 +101,9 @@ def test_chat_queues_a_job_and_sends_one_message(sqs: Any, queue: dict[str, str]
     assert job.status is JobStatus.QUEUED
     assert job.request == {
         "query": "When was Skerry Point Lighthouse first lit?", "top_k": 3, "collection": "default", "mode": "hybrid",
+        "filter": None, "conversation_id": body["conversation_id"],  # a new conversation, named in the 202
     }
+    assert get_container().conversations.get(body["conversation_id"]).turns[0].job_id == job_id
     messages = sqs.receive_message(QueueUrl=queue["url"], WaitTimeSeconds=2)["Messages"]
     assert [json.loads(m["Body"])["job_id"] for m in messages] == [job_id]
 
