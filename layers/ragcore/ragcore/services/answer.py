@@ -48,7 +48,8 @@ def answer_job(
     ``TurnNotReadyError``: its message comes back after ``redeliver_in``'s delay, the job
     unclaimed) and has its turn recorded once it is final, by this delivery or any later one."""
     conversations = ports.conversations
-    job = _job(ports.store, message.job_id) if conversations is not None else None
+    read = limits.recording()  # a Valkey blip is ridden out here as the claim rides it out
+    job = read(_job, ports.store, message.job_id) if conversations is not None else None
     if job is not None and conversations is not None and may_wait(delivery, limits.max_attempts):
         in_place = min(ports.wait_in_place_seconds, limits.budget.remaining() / 4)
         if not earlier_turns_done(job, ports.store, conversations, in_place):
@@ -61,9 +62,9 @@ def answer_job(
 
     outcome = run_job(message, ports.store, work, limits, delivery, redeliver_in=redeliver_in)
     if job is not None and conversations is not None and job.request.get("conversation_id"):
-        final = _job(ports.store, message.job_id)
+        final = read(_job, ports.store, message.job_id)
         if final is not None:
-            record_turn(final, ports.store, conversations)
+            read(record_turn, final, ports.store, conversations)
     return outcome
 
 
