@@ -34,6 +34,7 @@ from qdrant_edge import (
     QueryRequest,
     RangeDateTime,
     RangeFloat,
+    SearchParams,
     UpdateOperation,
 )
 
@@ -187,14 +188,19 @@ class QdrantEdgeIndex:
                 return Query.Nearest(self._bm25.embed_query(query.text), using=using)
             return Query.Nearest(query.vector, using=using)
 
+        def params(using: str) -> SearchParams | None:
+            return SearchParams(exact=True) if search.exact and using == DENSE_VECTOR else None
+
         where = _filter(search.where)
         if search.pool is None:
             (using,) = search.using
-            return QueryRequest(limit=search.limit, query=nearest(using), filter=where, with_payload=True)
+            return QueryRequest(limit=search.limit, query=nearest(using), filter=where, params=params(using),
+                                with_payload=True)
         return QueryRequest(
             limit=search.limit,
             prefetches=[
-                Prefetch(limit=search.pool, query=nearest(using), filter=where) for using in search.using
+                Prefetch(limit=search.pool, query=nearest(using), filter=where, params=params(using))
+                for using in search.using
             ],
             query=Fusion.Dbsf(),
             with_payload=True,

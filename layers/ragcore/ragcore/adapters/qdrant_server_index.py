@@ -155,13 +155,18 @@ class QdrantServerIndex:
         def nearest(using: str) -> list[float] | models.Document:
             return _bm25(query.text) if using == SPARSE_VECTOR else query.vector
 
+        def params(using: str) -> models.SearchParams | None:
+            return models.SearchParams(exact=True) if search.exact and using == DENSE_VECTOR else None
+
         where = _filter(search.where)
         if search.pool is None:
             (using,) = search.using
-            return {"query": nearest(using), "using": using, "query_filter": where, "limit": search.limit}
+            return {"query": nearest(using), "using": using, "query_filter": where, "limit": search.limit,
+                    "search_params": params(using)}
         return {
             "prefetch": [
-                models.Prefetch(query=nearest(using), using=using, filter=where, limit=search.pool)
+                models.Prefetch(query=nearest(using), using=using, filter=where, limit=search.pool,
+                                params=params(using))
                 for using in search.using
             ],
             "query": models.FusionQuery(fusion=models.Fusion.DBSF),
