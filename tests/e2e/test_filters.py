@@ -4,6 +4,9 @@ metadata; each filtered question's sources come only from the documents its filt
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any, Iterator
 
 import httpx
@@ -11,7 +14,7 @@ import pytest
 
 from ragcore.local.stack import DevStack
 from tests.e2e.test_pipeline import wait_for_final
-from tests.support.paths import SAMPLES
+from tests.support.paths import ROOT, SAMPLES
 from tests.support.stack import free_stack_options
 
 COLLECTION = "filtered"
@@ -94,3 +97,22 @@ def test_a_bad_filter_is_a_422_naming_the_field_over_http(http: httpx.Client) ->
     assert response.status_code == 422
     (problem,) = response.json()["error"]["details"]
     assert problem["field"] == "filter.metadata.year" and "all numbers or all dates" in problem["problem"]
+
+
+def test_ragcore_ask_takes_a_filter_and_document_ids(http: httpx.Client) -> None:
+    chat_filter = json.dumps({"metadata": {"tags": {"any": ["ecology"]}}})
+    asked = subprocess.run(
+        [sys.executable, "-m", "ragcore.cli", "ask", QUESTION, "--collection", COLLECTION,
+         "--filter", chat_filter, "--document-id", "honeybee-waggle-dance",
+         "--document-id", "sourdough-starter", "--json",
+         "--api", str(http.base_url).rstrip("/")],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert sources(json.loads(asked.stdout)) == {"honeybee-waggle-dance"}  # in both; sourdough has no tag
+
+
+def test_ragcore_ask_refuses_a_filter_that_is_not_a_json_object() -> None:
+    asked = subprocess.run([sys.executable, "-m", "ragcore.cli", "ask", QUESTION, "--filter", "[1]"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert asked.returncode == 2 and "--filter: takes a JSON object" in asked.stderr
