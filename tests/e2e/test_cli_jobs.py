@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -124,3 +125,18 @@ def test_a_failed_document_job_exits_1_and_unknown_ids_exit_3(stack: dict[str, s
     unreachable = ragcore({**stack, "DEV_API_PORT": "9"}, "status", "0" * 32)
     assert unreachable.returncode == 3
     assert unreachable.stderr.startswith("ragcore: cannot reach the API at http://127.0.0.1:9: ")
+
+
+def test_ask_file_answers_every_line_with_the_local_model(stack: dict[str, str], tmp_path: Path) -> None:
+    """Three questions through POST /chat/batch and GET /jobs, answered by the bundled model,
+    one JSON line each in the file's order."""
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps({"query": q}) for q in (
+        QUESTION, "When was Skerry Point Lighthouse automated?", "How tall is Skerry Point Lighthouse?")) + "\n")
+    asked = ragcore(stack, "ask", "--file", str(questions), "--top-k", "3", "--timeout", "280")
+    assert asked.returncode == 0, asked.stderr
+    records = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert [(r["line"], r["status"]) for r in records] == [(1, "finished"), (2, "finished"), (3, "finished")]
+    assert "1874" in records[0]["result"]["answer"]
+    assert all(len(r["result"]["sources"]) == 3 for r in records)
+    assert asked.stderr.splitlines()[-1] == "ragcore: 3 questions: 3 finished"
