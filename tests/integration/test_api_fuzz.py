@@ -36,6 +36,12 @@ _CONFIG = schemathesis.Config.from_dict({
             },
         },
         {
+            # Its questions are POST /chat's: the same filters the schema allows and the rules
+            # refuse, and a batch none of whose questions is queued answers as POST /chat would.
+            "include-name": "POST /chat/batch",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422", "429"]}},
+        },
+        {
             "include-name": "POST /documents",
             "checks": {
                 "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "415", "422"]},

@@ -86,6 +86,7 @@ def test_each_invalid_question_is_refused_alone(http: httpx.Client) -> None:
     assert all(item["status"] == "queued" for item in (items[0], items[5]))
     refused = {item["index"]: item["error"] for item in items if "error" in item}
     assert {e["code"] for e in refused.values()} == {"invalid_request"}
+    assert {item["status"] for item in items if "error" in item} == {422}
     assert [d["field"] for d in refused[1]["details"]] == ["questions.1.query"]
     assert [d["field"] for d in refused[2]["details"]] == ["questions.2"]
     assert [d["field"] for d in refused[3]["details"]] == ["questions.3.top_k"]
@@ -94,16 +95,20 @@ def test_each_invalid_question_is_refused_alone(http: httpx.Client) -> None:
 
 def test_a_question_its_conversation_refuses_is_refused_alone(http: httpx.Client) -> None:
     """As POST /chat would refuse it (404 conversation_not_found); the others are queued, each
-    in a new conversation; a batch of such questions alone is a 422 naming each."""
+    in a new conversation. A batch none of whose questions is queued answers as POST /chat
+    would its first question (an invalid one first), naming each."""
     unknown = {**ASK, "conversation_id": "f" * 32}
     body = http.post("/chat/batch", json={"questions": [ASK, unknown, ASK]}).json()
-    assert body["items"][1]["error"]["code"] == "conversation_not_found"
+    assert body["items"][1]["error"]["code"] == "conversation_not_found" and body["items"][1]["status"] == 404
     queued = [body["items"][0], body["items"][2]]
     assert all(item["conversation_id"] for item in queued)
     assert queued[0]["conversation_id"] != queued[1]["conversation_id"]
     alone = http.post("/chat/batch", json={"questions": [unknown, {"query": ""}]})
     assert alone.status_code == 422, alone.text
     assert [d["field"] for d in alone.json()["error"]["details"]] == ["questions.0", "questions.1.query"]
+    only = http.post("/chat/batch", json={"questions": [unknown, unknown]})  # as POST /chat answers it
+    assert only.status_code == 404 and only.json()["error"]["code"] == "conversation_not_found"
+    assert [d["field"] for d in only.json()["error"]["details"]] == ["questions.0", "questions.1"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -148,7 +153,7 @@ def test_the_rate_limit_counts_questions_and_refuses_only_those_past_it(keyed: h
     assert (body["queued"], body["refused"]) == (5, 3)
     refused = [item for item in body["items"] if "error" in item]
     assert [item["index"] for item in refused] == [5, 6, 7]
-    assert {item["error"]["code"] for item in refused} == {"rate_limited"}
+    assert {(item["status"], item["error"]["code"]) for item in refused} == {(429, "rate_limited")}
     assert all(item["error"]["retry_after"] >= 20 for item in refused)  # 3 tokens at 0.05/s: 60 s
     assert int(answer.headers["Retry-After"]) == refused[0]["error"]["retry_after"]
     assert keyed.post("/chat", json=ASK, headers=key).status_code == 429  # the bucket is empty

@@ -4,8 +4,9 @@ A batch is judged question by question, never all or nothing by surprise: each v
 question becomes a job exactly as ``POST /chat`` makes one, each other one gets the error
 ``POST /chat`` would have answered it with, in place. The answer is a 202 when at least one
 question was queued; when none was, the request's status says why: 422 if none could be
-queued for a reason of its own (invalid, an unknown or full conversation: ``details`` names
-each), 503 if Valkey or SQS is down (nothing was made, so sending the whole batch again is
+queued for a reason of its own and one is invalid, else the status ``POST /chat`` gives the
+first (404 for an unknown conversation, 409 for a full one), ``details`` naming each; 503 if
+Valkey or SQS is down (nothing was made, so sending the whole batch again is
 safe).
 
 Each question counts against the key's limits: ``RequireKey`` took one request's token, the
@@ -70,9 +71,13 @@ class ChatBatch(BaseModel):
     "/chat/batch",
     status_code=202,
     response_model=BatchAccepted,
-    responses=responses(*KEYED, *JSON_BODY, s422=f"more than {MAX_BATCH} questions (or none), or none could be "
+    responses=responses(*KEYED, *JSON_BODY, 404, 409, s422=f"more than {MAX_BATCH} questions (or none), or none could be "
                                                  "queued for a reason of its own (invalid, an unknown or full "
                                                  "conversation): `details` names each (`questions.<index>...`)",
+                        s404="no question could be queued, the first for an unknown conversation; "
+                             "`details` names each",
+                        s409="no question could be queued, the first for a full conversation; `details` "
+                             "names each",
                         s503="none of the questions could be queued (Valkey or SQS down); none made a job"),
     dependencies=[Depends(require_json)],
     summary=f"Queue up to {MAX_BATCH} questions: a job each, or an error each",
@@ -99,12 +104,15 @@ async def chat_batch(body: ChatBatch, request: Request, container: ContainerDep,
 
 def _none_queued(refused: list[BatchRefused]) -> JSONResponse:
     """The request's own error when it made no job: a 503 if a message could not be queued (so
-    the whole batch may be sent again), else a 422 naming each question's problem."""
-    if any(item.error.code == "dependency_unavailable" for item in refused):
+    the whole batch may be sent again); else a 422 if a question is invalid, or the status
+    ``POST /chat`` would give the first question (an unknown conversation's 404, say), with
+    ``details`` naming each question's problem."""
+    if any(item.status == 503 for item in refused):
         raise DependencyUnavailableError("queue")
+    first = next((item for item in refused if item.status == 422), refused[0])
     details = [detail for item in refused for detail in item.error.details or [
         ErrorDetail(field=f"questions.{item.index}", problem=item.error.message)]]
-    return error_response(422, "invalid_request", "no question in the batch could be queued",
+    return error_response(first.status, first.error.code, "no question in the batch could be queued",
                           details=[d.model_dump() for d in details])
 
 
@@ -134,18 +142,24 @@ def _item(index: int, outcome: Job | RagError | ValidationError, base: str) -> B
         return BatchQueued(index=index, job_id=outcome.job_id, conversation_id=outcome.request.get("conversation_id"),
                            status=outcome.status, links=links_for(outcome.job_id, base))
     if isinstance(outcome, ValidationError):
-        return BatchRefused(index=index, error=ErrorInfo(
+        return BatchRefused(index=index, status=422, error=ErrorInfo(
             code="invalid_request", message="the question is not valid", details=_details(index, outcome)))
-    return BatchRefused(index=index, error=_as_error(outcome))
+    answer = core_error_response(outcome)
+    return BatchRefused(index=index, status=answer.status_code, error=_as_error(outcome, answer.body))
 
 
-def _as_error(exc: RagError) -> ErrorInfo:
-    """The error ``POST /chat`` would answer ``exc`` with (its code and message), and for a
-    rate limit, its ``Retry-After`` as ``retry_after``."""
-    error = json.loads(core_error_response(exc).body)["error"]
+def _as_error(exc: RagError, body: bytes) -> ErrorInfo:
+    """The error of ``POST /chat``'s answer ``body`` to ``exc``, and for a rate limit, its
+    ``Retry-After`` as ``retry_after``."""
+    error = json.loads(body)["error"]
     if isinstance(exc, RateLimitedError):
         error["retry_after"] = math.ceil(exc.retry_after)
     return ErrorInfo(**error)
+
+
+# What ``job_statuses`` accepts, said in the OpenAPI document; checked there id by id, so
+# that the 422 names each bad one.
+_IDS_PATTERN = rf"^{JOB_ID_PATTERN.pattern[1:-1]}(,{JOB_ID_PATTERN.pattern[1:-1]}){{0,{MAX_BATCH - 1}}}$"
 
 
 @router.get(
@@ -156,9 +170,10 @@ def _as_error(exc: RagError) -> ErrorInfo:
 )
 async def job_statuses(
     container: ContainerDep, key: Caller,
-    ids: Annotated[str, Query(description=f"job ids, comma-separated: 1 to {MAX_BATCH}")],
+    ids: Annotated[str, Query(description=f"job ids, comma-separated: 1 to {MAX_BATCH}",
+                              json_schema_extra={"pattern": _IDS_PATTERN})],
 ) -> JSONResponse:
-    wanted = list(dict.fromkeys(part.strip() for part in ids.split(",")))
+    wanted = list(dict.fromkeys(ids.split(",")))
     bad = [{"field": "query.ids", "problem": f"{part!r} is not a job id (32 lower-case hex characters)"}
            for part in wanted if not JOB_ID_PATTERN.match(part)]
     if len(wanted) > MAX_BATCH:

@@ -398,6 +398,7 @@ class BatchRefused(BaseModel):
     seconds), ``dependency_unavailable`` (its message could not be queued; send it again)."""
 
     index: int
+    status: int = Field(description="the HTTP status POST /chat would have answered the question with")
     error: ErrorInfo
 
 
@@ -410,7 +411,8 @@ class BatchAccepted(BaseModel):
             "queued": 1, "refused": 1,
             "items": [
                 {"index": 0, "job_id": _JOB_ID, "conversation_id": None, "status": "queued", "links": _LINKS},
-                {"index": 1, "error": {"code": "invalid_request", "message": "the question is not valid",
+                {"index": 1, "status": 422,
+                 "error": {"code": "invalid_request", "message": "the question is not valid",
                                        "details": [{"field": "top_k",
                                                     "problem": "Input should be less than or equal to 20"}]}},
             ],
