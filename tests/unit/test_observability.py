@@ -314,6 +314,14 @@ def test_the_metered_queue_counts_only_sent_jobs() -> None:
     assert sink.values(m.JOBS_SUBMITTED) == [(1.0, {"kind": "ingest"})]
 
 
+def test_the_metered_queue_counts_the_messages_a_batch_sent() -> None:
+    sink = Recorder()
+    messages = [JobMessage(job_id=f"{i:032x}") for i in range(4)]
+    unsent = MeteredJobQueue(RecordingQueue(refuse=[1]), sink).send_batch(messages)
+    assert unsent == [messages[1]]
+    assert sink.values(m.JOBS_SUBMITTED) == [(1.0, {"kind": "chat"})] * 3
+
+
 def test_traced_adapters_open_one_subsegment_per_call() -> None:
     opened: list[tuple[str, dict[str, str]]] = []
 
