@@ -5,10 +5,15 @@ poller) with the fake LLM; and the Python client's batch calls it is built on.""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
+import pty
+import select
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -88,6 +93,33 @@ def test_questions_past_the_rate_limit_are_sent_again_when_the_api_says(
     records = [json.loads(line) for line in asked.stdout.splitlines()]
     assert [r["status"] for r in records] == ["finished"] * 7
     assert len({r["job_id"] for r in records}) == 7
+
+
+def test_a_terminal_shows_a_progress_bar(
+    api_url: str, sqs: Any, queue: dict[str, str], tmp_path: Path
+) -> None:
+    """stderr on a terminal (a pseudo-terminal here): tqdm's bar, redrawn in place, up to every
+    question answered; the results still go to stdout as plain JSON lines."""
+    questions = write_lines(tmp_path / "q.jsonl", [json.dumps({"query": f"{QUESTION} {i}"}) for i in range(4)])
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal's size
+    with Workers(sqs, queue):
+        asked = subprocess.run([sys.executable, "-m", "ragcore.cli", "ask", "--file", str(questions), "--api", api_url],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=300)
+    os.close(terminal)
+    shown = b""
+    while select.select([controller], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert asked.returncode == 0
+    assert [json.loads(line)["status"] for line in asked.stdout.splitlines()] == ["finished"] * 4
+    assert b"\r" in shown and b"answered: 100%" in shown and b"4/4" in shown
 
 
 def test_unanswered_questions_exit_4_and_are_listed_with_their_status(api_url: str, tmp_path: Path) -> None:
