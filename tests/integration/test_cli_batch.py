@@ -129,6 +129,15 @@ def test_unanswered_questions_exit_4_and_are_listed_with_their_status(api_url: s
     assert [json.loads(line)["status"] for line in asked.stdout.splitlines()] == ["queued", "queued"]
 
 
+def test_a_chunk_none_of_whose_questions_is_valid_is_refused_line_by_line(api_url: str, tmp_path: Path) -> None:
+    questions = write_lines(tmp_path / "q.jsonl", [json.dumps({"query": ""}), json.dumps({"query": QUESTION, "top_k": 0})])
+    asked = ragcore("ask", "--file", str(questions), "--api", api_url)
+    assert asked.returncode == 1, asked.stderr
+    records = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert [(r["status"], r["error"]["code"]) for r in records] == [("refused", "invalid_request")] * 2
+    assert [r["error"]["details"][0]["field"] for r in records] == ["questions.0.query", "questions.1.top_k"]
+
+
 def test_a_missing_file_is_refused(api_url: str, tmp_path: Path) -> None:
     asked = ragcore("ask", "--file", str(tmp_path / "none.jsonl"), "--api", api_url)
     assert asked.returncode == 3 and "cannot read" in asked.stderr

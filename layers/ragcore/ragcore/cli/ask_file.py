@@ -23,7 +23,7 @@ from ragcore.api_schema import MAX_BATCH, BatchQueued, ErrorInfo
 from ragcore.domain.jobs import JobStatus
 
 if TYPE_CHECKING:
-    from ragcore.client import Client
+    from ragcore.client import ApiError, Client
 
 # Refusals of one question that pass: sent again after their retry_after (or this).
 _PASSING = {"rate_limited", "dependency_unavailable"}
@@ -91,14 +91,31 @@ def ask_file(client: "Client", questions: list[Question], timeout: float, progre
 
 
 def _submit(client: "Client", unsent: list[Question], bar: tqdm) -> None:
+    from ragcore.client import ApiError
+
     for chunk in _chunks(unsent, MAX_BATCH):
-        accepted = client.submit_batch([q.body or {} for q in chunk])
+        try:
+            accepted = client.submit_batch([q.body or {} for q in chunk])
+        except ApiError as exc:
+            if not any(d.field.startswith("questions.") for d in exc.details):
+                raise  # the request's own refusal (its key, say), not its questions'
+            _none_queued(chunk, exc, bar)  # every question refused, each named in details
+            continue
         for item in accepted.items:
             question = chunk[item.index]
             if isinstance(item, BatchQueued):
                 question.job_id, question.status, question.error = item.job_id, item.status.value, None
             else:
                 _refused(question, item.error, bar)
+
+
+def _none_queued(chunk: list[Question], exc: "ApiError", bar: tqdm) -> None:
+    """The batch's error when none of its questions was queued: ``details`` says each one's
+    problem by its index (``questions.<index>...``)."""
+    for index, question in enumerate(chunk):
+        mine = [d for d in exc.details if d.field == f"questions.{index}" or d.field.startswith(f"questions.{index}.")]
+        error = ErrorInfo(code=exc.code, message=mine[0].problem if mine else exc.message, details=mine or None)
+        _refused(question, error, bar)
 
 
 def _refused(question: Question, error: ErrorInfo, bar: tqdm) -> None:
