@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
-
 from ragcore.adapters.qdrant_requests import (
     LIVE_ONLY,
     MAX_METADATA_INDEXES,
@@ -17,7 +15,6 @@ from ragcore.adapters.qdrant_requests import (
     Where,
     metadata_indexes,
     publishing,
-    scans,
     search_of,
     selecting,
 )
@@ -104,15 +101,10 @@ def test_metadata_indexes_stop_at_the_cap_and_beyond_the_deepest_filterable_fiel
     assert metadata_indexes([deep], set()) == [("metadata.a.b.c.d.e", "keyword")]
 
 
-@pytest.mark.parametrize(("metadata", "scan"), [
-    (None, False),
-    ({"lang": {"eq": "en"}}, False), ({"draft": {"eq": True}}, False), ({"tags": {"any": ["x", "y"]}}, False),
-    ({"year": {"eq": 1874}}, True), ({"year": {"any": [1874, 1875]}}, True), ({"year": {"gte": 1850}}, True),
-    ({"published": {"lt": "2024-01-01"}}, True), ({"lang": {"eq": "en"}, "year": {"lt": 1900}}, True),
-])
-def test_a_dense_search_scans_when_a_condition_has_no_index(metadata: dict | None, scan: bool) -> None:
-    chat_filter = ChatFilter.model_validate({"document_ids": ["north"], "metadata": metadata})
-    assert scans(selecting(chat_filter)) is scan
+def test_a_filtered_search_scans_and_an_unfiltered_one_walks_the_graph() -> None:
+    by_text = ChatFilter.model_validate({"metadata": {"lang": {"eq": "en"}}})
+    for chat_filter in (ChatFilter(document_ids=["north"]), by_text):
+        for mode in RetrievalMode:
+            assert search_of(SearchQuery("lamp", [1.0], mode, chat_filter), 5).exact
     for mode in RetrievalMode:
-        assert search_of(SearchQuery("lamp", [1.0], mode, chat_filter), 5).exact is scan
-    assert not search_of(SearchQuery("lamp", [1.0], RetrievalMode.HYBRID), 5).exact
+        assert not search_of(SearchQuery("lamp", [1.0], mode), 5).exact

@@ -279,7 +279,7 @@ def test_the_filter_reaches_every_retriever_as_qdrant_conditions(sent: list[Sent
     for mode in (RetrievalMode.DENSE, RetrievalMode.SPARSE):
         assert conditions(_query(sent, mode, filtered=True)["filter"]) == expected
     assert conditions(_query(sent, RetrievalMode.DENSE)["filter"]) == expected[:1]
-    # Ranges and integer matches have no index: the dense lookup scans (qdrant_requests.scans).
+    # A filtered dense lookup scans the points the filter keeps (qdrant_requests.scans).
     assert [p.get("params") for p in hybrid["prefetch"]] == [{"exact": True}, None]
     assert _query(sent, RetrievalMode.DENSE, filtered=True)["params"] == {"exact": True}
     assert _query(sent, RetrievalMode.SPARSE, filtered=True).get("params") is None
