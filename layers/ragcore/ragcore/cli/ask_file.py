@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Refusals of one question that pass: sent again after their retry_after (or this).
 _PASSING = {"rate_limited", "dependency_unavailable"}
 _RESEND_AFTER = 2.0
+GONE = {"refused", "not_found"}  # final without a job to follow
 _POLL_EVERY = 1.0
 
 
@@ -38,14 +39,16 @@ class Question:
     line: int
     body: dict[str, Any] | None  # None: the line is not a question
     job_id: str | None = None
-    status: str = "unsent"  # a job's status, or "refused"
+    status: str = "unsent"  # a job's status, "refused", or "not_found" (its job expired or was never seen)
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     resend_at: float = 0.0  # a refusal that passes: sent again from then
 
     @property
     def final(self) -> bool:
-        return self.status == "refused" or (self.job_id is not None and JobStatus(self.status).is_terminal)
+        if self.status in GONE:
+            return True
+        return self.job_id is not None and JobStatus(self.status).is_terminal
 
     def record(self) -> dict[str, Any]:
         query = (self.body or {}).get("query")
@@ -131,7 +134,13 @@ def _refused(question: Question, error: ErrorInfo, bar: tqdm) -> None:
 def _follow(client: "Client", running: list[Question], bar: tqdm) -> None:
     by_id = {q.job_id: q for q in running}
     for chunk in _chunks(list(by_id), MAX_BATCH):
-        for job in client.statuses(chunk).jobs:
+        statuses = client.statuses(chunk)
+        for job_id in statuses.not_found:  # expired (or removed): nothing will ever answer it
+            question = by_id[job_id]
+            question.status = "not_found"
+            question.error = {"code": "job_not_found", "message": f"job {job_id} is gone (expired?)"}
+            bar.update(1)
+        for job in statuses.jobs:
             question = by_id[job.job_id]
             question.status = job.status.value
             if job.status is JobStatus.FINISHED:  # its result is there: fetched once

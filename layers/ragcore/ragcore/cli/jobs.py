@@ -127,7 +127,7 @@ def _ask(client: "Client", args: argparse.Namespace) -> int:
 
 def _ask_file(client: "Client", args: argparse.Namespace) -> int:
     """Exit 0 when every question is answered, 4 when some are not final by the timeout, else
-    1 (some failed, were stopped, or were refused: each line says why)."""
+    1 (some failed, were stopped, were refused or are gone: each line says why)."""
     from ragcore.cli import ask_file
 
     defaults = {name: value for name, value in
@@ -150,7 +150,7 @@ def _ask_file(client: "Client", args: argparse.Namespace) -> int:
             ask_file.write_results(questions, sys.stdout)
     print(f"ragcore: {ask_file.summary(questions)}", file=sys.stderr)
     statuses = {q.status for q in questions}
-    if statuses - {s.value for s in JobStatus if s.is_terminal} - {"refused"}:
+    if statuses - {s.value for s in JobStatus if s.is_terminal} - ask_file.GONE:
         return EXIT_UNFINISHED
     return 0 if statuses == {JobStatus.FINISHED.value} else EXIT_FAILED
 
