@@ -14,7 +14,9 @@ collection named for this run and dropped at the end, so a shared server is safe
 2. publish a new version of every 10th document and delete every 10th other one;
 3. ask each query in hybrid, dense and sparse mode at each of ``--limits``, on both sides: the
    SciFact claims judged against the loaded abstracts, and the title of every sample, replaced
-   and deleted document (those find their document, if it is still there);
+   and deleted document (those find their document, if it is still there); each also with
+   ``FILTER`` (a number range and a text match on the metadata every document is given), whose
+   results must all be documents it allows;
 4. compare the chunk ids returned, in order, where tied results (scores within
    ``--score-tolerance``) may come in any order; check that no deleted document and no old
    version of a replaced one comes back, and that every replaced document is found in its new
@@ -42,6 +44,7 @@ from ragcore.bootstrap import Container
 from ragcore.config import Settings
 from ragcore.domain.answers import Passage
 from ragcore.domain.documents import Chunk, SourceDocument
+from ragcore.domain.filters import ChatFilter
 from ragcore.domain.retrieval import RetrievalMode, SearchQuery
 from ragcore.evaluation.beir import read_corpus, read_qrels, read_queries
 from ragcore.ports import VectorIndex
@@ -49,6 +52,19 @@ from ragcore.services.ingest import chunks_of, find_files, index_documents, read
 
 ROOT = Path(__file__).resolve().parents[1]
 EDIT_EVERY = 10  # replace documents 1, 11, 21, ... and delete documents 6, 16, 26, ...
+# Every document's metadata is {"part": its position % 3, "shelf": "s0" or "s1"}: this keeps
+# about a third of them, through an unindexed range and a keyword-indexed match.
+FILTER = ChatFilter.model_validate({"metadata": {"part": {"lt": 2}, "shelf": {"any": ["s0"]}}})
+
+
+def with_metadata(documents: list[SourceDocument]) -> list[SourceDocument]:
+    return [d.model_copy(update={"metadata": {**d.metadata, "part": i % 3, "shelf": f"s{i % 2}"}})
+            for i, d in enumerate(documents)]
+
+
+def allowed(documents: list[SourceDocument]) -> set[str]:
+    """The documents ``FILTER`` keeps, read from their metadata here rather than by Qdrant."""
+    return {d.document_id for d in documents if d.metadata["part"] < 2 and d.metadata["shelf"] == "s0"}
 
 
 @dataclass
@@ -188,9 +204,14 @@ class Versions:
     deleted_returned: set[str] = field(default_factory=set)
     stale_returned: set[str] = field(default_factory=set)
     replaced_found: set[str] = field(default_factory=set)
+    filtered_out_returned: set[str] = field(default_factory=set)
 
-    def see(self, passages: list[Passage], deleted: set[str], current: dict[str, set[str]]) -> None:
+    def see(self, passages: list[Passage], deleted: set[str], current: dict[str, set[str]],
+            kept: set[str] | None = None) -> None:
+        """``kept``: the documents the query's filter allows (None: no filter)."""
         for p in passages:
+            if kept is not None and p.document_id not in kept:
+                self.filtered_out_returned.add(label(p))
             if p.document_id in deleted:
                 self.deleted_returned.add(label(p))
             elif p.document_id in current:
@@ -217,6 +238,8 @@ def main() -> int:
     args = parser.parse_args()
 
     documents, queries = load_inputs(args.scifact, args.docs, args.queries)
+    documents = with_metadata(documents)
+    kept = allowed(documents)
     replaced = {d.document_id: new_version(d) for d in documents[1::EDIT_EVERY]}
     deleted = {d.document_id for d in documents[6::EDIT_EVERY]}
     current = {i: {c.chunk_id for c in chunks_of(d, d.content_hash())} for i, d in replaced.items()}
@@ -238,17 +261,20 @@ def main() -> int:
               f"then replaced {len(replaced)} and deleted {len(deleted)}, "
               f"in {time.perf_counter() - started:.1f} s")
 
-        print(f"asking {len(queries)} queries x {len(RetrievalMode)} modes x limits {args.limits}; "
-              f"results whose scores are within {args.score_tolerance:g} count as tied, and may swap")
+        print(f"asking {len(queries)} queries x {len(RetrievalMode)} modes, without and with FILTER, "
+              f"x limits {args.limits}; results whose scores are within {args.score_tolerance:g} "
+              "count as tied, and may swap")
         vectors = dict(zip(queries, embedder.embed(queries)))
         tallies: dict[tuple[str, int], Tally] = {}
         versions = {"left": Versions(), "right": Versions()}
-        for mode, limit, text in itertools.product(RetrievalMode, args.limits, queries):
-            query = SearchQuery(text, None if mode is RetrievalMode.SPARSE else vectors[text], mode)
+        for mode, chat_filter, limit, text in itertools.product(
+                RetrievalMode, (None, FILTER), args.limits, queries):
+            vector = None if mode is RetrievalMode.SPARSE else vectors[text]
+            query = SearchQuery(text, vector, mode, chat_filter)
             found_left, found_right = (side.index.search(collection, query, limit) for side in (left, right))
-            versions["left"].see(found_left, deleted, current)
-            versions["right"].see(found_right, deleted, current)
-            tally = tallies.setdefault((mode.value, limit), Tally())
+            versions["left"].see(found_left, deleted, current, kept if chat_filter else None)
+            versions["right"].see(found_right, deleted, current, kept if chat_filter else None)
+            tally = tallies.setdefault((mode.value + ("+filter" if chat_filter else ""), limit), Tally())
             at = first_divergence(found_left, found_right, limit, args.score_tolerance)
             if at is None:
                 tally.add(found_left, found_right)
@@ -260,20 +286,22 @@ def main() -> int:
 
 
 def report(tallies: dict[tuple[str, int], Tally], versions: dict[str, Versions], replaced: int) -> int:
-    print(f"\n{'mode':<8}{'limit':>6}{'queries':>9}{'identical':>11}{'tie order':>11}{'different':>11}"
+    print(f"\n{'mode':<15}{'limit':>6}{'queries':>9}{'identical':>11}{'tie order':>11}{'different':>11}"
           "   max |score diff|")
     for (mode, limit), t in tallies.items():
-        print(f"{mode:<8}{limit:>6}{t.queries:>9}{t.identical:>11}{t.tie_order:>11}{t.different:>11}"
+        print(f"{mode:<15}{limit:>6}{t.queries:>9}{t.identical:>11}{t.tie_order:>11}{t.different:>11}"
               f"   {t.max_score_gap:.3g}")
     print()
     for side, seen in versions.items():
         print(f"{side:<6} deleted documents returned: {len(seen.deleted_returned)}; old versions returned: "
               f"{len(seen.stale_returned)}; replaced documents found in their new version: "
-              f"{len(seen.replaced_found)}/{replaced}")
-        for problem in sorted(seen.deleted_returned | seen.stale_returned):
+              f"{len(seen.replaced_found)}/{replaced}; results outside the filter: "
+              f"{len(seen.filtered_out_returned)}")
+        for problem in sorted(seen.deleted_returned | seen.stale_returned | seen.filtered_out_returned):
             print(f"       should be gone: {problem}")
     congruent = all(t.different == 0 for t in tallies.values()) and all(
-        not v.deleted_returned and not v.stale_returned and len(v.replaced_found) == replaced
+        not v.deleted_returned and not v.stale_returned and not v.filtered_out_returned
+        and len(v.replaced_found) == replaced
         for v in versions.values()
     )
     print("\nCONGRUENT" if congruent else "\nDIFFERENT (see above)")
