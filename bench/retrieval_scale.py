@@ -69,7 +69,8 @@ def run_one(n: int, queries: int, efs: list[int], m: int | None, ef_construct: i
         Modifier, PayloadSchemaType, Point, QueryRequest, Query, SearchParams, UpdateOperation,
     )
 
-    from ragcore.adapters.qdrant_edge_index import _LIVE, QdrantEdgeIndex
+    from ragcore.adapters.qdrant_edge_index import QdrantEdgeIndex, _filter
+    from ragcore.adapters.qdrant_requests import LIVE_ONLY
     from ragcore.adapters.qdrant_schema import DENSE_VECTOR, INDEXED_KEYWORDS, LIVE, SPARSE_VECTOR, STATE_FIELD
     from ragcore.domain.retrieval import RetrievalMode, SearchQuery
     from ragcore.observability.stats import percentile
@@ -130,7 +131,7 @@ def run_one(n: int, queries: int, efs: list[int], m: int | None, ef_construct: i
     def with_params(params: SearchParams):  # type: ignore[no-untyped-def]
         def search(q: np.ndarray) -> list[int]:
             hits = shard.query(QueryRequest(limit=10, query=Query.Nearest(q.tolist(), using=DENSE_VECTOR),
-                                            filter=_LIVE, with_payload=True, params=params))
+                                            filter=_filter(LIVE_ONLY), with_payload=True, params=params))
             return [int(h.id) for h in hits]
         return search
 
