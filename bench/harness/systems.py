@@ -52,8 +52,9 @@ class Ragcore:
         from ragcore.services.submit import submit_chat
 
         store, queue = self._container.job_store, self._container.queue
-        deadline = self._container.settings.job_deadline_seconds
-        return [submit_chat(ChatRequest(query=q, top_k=3), store, queue, deadline).job_id for q in queries]
+        conversations, deadline = self._container.conversations, self._container.settings.job_deadline_seconds
+        return [submit_chat(ChatRequest(query=q, top_k=3), store, conversations, queue, deadline).job_id
+                for q in queries]
 
     def settled(self) -> bool:
         """The jobs queue is empty, in flight included: the worker has deleted every message

@@ -65,7 +65,8 @@ def env(lambda_env: dict[str, str], jobs_queue: dict[str, str], configure: Confi
 
 def submit(query: str, deadline_seconds: float = 600) -> str:
     container = get_container()
-    return submit_chat(ChatRequest(query=query), container.job_store, container.queue, deadline_seconds).job_id
+    return submit_chat(ChatRequest(query=query), container.job_store, container.conversations, container.queue,
+                       deadline_seconds).job_id
 
 
 def calls_for(fake_llm: FakeLLM, query: str) -> int:

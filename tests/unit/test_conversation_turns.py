@@ -41,7 +41,7 @@ def ports() -> AnswerPorts:
 
 def ask(ports: AnswerPorts, query: str, conversation_id: str | None = None, owner: str | None = "t1") -> str:
     request = ChatRequest(query=query, conversation_id=conversation_id)
-    return record_chat(request, ports.store, 600, owner, ports.conversations).job_id
+    return record_chat(request, ports.store, ports.conversations, 600, owner).job_id
 
 
 def conversation_of(ports: AnswerPorts, job_id: str) -> str:

@@ -89,8 +89,8 @@ async def chat_batch(body: ChatBatch, request: Request, container: ContainerDep,
     chosen = valid[:affordable]
     outcomes = submit_chats(
         [in_scope(judged[i], key) for i in chosen],  # type: ignore[type-var]
-        container.job_store, container.queue, container.settings.job_deadline_for(JobKind.CHAT), owner_of(key),
-        container.conversations,
+        container.job_store, container.conversations, container.queue,
+        container.settings.job_deadline_for(JobKind.CHAT), owner_of(key),
     )
     done: dict[int, Job | RagError | None] = {i: refusal for i in valid} | dict(zip(chosen, outcomes))
     items = [_item(i, done.get(i) or judged[i], base_path(request)) for i in range(len(judged))]  # type: ignore[arg-type]

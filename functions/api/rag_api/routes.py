@@ -118,8 +118,8 @@ async def require_json(request: Request) -> None:
 )
 async def chat(body: ChatBody, request: Request, container: ContainerDep, key: Caller) -> Accepted:
     job = submit_chat(
-        in_scope(body, key), container.job_store, container.queue, container.settings.job_deadline_for(JobKind.CHAT),
-        owner_of(key), container.conversations,
+        in_scope(body, key), container.job_store, container.conversations, container.queue,
+        container.settings.job_deadline_for(JobKind.CHAT), owner_of(key),
     )
     return Accepted.of(job, base_path(request))
 

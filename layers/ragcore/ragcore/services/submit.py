@@ -20,18 +20,13 @@ from ragcore.ports import ConversationStore, JobQueue, JobStore
 log = logging.getLogger(__name__)
 
 
-def record_chat(request: ChatRequest, store: JobStore, deadline_seconds: float, owner: str | None = None,
-                conversations: ConversationStore | None = None) -> Job:
+def record_chat(request: ChatRequest, store: JobStore, conversations: ConversationStore, deadline_seconds: float,
+                owner: str | None = None) -> Job:
     """Everything a chat job is before its message is sent (one place for ``submit_chat`` and
-    batches alike). With ``conversations`` (the API's), the job is a turn of a conversation: of
-    the request's ``conversation_id``, which must exist, be ``owner``'s and have room
-    (``ConversationNotFoundError``, ``ConversationFullError``, and nothing is left behind), or
-    of a new one; the stored request names it. Without, a job of no conversation (the job
-    path's own tests and benchmarks)."""
-    if conversations is None:
-        job = new_job(JobKind.CHAT, request.model_dump(), deadline_seconds, owner=owner)
-        store.create(job)
-        return job
+    batches alike). The job is a turn of a conversation: of the request's ``conversation_id``,
+    which must exist, be ``owner``'s and have room (``ConversationNotFoundError``,
+    ``ConversationFullError``, and nothing is left behind), or of a new one; the stored request
+    names it."""
     conversation_id = request.conversation_id or new_conversation_id()
     job = new_job(JobKind.CHAT, {**request.model_dump(), "conversation_id": conversation_id}, deadline_seconds,
                   owner=owner)
@@ -53,23 +48,23 @@ def record_chat(request: ChatRequest, store: JobStore, deadline_seconds: float, 
     return job
 
 
-def discard_chat(job: Job, store: JobStore, conversations: ConversationStore | None = None) -> None:
+def discard_chat(job: Job, store: JobStore, conversations: ConversationStore) -> None:
     """Undoes ``record_chat`` for a job whose message could not be sent (its turn too, and a
     conversation it opened)."""
     conversation_id = job.request.get("conversation_id")
-    if conversations is not None and conversation_id:
+    if conversation_id:
         conversations.remove_turn(conversation_id, job.job_id)
     store.delete(job.job_id)
 
 
 def submit_chat(
-    request: ChatRequest, store: JobStore, queue: JobQueue, deadline_seconds: float, owner: str | None = None,
-    conversations: ConversationStore | None = None,
+    request: ChatRequest, store: JobStore, conversations: ConversationStore, queue: JobQueue,
+    deadline_seconds: float, owner: str | None = None,
 ) -> Job:
     """The record is written before the message is sent, so a worker never receives a job it
     cannot find. If sending fails the record is removed again: the client gets a 503 and no
     job is left behind that nothing will ever run."""
-    job = record_chat(request, store, deadline_seconds, owner, conversations)
+    job = record_chat(request, store, conversations, deadline_seconds, owner)
     try:
         queue.send(JobMessage(job_id=job.job_id))
     except DependencyUnavailableError:
@@ -79,8 +74,8 @@ def submit_chat(
 
 
 def submit_chats(
-    requests: Sequence[ChatRequest], store: JobStore, queue: JobQueue, deadline_seconds: float,
-    owner: str | None = None, conversations: ConversationStore | None = None,
+    requests: Sequence[ChatRequest], store: JobStore, conversations: ConversationStore, queue: JobQueue,
+    deadline_seconds: float, owner: str | None = None,
 ) -> list[Job | RagError]:
     """A batch's chats, each recorded as ``submit_chat`` records one, their messages sent
     together (the queue's batches). Each request's job, or the error that refused it alone: its
@@ -92,7 +87,7 @@ def submit_chats(
     try:
         for request in requests:
             try:
-                outcomes.append(record_chat(request, store, deadline_seconds, owner, conversations))
+                outcomes.append(record_chat(request, store, conversations, deadline_seconds, owner))
             except DependencyUnavailableError:
                 raise
             except RagError as exc:
@@ -114,7 +109,7 @@ def _jobs(outcomes: list[Job | RagError]) -> list[Job]:
     return [o for o in outcomes if isinstance(o, Job)]
 
 
-def _discard_after_sending(job: Job, store: JobStore, conversations: ConversationStore | None) -> None:
+def _discard_after_sending(job: Job, store: JobStore, conversations: ConversationStore) -> None:
     """``discard_chat``, whose failure must not fail a batch some of whose jobs are queued (the
     client would send them again). The record left is never run and fails at its deadline."""
     try:
