@@ -263,7 +263,7 @@ def test_follow_ups_make_a_thread_of_one_conversation_and_filters_are_sent(
     expect(thread.locator(".turn-sources")).to_contain_text("[1] Skerry Point Lighthouse")
     expect(page.locator("#answer-question")).to_have_text("When was it automated?")
     expect(page.locator("#answer-meta")).to_contain_text(
-        "searched for “When was it automated? Skerry Point Lighthouse first lit”")
+        "searched for “When was it automated? Skerry Point Lighthouse”")
     turns = http.get(f"/conversations/{conversation_id}").json()["turns"]
     assert [t["question"] for t in turns] == [QUESTION, "When was it automated?"]
 

@@ -110,7 +110,7 @@ def test_turns_answered_in_order_carry_the_history_and_the_standalone_query(port
     assert answer_job(JobMessage(job_id=second), ports, limits()) is MessageOutcome.FINISHED
     result = ports.store.get_result(second)
     # The scripted LLM's rewrite is an answer with a citation: the fallback is the query.
-    assert result["standalone_query"] == "When was it automated? Skerry Point Lighthouse first lit"
+    assert result["standalone_query"] == "When was it automated? Skerry Point Lighthouse"
     assert ports.store.get_result(first)["standalone_query"] == FIRST
     answer_prompt = ports.chat.calls[-1]  # type: ignore[attr-defined]
     assert answer_prompt[3] == {"role": "user", "content": f"Question: {FIRST}"}

@@ -41,10 +41,13 @@ def test_a_usable_rewrite_is_the_query_and_the_call_has_a_small_time_budget() ->
 
 
 def test_the_fallback_names_the_previous_questions_subject() -> None:
-    assert fallback_query(FOLLOW_UP, [answered()]) == "When was it automated? Skerry Point Lighthouse first lit"
+    assert fallback_query(FOLLOW_UP, [answered()]) == "When was it automated? Skerry Point Lighthouse"
     # Only words the question lacks, each once.
     assert fallback_query("Who built the Lighthouse?", [answered()]) == \
-        "Who built the Lighthouse? Skerry Point first lit"
+        "Who built the Lighthouse? Skerry Point"
+    # A question without names lends its content words.
+    assert fallback_query("How long does it last?", [answered("what is the waggle dance?")]) == \
+        "How long does it last? waggle dance"
 
 
 def test_a_slow_failing_or_junk_rewrite_gives_the_fallback() -> None:

@@ -5,7 +5,7 @@ The LLM rewrites the question from the conversation's latest answered turns, wit
 bounded prompt and a small time budget. A rewrite that does not come in time, fails, or does
 not read as a query (more than a line's worth, citation markers, no word in common with the
 conversation) is replaced by the fallback: the question followed by the previous question's
-content words that it lacks, which names the subject a pronoun stood for often enough for
+names (or content words) that it lacks, which name the subject a pronoun stood for often enough for
 hybrid retrieval (the BM25 half matches the names). Costs: docs/CONVERSATIONS.md.
 """
 
@@ -104,13 +104,19 @@ def usable_rewrite(text: str, question: str, history: list[Turn]) -> str | None:
 
 
 def fallback_query(question: str, history: list[Turn]) -> str:
-    """The question, then the previous question's content words it does not have, as written
-    and in their order: "When was it automated? Skerry Point Lighthouse first lit"."""
+    """The question, then the previous question's names (capitalised words but its first) that
+    it lacks, or its content words when it has no names, as written and in their order: "When
+    was it automated? Skerry Point Lighthouse". Names, when there are some, because they are
+    what a pronoun stands for; the previous question's other words ("first lit") would pull
+    retrieval, and the extractive answer, back to what was asked before."""
     have = set(content_words(question))
+    written = [(i, token, content_words(token)) for i, token in enumerate(tokens(history[-1].question))]
+    candidates = [(token, words) for _, token, words in written if words]
+    names = [(token, words) for i, token, words in written if words and i and token[0].isupper()
+             and not token[0].isdigit()]
     added: list[str] = []
-    for token in tokens(history[-1].question):
-        words = content_words(token)
-        if words and words[0] not in have:
+    for token, words in names or candidates:
+        if words[0] not in have:
             have.add(words[0])
             added.append(token)
     return " ".join([question, *added])
