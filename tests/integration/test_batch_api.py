@@ -76,13 +76,14 @@ def test_a_hundred_questions_make_a_hundred_jobs_and_all_are_answered(
 
 
 def test_each_invalid_question_is_refused_alone(http: httpx.Client) -> None:
-    questions = [ASK, {"query": ""}, "just text", {**ASK, "top_k": 99}, {**ASK, "typo": 1}, ASK]
+    overflowing = {**ASK, "filter": {"metadata": {"year": {"gte": 10**400}}}}  # once a 500 for the whole batch
+    questions = [ASK, {"query": ""}, "just text", {**ASK, "top_k": 99}, {**ASK, "typo": 1}, ASK, overflowing]
     accepted = http.post("/chat/batch", json={"questions": questions})
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
-    assert (body["queued"], body["refused"]) == (2, 4)
+    assert (body["queued"], body["refused"]) == (2, 5)
     items = body["items"]
-    assert [("job_id" in item) for item in items] == [True, False, False, False, False, True]
+    assert [("job_id" in item) for item in items] == [True, False, False, False, False, True, False]
     assert all(item["status"] == "queued" for item in (items[0], items[5]))
     refused = {item["index"]: item["error"] for item in items if "error" in item}
     assert {e["code"] for e in refused.values()} == {"invalid_request"}
@@ -91,6 +92,7 @@ def test_each_invalid_question_is_refused_alone(http: httpx.Client) -> None:
     assert [d["field"] for d in refused[2]["details"]] == ["questions.2"]
     assert [d["field"] for d in refused[3]["details"]] == ["questions.3.top_k"]
     assert [d["field"] for d in refused[4]["details"]] == ["questions.4.typo"]
+    assert [d["field"] for d in refused[6]["details"]] == ["questions.6.filter.metadata.year.gte"]
 
 
 def test_a_question_its_conversation_refuses_is_refused_alone(http: httpx.Client) -> None:

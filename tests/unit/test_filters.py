@@ -128,3 +128,13 @@ def test_each_mistake_is_refused_naming_its_field(given: object, field: str, pro
 def test_a_range_bound_must_be_finite(bound: float) -> None:
     with pytest.raises(ValidationError, match="finite"):
         _filter({"metadata": {"score": {"gte": bound}}})
+
+
+@pytest.mark.parametrize("bound, problem", [
+    (10**400, "finite"),  # past float's range: Python raises OverflowError, not ValueError
+    ("0001-01-01T00:00:00+01:00", "outside the dates"),  # before year 1 in UTC
+    ("9999-12-31T23:59:59-01:00", "outside the dates"),  # after year 9999 in UTC
+])
+def test_a_bound_out_of_range_is_a_validation_error_not_a_crash(bound: object, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        _filter({"metadata": {"y": {"gte": bound}}})

@@ -30,11 +30,11 @@ from pydantic import (
 
 from ragcore.domain.documents import DocumentId
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what both Qdrant engines store as an integer
 MAX_FILTER_DOCUMENTS = 100
 MAX_FILTER_FIELDS = 16
 MAX_ANY_VALUES = 100
 MAX_VALUE_CHARS = 1000  # a document's whole metadata is at most 4,000 characters
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what both Qdrant engines store as an integer
 # A field name, or a path into nested objects ("author.name"): segments of letters, digits,
 # "_" and "-", which Qdrant reads as plain keys (anything else would need its quoting), at most
 # as deep as metadata may nest (messages.MAX_METADATA_DEPTH).
@@ -110,7 +110,10 @@ def _bound(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a range bound is a number or an ISO 8601 date, not a boolean")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)  # an integer past float's range overflows
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number):
             raise ValueError("a range bound must be a finite number")
         return number
@@ -126,7 +129,10 @@ def _bound(value: Any) -> Any:
             ) from None
         if len(value) == 10:  # a date alone
             moment = datetime.combine(date.fromisoformat(value), time(), timezone.utc)
-        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        try:  # year 1 or 9999 with an offset crosses the calendar's edge in UTC
+            return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        except OverflowError:
+            raise ValueError(f"{value[:40]!r} is outside the dates a range can hold in UTC") from None
     raise ValueError("a range bound is a number or an ISO 8601 date")
 
 

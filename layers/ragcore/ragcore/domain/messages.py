@@ -17,7 +17,7 @@ from pydantic import (
 
 from ragcore.domain.conversations import CONVERSATION_ID_PATTERN
 from ragcore.domain.documents import DocumentId
-from ragcore.domain.filters import ChatFilter
+from ragcore.domain.filters import INT64_MAX, INT64_MIN, ChatFilter
 from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.retrieval import RetrievalMode
 from ragcore.domain.tenancy import CollectionName, ScopedCollection
@@ -101,7 +101,6 @@ MAX_METADATA_CHARS = 4000
 # What both Qdrant engines store and filter on alike: integers that fit int64 (qdrant-edge
 # fails a point with 10**1200 in it with a TypeError; a server's integer index is int64),
 # finite floats, and shallow nesting (metadata is for filtering; serde_json stops at 128).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_METADATA_DEPTH = 5
 TextType = Literal["text/plain", "text/markdown", "text/html"]
 
