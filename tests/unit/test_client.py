@@ -35,6 +35,7 @@ from ragcore.client import (
 from ragcore.client.errors import error_from_response, parse_retry_after
 
 JOB = "b" * 32
+CONVERSATION = "c" * 32
 SECRET = "rk_abcdefgh_0123456789abcdef0123456789abcdef"
 ANSWER = {
     "job_id": JOB, "kind": "chat", "status": "finished", "created_at": None, "finished_at": None,
@@ -144,7 +145,7 @@ def test_reads_are_resent_after_retry_after_and_posts_with_one_idempotency_key()
         assert "Idempotency-Key" not in seen[0].headers
 
     def accepted() -> httpx.Response:
-        return httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS})
+        return httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS, "conversation_id": CONVERSATION})
 
     transport, seen = scripted(error(429, "rate_limited", headers={"Retry-After": "0"}),
                                httpx.ConnectError("refused"), accepted())
@@ -218,7 +219,7 @@ def test_wait_ends_at_its_timeout_whatever_the_api_asks_for() -> None:
 def test_ask_fits_the_submission_and_the_wait_in_its_timeout() -> None:
     import time
 
-    accepted = httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS})
+    accepted = httpx.Response(202, json={"job_id": JOB, "status": "queued", "links": LINKS, "conversation_id": CONVERSATION})
     transport, seen = scripted(error(429, "rate_limited", headers={"Retry-After": "0"}), accepted,
                                *[_not_ready()] * 20)
     started = time.monotonic()

@@ -139,7 +139,7 @@ def _afford(keys: KeyStore, key: ApiKey | None, wanted: int) -> tuple[int, RateL
 
 def _item(index: int, outcome: Job | RagError | ValidationError, base: str) -> BatchQueued | BatchRefused:
     if isinstance(outcome, Job):
-        return BatchQueued(index=index, job_id=outcome.job_id, conversation_id=outcome.request.get("conversation_id"),
+        return BatchQueued(index=index, job_id=outcome.job_id, conversation_id=outcome.request["conversation_id"],
                            status=outcome.status, links=links_for(outcome.job_id, base))
     if isinstance(outcome, ValidationError):
         return BatchRefused(index=index, status=422, error=ErrorInfo(

@@ -53,14 +53,14 @@ class Accepted(BaseModel):
     job_id: str
     status: JobStatus
     links: Links
-    conversation_id: str | None = Field(
-        default=None, description="the conversation the question is a turn of (a new one unless one was sent)"
+    conversation_id: str = Field(
+        description="the conversation the question is a turn of (a new one unless one was sent)"
     )
 
     @classmethod
     def of(cls, job: Job, base_path: str = "") -> "Accepted":
         return cls(job_id=job.job_id, status=job.status, links=links_for(job.job_id, base_path),
-                   conversation_id=job.request.get("conversation_id"))
+                   conversation_id=job.request["conversation_id"])
 
 
 class JobStatusView(BaseModel):
@@ -387,7 +387,7 @@ class BatchQueued(BaseModel):
 
     index: int = Field(description="the question's place in the request, from 0")
     job_id: str
-    conversation_id: str | None = None
+    conversation_id: str
     status: JobStatus
     links: Links
 
@@ -410,7 +410,8 @@ class BatchAccepted(BaseModel):
         "examples": [{
             "queued": 1, "refused": 1,
             "items": [
-                {"index": 0, "job_id": _JOB_ID, "conversation_id": None, "status": "queued", "links": _LINKS},
+                {"index": 0, "job_id": _JOB_ID, "conversation_id": _CONVERSATION_ID, "status": "queued",
+                 "links": _LINKS},
                 {"index": 1, "status": 422,
                  "error": {"code": "invalid_request", "message": "the question is not valid",
                                        "details": [{"field": "top_k",
