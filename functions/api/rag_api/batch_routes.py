@@ -10,7 +10,7 @@ Valkey or SQS is down (nothing was made, so sending the whole batch again is
 safe).
 
 Each question counts against the key's limits: ``RequireKey`` took one request's token, the
-first question's; the rest are taken here in one atomic step (``KeyStore.admit(cost=...)``).
+first question's; the rest are taken in one atomic step (``services.auth.admit_questions``).
 A key that cannot afford them all gets the questions it can afford queued (in order) and the
 rest refused with ``rate_limited`` (or ``quota_exceeded``) and ``retry_after``: a key's burst
 (20 by default) is smaller than a full batch, so refusing the whole batch until the bucket
@@ -38,12 +38,11 @@ from ragcore.api_schema import (
     JobStatusView,
     links_for,
 )
-from ragcore.domain.api_keys import ApiKey
 from ragcore.domain.errors import DependencyUnavailableError, RagError, RateLimitedError
 from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job
 from ragcore.domain.messages import ChatRequest
-from ragcore.ports import KeyStore
+from ragcore.services.auth import admit_questions
 from ragcore.services.jobs import current_jobs, settle_overdue
 from ragcore.services.submit import submit_chats
 
@@ -85,7 +84,7 @@ class ChatBatch(BaseModel):
 async def chat_batch(body: ChatBatch, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
     judged = [_judge(question) for question in body.questions]
     valid = [i for i, item in enumerate(judged) if isinstance(item, ChatRequest)]
-    affordable, refusal = _afford(container.key_store, key, len(valid))
+    affordable, refusal = admit_questions(key, container.key_store, len(valid))
     chosen = valid[:affordable]
     outcomes = submit_chats(
         [in_scope(judged[i], key) for i in chosen],  # type: ignore[type-var]
@@ -125,16 +124,6 @@ def _judge(question: Any) -> ChatRequest | ValidationError:
 
 def _details(index: int, invalid: ValidationError) -> list[dict[str, str]]:
     return validation_details(invalid.errors(), within=f"questions.{index}")
-
-
-def _afford(keys: KeyStore, key: ApiKey | None, wanted: int) -> tuple[int, RateLimitedError | None]:
-    """How many of ``wanted`` questions the key pays for, and the refusal of the rest.
-    ``RequireKey`` has taken the first one's token already."""
-    if key is None or wanted <= 1:
-        return wanted, None
-    admission = keys.admit(key, cost=wanted - 1)
-    refusal = None if admission.allowed else RateLimitedError(admission.reason, admission.retry_after)
-    return 1 + admission.granted, refusal
 
 
 def _item(index: int, outcome: Job | RagError | ValidationError, base: str) -> BatchQueued | BatchRefused:

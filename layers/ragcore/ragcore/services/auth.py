@@ -36,6 +36,19 @@ def admit(key: ApiKey, keys: KeyStore) -> None:
         raise RateLimitedError(admission.reason, admission.retry_after)
 
 
+def admit_questions(key: ApiKey | None, keys: KeyStore, wanted: int) -> tuple[int, RateLimitedError | None]:
+    """How many of a batch's ``wanted`` questions the key pays for (the first ones), and the
+    refusal of the rest: a batch costs what as many ``POST /chat`` would. The request's own
+    check (``admit``) paid for the first. Tokens are taken before the questions are recorded,
+    so a question later refused for its conversation (404, 409) has cost one, as that single
+    ``POST /chat`` would have. None: auth off."""
+    if key is None or wanted <= 1:
+        return wanted, None
+    admission = keys.admit(key, cost=wanted - 1)
+    refusal = None if admission.allowed else RateLimitedError(admission.reason, admission.retry_after)
+    return 1 + admission.granted, refusal
+
+
 def create_key(
     keys: KeyStore, pepper: str, name: str, tenant: str | None = None, rate_per_second: float = 5.0,
     burst: int = 20, daily_quota: int | None = None, gateway: GatewayKeys | None = None,
