@@ -5,6 +5,7 @@ metadata; each filtered question's sources come only from the documents its filt
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any, Iterator
@@ -110,6 +111,20 @@ def test_ragcore_ask_takes_a_filter_and_document_ids(http: httpx.Client) -> None
     )
     assert asked.returncode == 0, asked.stderr
     assert sources(json.loads(asked.stdout)) == {"honeybee-waggle-dance"}  # in both; sourdough has no tag
+
+
+def test_ragcore_chat_takes_the_same_filter_and_document_ids(http: httpx.Client) -> None:
+    chat_filter = json.dumps({"metadata": {"tags": {"any": ["ecology"]}}})
+    session = subprocess.run(
+        [sys.executable, "-m", "ragcore.cli", "chat", "--collection", COLLECTION, "--filter", chat_filter,
+         "--document-id", "honeybee-waggle-dance", "--document-id", "sourdough-starter",
+         "--api", str(http.base_url).rstrip("/")],
+        cwd=ROOT, input=f"{QUESTION}\n", capture_output=True, text=True, timeout=180,
+    )
+    assert session.returncode == 0, session.stderr
+    conversation_id = re.search(r"\(conversation ([0-9a-f]{32})", session.stderr).group(1)  # type: ignore[union-attr]
+    (turn,) = http.get(f"/conversations/{conversation_id}").json()["turns"]
+    assert turn["status"] == "finished" and sources(turn) == {"honeybee-waggle-dance"}
 
 
 def test_ragcore_ask_refuses_a_filter_that_is_not_a_json_object() -> None:

@@ -20,8 +20,10 @@ import pytest
 
 from ragcore.bootstrap import get_container
 from ragcore.client import Client, NotFound
+from ragcore.domain.messages import ChatRequest
 from ragcore.local.stack import DevStack
 from ragcore.services.auth import create_key
+from ragcore.services.submit import record_chat
 from tests.support.fake_llm import FakeLLM
 from tests.support.paths import ROOT, SAMPLES
 from tests.support.stack import fake_llm_stack
@@ -169,6 +171,22 @@ def test_a_malformed_conversation_id_is_a_422(http: httpx.Client) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "conversation_not_found"
 
 
+def test_a_turn_failed_at_its_deadline_by_a_read_is_shown_failed(http: httpx.Client) -> None:
+    """No worker will record it (its worker died on the last delivery; here its message is
+    never sent): the read of its job past the deadline fails the job, and the conversation
+    shows the turn as the job stands."""
+    opened = ask(http, FIRST)
+    wait_final(http, opened["job_id"])
+    container = get_container()
+    request = ChatRequest(query=FOLLOW_UP, top_k=3, conversation_id=opened["conversation_id"])
+    job_id = record_chat(request, container.job_store, container.conversations, -1, "tenant-a").job_id
+    settled = http.get(f"/job-status/{job_id}").json()
+    assert settled["status"] == "failed" and settled["error"]
+    turns = http.get(f"/conversations/{opened['conversation_id']}").json()["turns"]
+    assert [t["status"] for t in turns] == ["finished", "failed"]
+    assert turns[1]["error"] == settled["error"] and turns[1]["finished_at"] == settled["finished_at"]
+
+
 def test_a_deleted_conversation_is_gone_but_its_jobs_stay(http: httpx.Client) -> None:
     opened = ask(http, FIRST)
     wait_final(http, opened["job_id"])
@@ -196,6 +214,43 @@ def test_ragcore_chat_keeps_the_conversation_with_questions_piped_in(stack: DevS
     turns = http.get(f"/conversations/{conversation_id}").json()["turns"]
     assert [t["question"] for t in turns] == [FIRST, FOLLOW_UP]
     assert session.stderr.count("(conversation ") == 1  # one conversation for the whole session
+
+
+def test_ragcore_chat_goes_on_after_a_refused_question_and_a_deleted_conversation(
+    stack: DevStack, http: httpx.Client
+) -> None:
+    """The session starts in a conversation deleted before it: the first question is refused
+    (404) and the next one opens a new conversation; an over-long question between two good ones
+    is refused (422) and the follow-up after it is still a turn of that conversation."""
+    deleted = ask(http, FIRST)["conversation_id"]
+    assert http.delete(f"/conversations/{deleted}").status_code == 204
+    key = http.headers["Authorization"].split()[1]
+    env = {**os.environ, "RAGCORE_API_KEY": key, "RAGCORE_API_URL": stack.api_url}
+    too_long = "x" * 2001
+    session = subprocess.run([sys.executable, "-m", "ragcore.cli", "chat", "--top-k", "3", "--conversation", deleted],
+                             cwd=ROOT, env=env, input=f"{FIRST}\n{FIRST}\n{too_long}\n{FOLLOW_UP}\n",
+                             capture_output=True, text=True, timeout=180)
+    assert session.returncode == 0, session.stderr
+    assert "(the API refused the question: 404 conversation_not_found: " in session.stderr
+    assert "(a new conversation starts with the next question)" in session.stderr
+    refused = next(line for line in session.stderr.splitlines() if "422" in line)
+    assert refused.startswith("(the API refused the question: 422 invalid_request: ") and "(query: " in refused
+    assert session.stdout.count("[1] Skerry Point Lighthouse") == 2  # two answers, the follow-up's as one:
+    assert f"(searched for: {FOLLOW_UP} Skerry Point Lighthouse)" in session.stdout
+    (conversation_id,) = re.findall(r"\(conversation ([0-9a-f]{32})", session.stderr)
+    assert conversation_id != deleted
+    turns = http.get(f"/conversations/{conversation_id}").json()["turns"]
+    assert [t["question"] for t in turns] == [FIRST, FOLLOW_UP]
+
+
+def test_ragcore_chat_ends_at_a_key_the_api_refuses(stack: DevStack) -> None:
+    """Every question would be refused alike: exit 3 at the first, the rest unread."""
+    env = {**os.environ, "RAGCORE_API_KEY": "rk_nope_nope", "RAGCORE_API_URL": stack.api_url}
+    session = subprocess.run([sys.executable, "-m", "ragcore.cli", "chat"], cwd=ROOT, env=env,
+                             input=f"{FIRST}\n{FOLLOW_UP}\n", capture_output=True, text=True, timeout=60)
+    assert session.returncode == 3 and session.stdout == ""
+    assert session.stderr.splitlines() == [session.stderr.strip()]  # one line, once
+    assert session.stderr.startswith("ragcore: the API refused the request: 401 unauthorized: ")
 
 
 def test_the_python_client_asks_follow_ups_reads_and_deletes_a_conversation(stack: DevStack, http: httpx.Client) -> None:

@@ -7,61 +7,44 @@ piped in (``printf 'q1\\nq2\\n' | ragcore chat``). ``/new`` starts a new convers
 line is skipped, end of input (Ctrl-D) ends the session. Each answer is printed with its
 citations and sources, as ``ragcore ask`` prints one, and a follow-up says what it searched for.
 
-Exit codes: 0 at the end of input; 3 the API refused a question (its reason on stderr) or could
-not be reached; 130 interrupted. A question whose job fails or runs out of time is reported and
-the session goes on.
+A question the API refuses (a 422 such as an over-long question or a bad ``--filter``, a 429)
+is reported on stderr and the session goes on; when the conversation is gone (expired or
+deleted: 404 ``conversation_not_found``) or full (409 ``conversation_full``), the next question
+starts a new one. A question whose job fails or runs out of time is reported too, and the
+session goes on in the same conversation.
+
+Exit codes: 0 at the end of input; 3 the API cannot be reached, or refuses the key (401, 403),
+as it would every question; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 import time
 from typing import TYPE_CHECKING
 
-from ragcore.cli.jobs import DEFAULT_TIMEOUT, EXIT_INTERRUPTED, EXIT_REFUSED, print_answer
-from ragcore.domain.retrieval import RetrievalMode
+from ragcore.cli.jobs import DEFAULT_TIMEOUT, print_answer, refusal, with_client
+from ragcore.cli.options import add_api_option, add_question_options, filter_of
 
 if TYPE_CHECKING:
     from ragcore.client import Client
 
 NEW_CONVERSATION = "/new"
+CONVERSATION_GONE = ("conversation_not_found", "conversation_full")
 
 
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     chat = commands.add_parser(
         "chat", help="an interactive session: questions from stdin, follow-ups in one conversation")
     chat.add_argument("--conversation", metavar="ID", help="go on with this conversation (default: a new one)")
-    chat.add_argument("--collection", help="default: the API's ('default')")
-    chat.add_argument("--top-k", type=int, help="passages to retrieve (1-20; default: the API's, 5)")
-    chat.add_argument("--mode", choices=[m.value for m in RetrievalMode], help="default: hybrid")
-    chat.add_argument("--filter", type=json.loads, metavar="JSON",
-                      help='only some documents, as POST /chat\'s filter: \'{"document_ids": ["a"]}\'')
-    chat.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                      help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})")
-    chat.add_argument("--api", metavar="URL",
-                      help="the API (default: $RAGCORE_API_URL, else the `ragcore dev` stack); "
-                           "the key comes from $RAGCORE_API_KEY")
+    add_question_options(chat, f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})")
+    chat.set_defaults(timeout=DEFAULT_TIMEOUT)
+    add_api_option(chat)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragcore.client import ApiError, ApiUnreachable, Client, RagcoreError
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per poll
-    client = Client(args.api)
-    try:
-        with client:
-            return _session(client, args)
-    except KeyboardInterrupt:
-        return _fail(EXIT_INTERRUPTED, "interrupted")
-    except ApiError as exc:
-        return _fail(EXIT_REFUSED, f"the API refused the question: {exc}")
-    except ApiUnreachable as exc:
-        return _fail(EXIT_REFUSED, f"cannot reach the API at {client.base_url}: {exc}")
-    except RagcoreError as exc:  # an answer that is not the API's (UnexpectedResponse)
-        return _fail(EXIT_REFUSED, f"unexpected answer from {client.base_url}: {exc}")
+    return with_client(args, _session)
 
 
 def _session(client: "Client", args: argparse.Namespace) -> int:
@@ -87,11 +70,20 @@ def _turn(client: "Client", args: argparse.Namespace, question: str,
           conversation_id: str | None) -> str | None:
     """Asks one question and prints its answer; the conversation it is a turn of."""
     from ragcore.cli.status_line import StatusLine
-    from ragcore.client import JobFailed, JobStopped, WaitTimeout, calls
+    from ragcore.client import ApiError, Forbidden, JobFailed, JobStopped, Unauthorized, WaitTimeout, calls
 
     started = time.monotonic()
-    accepted = client.submit(question, collection=args.collection, top_k=args.top_k, mode=args.mode,
-                             filter=args.filter, conversation_id=conversation_id, timeout=args.timeout)
+    try:
+        accepted = client.submit(question, collection=args.collection, top_k=args.top_k, mode=args.mode,
+                                 filter=filter_of(args), conversation_id=conversation_id, timeout=args.timeout)
+    except (Unauthorized, Forbidden):
+        raise  # every question would be refused alike: the session ends (exit 3)
+    except ApiError as exc:
+        print(f"(the API refused the question: {refusal(exc)})", file=sys.stderr)
+        if exc.code not in CONVERSATION_GONE:
+            return conversation_id
+        print("(a new conversation starts with the next question)", file=sys.stderr)
+        return None
     if accepted.conversation_id and accepted.conversation_id != conversation_id:
         print(f"(conversation {accepted.conversation_id}: `ragcore chat --conversation "
               f"{accepted.conversation_id}` goes on with it)", file=sys.stderr)
@@ -113,8 +105,3 @@ def _turn(client: "Client", args: argparse.Namespace, question: str,
     print()
     sys.stdout.flush()
     return accepted.conversation_id or conversation_id
-
-
-def _fail(code: int, message: str) -> int:
-    print(f"ragcore: {' '.join(message.split())}", file=sys.stderr)
-    return code

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ragcore.cli.options import add_api_option, add_question_options, filter_of
 from ragcore.domain.jobs import JobStatus
-from ragcore.domain.retrieval import RetrievalMode
 
 if TYPE_CHECKING:
     from ragcore.api_schema import DocumentResultView, JobStatusView, ResultView
-    from ragcore.client import Client
+    from ragcore.client import ApiError, Client
 
 EXIT_FAILED, EXIT_REFUSED, EXIT_UNFINISHED, EXIT_INTERRUPTED = 1, 3, 4, 130
 DEFAULT_TIMEOUT = 120.0
@@ -39,17 +39,8 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
                        help="one POST /chat body per line ({\"query\": ...}); sent 100 a request "
                             "(POST /chat/batch), followed with GET /jobs; one JSON result per line out")
     ask.add_argument("--output", type=Path, metavar="JSONL", help="with --file: write the results here, not stdout")
-    ask.add_argument("--collection", help="default: the API's ('default')")
-    ask.add_argument("--top-k", type=int, help="passages to retrieve (1-20; default: the API's, 5)")
-    ask.add_argument("--mode", choices=[m.value for m in RetrievalMode], help="default: hybrid")
-    ask.add_argument("--filter", type=_json_object, metavar="JSON",
-                     help='only passages the filter allows, e.g. \'{"metadata": {"year": {"gte": 2000}}}\' '
-                          "(docs/RETRIEVAL.md, Filters)")
-    ask.add_argument("--document-id", action="append", metavar="ID",
-                     help="only passages of this document (repeatable; added to --filter's document_ids)")
-    ask.add_argument("--timeout", type=float,
-                     help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}; with --file, for "
-                          f"every answer, {FILE_TIMEOUT:g}); the job keeps running after it")
+    add_question_options(ask, f"seconds to wait for the answer (default {DEFAULT_TIMEOUT:g}; with --file, for "
+                              f"every answer, {FILE_TIMEOUT:g}); the job keeps running after it")
     status = commands.add_parser("status", help="a job's status")
     result = commands.add_parser("result", help="a job's result: a chat's answer, or what a document job did")
     cancel = commands.add_parser("cancel", help="stop a chat job")
@@ -57,12 +48,19 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         command.add_argument("job_id")
     for command in (ask, status, result, cancel):
         command.add_argument("--json", action="store_true", help="print the API's JSON document")
-        command.add_argument("--api", metavar="URL",
-                             help="the API (default: $RAGCORE_API_URL, else the `ragcore dev` stack); "
-                                  "the key comes from $RAGCORE_API_KEY")
+        add_api_option(command)
 
 
 def run(args: argparse.Namespace) -> int:
+    commands: dict[str, Callable[[Client, argparse.Namespace], int]] = {
+        "ask": _ask, "status": _status, "result": _result, "cancel": _cancel,
+    }
+    return with_client(args, commands[args.command])
+
+
+def with_client(args: argparse.Namespace, command: "Callable[[Client, argparse.Namespace], int]") -> int:
+    """Runs ``command`` with a client of ``--api`` and turns what ends it into an exit code and
+    a one-line reason on stderr: the one mapping of every command that talks to the API."""
     from ragcore.client import (
         ApiError,
         ApiUnreachable,
@@ -74,24 +72,30 @@ def run(args: argparse.Namespace) -> int:
     )
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per poll
-    commands: dict[str, Callable[[Client, argparse.Namespace], int]] = {
-        "ask": _ask, "status": _status, "result": _result, "cancel": _cancel,
-    }
     client = Client(args.api)
     try:
         with client:
-            return commands[args.command](client, args)
+            return command(client, args)
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted")
     except (JobFailed, JobStopped) as exc:
         state = "failed" if isinstance(exc, JobFailed) else "stopped"
         return _fail(EXIT_FAILED, f"job {exc.job_id or args.job_id} {state}: {exc.message}")
     except WaitTimeout as exc:
         return _fail(EXIT_UNFINISHED, f"{exc}; it keeps running (`ragcore status {exc.job_id}`)")
     except ApiError as exc:
-        return _fail(EXIT_REFUSED, f"the API refused the request: {exc}")
+        return _fail(EXIT_REFUSED, f"the API refused the request: {refusal(exc)}")
     except ApiUnreachable as exc:
         return _fail(EXIT_REFUSED, f"cannot reach the API at {client.base_url}: {exc}")
     except RagcoreError as exc:  # an answer that is not the API's (UnexpectedResponse)
         return _fail(EXIT_REFUSED, f"unexpected answer from {client.base_url}: {exc}")
+
+
+def refusal(exc: "ApiError") -> str:
+    """The API's error with each field it names (a 422's message alone says only that the
+    request is not valid)."""
+    details = "; ".join(f"{d.field}: {d.problem}" for d in exc.details)
+    return f"{exc} ({details})" if details else str(exc)
 
 
 def _fail(code: int, message: str) -> int:
@@ -109,7 +113,7 @@ def _ask(client: "Client", args: argparse.Namespace) -> int:
 
     started = time.monotonic()  # --timeout covers the submission and the wait
     accepted = client.submit(args.question, collection=args.collection, top_k=args.top_k, mode=args.mode,
-                             timeout=args.timeout, filter=_filter_of(args))
+                             timeout=args.timeout, filter=filter_of(args))
     args.job_id = accepted.job_id  # named by the error messages
     try:
         with StatusLine(f"job {accepted.job_id}", sys.stderr) as line:
@@ -132,7 +136,7 @@ def _ask_file(client: "Client", args: argparse.Namespace) -> int:
 
     defaults = {name: value for name, value in
                 (("collection", args.collection), ("top_k", args.top_k), ("mode", args.mode),
-                 ("filter", _filter_of(args))) if value is not None}
+                 ("filter", filter_of(args))) if value is not None}
     try:
         questions = ask_file.read_questions(args.file, defaults)
     except OSError as exc:
@@ -153,25 +157,6 @@ def _ask_file(client: "Client", args: argparse.Namespace) -> int:
     if statuses - {s.value for s in JobStatus if s.is_terminal} - ask_file.GONE:
         return EXIT_UNFINISHED
     return 0 if statuses == {JobStatus.FINISHED.value} else EXIT_FAILED
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("takes a JSON object")
-    return value
-
-
-def _filter_of(args: argparse.Namespace) -> dict[str, Any] | None:
-    """``--filter``'s object with ``--document-id``'s ids added to its ``document_ids``; the
-    API judges it (its 422 names each bad field)."""
-    chat_filter = dict(args.filter or {})
-    if args.document_id:
-        chat_filter["document_ids"] = [*chat_filter.get("document_ids", []), *args.document_id]
-    return chat_filter or None
 
 
 def _status(client: "Client", args: argparse.Namespace) -> int:
