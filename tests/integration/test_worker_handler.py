@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from ragcore.bootstrap import get_container
+from ragcore.domain.conversations import Turn
 from ragcore.domain.jobs import Job, JobStatus, new_job_id
+from ragcore.domain.messages import ChatRequest
 from ragcore.local.lambda_context import LocalLambdaContext
 from ragcore.services.ingest import index_files
+from ragcore.services.submit import record_chat
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import SAMPLES, load_event
 from tests.support.settings import Configure
@@ -25,6 +28,19 @@ pytestmark = pytest.mark.usefixtures("lambda_env")
 def ingested_samples(lambda_env: dict[str, str]) -> None:
     container = get_container()
     index_files([SAMPLES], "default", container.embedder, container.vector_index)
+
+
+def queued_turn(query: str = "When was Skerry Point Lighthouse first lit?", conversation_id: str | None = None) -> str:
+    container = get_container()
+    request = ChatRequest(query=query, top_k=3, conversation_id=conversation_id)
+    return record_chat(request, container.job_store, container.conversations, 600).job_id
+
+
+def turns(job_id: str) -> list[Turn]:
+    container = get_container()
+    conversation = container.conversations.get(container.job_store.get(job_id).request["conversation_id"])
+    assert conversation is not None
+    return conversation.turns
 
 
 def queued_job(query: str = "When was Skerry Point Lighthouse first lit?", top_k: int = 3) -> str:
@@ -72,7 +88,8 @@ def test_a_job_is_answered_from_retrieved_passages(fake_llm: FakeLLM) -> None:
     assert [s["document_id"] for s in result["sources"]] == ["skerry-point-lighthouse"] * 3
     assert result["sources"][0]["snippet"].startswith("Skerry Point Lighthouse")
     assert result["usage"]["total_tokens"] == 60
-    assert set(result["timings_ms"]) == {"embed_ms", "retrieval_ms", "llm_ms", "check_ms", "total_ms"}
+    assert set(result["timings_ms"]) == {"rewrite_ms", "embed_ms", "retrieval_ms", "llm_ms", "check_ms", "total_ms"}
+    assert result["timings_ms"]["rewrite_ms"] == 0  # a first question is its own query
     prompt = fake_llm.requests[0]["messages"][-1]["content"]
     assert '[1] "Skerry Point Lighthouse' in prompt and "first lit on 12 October 1874" in prompt
 
@@ -139,6 +156,31 @@ def test_an_unreachable_llm_is_retried_by_redelivery_then_fails_the_job(configur
     job = get_container().job_store.get(job_id)
     assert job.status is JobStatus.FAILED and job.attempts == 2
     assert job.error.startswith("gave up after 2 deliveries: llm is unavailable")
+
+
+def test_a_turn_whose_job_fails_on_its_last_delivery_is_recorded_as_failed(configure: Configure) -> None:
+    configure(openai_base_url="http://127.0.0.1:1/v1", job_max_attempts=2, job_lease_seconds=1)
+    job_id = queued_turn()
+    for _ in range(2):
+        assert run(batch(message(job_id))) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    (turn,) = turns(job_id)
+    assert turn.status is JobStatus.FAILED and turn.error == get_container().job_store.get(job_id).error
+    assert turn.error.startswith("gave up after 2 deliveries: llm is unavailable")
+
+
+def test_a_follow_ups_usage_and_timings_count_its_rewrite(fake_llm: FakeLLM) -> None:
+    fake_llm.delay = 0.2
+    first = queued_turn()
+    run(batch(message(first)))
+    second = queued_turn("When was it automated?", get_container().job_store.get(first).request["conversation_id"])
+    assert run(batch(message(second))) == {"batchItemFailures": []}
+    assert fake_llm.calls == 3  # the first's answer; the follow-up's rewrite and answer
+    result = get_container().job_store.get_result(second)
+    assert result["usage"] == {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    timings = result["timings_ms"]
+    assert timings["rewrite_ms"] >= 200 and timings["llm_ms"] >= 200
+    assert timings["total_ms"] >= timings["rewrite_ms"] + timings["llm_ms"]
+    assert [turn.status for turn in turns(second)] == [JobStatus.FINISHED, JobStatus.FINISHED]
 
 
 def test_a_document_built_to_inflate_prompts_costs_at_most_the_budget(fake_llm: FakeLLM, tmp_path: Any) -> None:

@@ -24,7 +24,14 @@ from ragcore.services.job_runner import JobLimits, MessageOutcome
 from ragcore.services.prompting import PromptLimits, estimate_tokens
 from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.retries import RedeliveryPolicy, RetryPolicy
-from tests.support.fakes import InMemoryDocumentStore, InMemoryJobStore, KeywordEmbedder, ListIndex, ScriptedChat
+from tests.support.fakes import (
+    InMemoryConversationStore,
+    InMemoryDocumentStore,
+    InMemoryJobStore,
+    KeywordEmbedder,
+    ListIndex,
+    ScriptedChat,
+)
 
 PASSAGES = [
     Passage(chunk_id="c1", document_id="lighthouse", title="Skerry Point", source="l.md",
@@ -44,7 +51,8 @@ def setup(chat: ScriptedChat | None = None, request: dict | None = None,
     store = InMemoryJobStore()
     job = new_job("chat", request or QUERY, deadline_seconds)
     store.create(job)
-    return AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat or ScriptedChat()), job.job_id
+    return AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat or ScriptedChat(),
+                       InMemoryConversationStore()), job.job_id
 
 
 def test_a_queued_job_is_answered_and_finished() -> None:
@@ -165,7 +173,7 @@ def test_a_stop_requested_during_a_failing_attempt_ends_the_job_instead_of_a_ret
     store.create(job)
     chat = ScriptedChat(error=DependencyUnavailableError("llm", "APITimeoutError"),
                         on_call=lambda: store.request_cancel(job.job_id))
-    ports = AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat)
+    ports = AnswerPorts(store, KeywordEmbedder(), ListIndex(PASSAGES), chat, InMemoryConversationStore())
     redeliveries: list[int] = []
     outcome = answer_job(JobMessage(job_id=job.job_id), ports, limits(), 1, redeliveries.append)
     assert outcome is MessageOutcome.STOPPED and redeliveries == []  # its message is done with
@@ -249,7 +257,7 @@ def test_a_stop_requested_before_the_llm_call_saves_it() -> None:
             ports.store.request_cancel(job_id)
             return embedder.embed(texts)
 
-    ports = AnswerPorts(ports.store, StopWhileEmbedding(), ports.index, chat)
+    ports = dataclasses.replace(ports, embedder=StopWhileEmbedding(), chat=chat)
     assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.STOPPED
     assert chat.calls == []
 

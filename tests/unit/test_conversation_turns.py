@@ -3,22 +3,32 @@ order, its history in the prompt, its outcome recorded once however often it is 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from ragcore.domain.answers import AnswerMode, Passage
-from ragcore.domain.conversations import MAX_TURNS
-from ragcore.domain.errors import ConversationFullError, ConversationNotFoundError, TurnNotReadyError
-from ragcore.domain.jobs import JobStatus
+from ragcore.domain.conversations import MAX_TURNS, Turn
+from ragcore.domain.errors import (
+    ConversationFullError,
+    ConversationNotFoundError,
+    DependencyUnavailableError,
+    TurnNotReadyError,
+)
+from ragcore.domain.jobs import JobStatus, new_job
+from ragcore.domain.lifecycle import OVERDUE_ERROR
 from ragcore.domain.messages import ChatRequest, JobMessage
 from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.conversation_turns import wait_seconds
+from ragcore.services.conversations import live_turns
 from ragcore.services.job_runner import MessageOutcome
+from ragcore.services.jobs import settle_overdue
 from ragcore.services.submit import discard_chat, record_chat
 from tests.support.fakes import (
     InMemoryConversationStore,
+    InMemoryDocumentStore,
     InMemoryJobStore,
     KeywordEmbedder,
     ListIndex,
@@ -151,3 +161,90 @@ def test_extractive_mode_chooses_the_sentence_for_the_standalone_query() -> None
     result = ports.store.get_result(second)
     assert result["standalone_query"].startswith(FOLLOW_UP) and "Skerry" in result["standalone_query"]
     assert "1991" in result["answer"]
+
+
+def test_a_job_queued_before_conversations_is_answered_without_a_turn(ports: AnswerPorts) -> None:
+    job = new_job("chat", {"query": FIRST, "collection": "default"}, 600)  # no conversation_id
+    ports.store.create(job)
+    assert answer_job(JobMessage(job_id=job.job_id), ports, limits()) is MessageOutcome.FINISHED
+    assert ports.store.get_result(job.job_id)["standalone_query"] == FIRST
+
+
+def test_a_turn_whose_job_fails_on_its_last_delivery_is_recorded_and_the_error_still_raised() -> None:
+    llm_down = DependencyUnavailableError("llm", "timed out")
+    ports = AnswerPorts(InMemoryJobStore(), KeywordEmbedder(), ListIndex(PASSAGES), ScriptedChat(error=llm_down),
+                        InMemoryConversationStore())
+    first = ask(ports, FIRST)
+    conversation_id = conversation_of(ports, first)
+    for delivery in (1, 2):
+        with pytest.raises(DependencyUnavailableError) as raised:
+            answer_job(JobMessage(job_id=first), ports, limits(max_attempts=2), delivery)
+        assert raised.value is llm_down  # to the queue: redelivered, then dead-lettered
+        turn = ports.conversations.get(conversation_id).turns[0]  # type: ignore[union-attr]
+        assert turn.status is (JobStatus.QUEUED if delivery == 1 else JobStatus.FAILED)
+    assert turn.error == ports.store.get(first).error and turn.error.startswith("gave up after 2 deliveries")
+
+
+class UnwritableConversations(InMemoryConversationStore):
+    def record(self, conversation_id: str, turn: Turn) -> bool:
+        raise RuntimeError("the conversation store broke")
+
+
+def test_a_turn_that_cannot_be_recorded_changes_nothing_the_delivery_came_to() -> None:
+    ports = AnswerPorts(InMemoryJobStore(), KeywordEmbedder(), ListIndex(PASSAGES), ScriptedChat(),
+                        UnwritableConversations())
+    answered = ask(ports, FIRST)
+    assert answer_job(JobMessage(job_id=answered), ports, limits()) is MessageOutcome.FINISHED
+    llm_down = DependencyUnavailableError("llm", "timed out")
+    failing = dataclasses.replace(ports, chat=ScriptedChat(error=llm_down))
+    last = ask(failing, FIRST)
+    with pytest.raises(DependencyUnavailableError) as raised:
+        answer_job(JobMessage(job_id=last), failing, limits(max_attempts=1))
+    assert raised.value is llm_down and ports.store.get(last).status is JobStatus.FAILED
+
+
+def test_a_reader_sees_each_unrecorded_turn_as_its_job_stands_read_at_once(
+    ports: AnswerPorts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = ask(ports, FIRST)
+    conversation_id = conversation_of(ports, first)
+    # Failed at its deadline by a client's read: no worker ran it, none records its turn.
+    overdue = record_chat(ChatRequest(query=FOLLOW_UP, conversation_id=conversation_id), ports.store,
+                          ports.conversations, -1, "t1").job_id
+    settle_overdue(ports.store.get(overdue), ports.store, InMemoryDocumentStore())
+    queued = ask(ports, FOLLOW_UP, conversation_id)
+    # Finished, its worker stopped before recording the turn.
+    claim = ports.store.claim(first, 60)
+    ports.store.finish(first, claim.attempt, {"answer": "First lit in 1874 [1].", "standalone_query": FIRST,
+                                              "sources": []})
+    conversation = ports.conversations.get(conversation_id)
+    assert conversation is not None and not any(turn.recorded for turn in conversation.turns)
+
+    def one_by_one(job_id: str) -> None:
+        raise AssertionError("the turns' jobs are read in one round trip")
+
+    monkeypatch.setattr(ports.store, "get", one_by_one)
+    shown = live_turns(conversation, ports.store)
+    assert [t.job_id for t in shown] == [first, overdue, queued]
+    assert [t.status for t in shown] == [JobStatus.FINISHED, JobStatus.FAILED, JobStatus.QUEUED]
+    assert shown[0].answer == "First lit in 1874 [1]." and shown[0].standalone_query == FIRST
+    assert shown[1].error == OVERDUE_ERROR and shown[1].finished_at is not None
+
+
+def test_a_follow_ups_usage_and_timings_count_its_rewrite() -> None:
+    chat = ScriptedChat(on_call=lambda: time.sleep(0.05))  # each call: 7 tokens, 50 ms at least
+    ports = AnswerPorts(InMemoryJobStore(), KeywordEmbedder(), ListIndex(PASSAGES), chat,
+                        InMemoryConversationStore())
+    first = ask(ports, FIRST)
+    second = ask(ports, FOLLOW_UP, conversation_of(ports, first))
+    answer_job(JobMessage(job_id=first), ports, limits())
+    answer_job(JobMessage(job_id=second), ports, limits())
+    alone, follow_up = ports.store.get_result(first), ports.store.get_result(second)
+    assert alone["usage"]["total_tokens"] == 7 and alone["timings_ms"]["rewrite_ms"] == 0
+    assert len(chat.calls) == 3  # the first's answer; the follow-up's rewrite (not usable) and answer
+    assert follow_up["usage"] == {"prompt_tokens": 6, "completion_tokens": 8, "total_tokens": 14}
+    timings = follow_up["timings_ms"]
+    assert timings["rewrite_ms"] >= 50 and timings["llm_ms"] >= 50
+    parts = ("rewrite_ms", "embed_ms", "retrieval_ms", "llm_ms", "check_ms")
+    assert timings["total_ms"] == pytest.approx(sum(timings[part] for part in parts), abs=0.5)
+    assert follow_up["model"] == "scripted"

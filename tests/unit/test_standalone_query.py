@@ -11,6 +11,7 @@ from ragcore.domain.jobs import JobStatus, new_job_id
 from ragcore.services.prompting import estimate_tokens
 from ragcore.services.standalone_query import (
     REWRITE_SECONDS,
+    StandaloneQuery,
     fallback_query,
     rewrite_messages,
     standalone_query,
@@ -29,15 +30,20 @@ def answered(question: str = FIRST, answer: str = "It was first lit on 12 Octobe
 
 def test_a_first_question_is_its_own_query_and_costs_no_llm_call() -> None:
     chat = ScriptedChat()
-    assert standalone_query(FOLLOW_UP, [], chat, 30) == FOLLOW_UP
+    assert standalone_query(FOLLOW_UP, [], chat, 30) == StandaloneQuery(FOLLOW_UP, None, 0.0)
     assert chat.calls == []
 
 
 def test_a_usable_rewrite_is_the_query_and_the_call_has_a_small_time_budget() -> None:
-    chat = ScriptedChat(text="Standalone query: When was Skerry Point Lighthouse automated?\n")
-    assert standalone_query(FOLLOW_UP, [answered()], chat, 30) == "When was Skerry Point Lighthouse automated?"
+    chat = ScriptedChat(text="Standalone query: When was Skerry Point Lighthouse automated?\n",
+                        on_call=lambda: time.sleep(0.05))
+    rewrite = standalone_query(FOLLOW_UP, [answered()], chat, 30)
+    assert rewrite.text == "When was Skerry Point Lighthouse automated?"
+    # What it cost, for the job's usage and timings: the call's reply and time.
+    assert rewrite.completion is not None and rewrite.completion.usage.total_tokens == 7
+    assert 0.05 <= rewrite.seconds < 1
     assert chat.timeouts == [REWRITE_SECONDS]
-    assert standalone_query(FOLLOW_UP, [answered()], chat, 1.0) and chat.timeouts[-1] == 1.0
+    assert standalone_query(FOLLOW_UP, [answered()], chat, 1.0).text and chat.timeouts[-1] == 1.0
 
 
 def test_the_fallback_names_the_previous_questions_subject() -> None:
@@ -62,14 +68,19 @@ def test_a_slow_failing_or_junk_rewrite_gives_the_fallback() -> None:
         ScriptedChat(text="When was it automated?"),  # an echo: nothing resolved
         ScriptedChat(text="Skerry Point Lighthouse was automated in 1991."),  # answered, not rewritten
     ):
-        assert standalone_query(FOLLOW_UP, [answered()], chat, 30) == expected, chat.text
+        rewrite = standalone_query(FOLLOW_UP, [answered()], chat, 30)
+        assert rewrite.text == expected, chat.text
+        # A call that answered cost its tokens though its reply was not used; a failed one, time.
+        assert (rewrite.completion is not None) is (chat.error is None), chat.text
+        assert rewrite.seconds > 0
 
 
 def test_without_time_left_or_for_a_long_question_the_llm_is_not_asked() -> None:
     chat = ScriptedChat(text="When was Skerry Point Lighthouse automated?")
-    assert standalone_query(FOLLOW_UP, [answered()], chat, 0.2) == fallback_query(FOLLOW_UP, [answered()])
+    assert standalone_query(FOLLOW_UP, [answered()], chat, 0.2) == \
+        StandaloneQuery(fallback_query(FOLLOW_UP, [answered()]), None, 0.0)
     long_question = "And then " + "what happened next there " * 40 + "?"
-    assert standalone_query(long_question, [answered()], chat, 30).startswith(long_question)
+    assert standalone_query(long_question, [answered()], chat, 30).text.startswith(long_question)
     assert chat.calls == []
 
 

@@ -187,8 +187,8 @@ class ResultView(Answer):
             "abstained": False,
             "model": "gpt-4.1-mini",
             "usage": {"prompt_tokens": 612, "completion_tokens": 19, "total_tokens": 631},
-            "timings_ms": {"embed_ms": 7.7, "retrieval_ms": 0.5, "llm_ms": 1704.0, "check_ms": 96.3,
-                           "total_ms": 1808.5},
+            "timings_ms": {"rewrite_ms": 0.0, "embed_ms": 7.7, "retrieval_ms": 0.5, "llm_ms": 1704.0,
+                           "check_ms": 96.3, "total_ms": 1808.5},
         }],
     })
 

@@ -36,6 +36,14 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     total_tokens: int = 0
 
+    def __add__(self, other: Usage) -> Usage:
+        """Two LLM calls' tokens together (a follow-up's rewrite and its answer)."""
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
 
 class Completion(BaseModel):
     """What the chat model returns."""
@@ -46,6 +54,7 @@ class Completion(BaseModel):
 
 
 class Timings(BaseModel):
+    rewrite_ms: float = 0.0  # a follow-up's rewrite into a standalone query (services/standalone_query.py)
     embed_ms: float
     retrieval_ms: float
     llm_ms: float

@@ -3,9 +3,12 @@ a conversation's order and its turns are ``conversation_turns``')."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from tenacity import Retrying
 
 from ragcore.domain.answers import Answer, AnswerMethod, AnswerMode, Timings, Usage
 from ragcore.domain.conversations import Turn, history_window
@@ -27,6 +30,8 @@ from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
 from ragcore.services.retrieve import retrieve
 from ragcore.services.standalone_query import standalone_query
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class AnswerPorts:
@@ -34,9 +39,9 @@ class AnswerPorts:
     embedder: Embedder
     index: VectorIndex
     chat: ChatModel
+    conversations: ConversationStore  # every chat job's turn (a job queued before conversations has none)
     prompt_limits: PromptLimits = PromptLimits()  # the token budget every LLM call is held to
     mode: AnswerMode = AnswerMode.GENERATED  # setting ANSWER_MODE
-    conversations: ConversationStore | None = None  # the turns of jobs with a conversation_id
     wait_in_place_seconds: float = WAIT_IN_PLACE_SECONDS  # for an earlier turn, before handing back
 
 
@@ -46,26 +51,40 @@ def answer_job(
 ) -> MessageOutcome:
     """A job of a conversation waits for the turns before it (in place a few seconds, then
     ``TurnNotReadyError``: its message comes back after ``redeliver_in``'s delay, the job
-    unclaimed) and has its turn recorded once it is final, by this delivery or any later one."""
-    conversations = ports.conversations
+    unclaimed). Whatever the delivery came to, a job it leaves final has its turn recorded
+    after (``conversation_turns`` says what records one this misses)."""
     read = limits.recording()  # a Valkey blip is ridden out here as the claim rides it out
-    job = read(_job, ports.store, message.job_id) if conversations is not None else None
-    if job is not None and conversations is not None and may_wait(delivery, limits.max_attempts):
+    job = read(_job, ports.store, message.job_id)
+    if job is None or not job.request.get("conversation_id"):  # expired, or queued before conversations
+        return run_job(message, ports.store, _work(ports), limits, delivery, redeliver_in=redeliver_in)
+    if may_wait(delivery, limits.max_attempts):
         in_place = min(ports.wait_in_place_seconds, limits.budget.remaining() / 4)
-        if not earlier_turns_done(job, ports.store, conversations, in_place):
+        if not earlier_turns_done(job, ports.store, ports.conversations, in_place):
             if redeliver_in is not None:
                 redeliver_in(wait_seconds(delivery))
             raise TurnNotReadyError(f"job {message.job_id} waits for an earlier turn of its conversation")
+    try:
+        return run_job(message, ports.store, _work(ports), limits, delivery, redeliver_in=redeliver_in)
+    finally:  # the last delivery's failure is final and still raised (to dead-letter the message)
+        _record_turn(message.job_id, ports, read)
 
+
+def _work(ports: AnswerPorts) -> Callable[[Run], dict[str, Any]]:
     def work(run: Run) -> dict[str, Any]:
         return _answer(ChatJob.model_validate(run.job.request), ports, run).model_dump()
+    return work
 
-    outcome = run_job(message, ports.store, work, limits, delivery, redeliver_in=redeliver_in)
-    if job is not None and conversations is not None and job.request.get("conversation_id"):
-        final = read(_job, ports.store, message.job_id)
+
+def _record_turn(job_id: str, ports: AnswerPorts, read: Retrying) -> None:
+    """Best effort, and never in the way of what the delivery came to: what raises here is
+    logged, the delivery's own outcome or error stands."""
+    try:
+        final = read(_job, ports.store, job_id)
         if final is not None:
-            read(record_turn, final, ports.store, conversations)
-    return outcome
+            read(record_turn, final, ports.store, ports.conversations)
+    except Exception:
+        log.warning("turn not recorded; a later delivery or the next turn records it",
+                    exc_info=True, extra={"job_id": job_id})
 
 
 def _job(store: JobStore, job_id: str) -> Job | None:
@@ -77,7 +96,7 @@ def _job(store: JobStore, job_id: str) -> Job | None:
 
 def _history(request: ChatJob, ports: AnswerPorts, job_id: str) -> list[Turn]:
     """The conversation's answered turns before this one that the prompts carry."""
-    if not request.conversation_id or ports.conversations is None:
+    if not request.conversation_id:
         return []
     conversation = ports.conversations.get(request.conversation_id)
     return history_window(conversation.before(job_id)) if conversation else []
@@ -89,7 +108,8 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
     # A follow-up is searched for as a standalone question (the LLM's rewrite, or its fallback);
     # in extractive mode the sentence is chosen for it too. The answer prompt keeps the question
     # as asked, with the history beside it.
-    query = standalone_query(request.query, history, ports.chat, run.budget.remaining() - CHECK_SECONDS)
+    rewrite = standalone_query(request.query, history, ports.chat, run.budget.remaining() - CHECK_SECONDS)
+    query = rewrite.text
     run.checkpoint()
     found = retrieve(
         query, request.collection, request.top_k, request.mode, ports.embedder, ports.index,
@@ -111,17 +131,21 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
         checked = check_citations(completion.text, prompt.passages, ports.embedder)
         method = AnswerMethod.GENERATED
     answer_seconds = time.perf_counter() - started
+    # Usage counts both LLM calls, the rewrite's and the answer's; model and llm_ms are the
+    # answer's ("none": its words were made without the LLM).
+    calls = [c for c in (rewrite.completion, completion) if c is not None]
     return Answer(
         answer=checked.text,
         sources=sources_of(prompt.passages),
         model=completion.model if completion else "none",
-        usage=completion.usage if completion else Usage(),
+        usage=sum((c.usage for c in calls), Usage()),
         timings_ms=Timings(
+            rewrite_ms=_ms(rewrite.seconds),
             embed_ms=_ms(found.embed_seconds),
             retrieval_ms=_ms(found.search_seconds),
             llm_ms=_ms(llm_seconds),
             check_ms=_ms(answer_seconds - llm_seconds),
-            total_ms=_ms(found.embed_seconds + found.search_seconds + answer_seconds),
+            total_ms=_ms(rewrite.seconds + found.embed_seconds + found.search_seconds + answer_seconds),
         ),
         truncated=prompt.truncated,
         method=method,

@@ -15,10 +15,15 @@ is one of the queue's deliveries, so a turn waits on at most all but its last tw
 own; a job's own run never waits that long but under a stalled LLM (docs/CONVERSATIONS.md).
 
 Recording: once the job is final, its outcome (status, answer, sources, the standalone query)
-is written over its turn, once by job id (``ConversationStore.record``). It is written after
-the job's own final write, and again by every later delivery of the message and by the next
-turn's order check, so a worker that stopped between the two writes leaves nothing unrecorded
-for long, and a redelivered job never records its turn twice.
+is written over its turn, once by job id (``ConversationStore.record``). The delivery that ran
+the job writes it after the job's own final write, whatever the delivery came to, the last
+delivery's failure too (whose error still goes up, to dead-letter the message); best effort:
+a turn that write misses (Valkey gone, the worker stopped between the two writes) is written
+by a later delivery of the message, if there is one, and by the next turn's order check. A job
+that no delivery makes final, failed at its deadline by a client's read
+(``services/jobs.settle_overdue``), is written only by the next turn's check. Until a turn is
+written, a reader is shown its job as it stands (``services/conversations.live_turns``), so a
+final job is never shown as pending. A redelivered job never records its turn twice.
 """
 
 from __future__ import annotations
@@ -96,13 +101,22 @@ def earlier_turn_pending(job: Job, jobs: JobStore, conversations: ConversationSt
 
 def record_turn(job: Job, jobs: JobStore, conversations: ConversationStore) -> bool:
     """Writes a final job's outcome on its conversation's turn, if it has one and it is not
-    written yet; True if this call wrote it. Sources are kept without their passage text (the
-    snippet stays): it bounds what a conversation holds."""
+    written yet; True if this call wrote it."""
     conversation_id = job.request.get("conversation_id")
     if not conversation_id or not job.status.is_terminal:
         return False
+    written = conversations.record(conversation_id, final_turn(job, jobs))
+    if written:
+        log.info("turn recorded", extra={"job_id": job.job_id, "conversation_id": conversation_id})
+    return written
+
+
+def final_turn(job: Job, jobs: JobStore) -> Turn:
+    """A final job's turn as it is recorded (or, until it is, shown: ``live_turns``). Sources
+    are kept without their passage text (the snippet stays): it bounds what a conversation
+    holds."""
     result = (jobs.get_result(job.job_id) or {}) if job.status is JobStatus.FINISHED else {}
-    turn = Turn(
+    return Turn(
         job_id=job.job_id,
         question=job.request.get("query", ""),
         created_at=job.created_at,
@@ -113,7 +127,3 @@ def record_turn(job: Job, jobs: JobStore, conversations: ConversationStore) -> b
         error=job.error,
         finished_at=job.finished_at,
     )
-    written = conversations.record(conversation_id, turn)
-    if written:
-        log.info("turn recorded", extra={"job_id": job.job_id, "conversation_id": conversation_id})
-    return written

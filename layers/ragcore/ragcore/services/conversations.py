@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ragcore.domain.conversations import Conversation, Turn
-from ragcore.domain.errors import ConversationNotFoundError, JobNotFoundError
+from ragcore.domain.errors import ConversationNotFoundError
+from ragcore.domain.jobs import Job
 from ragcore.ports import ConversationStore, JobStore
+from ragcore.services.conversation_turns import final_turn
 
 
 def current_conversation(conversations: ConversationStore, conversation_id: str, owner: str | None) -> Conversation:
@@ -17,18 +19,22 @@ def current_conversation(conversations: ConversationStore, conversation_id: str,
 
 
 def live_turns(conversation: Conversation, jobs: JobStore) -> list[Turn]:
-    """The turns, each not yet recorded shown with its job's status now (started, or stopped
-    by a cancel that no worker saw); a recorded turn is final and read as it is."""
-    turns: list[Turn] = []
-    for turn in conversation.turns:
-        if not turn.recorded:
-            try:
-                job = jobs.get(turn.job_id)
-                turn = turn.model_copy(update={"status": job.status, "error": job.error})
-            except JobNotFoundError:
-                pass  # expired before its conversation: shown as last recorded
-        turns.append(turn)
-    return turns
+    """The turns, each not yet recorded shown with its job as it stands now, read in one round
+    trip: queued or started, or final (a job's final write comes before its turn's, and a job
+    failed at its deadline by a read of it has no worker to record it) and then shown as it
+    will be recorded. A recorded turn is final and read as it is; a turn whose job expired
+    first is shown as last recorded."""
+    unrecorded = [turn.job_id for turn in conversation.turns if not turn.recorded]
+    live = jobs.get_many(unrecorded) if unrecorded else {}
+    return [_as_it_stands(turn, live.get(turn.job_id), jobs) for turn in conversation.turns]
+
+
+def _as_it_stands(turn: Turn, job: Job | None, jobs: JobStore) -> Turn:
+    if job is None:
+        return turn
+    if job.status.is_terminal:
+        return final_turn(job, jobs)
+    return turn.model_copy(update={"status": job.status, "error": job.error})
 
 
 def delete_conversation(conversations: ConversationStore, conversation_id: str, owner: str | None) -> None:

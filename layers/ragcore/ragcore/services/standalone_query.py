@@ -6,14 +6,19 @@ bounded prompt and a small time budget. A rewrite that does not come in time, fa
 not read as a query (more than a line's worth, citation markers, no word in common with the
 conversation) is replaced by the fallback: the question followed by the previous question's
 names (or content words) that it lacks, which name the subject a pronoun stood for often enough for
-hybrid retrieval (the BM25 half matches the names). Costs: docs/CONVERSATIONS.md.
+hybrid retrieval (the BM25 half matches the names). The rewrite's tokens and time are returned
+with the query: the job's result counts them in its usage and timings. Costs:
+docs/CONVERSATIONS.md.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+from dataclasses import dataclass
 
+from ragcore.domain.answers import Completion
 from ragcore.domain.attribution import content_words, tokens
 from ragcore.domain.conversations import HISTORY_TEXT_BYTES, Turn
 from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableError
@@ -48,23 +53,35 @@ _PREFIX = re.compile(r"^(?:(?:standalone|rewritten|search)\s+)?(?:query|question
 _CITATION_MARK = re.compile(r"\[\d")
 
 
-def standalone_query(question: str, history: list[Turn], chat: ChatModel, seconds: float) -> str:
+@dataclass(frozen=True)
+class StandaloneQuery:
+    """What retrieval searches for, and what asking the LLM for it cost: its reply (None when
+    it was not asked or the call failed) and the call's time (0 when it was not asked)."""
+
+    text: str
+    completion: Completion | None = None
+    seconds: float = 0.0
+
+
+def standalone_query(question: str, history: list[Turn], chat: ChatModel, seconds: float) -> StandaloneQuery:
     """``question`` as retrieval should search for it, given the conversation's latest answered
     turns (``history``, oldest first; none: the question itself)."""
     if not history:
-        return question
+        return StandaloneQuery(question)
     if len(question.encode()) > MAX_REWRITTEN_QUESTION_BYTES or seconds < MIN_REWRITE_SECONDS:
-        return fallback_query(question, history)
+        return StandaloneQuery(fallback_query(question, history))
+    started = time.perf_counter()
     try:
         completion = chat.complete(rewrite_messages(question, history), min(REWRITE_SECONDS, seconds))
     except (DependencyUnavailableError, AnswerGenerationError) as exc:
         log.warning("follow-up not rewritten by the LLM, the fallback is used: %s", exc)
-        return fallback_query(question, history)
+        return StandaloneQuery(fallback_query(question, history), None, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
     rewritten = usable_rewrite(completion.text, question, history)
     if rewritten is None:
         log.info("the LLM's rewrite of a follow-up was not usable; the fallback is used")
-        return fallback_query(question, history)
-    return rewritten
+        return StandaloneQuery(fallback_query(question, history), completion, elapsed)
+    return StandaloneQuery(rewritten, completion, elapsed)
 
 
 def rewrite_messages(question: str, history: list[Turn]) -> list[dict[str, str]]:
