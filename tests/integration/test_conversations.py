@@ -187,6 +187,19 @@ def test_a_turn_failed_at_its_deadline_by_a_read_is_shown_failed(http: httpx.Cli
     assert turns[1]["error"] == settled["error"] and turns[1]["finished_at"] == settled["finished_at"]
 
 
+def test_a_turn_past_its_deadline_is_settled_by_reading_the_conversation(http: httpx.Client) -> None:
+    """Nobody reads the job itself: the conversation's read fails it as GET /job-status would,
+    so a turn no worker will ever run is never shown queued for ever."""
+    opened = ask(http, FIRST)
+    wait_final(http, opened["job_id"])
+    container = get_container()
+    request = ChatRequest(query=FOLLOW_UP, top_k=3, conversation_id=opened["conversation_id"])
+    job_id = record_chat(request, container.job_store, container.conversations, -1, "tenant-a").job_id
+    turns = http.get(f"/conversations/{opened['conversation_id']}").json()["turns"]
+    assert [t["status"] for t in turns] == ["finished", "failed"] and turns[1]["error"]
+    assert http.get(f"/job-status/{job_id}").json()["status"] == "failed"
+
+
 def test_a_deleted_conversation_is_gone_but_its_jobs_stay(http: httpx.Client) -> None:
     opened = ask(http, FIRST)
     wait_final(http, opened["job_id"])

@@ -24,7 +24,6 @@ from ragcore.services.answer import AnswerPorts, answer_job
 from ragcore.services.conversation_turns import wait_seconds
 from ragcore.services.conversations import live_turns
 from ragcore.services.job_runner import MessageOutcome
-from ragcore.services.jobs import settle_overdue
 from ragcore.services.submit import discard_chat, record_chat
 from tests.support.fakes import (
     InMemoryConversationStore,
@@ -208,10 +207,10 @@ def test_a_reader_sees_each_unrecorded_turn_as_its_job_stands_read_at_once(
 ) -> None:
     first = ask(ports, FIRST)
     conversation_id = conversation_of(ports, first)
-    # Failed at its deadline by a client's read: no worker ran it, none records its turn.
+    # Past its deadline with no worker (its message never came): the conversation's read fails
+    # it as GET /job-status would, and no worker records its turn.
     overdue = record_chat(ChatRequest(query=FOLLOW_UP, conversation_id=conversation_id), ports.store,
                           ports.conversations, -1, "t1").job_id
-    settle_overdue(ports.store.get(overdue), ports.store, InMemoryDocumentStore())
     queued = ask(ports, FOLLOW_UP, conversation_id)
     # Finished, its worker stopped before recording the turn.
     claim = ports.store.claim(first, 60)
@@ -224,11 +223,12 @@ def test_a_reader_sees_each_unrecorded_turn_as_its_job_stands_read_at_once(
         raise AssertionError("the turns' jobs are read in one round trip")
 
     monkeypatch.setattr(ports.store, "get", one_by_one)
-    shown = live_turns(conversation, ports.store)
+    shown = live_turns(conversation, ports.store, InMemoryDocumentStore())
     assert [t.job_id for t in shown] == [first, overdue, queued]
     assert [t.status for t in shown] == [JobStatus.FINISHED, JobStatus.FAILED, JobStatus.QUEUED]
     assert shown[0].answer == "First lit in 1874 [1]." and shown[0].standalone_query == FIRST
     assert shown[1].error == OVERDUE_ERROR and shown[1].finished_at is not None
+    assert ports.store.jobs[overdue].status is JobStatus.FAILED  # settled, not only shown as failed
 
 
 def test_a_follow_ups_usage_and_timings_count_its_rewrite() -> None:

@@ -37,7 +37,7 @@ async def conversation(conversation_id: ConversationId, container: ContainerDep,
             status=turn.status, answer=turn.answer, sources=turn.sources, error=turn.error,
             created_at=iso(turn.created_at), finished_at=iso(turn.finished_at),
         )
-        for turn in live_turns(found, container.job_store)
+        for turn in live_turns(found, container.job_store, container.document_store)
     ]
     return ConversationView(conversation_id=found.conversation_id, created_at=iso(found.created_at), turns=turns)
 
