@@ -278,7 +278,7 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"   {note}")
         print()
         for source in result.sources:
-            print(f"   [{source.n}] {source.title} ({source.source}, score {source.score:.2f})")
+            print(f"   {jobs.source_line(source)}")
             print(f"       {source.snippet[:110]}")
         t = result.timings_ms
         print(

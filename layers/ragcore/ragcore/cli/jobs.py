@@ -22,6 +22,7 @@ from ragcore.domain.jobs import JobStatus
 
 if TYPE_CHECKING:
     from ragcore.api_schema import DocumentResultView, JobStatusView, ResultView
+    from ragcore.domain.answers import Source
     from ragcore.client import ApiError, Client
 
 EXIT_FAILED, EXIT_REFUSED, EXIT_UNFINISHED, EXIT_INTERRUPTED = 1, 3, 4, 130
@@ -223,7 +224,13 @@ def print_answer(answer: "ResultView") -> None:
     if answer.sources:
         print()
     for source in answer.sources:
-        print(f"[{source.n}] {source.title} ({source.source}, score {source.score:.2f})")
+        print(source_line(source))
+
+
+def source_line(source: Source) -> str:
+    """``[n] title (file, score)``; a document sent without a ``source`` shows its score only."""
+    where = ", ".join(part for part in (source.source, f"score {source.score:.2f}") if part)
+    return f"[{source.n}] {source.title} ({where})"
 
 
 _METHODS = {
