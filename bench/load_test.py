@@ -17,6 +17,7 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -151,14 +152,25 @@ def run_load(api_url: str, llm: FakeLLM, jobs: int, concurrency: int, timeout: f
     )
 
 
+SUBMIT_TRIES = 3
+
+
 def _submit_all(http: httpx.Client, jobs: int, concurrency: int) -> list[str]:
-    """Each job's id, or '!' and why its submission failed, in job order."""
+    """Each job's id, or '!' and why its submission failed, in job order. Each question carries
+    an Idempotency-Key and is sent again with it after a transport error, as the Python client
+    does: an answer lost on the way back (it happens under this load: the job was made, the
+    client saw a closed socket) gives the first job back, so the exactly-once checks still hold."""
 
     def submit(index: int) -> str:
-        try:
-            response = http.post("/chat", json={"query": f"{QUESTION} (load job {index})", "top_k": 3})
-        except httpx.TransportError as exc:
-            return f"!{type(exc).__name__}: {exc}"
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        for attempt in range(SUBMIT_TRIES):
+            try:
+                response = http.post("/chat", json={"query": f"{QUESTION} (load job {index})", "top_k": 3},
+                                     headers=headers)
+                break
+            except httpx.TransportError as exc:
+                if attempt == SUBMIT_TRIES - 1:
+                    return f"!{type(exc).__name__}: {exc}"
         return response.json()["job_id"] if response.status_code == 202 else f"!{response.status_code}"
 
     with ThreadPoolExecutor(concurrency) as pool:
