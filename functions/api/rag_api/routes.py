@@ -19,25 +19,23 @@ from starlette.exceptions import HTTPException
 from ragcore.api_schema import (
     Accepted,
     Check,
-    DocumentResultView,
     Health,
     JobResult,
     JobStatusView,
     NotReady,
-    RESULT_VIEWS,
-    iso,
+    final_document,
     links_for,
 )
 from ragcore.bootstrap import Container, get_container
 from ragcore.domain.errors import DependencyUnavailableError, JobNotCancellableError
 from ragcore.domain.api_keys import ApiKey
-from ragcore.domain.job_kinds import JobKind, policy
+from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
 from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.submit import submit_chat
 
-from .auth import Caller, as_shown, in_scope, owner_of
+from .auth import Caller, in_scope, owner_of
 from .errors import JSON_BODY, KEYED, RETRY_AFTER_HEADER, error_response, responses
 
 public_router = APIRouter()  # no key needed
@@ -170,20 +168,6 @@ async def result(job_id: JobId, request: Request, container: ContainerDep, key: 
     if not job.status.is_terminal:
         body = NotReady.of(job, links_for(job_id, base_path(request)))
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
-    if job.status is not JobStatus.FINISHED:
-        return error_response(
-            409, f"job_{job.status.value}", job.error or f"the job was {job.status.value}",
-            job_id=job_id, status=job.status.value,
-        )
-    outcome = container.job_store.get_result(job_id) or {}
-    view = RESULT_VIEWS[policy(job.kind).result](
-        job_id=job_id,
-        kind=job.kind,
-        status=job.status,
-        created_at=iso(job.created_at),
-        finished_at=iso(job.finished_at),
-        **outcome,
-    )
-    if isinstance(view, DocumentResultView):
-        return JSONResponse(as_shown(view, key).model_dump(exclude_none=True))
-    return JSONResponse(view.model_dump())
+    outcome = container.job_store.get_result(job_id) if job.status is JobStatus.FINISHED else None
+    status, document = final_document(job, outcome)
+    return JSONResponse(document, status_code=status)

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragcore.domain.answers import Answer, Source
 from ragcore.domain.documents import DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
-from ragcore.domain.job_kinds import JobKind, ResultShape
+from ragcore.domain.job_kinds import JobKind, ResultShape, policy
+from ragcore.domain.tenancy import unscoped
 
 # A job's kind as the OpenAPI document has always shown it: an inline enum of the values.
 KindName = Literal[tuple(kind.value for kind in JobKind)]  # type: ignore[valid-type]
@@ -274,6 +275,25 @@ JobResult = Annotated[ResultView | DocumentResultView, Field(discriminator="kind
 RESULT_VIEWS: dict[ResultShape, type[ResultView] | type[DocumentResultView]] = {
     ResultShape.ANSWER: ResultView, ResultShape.DOCUMENT: DocumentResultView,
 }
+
+
+def final_document(job: Job, outcome: dict | None) -> tuple[int, dict]:
+    """What ``GET /result`` answers for a final job, and its HTTP status: 200 with the result,
+    or 409 with the error document of a failed or stopped job. One definition, because a
+    completion webhook POSTs the same document (``services/webhooks.py``). A document job's
+    collection is shown as the job's tenant names it."""
+    if job.status is not JobStatus.FINISHED:
+        error = ErrorInfo(code=f"job_{job.status.value}", message=job.error or f"the job was {job.status.value}",
+                          job_id=job.job_id, status=job.status.value)
+        return 409, ErrorBody(error=error).model_dump(exclude_none=True)
+    view = RESULT_VIEWS[policy(job.kind).result](
+        job_id=job.job_id, kind=job.kind, status=job.status, created_at=iso(job.created_at),
+        finished_at=iso(job.finished_at), **(outcome or {}),
+    )
+    if isinstance(view, DocumentResultView):
+        shown = view.model_copy(update={"collection": unscoped(job.owner, view.collection)})
+        return 200, shown.model_dump(exclude_none=True)
+    return 200, view.model_dump()
 
 
 class Check(BaseModel):
