@@ -24,7 +24,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from ragcore.cli.jobs import DEFAULT_TIMEOUT, print_answer, refusal, with_client
+from ragcore.cli.jobs import DEFAULT_TIMEOUT, print_answer, refusal, wait_shown, with_client
 from ragcore.cli.options import add_api_option, add_question_options, filter_of
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ def _session(client: "Client", args: argparse.Namespace) -> int:
 def _turn(client: "Client", args: argparse.Namespace, question: str,
           conversation_id: str | None) -> str | None:
     """Asks one question and prints its answer; the conversation it is a turn of."""
-    from ragcore.cli.status_line import StatusLine
     from ragcore.client import ApiError, Forbidden, JobFailed, JobStopped, Unauthorized, WaitTimeout, calls
 
     started = time.monotonic()
@@ -88,11 +87,8 @@ def _turn(client: "Client", args: argparse.Namespace, question: str,
         print(f"(conversation {accepted.conversation_id}: `ragcore chat --conversation "
               f"{accepted.conversation_id}` goes on with it)", file=sys.stderr)
     try:
-        with StatusLine(f"job {accepted.job_id}", sys.stderr) as line:
-            line.show(accepted.status)
-            left = max(0.0, args.timeout - (time.monotonic() - started))
-            answer = calls.chat_answer(client.wait(accepted.job_id, timeout=left, on_status=line.show),
-                                       accepted.job_id)
+        left = max(0.0, args.timeout - (time.monotonic() - started))
+        answer = calls.chat_answer(wait_shown(client, accepted, left, live=True), accepted.job_id)
     except (JobFailed, JobStopped) as exc:
         print(f"(no answer: {exc.message})", file=sys.stderr)
     except WaitTimeout:

@@ -21,7 +21,7 @@ from ragcore.cli.options import add_api_option, add_question_options, filter_of
 from ragcore.domain.jobs import JobStatus
 
 if TYPE_CHECKING:
-    from ragcore.api_schema import DocumentResultView, JobStatusView, ResultView
+    from ragcore.api_schema import Accepted, DocumentResultView, JobResult, JobStatusView, ResultView
     from ragcore.domain.answers import Source
     from ragcore.client import ApiError, Client
 
@@ -104,8 +104,21 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def _ask(client: "Client", args: argparse.Namespace) -> int:
+def wait_shown(client: "Client", accepted: "Accepted", timeout: float, live: bool) -> "JobResult":
+    """``client.wait`` for the job ``accepted`` names, with its status on stderr and, if
+    ``live`` and stdout is a terminal, its answer on stdout as it is written (the job's events
+    followed, not polled), erased at the end for the final answer: ``ask`` and ``chat`` alike."""
+    from ragcore.cli.live_answer import LiveAnswer
     from ragcore.cli.status_line import StatusLine
+
+    with StatusLine(f"job {accepted.job_id}", sys.stderr) as line, \
+            LiveAnswer(sys.stdout, live, before=line.stop) as answer:
+        line.show(accepted.status)
+        return client.wait(accepted.job_id, timeout=timeout, on_status=line.show,
+                           on_text=answer.show if answer.enabled else None)
+
+
+def _ask(client: "Client", args: argparse.Namespace) -> int:
     from ragcore.client import WaitTimeout
 
     if args.file:
@@ -117,13 +130,11 @@ def _ask(client: "Client", args: argparse.Namespace) -> int:
                              timeout=args.timeout, filter=filter_of(args))
     args.job_id = accepted.job_id  # named by the error messages
     try:
-        with StatusLine(f"job {accepted.job_id}", sys.stderr) as line:
-            line.show(accepted.status)
-            left = max(0.0, args.timeout - (time.monotonic() - started))
-            try:
-                outcome = client.wait(accepted.job_id, timeout=left, on_status=line.show)
-            except WaitTimeout as exc:  # named by the whole --timeout, not what the wait had left
-                raise WaitTimeout(exc.job_id, exc.status, args.timeout) from exc
+        left = max(0.0, args.timeout - (time.monotonic() - started))
+        try:
+            outcome = wait_shown(client, accepted, left, live=not args.json)
+        except WaitTimeout as exc:  # named by the whole --timeout, not what the wait had left
+            raise WaitTimeout(exc.job_id, exc.status, args.timeout) from exc
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, f"interrupted; job {accepted.job_id} keeps running "
                                        f"(`ragcore cancel {accepted.job_id}` stops it)")

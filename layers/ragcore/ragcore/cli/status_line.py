@@ -33,6 +33,13 @@ class StatusLine:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Ends the line before the command is done (the answer being written takes its place
+        on the terminal); later statuses are not shown."""
+        if self._done.is_set():
+            return
         self._done.set()
         if self._live:
             self._spinner.join()
@@ -42,7 +49,7 @@ class StatusLine:
     def show(self, status: JobStatus) -> None:
         with self._lock:
             changed, self._status = status != self._status, status
-        if changed and not self._live:
+        if changed and not self._live and not self._done.is_set():
             print(f"{self._label}: {status.value}", file=self._stream, flush=True)
 
     def _spin(self) -> None:

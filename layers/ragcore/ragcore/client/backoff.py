@@ -26,8 +26,9 @@ end before it is not made (``resending(budget=...)``), so ``ask --timeout 10`` e
 
 from __future__ import annotations
 
+import random
 import time
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 import httpx
 from tenacity import (
@@ -51,7 +52,8 @@ Replayable = Callable[[BaseException], bool]
 RETRIES = 3  # resends after the first attempt
 MAX_RETRY_AFTER = 30.0
 # Without Retry-After: 0.5 s, 1 s, 2 s ... (each up to 0.5 s more, so clients spread out).
-_BACKOFF = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_JITTER = 0.5, 8.0, 0.5
+_BACKOFF = wait_exponential_jitter(initial=BACKOFF_FIRST, max=BACKOFF_MAX, jitter=BACKOFF_JITTER)
 # Polling a job: 0.25 s, 0.5 s, 1 s, then every 2 s. Fixed here, not read from the 202's
 # Retry-After (which says 2 today): polling starts faster than the API suggests, so a quick
 # answer is seen at once.
@@ -122,6 +124,14 @@ def resending(
                 stop=attempts | _stop_out_of_time(max(0.0, budget)), retry_error_callback=give_up)
 
 
+def reconnect_wait(quiet: int) -> float:
+    """Before reconnecting to a job's event stream after ``quiet`` connections in a row that
+    brought no event: none after one that did, else the resends' backoff (with its jitter)."""
+    if quiet <= 0:
+        return 0.0
+    return min(BACKOFF_FIRST * 2 ** (quiet - 1), BACKOFF_MAX) + random.uniform(0, BACKOFF_JITTER)
+
+
 def request_timeout(default: httpx.Timeout, deadline: float | None) -> httpx.Timeout:
     """The client's timeouts, each cut to what is left before ``deadline`` (``time.monotonic``),
     though never below ``MIN_REQUEST_SECONDS``."""
@@ -143,6 +153,15 @@ def poll_wait(timeout: float) -> Callable[[RetryCallState], float]:
         return max(0.0, min(_POLL(retry_state), remaining))
 
     return wait
+
+
+def poll_pauses() -> Iterator[float]:
+    """The pauses between polls of ``polling``, for a caller that polls itself (the events of
+    a server without the events route)."""
+    pause = POLL_FIRST
+    while True:
+        yield pause
+        pause = min(pause * 2, POLL_MAX)
 
 
 def polling(job_id: str, timeout: float, remaining: float | None = None) -> dict[str, Any]:

@@ -135,6 +135,11 @@ def result(job_id: str) -> Call[JobResult | NotReady]:
     return Call("GET", f"/result/{_segment(job_id)}", _read_result)
 
 
+def events_path(job_id: str) -> str:
+    """``GET /jobs/{id}/events``: read as a stream (``events``), not as one ``Call``."""
+    return f"/jobs/{_segment(job_id)}/events"
+
+
 def cancel(job_id: str) -> Call[JobStatusView]:
     return Call("POST", f"/jobs/{_segment(job_id)}/cancel", _model(JobStatusView))
 

@@ -128,18 +128,21 @@ _BY_CODE: dict[str, type[ApiError]] = {"job_failed": JobFailed, "job_stopped": J
 def error_from_response(response: httpx.Response) -> ApiError:
     """The exception for an error answer. A body that is not the API's error shape (a proxy's
     HTML page) still gives an error with the status, and ``http_<status>`` as its code."""
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return error_from_body(response.status_code, response.content, response.reason_phrase,
+                           parse_retry_after(response.headers.get("Retry-After")))
+
+
+def error_from_body(status: int, body: bytes | str, reason: str = "", retry_after: float | None = None) -> ApiError:
+    """The exception for an error document answered with HTTP ``status``; also what a job's
+    event stream ends with when the job failed or was stopped (its ``error`` event carries the
+    document ``GET /result`` would answer, a 409)."""
     try:
-        error = ErrorBody.model_validate_json(response.content).error
+        error = ErrorBody.model_validate_json(body).error
     except ValidationError:
-        kind = _BY_STATUS.get(response.status_code, ServerError if response.status_code >= 500 else ApiError)
-        return kind(response.status_code, f"http_{response.status_code}",
-                    response.reason_phrase or "error", retry_after)
-    kind = _BY_CODE.get(error.code) or _BY_STATUS.get(response.status_code) or (
-        ServerError if response.status_code >= 500 else ApiError
-    )
-    return kind(response.status_code, error.code, error.message, retry_after, error.details,
-                error.model_extra)
+        kind = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
+        return kind(status, f"http_{status}", reason or "error", retry_after)
+    kind = _BY_CODE.get(error.code) or _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
+    return kind(status, error.code, error.message, retry_after, error.details, error.model_extra)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, NoReturn, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, NoReturn, Sequence, TypeVar
 
 import httpx
+from httpx_sse import EventSource, SSEError
 from tenacity import Retrying
 
 from ragcore.api_schema import (
@@ -19,9 +20,11 @@ from ragcore.api_schema import (
     NotReady,
     ResultView,
 )
-from ragcore.client import backoff, calls
+from ragcore.client import backoff, calls, events
 from ragcore.client.backoff import StatusCallback
 from ragcore.client.connection import DEFAULT_TIMEOUT, Described, http_options
+from ragcore.client.errors import JobFailed, JobStopped, UnexpectedResponse, WaitTimeout, error_from_response
+from ragcore.client.events import Event, TextCallback
 
 T = TypeVar("T")
 DEFAULT_WAIT = 300.0
@@ -118,16 +121,108 @@ class Client(Described):
         """Delete a conversation (``DELETE /conversations/{id}``); its turns' jobs stay readable."""
         self._send(calls.delete_conversation(conversation_id))
 
+    def events(self, job_id: str, last_event_id: str | None = None, *,
+               timeout: float | None = None) -> Iterator[Event]:
+        """The job's events as they happen (``GET /jobs/{id}/events``): ``StatusEvent``s,
+        ``DeltaEvent``s of the answer being written, then a ``ResultEvent`` or ``ErrorEvent``,
+        after which the iterator ends (``ragcore.client.events``). A dropped connection, or the
+        server's close of a long one, is reconnected with ``Last-Event-ID``: no event is lost or
+        repeated. ``last_event_id`` resumes after an event of an earlier call. From a server
+        without the route, the events come from polling ``GET /result`` instead (without ids).
+        With ``timeout``, ``WaitTimeout`` once that many seconds have passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._events(job_id, last_event_id, deadline, timeout)
+
+    def _events(self, job_id: str, last_event_id: str | None, deadline: float | None,
+                timeout: float | None) -> Iterator[Event]:
+        resume = events.Resume(last_event_id)
+        path = calls.events_path(job_id)
+        while True:
+            response = self._open_events(path, resume, deadline)
+            if response is None:
+                yield from self._polled_events(job_id, deadline, timeout)
+                return
+            resume.connected()
+            try:
+                for sse in EventSource(response).iter_sse():
+                    event = events.read_event(sse, path)
+                    if event is None:
+                        continue
+                    resume.seen(event)
+                    yield event
+                    if events.is_final(event):
+                        return
+            except SSEError as exc:
+                raise UnexpectedResponse("GET", path, str(exc)) from exc
+            except httpx.TransportError:
+                pass  # dropped: connect again, after the last event seen
+            finally:
+                response.close()
+            pause = resume.pause()
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise WaitTimeout(job_id, resume.status, timeout or 0.0)
+            time.sleep(pause)
+
+    def _open_events(self, path: str, resume: events.Resume, deadline: float | None) -> httpx.Response | None:
+        """The stream's response, opened (and opened again) as a GET is sent; None if the
+        server has no events route."""
+        call: calls.Call[None] = calls.Call("GET", path, lambda response: None)
+
+        def once() -> httpx.Response | None:
+            request = self._http.build_request("GET", path, headers=resume.headers(),
+                                               timeout=backoff.request_timeout(self._http.timeout, deadline))
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.RequestError as exc:
+                raise call.failure(exc) from exc
+            if response.is_success:
+                return response
+            response.read()
+            response.close()
+            if events.route_missing(response):
+                return None
+            raise error_from_response(response)
+
+        budget = None if deadline is None else deadline - time.monotonic()
+        return Retrying(**backoff.resending(call.replayable, self._retries, budget))(once)
+
+    def _polled_events(self, job_id: str, deadline: float | None, timeout: float | None) -> Iterator[Event]:
+        """``events`` from a server without the route: ``GET /result`` polled, with the
+        polling backoff, its ``partial_answer`` as deltas."""
+        polled = events.Polled()
+        progress = backoff.WaitProgress(job_id, timeout or 0.0, None)
+        out_of_time = progress.out_of_time if deadline is not None else None
+        for pause in backoff.poll_pauses():
+            try:
+                outcome = progress.seen(self._send(calls.result(job_id), deadline, out_of_time))
+            except (JobFailed, JobStopped) as exc:
+                yield polled.ended(exc)
+                return
+            yield from polled.outcome(outcome)
+            if not isinstance(outcome, NotReady):
+                return
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise WaitTimeout(job_id, progress.last, timeout or 0.0)
+            time.sleep(pause)
+
     def wait(self, job_id: str, *, timeout: float = DEFAULT_WAIT,
-             on_status: StatusCallback | None = None) -> JobResult:
+             on_status: StatusCallback | None = None, on_text: TextCallback | None = None) -> JobResult:
         """Poll until the job is final: its result, or ``JobFailed``/``JobStopped``, or
         ``WaitTimeout`` after ``timeout`` seconds (the job keeps running); each poll, and any
         resend of it, fits in what is left of ``timeout``. ``on_status`` hears the status at
-        each poll."""
-        return self._wait(job_id, time.monotonic() + timeout, timeout, on_status)
+        each poll. With ``on_text``, the job's ``events`` are followed instead, and ``on_text``
+        gets the answer written so far each time it grows (or restarts, on a retried attempt)."""
+        return self._wait(job_id, time.monotonic() + timeout, timeout, on_status, on_text)
 
     def _wait(self, job_id: str, deadline: float, timeout: float,
-              on_status: StatusCallback | None) -> JobResult:
+              on_status: StatusCallback | None, on_text: TextCallback | None = None) -> JobResult:
+        if on_text is not None:
+            watch = events.Watch(on_status, on_text)  # the events end with the result or its error
+            stream = self._events(job_id, None, deadline, timeout)
+            try:
+                return next(result for event in stream if (result := watch.heard(event)) is not None)
+            finally:
+                stream.close()
         progress = backoff.WaitProgress(job_id, timeout, on_status)
 
         def poll() -> JobResult | NotReady:
@@ -138,14 +233,16 @@ class Client(Described):
     def ask(self, query: str, *, collection: str | None = None, top_k: int | None = None,
             mode: str | None = None, timeout: float = DEFAULT_WAIT,
             on_status: StatusCallback | None = None, idempotency_key: str | None = None,
-            conversation_id: str | None = None, filter: Mapping[str, Any] | None = None) -> ResultView:
-        """``submit`` then ``wait``: the answer with its sources, both within ``timeout``."""
+            conversation_id: str | None = None, filter: Mapping[str, Any] | None = None,
+            on_text: TextCallback | None = None) -> ResultView:
+        """``submit`` then ``wait``: the answer with its sources, both within ``timeout``;
+        ``on_text`` as for ``wait``."""
         deadline = time.monotonic() + timeout
         accepted = self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
                                            conversation_id=conversation_id, filter=filter), deadline)
         if on_status:
             on_status(accepted.status)
-        answer = self._wait(accepted.job_id, deadline, timeout, on_status)
+        answer = self._wait(accepted.job_id, deadline, timeout, on_status, on_text)
         return calls.chat_answer(answer, accepted.job_id)
 
     def add_document(self, text: str, *, content_type: str | None = None, idempotency_key: str | None = None,
