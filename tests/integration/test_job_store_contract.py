@@ -13,6 +13,7 @@ import pytest
 from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
+from ragcore.domain.job_events import EVENTS_KEPT, event_order
 from ragcore.domain.jobs import Job, JobStatus, new_job, new_job_id
 from ragcore.domain.lifecycle import CANCELLED_ERROR, OVERDUE_ERROR, Outcome
 from tests.support.fakes import InMemoryJobStore
@@ -340,3 +341,119 @@ def test_many_jobs_are_read_at_once_and_missing_ones_left_out(store: ValkeyJobSt
     assert found[jobs[0].job_id].status is JobStatus.STARTED and found[jobs[0].job_id].attempts == 1
     assert all(found[j.job_id] == store.get(j.job_id) for j in jobs)
     assert store.get_many([]) == {}
+
+
+# --- The job's event stream (domain/job_events.py) ---
+
+
+def _statuses(store: ValkeyJobStore, job_id: str) -> list[tuple[str, int]]:
+    return [(e.data["status"], e.data["attempt"]) for e in store.read_events(job_id, None) if e.type == "status"]
+
+
+def test_every_status_change_and_every_claim_adds_a_status_event_in_order(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    first = store.claim(job.job_id, 1)
+    store.retry_later(job.job_id, first.attempt, "llm is unavailable", time.time())
+    second = store.claim(job.job_id, 1)
+    time.sleep(1.1)  # its worker dies: the next claim is a new attempt of a started job
+    third = store.claim(job.job_id, 60)
+    store.request_cancel(job.job_id)  # only flags a started job: no status change, no event
+    store.finish(job.job_id, third.attempt, {"answer": "a"})  # the cancel wins
+    store.finish(job.job_id, third.attempt, {"answer": "a"})  # refused: nothing changes
+    assert second.attempt == 2
+    assert _statuses(store, job.job_id) == [
+        ("queued", 0), ("started", 1), ("queued", 1), ("started", 2), ("started", 3), ("stopped", 3),
+    ]
+    events = store.read_events(job.job_id, None)
+    assert [event_order(e.id) for e in events] == sorted({event_order(e.id) for e in events})  # increasing
+
+
+def test_partial_answers_are_kept_and_streamed_as_deltas(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    assert store.get(job.job_id).partial_answer is None
+    for text in ("Skerry", "Skerry Point wä", "Skerry Point wäs lit", "Skerry Point wäs lit"):
+        assert store.write_partial(job.job_id, claim.attempt, text)
+    assert store.write_partial(job.job_id, claim.attempt, "Rewritten")  # not an extension: from 0
+    assert store.get(job.job_id).partial_answer == "Rewritten"
+    deltas = [e.data for e in store.read_events(job.job_id, None) if e.type == "delta"]
+    assert deltas == [  # offsets in code points; a repeat adds nothing
+        {"offset": 0, "text": "Skerry", "attempt": 1}, {"offset": 6, "text": " Point wä", "attempt": 1},
+        {"offset": 15, "text": "s lit", "attempt": 1}, {"offset": 0, "text": "Rewritten", "attempt": 1},
+    ]
+    partial = ""
+    for delta in deltas:
+        partial = partial[: delta["offset"]] + delta["text"]
+    assert partial == "Rewritten"
+
+
+def test_only_the_attempt_that_holds_the_job_started_writes_partial_text(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    assert not store.write_partial(job.job_id, 0, "queued")  # not started
+    assert not store.write_partial(new_job_id(), 1, "unknown")
+    first = store.claim(job.job_id, lease_seconds=1)
+    assert store.write_partial(job.job_id, first.attempt, "first attempt's")
+    time.sleep(1.1)
+    second = store.claim(job.job_id, 60)
+    assert store.get(job.job_id).partial_answer is None  # a new attempt starts again
+    assert not store.write_partial(job.job_id, first.attempt, "first attempt's, and more")  # stale
+    assert store.write_partial(job.job_id, second.attempt, "second")
+    assert store.get(job.job_id).partial_answer == "second"
+    store.finish(job.job_id, second.attempt, {"answer": "second, checked"})
+    assert store.get(job.job_id).partial_answer is None  # the result replaces it
+    assert not store.write_partial(job.job_id, second.attempt, "second, late")
+    deltas = [e.data for e in store.read_events(job.job_id, None) if e.type == "delta"]
+    assert deltas == [{"offset": 0, "text": "first attempt's", "attempt": 1},
+                      {"offset": 0, "text": "second", "attempt": 2}]
+
+
+def test_events_are_read_after_an_id_in_pages_and_a_blocked_read_wakes_on_a_write(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    for n in range(1, 6):
+        store.write_partial(job.job_id, claim.attempt, "x" * n)
+    every = store.read_events(job.job_id, None)
+    assert [e.type for e in every] == ["status", "status", *["delta"] * 5]
+    assert store.read_events(job.job_id, every[2].id) == every[3:]
+    assert store.read_events(job.job_id, every[2].id, count=2) == every[3:5]
+    assert store.read_events(job.job_id, every[-1].id) == []
+    assert store.read_events(new_job_id(), None) == []
+    started = time.monotonic()
+    assert store.read_events(job.job_id, every[-1].id, block_ms=300) == []  # nothing came
+    assert 0.25 < time.monotonic() - started < 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(store.read_events, job.job_id, every[-1].id, 5000)
+        time.sleep(0.2)
+        store.write_partial(job.job_id, claim.attempt, "xxxxxx!")
+        started = time.monotonic()
+        woke = waiting.result(timeout=5)
+    assert time.monotonic() - started < 1
+    assert [e.data for e in woke] == [{"offset": 5, "text": "x!", "attempt": 1}]
+
+
+def test_a_job_keeps_its_newest_events_only(store: ValkeyJobStore) -> None:
+    job = _queued(store)
+    claim = store.claim(job.job_id, 60)
+    for n in range(1, EVENTS_KEPT + 6):
+        store.write_partial(job.job_id, claim.attempt, "x" * n)
+    kept: list = []
+    while page := store.read_events(job.job_id, kept[-1].id if kept else None, count=400):
+        kept += page
+    assert len(kept) == EVENTS_KEPT
+    # 2 status events and 1,005 deltas: the 7 oldest went.
+    assert kept[0].data["offset"] == 5 and kept[-1].data["offset"] == EVENTS_KEPT + 4
+
+
+def test_the_event_stream_expires_with_its_job(valkey_store: ValkeyJobStore) -> None:
+    job = _queued(valkey_store)
+    hash_key, events_key = valkey_store._keys(job.job_id)
+    assert 3500 < valkey_store._client.ttl(events_key) <= 3600
+    claim = valkey_store.claim(job.job_id, 60)
+    valkey_store._client.expire(hash_key, 100)
+    valkey_store.write_partial(job.job_id, claim.attempt, "text")
+    assert 90 < valkey_store._client.ttl(events_key) <= 100  # the job's own expiry, not a new one
+    valkey_store.fail(job.job_id, claim.attempt, "gave up")
+    valkey_store.requeue(job.job_id, time.time() + 900)  # a fresh TTL for both
+    assert valkey_store._client.ttl(events_key) > 3500
+    valkey_store.delete(job.job_id)
+    assert valkey_store.read_events(job.job_id, None) == []

@@ -13,7 +13,8 @@ from ragcore.domain.answers import Completion, Passage, Usage
 from ragcore.domain.conversations import Conversation, Turn, TurnAdmission
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.errors import InvalidDocumentError, JobNotFoundError
-from ragcore.domain.jobs import Job
+from ragcore.domain.job_events import DELTA, EVENTS_KEPT, STATUS, JobEvent, delta_after, event_order
+from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.lifecycle import Outcome, Rule, RuleStore, Transition, apply
 from ragcore.domain.retrieval import SearchQuery
 from ragcore.domain.tenancy import split
@@ -21,18 +22,53 @@ from ragcore.ports import BlobHead, KeyUse, PresignedPost, SavedResponse
 
 
 class InMemoryJobStore(RuleStore):
-    """Every transition is ``lifecycle.apply`` of the rule the Valkey adapter sends its script."""
+    """Every transition is ``lifecycle.apply`` of the rule the Valkey adapter sends its script;
+    each job's events as the adapter's stream keeps them (ids ``<ms>-<seq>``, capped)."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.results: dict[str, dict] = {}
+        self.events: dict[str, list[JobEvent]] = {}
         self._lock = threading.RLock()  # one transition (and a finished job's result) at a time
+        self._added = threading.Condition(self._lock)  # a blocked ``read_events`` wakes on an event
+        self._last_id = (0, 0)
 
     def ping(self) -> None:
         pass
 
+    def _add_event(self, job_id: str, type_: str, data: dict) -> None:
+        ms = int(time.time() * 1000)
+        self._last_id = (ms, 0) if ms > self._last_id[0] else (self._last_id[0], self._last_id[1] + 1)
+        kept = self.events.setdefault(job_id, [])
+        kept.append(JobEvent(id=f"{self._last_id[0]}-{self._last_id[1]}", type=type_, data=data))
+        del kept[:-EVENTS_KEPT]
+        self._added.notify_all()
+
     def create(self, job: Job) -> None:
-        self.jobs[job.job_id] = job.model_copy()
+        with self._lock:
+            self.jobs[job.job_id] = job.model_copy()
+            self._add_event(job.job_id, STATUS, {"status": job.status.value, "attempt": job.attempts})
+
+    def write_partial(self, job_id: str, attempt: int, text: str) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status is not JobStatus.STARTED or job.attempts != attempt:
+                return False
+            kept = job.partial_answer or ""
+            if text != kept:
+                offset, added = delta_after(kept, text)
+                self.jobs[job_id] = job.model_copy(update={"partial_answer": text})
+                self._add_event(job_id, DELTA, {"offset": offset, "text": added, "attempt": attempt})
+            return True
+
+    def read_events(self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[JobEvent]:
+        def newer() -> list[JobEvent]:
+            start = event_order(after) if after else (-1, -1)
+            return [e for e in self.events.get(job_id, []) if event_order(e.id) > start][:count]
+
+        with self._lock:
+            self._added.wait_for(newer, timeout=block_ms / 1000)
+            return newer()
 
     def get(self, job_id: str) -> Job:
         if job_id not in self.jobs:
@@ -47,6 +83,7 @@ class InMemoryJobStore(RuleStore):
 
     def delete(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
+        self.events.pop(job_id, None)
 
     def cancel_requested(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
@@ -54,10 +91,13 @@ class InMemoryJobStore(RuleStore):
 
     def _apply(self, rule: Rule, job_id: str, *, result: dict | None = None, **call: Any) -> Transition:
         with self._lock:
-            done = apply(rule, self.jobs.get(job_id), time.time(), **call)
-            if done.job is None:
+            before = self.jobs.get(job_id)
+            done = apply(rule, before, time.time(), **call)
+            if done.job is None or before is None:
                 return done
             self.jobs[job_id] = done.job
+            if done.job.status is not before.status or (done.outcome is Outcome.APPLIED and rule.leases):
+                self._add_event(job_id, STATUS, {"status": done.job.status.value, "attempt": done.job.attempts})
             if result is not None and done.outcome is Outcome.APPLIED:
                 self.results[job_id] = result
             return Transition(done.outcome, done.job.model_copy())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
 from ragcore.domain.api_keys import ApiKey, GatewayKey
 from ragcore.domain.conversations import Conversation, Turn, TurnAdmission
 from ragcore.domain.documents import Chunk, DocumentRecord
+from ragcore.domain.job_events import JobEvent
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.lifecycle import Transition
 from ragcore.domain.retrieval import SearchQuery
@@ -41,6 +42,16 @@ class JobStore(Protocol):
     def cancel_requested(self, job_id: str) -> bool: ...
     def requeue(self, job_id: str, deadline_at: float) -> Transition: ...
     def ping(self) -> None: ...
+    # The job's event stream (``domain/job_events.py``): every status change above adds its
+    # ``status`` event in the same atomic step; ``write_partial`` adds ``delta`` events.
+    def write_partial(self, job_id: str, attempt: int, text: str) -> bool:
+        """Atomically: ``text`` (the whole answer so far) becomes the job's ``partial_answer``
+        and what it adds a ``delta`` event, only while the job is started by ``attempt`` (False,
+        nothing written, otherwise: a stale worker, or a job that has ended)."""
+    def read_events(self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[JobEvent]:
+        """Up to ``count`` events after the id ``after`` (None: from the oldest kept), oldest
+        first; with ``block_ms`` and none yet, waits up to that long for one. Empty for an
+        unknown or expired job."""
 
 
 class ConversationStore(Protocol):
@@ -267,3 +278,7 @@ class BlobStore(Protocol):
 class ChatModel(Protocol):
     def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
         """``timeout`` caps the call below the adapter's own limit (what the invocation has left)."""
+    def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None],
+               timeout: float | None = None) -> Completion:
+        """As ``complete``, the answer streamed: ``on_text`` gets the whole text so far after each
+        piece; ``timeout`` bounds the whole stream, however it trickles or stalls."""

@@ -4,6 +4,10 @@ A script runs atomically on the server, so two workers holding the same message 
 claim a job, and a late worker cannot overwrite a job that has moved on. The script knows no
 transition of its own: it checks and applies the ``domain.lifecycle`` rule it is sent, as
 ``lifecycle.apply`` does for the in-memory fake, and answers with the job's fields after it.
+
+Each job also has an event stream (``domain/job_events.py``), ``{<job key>}:events``: the
+braces hash it to the job's slot, so the script that changes the job adds the event in the
+same step, on a cluster too. It is capped at ``EVENTS_KEPT`` entries and expires with the job.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
+from ragcore.domain.job_events import EVENTS_KEPT, JobEvent
 from ragcore.domain.job_kinds import JobKind
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.lifecycle import HONOUR_CANCEL, Outcome, Rule, RuleStore, Transition, effects
@@ -25,13 +30,24 @@ JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
 STATUS_FIELDS = (
     "job_id", "kind", "status", "created_at", "started_at", "finished_at", "attempts", "error",
     "request", "deadline_at", "cancel_requested", "owner", "queued_at", "last_error", "retry_at",
-    "lease_until",
+    "lease_until", "partial_answer",
 )
 RESULT_FIELD = "result"
 
+# KEYS[2] in every script: the job's event stream. An event is added, the stream capped, and
+# its expiry set to the job hash's own.
+_ADD_EVENT_LUA = """
+local function add_event(type_, data)
+  redis.call('XADD', KEYS[2], 'MAXLEN', %(kept)d, '*', 'type', type_, 'data', cjson.encode(data))
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+""" % {"kept": EVENTS_KEPT}
+
 # ARGV[1]: the rule (``_rule_json``) with the fields it writes, then the call's attempt, lease
-# and TTL. The checks are ``lifecycle.refusal``'s, in its order.
-_TRANSITION_LUA = """
+# and TTL. The checks are ``lifecycle.refusal``'s, in its order. A change of status, or a new
+# attempt's claim, adds a ``status`` event.
+_TRANSITION_LUA = _ADD_EVENT_LUA + """
 local call = cjson.decode(ARGV[1])
 local key = KEYS[1]
 -- Leases and deadlines are compared with the server's clock, so workers whose clocks
@@ -71,14 +87,43 @@ local pairs_ = {}
 for field, value in pairs(writes) do table.insert(pairs_, field); table.insert(pairs_, value) end
 redis.call('HSET', key, unpack(pairs_))
 if outcome == 'applied' and rule.renews then redis.call('EXPIRE', key, call.ttl) end
+local now_status = redis.call('HGET', key, 'status')
+if now_status ~= status or (outcome == 'applied' and rule.leases) then
+  add_event('status', {status = now_status, attempt = tonumber(redis.call('HGET', key, 'attempts') or '0')})
+end
 return answer(outcome)
 """ % {"fields": ", ".join(f"'{f}'" for f in STATUS_FIELDS)}
 
-# A new record and its expiry in one step (a script, not MULTI: the cluster client has none).
-_CREATE_LUA = """
+# A new record, its expiry and its first event in one step (a script, not MULTI: the cluster
+# client has none). A job id is new, so its stream starts empty.
+_CREATE_LUA = _ADD_EVENT_LUA + """
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+add_event('status', {status = redis.call('HGET', KEYS[1], 'status'),
+                     attempt = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')})
 """
+
+# ARGV: the attempt, the answer so far. Written only while that attempt holds the job started;
+# the delta is what the text adds to the partial answer kept, its offset in code points (UTF-8
+# bytes that do not continue a character), or the whole text from 0 if it does not extend it.
+_WRITE_PARTIAL_LUA = _ADD_EVENT_LUA + """
+local attempt, text = tonumber(ARGV[1]), ARGV[2]
+if redis.call('HGET', KEYS[1], 'status') ~= 'started' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= attempt then return 0 end
+local kept = redis.call('HGET', KEYS[1], 'partial_answer') or ''
+if text == kept then return 1 end
+local offset, added = 0, text
+if string.sub(text, 1, #kept) == kept then
+  offset = select(2, string.gsub(kept, '[^\\128-\\191]', ''))
+  added = string.sub(text, #kept + 1)
+end
+redis.call('HSET', KEYS[1], 'partial_answer', text)
+add_event('delta', {offset = offset, text = added, attempt = attempt})
+return 1
+"""
+
+# A blocking read waits in slices, each well inside the client's socket timeout.
+_BLOCK_SLICE_MS = 500
 
 def job_from_fields(record: dict[str, str | None]) -> Job | None:
     """The job a hash's STATUS_FIELDS describe; None if there is no such hash (or it expired
@@ -102,6 +147,7 @@ def job_from_fields(record: dict[str, str | None]) -> Job | None:
         last_error=record.get("last_error") or None,
         retry_at=_float_or_none(record.get("retry_at")),
         lease_until=_float_or_none(record.get("lease_until")),
+        partial_answer=record.get("partial_answer") or None,
     )
 
 
@@ -116,9 +162,15 @@ class ValkeyJobStore(RuleStore):
         self._prefix = prefix
         self._transition = client.register_script(_TRANSITION_LUA)
         self._create = client.register_script(_CREATE_LUA)
+        self._write_partial = client.register_script(_WRITE_PARTIAL_LUA)
 
     def _key(self, job_id: str) -> str:
         return f"{self._prefix}{job_id}"
+
+    def _keys(self, job_id: str) -> list[str]:
+        """The job's hash and its event stream, in one slot."""
+        key = self._key(job_id)
+        return [key, "{" + key + "}:events"]
 
     def ping(self) -> None:
         with valkey_errors():
@@ -139,7 +191,7 @@ class ValkeyJobStore(RuleStore):
             fields["owner"] = job.owner
         args = [self._ttl, *(str(v) for pair in fields.items() for v in pair)]
         with valkey_errors():
-            self._create(keys=[self._key(job.job_id)], args=args)
+            self._create(keys=self._keys(job.job_id), args=args)
 
     def get(self, job_id: str) -> Job:
         with valkey_errors():
@@ -167,11 +219,29 @@ class ValkeyJobStore(RuleStore):
 
     def delete(self, job_id: str) -> None:
         with valkey_errors():
-            self._client.delete(self._key(job_id))
+            self._client.delete(*self._keys(job_id))
 
     def cancel_requested(self, job_id: str) -> bool:
         with valkey_errors():
             return self._client.hget(self._key(job_id), "cancel_requested") == "1"
+
+    def write_partial(self, job_id: str, attempt: int, text: str) -> bool:
+        with valkey_errors():
+            return bool(self._write_partial(keys=self._keys(job_id), args=[attempt, text]))
+
+    def read_events(self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[JobEvent]:
+        """XREAD after ``after`` ("0-0": from the start); a long block is a loop of short ones."""
+        stream = self._keys(job_id)[1]
+        waited_until = time.monotonic() + block_ms / 1000
+        while True:
+            left_ms = int((waited_until - time.monotonic()) * 1000)
+            block = min(left_ms, _BLOCK_SLICE_MS) if left_ms > 0 else None
+            with valkey_errors():
+                reply = self._client.xread({stream: after or "0-0"}, count=count, block=block)
+            entries = _entries(reply)
+            if entries or block is None:
+                return [JobEvent(id=entry_id, type=fields["type"], data=json.loads(fields["data"]))
+                        for entry_id, fields in entries]
 
     def _apply(
         self, rule: Rule, job_id: str, *, attempt: int | None = None, lease_seconds: int | None = None,
@@ -186,7 +256,7 @@ class ValkeyJobStore(RuleStore):
         if any(step.cancel_wins for step in _chain(rule)):
             call["cancelled"] = _encoded(effects(HONOUR_CANCEL, now))
         with valkey_errors():
-            reply = self._transition(keys=[self._key(job_id)], args=[json.dumps(call)])
+            reply = self._transition(keys=self._keys(job_id), args=[json.dumps(call)])
         job = job_from_fields(dict(zip(STATUS_FIELDS, reply[1:]))) if len(reply) > 1 else None
         return Transition(Outcome(reply[0]), job)
 
@@ -233,6 +303,11 @@ def _encode(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    """The entries of an XREAD reply, ``[[stream, entries]]`` (None: it timed out)."""
+    return [entry for _, entries in reply or [] for entry in entries]
 
 
 def _float_or_none(value: str | None) -> float | None:

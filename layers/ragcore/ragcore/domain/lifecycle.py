@@ -51,9 +51,9 @@ class Rule:
     owned: bool = False  # the caller's attempt must be the job's: else STALE
     unheld: bool = False  # no live lease may hold the job: else BUSY
     overdue: bool = False  # only past the job's deadline: else REFUSED
-    # Effects (a final target also stamps ``finished_at`` and clears ``retry_at``)
+    # Effects (a final target also stamps ``finished_at`` and clears ``retry_at`` and the partial answer)
     cancel_wins: bool = False  # a requested cancel ends the job STOPPED instead: CANCELLED
-    leases: bool = False  # attempts + 1, a lease of the caller's seconds, ``started_at`` now
+    leases: bool = False  # attempts + 1, a lease of the caller's seconds, ``started_at`` now, no partial answer
     releases: bool = False  # the lease is given back: the next delivery may claim at once
     flags_cancel: bool = False  # ``cancel_requested``: the worker stops at its next step
     # A fresh run: attempts from 0, the last run's fields cleared, ``queued_at`` now, a new TTL.
@@ -134,15 +134,16 @@ def effects(rule: Rule, now: float, values: dict[str, Any] | None = None) -> dic
     fields: dict[str, Any] = {"status": rule.target}
     if rule.renews:
         fields |= {"attempts": 0, "error": None, "started_at": None, "finished_at": None, "lease_until": None,
-                   "last_error": None, "retry_at": None, "queued_at": now}
-    if rule.leases:
-        fields |= {"started_at": now, "retry_at": None}
+                   "last_error": None, "retry_at": None, "queued_at": now, "partial_answer": None}
+    if rule.leases:  # a new attempt streams its answer from the start
+        fields |= {"started_at": now, "retry_at": None, "partial_answer": None}
     if rule.releases:
         fields["lease_until"] = None
     if rule.flags_cancel:
         fields["cancel_requested"] = True
     if rule.target.is_terminal:
-        fields |= {"finished_at": now, "retry_at": None}  # a final job has no next attempt
+        # A final job has no next attempt, and its result (or error) replaces the partial answer.
+        fields |= {"finished_at": now, "retry_at": None, "partial_answer": None}
     if rule.error is not None:
         fields["error"] = rule.error
     return fields | (values or {})
