@@ -33,6 +33,7 @@ from ragcore.domain.errors import (
     UploadCompletedError,
     UploadIncompleteError,
     UploadNotFoundError,
+    WebhookNotQueuedError,
 )
 
 from .headers import SECURITY_HEADERS
@@ -138,6 +139,8 @@ def core_error_response(exc: RagError) -> JSONResponse:
         case RateLimitedError():
             code = "quota_exceeded" if exc.reason == "quota" else "rate_limited"
             return error_response(429, code, str(exc), headers={"Retry-After": str(math.ceil(exc.retry_after))})
+        case WebhookNotQueuedError():  # the change is made; only its webhook is missing
+            return error_response(503, "dependency_unavailable", f"{exc}; try again shortly")
         case DependencyUnavailableError():
             return error_response(
                 503, "dependency_unavailable", f"{exc.dependency} is unavailable; try again shortly"

@@ -34,6 +34,7 @@ from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
 from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.submit import submit_chat
+from ragcore.services.webhooks import callback_of, delivery_of
 
 from .auth import Caller, in_scope, owner_of
 from .errors import JSON_BODY, KEYED, RETRY_AFTER_HEADER, error_response, responses
@@ -122,16 +123,18 @@ async def chat(body: ChatBody, request: Request, container: ContainerDep, key: C
     return Accepted.of(job, base_path(request))
 
 
-def _settled_job(container: Container, job_id: str, key: ApiKey | None) -> Job:
+def settled_job(container: Container, job_id: str, key: ApiKey | None) -> Job:
     """The caller's job, settled first if it is overdue (``settle_overdue`` says why a read
-    may fail a job)."""
+    may fail a job). Every route on one job starts here (``event_routes`` too)."""
     job = current_job(container.job_store, job_id, owner_of(key))
     return settle_overdue(job, container.job_store, container.document_store)
 
 
 @router.get("/job-status/{job_id}", response_model=JobStatusView, responses=responses(*_JOB_ERRORS))
 async def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
-    return JobStatusView.of(_settled_job(container, job_id, key))
+    job = settled_job(container, job_id, key)
+    webhook = delivery_of(job, container.webhook_store) if callback_of(job) else None
+    return JobStatusView.of(job, webhook)
 
 
 @router.post(
@@ -145,7 +148,7 @@ async def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> Job
 )
 async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONResponse:
     try:
-        job = cancel_job(container.job_store, _settled_job(container, job_id, key))
+        job = cancel_job(container.job_store, settled_job(container, job_id, key))
     except JobNotCancellableError as exc:
         return error_response(409, "job_not_stoppable", str(exc), job_id=job_id)
     view = JobStatusView.of(job)
@@ -164,7 +167,7 @@ async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONRes
     summary="The answer of a chat job, or what an ingest or delete job did",
 )
 async def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
-    job = _settled_job(container, job_id, key)
+    job = settled_job(container, job_id, key)
     if not job.status.is_terminal:
         body = NotReady.of(job, links_for(job_id, base_path(request)))
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})

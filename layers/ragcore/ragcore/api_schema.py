@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragcore.domain.answers import Answer, Source
+from ragcore.domain.callbacks import WebhookDelivery, WebhookState
 from ragcore.domain.documents import DocumentRecord
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.job_kinds import JobKind, ResultShape, policy
@@ -64,6 +65,23 @@ class Accepted(BaseModel):
                    conversation_id=job.request["conversation_id"])
 
 
+class WebhookView(BaseModel):
+    """A job's completion webhook: ``pending`` until the job ends and a delivery is tried,
+    ``retrying`` after a failed attempt, then ``delivered`` (a 2xx) or ``failed`` (410, a refused
+    address, or every attempt used)."""
+
+    id: str = Field(description="the ``webhook-id`` header of every attempt: one per job")
+    state: WebhookState
+    attempts: int
+    last_status: int | None = Field(description="the receiver's HTTP status on the last attempt")
+    last_error: str | None
+    delivered_at: str | None
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery) -> "WebhookView":
+        return cls(**delivery.model_dump(exclude={"delivered_at"}), delivered_at=iso(delivery.delivered_at))
+
+
 class JobStatusView(BaseModel):
     """``status`` ``queued`` with a ``retry_at`` is a job waiting to be retried: its last
     attempt failed for a reason that may pass (``last_error``), and its message comes back
@@ -103,10 +121,13 @@ class JobStatusView(BaseModel):
     retry_at: str | None = Field(
         default=None, description="while queued after a failed attempt: when the next attempt is due"
     )
+    webhook: WebhookView | None = Field(
+        default=None, description="the completion webhook's delivery, for a job with a callback_url")
 
     @classmethod
-    def of(cls, job: Job) -> "JobStatusView":
+    def of(cls, job: Job, webhook: WebhookDelivery | None = None) -> "JobStatusView":
         return cls(
+            webhook=WebhookView.of(webhook) if webhook is not None else None,
             job_id=job.job_id,
             kind=job.kind,
             status=job.status,

@@ -30,6 +30,10 @@ from ragcore.ports import (
     KeyStore,
     QueueDepth,
     VectorIndex,
+    WebhookQueue,
+    WebhookSecrets,
+    WebhookSender,
+    WebhookStore,
 )
 
 T = TypeVar("T")
@@ -139,7 +143,46 @@ class Container:
         from ragcore.observability.metered import MeteredJobStore
 
         store = traced(ValkeyJobStore(self._valkey(), self.settings.job_ttl_seconds), "valkey")
-        return MeteredJobStore(store, self.metrics)  # type: ignore[return-value]
+        metered: JobStore = MeteredJobStore(store, self.metrics)  # type: ignore[assignment]
+        queue = self.webhook_queue
+        if queue is None:
+            return metered
+        from ragcore.services.webhooks import AnnouncingJobStore
+
+        return AnnouncingJobStore(metered, queue)  # type: ignore[return-value]
+
+    # --- Completion webhooks (services/webhooks.py) ---
+
+    @property
+    def webhook_queue(self) -> WebhookQueue | None:
+        """None where no webhook queue is configured: jobs then end unannounced."""
+        url = self.settings.webhook_queue_url
+        if not url:
+            return None
+        from ragcore.adapters.sqs_webhook_queue import SqsWebhookQueue
+
+        return self._once("webhook_queue", lambda: traced(SqsWebhookQueue(self._aws_client("sqs"), url), "sqs"))
+
+    @property
+    def webhook_store(self) -> WebhookStore:
+        from ragcore.adapters.valkey_webhooks import ValkeyWebhookStore
+
+        return self._once("webhook_store", lambda: traced(
+            ValkeyWebhookStore(self._valkey(), self.settings.job_ttl_seconds), "valkey"))
+
+    @property
+    def webhook_secrets(self) -> WebhookSecrets:
+        from ragcore.adapters.valkey_webhooks import ValkeyWebhookSecrets
+
+        return self._once("webhook_secrets", lambda: traced(ValkeyWebhookSecrets(self._valkey()), "valkey"))
+
+    @property
+    def webhook_sender(self) -> WebhookSender:
+        from ragcore.adapters.webhook_http import PinnedHttpSender
+
+        s = self.settings
+        return self._once("webhook_sender", lambda: traced(
+            PinnedHttpSender(s.webhook_timeout_seconds, s.webhook_allow_private), "webhook"))
 
     def _document_store(self) -> DocumentStore:
         from ragcore.adapters.valkey_documents import ValkeyDocumentStore
@@ -375,7 +418,16 @@ def get_container() -> Container:
     with _container_lock:
         if _container is None:
             _container = Container(Settings())
+            _apply_validation_settings(_container)
         return _container
+
+
+def _apply_validation_settings(container: Container | None) -> None:
+    """What request validation reads from the installed settings (pydantic models see no
+    container): whether callback URLs may name private addresses (``domain/callbacks.py``)."""
+    from ragcore.domain.callbacks import allow_private
+
+    allow_private(container.settings.webhook_allow_private if container is not None else False)
 
 
 def use(container: Container | None) -> Container | None:
@@ -384,6 +436,7 @@ def use(container: Container | None) -> Container | None:
     global _container
     with _container_lock:
         previous, _container = _container, container
+        _apply_validation_settings(container)
     return previous
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragcore.domain.answers import AnswerMode
+from ragcore.domain.callbacks import RetrySchedule
 from ragcore.local.defaults import DEV_API_PORT, DEV_HOST
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -72,6 +73,26 @@ class Settings(BaseSettings):
     # 25 s timeout), so a crashed one frees the key soon after.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     idempotency_hold_seconds: int = Field(default=30, ge=1, le=3600)
+
+    # GET /jobs/{id}/events (docs/STREAMING.md): one connection ends after this long and the
+    # client resumes with Last-Event-ID (StreamFunction's Timeout leaves room for it; API
+    # Gateway ends a stream at 15 minutes).
+    events_max_seconds: int = Field(default=300, ge=1, le=840)
+
+    # Completion webhooks (docs/WEBHOOKS.md): deliveries go through their own queue; each
+    # failed attempt waits the next of WEBHOOK_RETRY_DELAYS (seconds, the last repeats), over
+    # WEBHOOK_MAX_ATTEMPTS attempts (= the queue's maxReceiveCount): about 98 minutes by default.
+    webhook_queue_url: str | None = None
+    webhook_retry_delays: str = Field(default="30,60,120,300,600,1200,1800,1800", pattern=r"^\d+(,\d+)*$")
+    webhook_max_attempts: int = Field(default=9, ge=1)
+    # Connect, and each read, of one POST (so at most twice this per attempt).
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=5)
+    # After `ragcore webhooks secret rotate`, deliveries carry a signature by the old secret too
+    # for this long, so receivers can switch when they like.
+    webhook_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    # Offline only (refused in AWS Lambda): callbacks over http and to loopback or private
+    # addresses, where the local receivers are.
+    webhook_allow_private: bool = False
 
     # Documents: uploaded files are handed to the worker through this bucket.
     documents_bucket: str | None = None
@@ -152,6 +173,17 @@ class Settings(BaseSettings):
         if self.aws_lambda_function_name and self.auth_disabled:
             raise ValueError("AUTH_DISABLED is for local development only; it is refused in AWS Lambda")
         return self
+
+    @model_validator(mode="after")
+    def _webhooks_stay_public_in_lambda(self) -> "Settings":
+        if self.aws_lambda_function_name and self.webhook_allow_private:
+            raise ValueError("WEBHOOK_ALLOW_PRIVATE is for local development only; it is refused in AWS Lambda")
+        return self
+
+    @property
+    def webhook_schedule(self) -> RetrySchedule:
+        delays = tuple(int(d) for d in self.webhook_retry_delays.split(","))
+        return RetrySchedule(delays, self.webhook_max_attempts)
 
     def updated(self, **changes: Any) -> "Settings":
         """A copy with ``changes``, validated as values from the environment are. The fields

@@ -7,6 +7,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 from ragcore.domain.answers import Completion, Passage
 from ragcore.domain.api_keys import ApiKey, GatewayKey
+from ragcore.domain.callbacks import WebhookDelivery, WebhookState
 from ragcore.domain.conversations import Conversation, Turn, TurnAdmission
 from ragcore.domain.documents import Chunk, DocumentRecord
 from ragcore.domain.job_events import JobEvent
@@ -282,3 +283,50 @@ class ChatModel(Protocol):
                timeout: float | None = None) -> Completion:
         """As ``complete``, the answer streamed: ``on_text`` gets the whole text so far after each
         piece; ``timeout`` bounds the whole stream, however it trickles or stalls."""
+
+
+# --- Completion webhooks (services/webhooks.py) ---
+
+
+@dataclass(frozen=True)
+class WebhookClaim:
+    """What ``WebhookStore.claim`` found: the delivery as it stands, and whether this caller
+    now holds it (not when another holds it, or when it is final already)."""
+
+    delivery: WebhookDelivery
+    granted: bool
+
+
+class WebhookStore(Protocol):
+    """Each job's webhook delivery state, kept in the job's cluster slot and expiring with it."""
+
+    def get(self, job_id: str) -> WebhookDelivery | None: ...
+    def claim(self, job_id: str, token: str, seconds: int) -> WebhookClaim:
+        """Atomically: ``token`` holds the job's delivery for ``seconds`` unless it is final or
+        another live claim holds it, so one job's deliveries never run at once."""
+    def record(self, job_id: str, token: str, state: WebhookState, status: int | None, error: str | None) -> bool:
+        """One attempt's outcome (attempts + 1), written and the claim freed only while ``token``
+        holds it; False if it no longer does."""
+
+
+class WebhookSecrets(Protocol):
+    """Per-tenant signing secrets (``whsec_`` + base64), shown to their owner only when made."""
+
+    def create(self, tenant: str | None) -> str | None:
+        """A new secret for ``tenant`` (None: jobs without one, auth off); None if it has one."""
+    def rotate(self, tenant: str | None, grace_seconds: int) -> str:
+        """A new secret; the one it replaces still signs for ``grace_seconds``."""
+    def signing(self, tenant: str | None) -> list[str]:
+        """The secrets that sign ``tenant``'s deliveries now: the current one first."""
+
+
+class WebhookQueue(Protocol):
+    def send(self, job_id: str) -> None: ...
+    def redeliver_in(self, receipt_handle: str, seconds: int) -> None:
+        """A received delivery message comes back after ``seconds``: the retry schedule."""
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """The receiver's HTTP status. ``CallbackRefusedError`` for an address the service may
+        not call (permanent), ``CallbackUnreachableError`` for no answer (try again)."""

@@ -29,9 +29,11 @@ KEYED = OPERATIONS - PUBLIC
 
 def test_functions_and_routes() -> None:
     assert TEMPLATE.api.handler == "rag_api.app.handler"
-    assert {w.function.logical_id for w in TEMPLATE.workers} == {"WorkerFunction", "IngestFunction"}
-    assert {w.function.handler for w in TEMPLATE.workers} == {"rag_worker.handler.handler"}
-    assert TEMPLATE.queue_env == {"JOBS_QUEUE_URL": "JobsQueue", "INGEST_QUEUE_URL": "IngestQueue"}
+    assert {w.function.logical_id for w in TEMPLATE.workers} == {"WorkerFunction", "IngestFunction", "WebhookFunction"}
+    assert {w.function.handler for w in TEMPLATE.workers} == {"rag_worker.handler.handler",
+                                                                "rag_worker.webhooks.handler"}
+    assert TEMPLATE.queue_env == {"JOBS_QUEUE_URL": "JobsQueue", "INGEST_QUEUE_URL": "IngestQueue",
+                                  "WEBHOOK_QUEUE_URL": "WebhookQueue"}
     # Every route of the app, and only those, is wired in API Gateway.
     app_routes = OPERATIONS
     pages = {("GET", path) for path in UI_FILES}  # /ui, /docs and their files: not in the schema
@@ -171,4 +173,5 @@ def test_the_api_may_send_message_batches_to_both_queues() -> None:
     statements = [statement for policy in RAW["Resources"]["ApiFunction"]["Properties"]["Policies"]
                   if isinstance(policy, dict) and "Statement" in policy for statement in policy["Statement"]]
     sending = [s for s in statements if "sqs:SendMessage" in s["Action"]]
-    assert [s["Resource"] for s in sending] == [[{"!GetAtt": "JobsQueue.Arn"}, {"!GetAtt": "IngestQueue.Arn"}]]
+    assert [s["Resource"] for s in sending] == [[{"!GetAtt": "JobsQueue.Arn"}, {"!GetAtt": "IngestQueue.Arn"}],
+                                                {"!GetAtt": "WebhookQueue.Arn"}]  # a job it ends: its webhook

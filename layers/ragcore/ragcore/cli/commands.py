@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragcore.cli import chat, eval_answers, jobs, stats
+from ragcore.cli import chat, eval_answers, jobs, stats, webhooks
 from ragcore.config import DEFAULT_MODEL_DIR, Settings
 from ragcore.domain.job_kinds import QueueName
 from ragcore.domain.retrieval import RetrievalMode
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     for command in (create, revoke, key_commands.choices["list"]):
         command.add_argument("--local", action="store_true", help="the running `ragcore dev` stack's Valkey")
 
+    webhooks.add_parser(commands, _tenant_name)
+
     migrate = commands.add_parser(
         "migrate-registry",
         help="move document registry entries written before cluster mode (keys without the "
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     commands_by_name = {
         "dev": _dev, "demo": _demo, "ingest": _ingest, "eval": _eval, "dlq": _dlq, "keys": _keys,
         "migrate-registry": _migrate_registry, "model": _model, "stats": stats.run, "chat": chat.run,
+        "webhooks": webhooks.run,
         **dict.fromkeys(jobs.COMMANDS, jobs.run),
     }
     return commands_by_name[args.command](args)

@@ -142,3 +142,17 @@ class RateLimitedError(RagError):
 
 class IndexOutdatedError(RagError):
     """A collection built by an older ragcore, without the vectors or fields this one needs."""
+
+
+class CallbackRefusedError(RagError):
+    """A callback URL the service may not call (an internal address): never retried."""
+
+
+class CallbackUnreachableError(RagError):
+    """The receiver did not answer (no connection, a timeout): the delivery is tried again."""
+
+
+class WebhookNotQueuedError(RagError):
+    """A job ended but its webhook delivery could not be queued (``services/webhooks.py``):
+    raised after the transition, so a worker's record fails and its message, back from the
+    queue, queues the delivery again."""

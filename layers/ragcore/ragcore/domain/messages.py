@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from ragcore.domain.callbacks import CallbackUrl
 from ragcore.domain.conversations import CONVERSATION_ID_PATTERN
 from ragcore.domain.documents import DocumentId
 from ragcore.domain.filters import INT64_MAX, INT64_MIN, ChatFilter
@@ -80,6 +81,7 @@ class ChatRequest(BaseModel):
         default=None, pattern=CONVERSATION_ID_PATTERN.pattern,
         description="a follow-up in this conversation (32 lower-case hex characters); omitted: a new one",
     )
+    callback_url: CallbackUrl | None = None
 
     @field_validator("query")
     @classmethod
@@ -117,6 +119,7 @@ class DocumentFields(BaseModel):
     title: PlainText | None = Field(default=None, max_length=500, description="default: the first heading")
     source: PlainText | None = Field(default=None, max_length=1000, description="e.g. a URL or file name")
     metadata: dict[str, Any] = Field(default_factory=dict, description="kept on every chunk")
+    callback_url: CallbackUrl | None = None
 
     @field_validator("metadata")
     @classmethod
@@ -190,6 +193,7 @@ class IngestRequest(BaseModel):
     title: str | None = None
     source: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    callback_url: str | None = None  # checked when the client sent it
 
 
 class DeleteRequest(BaseModel):

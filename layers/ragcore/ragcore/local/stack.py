@@ -17,10 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from ragcore.bootstrap import aws_client, installed
 from ragcore.config import Settings
 from ragcore.domain.answers import AnswerMode
-from ragcore.local.apigateway import Route
 from ragcore.local.attach import LOCAL_CREDENTIALS, local_queue_name
 from ragcore.local.handlers import invoke, load_handler
-from ragcore.local.http_gateway import HttpGateway
+from ragcore.local.http_gateway import HttpGateway, routes_of
 from ragcore.local.metrics_endpoint import ENDPOINTS as METRICS_ENDPOINTS
 from ragcore.local.processes import (
     LOCAL_LLM_ALIAS,
@@ -31,6 +30,7 @@ from ragcore.local.processes import (
 )
 from ragcore.local.sqs_poller import SqsPoller
 from ragcore.local.template import Template, load_template
+from ragcore.local.web_adapter import WebAdapter
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,9 @@ class DevStack:
             # The handlers' metrics go to this process's Prometheus registry (GET /metrics),
             # not to stdout as EMF lines for CloudWatch.
             metrics_backend="prometheus",
+            # Webhook receivers offline listen on this machine, over http (docs/WEBHOOKS.md).
+            webhook_allow_private=(base.webhook_allow_private if "webhook_allow_private" in base.model_fields_set
+                                   else True),
         )
         if llm:
             services.update(openai_base_url=llm.base_url, llm_model=LOCAL_LLM_ALIAS, llm_timeout_seconds=120)
@@ -229,13 +232,19 @@ class DevStack:
             )
             poller.start()
             self._cleanup.callback(poller.stop)
+        adapter = None
+        if t.streaming:
+            adapter = WebAdapter(t.streaming)
+            adapter.start()
+            self._cleanup.callback(adapter.stop)
         gateway = HttpGateway(
             o.host,
             o.api_port,
-            [Route(method, path) for method, path in t.api_routes],
+            routes_of(t),
             t.stage,
             lambda event: invoke(t.api, api_handler, event),
             local_endpoints=METRICS_ENDPOINTS,
+            web_adapter=adapter,
         )
         gateway.start()
         self._cleanup.callback(gateway.stop)

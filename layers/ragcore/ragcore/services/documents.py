@@ -162,7 +162,7 @@ def _queue_ingest(
     request = IngestRequest(
         collection=fields.collection, document_id=document_id, blob_key=blob_key, filename=filename,
         content_type=content_type, title=fields.title, source=fields.source, metadata=fields.metadata,
-        blob_etag=blob_etag,
+        blob_etag=blob_etag, callback_url=fields.callback_url,
     )
     job = new_job(JobKind.INGEST, request.model_dump(), ports.deadline_for(JobKind.INGEST), job_id, owner=ports.owner)
     previous = ports.documents.get(fields.collection, document_id)
