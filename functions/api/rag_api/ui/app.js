@@ -170,6 +170,109 @@
     }
   }
 
+  // ---------------------------------------------------------------- a job's events
+
+  // What an older server answers for GET jobs/{id}/events: the page then polls.
+  const NO_EVENTS_ROUTE = new Set([404, 405, 501]);
+  const MAX_QUIET_CONNECTIONS = 3; // in a row without an event: the page polls instead
+
+  // Follows GET jobs/{id}/events: server-sent events read with fetch, since EventSource cannot
+  // send the API key. A dropped connection, or the server's close of a long one, is opened
+  // again with Last-Event-ID, so no event is lost or repeated. Calls onStatus(status) and
+  // onDelta(offset, text); resolves with the job's end ({status, error} and the result), or
+  // null when the events cannot be followed (an older server, or connections that keep
+  // failing): the caller polls then. A refused key (401, 403) is thrown, as a poll would.
+  async function streamEvents(jobId, { onStatus, onDelta }, isCurrent) {
+    let lastId = null;
+    let quiet = 0;
+    while (quiet < MAX_QUIET_CONNECTIONS) {
+      const headers = { Accept: "text/event-stream" };
+      const key = getKey();
+      if (key) headers.Authorization = `Bearer ${key}`;
+      if (lastId) headers["Last-Event-ID"] = lastId;
+      let heard = false;
+      try {
+        const response = await fetch(apiUrl(`jobs/${encodeURIComponent(jobId)}/events`), {
+          headers, cache: "no-store", credentials: "omit", redirect: "error",
+        });
+        if (!response.ok) {
+          const text = await response.text();
+          let data = null;
+          try {
+            data = text ? JSON.parse(text) : null;
+          } catch {
+            data = null;
+          }
+          const code = data && data.error && data.error.code;
+          if (NO_EVENTS_ROUTE.has(response.status) || code === "MISSING_AUTHENTICATION_TOKEN") return null;
+          if (response.status === 401 || response.status === 403) throw errorOf(response, data);
+          return null; // 429, 503, ...: polling waits them out
+        }
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        const parser = sseParser();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (!isCurrent()) {
+            reader.cancel();
+            return undefined;
+          }
+          if (done) break;
+          for (const event of parser(value)) {
+            heard = true;
+            if (event.id) lastId = event.id;
+            const data = JSON.parse(event.data);
+            if (event.type === "status") onStatus(data.status);
+            else if (event.type === "delta") onDelta(data.offset, data.text);
+            else if (event.type === "result") {
+              reader.cancel();
+              return { status: { status: "finished" }, result: data };
+            } else if (event.type === "error") {
+              reader.cancel();
+              const error = data.error || {};
+              return { status: { status: error.status || "failed", error: error.message } };
+            }
+          }
+        }
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        // a dropped connection (or an event that is not JSON): connect again
+      }
+      if (!isCurrent()) return undefined;
+      quiet = heard ? 0 : quiet + 1;
+      if (quiet) await sleep(500 * 2 ** (quiet - 1));
+    }
+    return null;
+  }
+
+  // An event-stream parser (the WHATWG rules this page needs: fields id, event, data; comments
+  // and retry ignored): text in, the events it completes out.
+  function sseParser() {
+    let buffer = "";
+    let event = { id: null, type: "message", data: [] };
+    return (text) => {
+      buffer += text;
+      const lines = buffer.split(/\r\n|\r|\n/);
+      buffer = lines.pop(); // an unfinished line waits for the rest
+      const done = [];
+      for (const line of lines) {
+        if (line === "") {
+          if (event.data.length) done.push({ id: event.id, type: event.type, data: event.data.join("\n") });
+          event = { id: null, type: "message", data: [] };
+          continue;
+        }
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? "" : line.slice(colon + 1);
+        if (value.startsWith(" ")) value = value.slice(1);
+        if (field === "id") event.id = value;
+        else if (field === "event") event.type = value;
+        else if (field === "data") event.data.push(value);
+      }
+      return done;
+    };
+  }
+
   // ---------------------------------------------------------------- asking
 
   let currentAsk = null; // { jobId, collection, started, question }
@@ -330,12 +433,32 @@
       $("question").value = "";
       $("ask-cancel").disabled = false;
       showJobState(accepted.status);
+      const isCurrent = () => currentAsk === ticket;
+      // The answer as it is written: from the job's events, or (from an older server, or when
+      // the events cannot be followed) from polling the status's partial_answer.
+      let partial = "";
+      const onDelta = (offset, text) => {
+        partial = Array.from(partial).slice(0, offset).join("") + text; // offsets count code points
+        showPartial(ticket.question, partial);
+      };
+      const streamed = await streamEvents(ticket.jobId, {
+        onStatus: (status) => {
+          if (!FINAL.has(status)) showJobState(status);
+        },
+        onDelta,
+      }, isCurrent);
+      if (streamed === undefined) return;
+      if (streamed) {
+        await finishAsk(ticket, streamed.status, streamed.result);
+        return;
+      }
       const final = await follow(ticket.jobId, (status, error) => {
         if (error) showJobState($("job").dataset.state, `(${error.message})`);
         else if (!FINAL.has(status.status)) {
           showJobState(status.status, status.cancel_requested ? "Stopping…" : retryNote(status));
+          if (status.partial_answer && status.partial_answer !== partial) onDelta(0, status.partial_answer);
         }
-      }, () => currentAsk === ticket);
+      }, isCurrent);
       if (!final) return;
       await finishAsk(ticket, final);
     } catch (error) {
@@ -355,8 +478,22 @@
     }
   }
 
-  async function finishAsk(ticket, status) {
+  // The answer so far, while it is written; the final answer (renderAnswer) replaces it.
+  function showPartial(question, text) {
+    const answer = $("answer");
+    $("answer-question").textContent = question;
+    $("answer-text").textContent = text;
+    $("sources").replaceChildren();
+    $("answer-meta").textContent = "Being written; the citations are checked when it is done.";
+    answer.dataset.state = "writing";
+    answer.setAttribute("aria-busy", "true");
+    answer.hidden = false;
+  }
+
+  // ``result``: the result document when the job's events brought it, else it is fetched.
+  async function finishAsk(ticket, status, result) {
     $("ask-cancel").disabled = true;
+    if (status.status !== "finished") $("answer").hidden = true; // no checked answer: no partial one
     if (status.status === "failed") {
       showJobState("failed", status.error ? `Reason: ${status.error}` : "");
       conversation.shown = { question: ticket.question, answer: `(no answer: ${status.error || "failed"})`, sources: [] };
@@ -368,7 +505,7 @@
       return;
     }
     const seconds = ((Date.now() - ticket.started) / 1000).toFixed(1);
-    const result = (await call("GET", `result/${encodeURIComponent(ticket.jobId)}`)).data;
+    if (!result) result = (await call("GET", `result/${encodeURIComponent(ticket.jobId)}`)).data;
     showJobState("finished", `Answered in ${seconds} s.`);
     $("answer-question").textContent = ticket.question;
     renderAnswer(result, ticket.collection, ticket.question);
@@ -404,6 +541,8 @@
       last = sentence.end;
     }
     appendCited(text, chars.slice(last).join(""), sources);
+    $("answer").dataset.state = "final";
+    $("answer").removeAttribute("aria-busy");
 
     const list = $("sources");
     list.replaceChildren(...result.sources.map((source) => sourceItem(source, collection)));
