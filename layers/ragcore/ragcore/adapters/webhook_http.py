@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
+import certifi
 import httpx
 
 from ragcore.domain.callbacks import Address, address_refusal
@@ -42,10 +44,14 @@ def resolve(host: str, port: int) -> list[Address]:
 
 
 class PinnedHttpSender:
-    def __init__(self, timeout_seconds: float, allow_private: bool, resolver: Resolver = resolve) -> None:
+    def __init__(self, timeout_seconds: float, allow_private: bool, resolver: Resolver = resolve,
+                 trusted: ssl.SSLContext | None = None) -> None:
+        """``trusted``: the certificate authorities receivers' certificates are checked against
+        (default: certifi's, as httpx has them), loaded once rather than for every POST."""
         self._timeout = httpx.Timeout(timeout_seconds)
         self._allow_private = allow_private
         self._resolve = resolver
+        self._verify = trusted or ssl.create_default_context(cafile=certifi.where())
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         parts = urlsplit(url)
@@ -65,7 +71,8 @@ class PinnedHttpSender:
         host_header = parts.netloc.rpartition("@")[2]
         extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
         try:
-            with httpx.Client(timeout=self._timeout, follow_redirects=False, trust_env=False) as client:
+            with httpx.Client(timeout=self._timeout, follow_redirects=False, trust_env=False,
+                              verify=self._verify) as client:
                 with client.stream("POST", pinned, content=body, headers={**headers, "Host": host_header},
                                    extensions=extensions) as response:
                     return response.status_code
