@@ -62,6 +62,7 @@ from ragcore.adapters.onnx_embedder import OnnxEmbedder
 from ragcore.local.lambda_context import LocalLambdaContext
 from rag_api.app import handler as api
 from rag_worker.handler import handler as worker
+from rag_worker.webhooks import handler as webhooks  # standardwebhooks is in the layer
 import qdrant_client, openai
 
 vector = OnnxEmbedder(DEFAULT_MODEL_DIR, threads=1).embed(["a lighthouse"])[0]
