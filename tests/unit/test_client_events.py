@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from ragcore.client import ApiUnreachable, AsyncClient, Client, JobFailed, Unauthorized, UnexpectedResponse
+from ragcore.client import backoff
 from ragcore.client.events import AnswerText, DeltaEvent, ErrorEvent, ResultEvent, StatusEvent
 from ragcore.domain.jobs import JobStatus
 from tests.unit.test_client import ANSWER, JOB, LINKS, error
@@ -145,6 +146,13 @@ def test_unknown_event_kinds_are_skipped_and_a_bad_document_is_unexpected() -> N
     _, handle = serving(httpx.Response(200, html="<html>portal</html>"))
     with client(handle) as api, pytest.raises(UnexpectedResponse):
         list(api.events(JOB))
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polls a millisecond apart: the order of the requests is tested, not the backoff's waits."""
+    monkeypatch.setattr(backoff, "POLL_FIRST", 0.001)
+    monkeypatch.setattr(backoff, "POLL_MAX", 0.001)
 
 
 def polls(*partials: str | None) -> list[httpx.Response]:

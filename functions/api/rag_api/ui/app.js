@@ -251,8 +251,10 @@
     let event = { id: null, type: "message", data: [] };
     return (text) => {
       buffer += text;
-      const lines = buffer.split(/\r\n|\r|\n/);
-      buffer = lines.pop(); // an unfinished line waits for the rest
+      // A trailing \r may be the first half of \r\n: it waits for the next piece.
+      const cut = buffer.endsWith("\r") ? buffer.length - 1 : buffer.length;
+      const lines = buffer.slice(0, cut).split(/\r\n|\r|\n/);
+      buffer = lines.pop() + buffer.slice(cut); // an unfinished line waits for the rest
       const done = [];
       for (const line of lines) {
         if (line === "") {
