@@ -399,12 +399,16 @@ def test_only_the_attempt_that_holds_the_job_started_writes_partial_text(store: 
     assert not store.write_partial(job.job_id, first.attempt, "first attempt's, and more")  # stale
     assert store.write_partial(job.job_id, second.attempt, "second")
     assert store.get(job.job_id).partial_answer == "second"
-    store.finish(job.job_id, second.attempt, {"answer": "second, checked"})
+    store.retry_later(job.job_id, second.attempt, "llm is unavailable", time.time())
+    assert store.get(job.job_id).partial_answer is None  # only a started job has one
+    third = store.claim(job.job_id, 60)
+    assert store.write_partial(job.job_id, third.attempt, "second")
+    store.finish(job.job_id, third.attempt, {"answer": "second, checked"})
     assert store.get(job.job_id).partial_answer is None  # the result replaces it
-    assert not store.write_partial(job.job_id, second.attempt, "second, late")
+    assert not store.write_partial(job.job_id, third.attempt, "second, late")
     deltas = [e.data for e in store.read_events(job.job_id, None) if e.type == "delta"]
     assert deltas == [{"offset": 0, "text": "first attempt's", "attempt": 1},
-                      {"offset": 0, "text": "second", "attempt": 2}]
+                      {"offset": 0, "text": "second", "attempt": 2}, {"offset": 0, "text": "second", "attempt": 3}]
 
 
 def test_events_are_read_after_an_id_in_pages_and_a_blocked_read_wakes_on_a_write(store: ValkeyJobStore) -> None:

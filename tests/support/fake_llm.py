@@ -1,14 +1,23 @@
 """A stand-in OpenAI-compatible endpoint over real HTTP, for tests that count LLM calls or
-script failures. The real local model is used by the end-to-end tests."""
+script failures. The real local model is used by the end-to-end tests.
+
+A request with ``"stream": true`` is answered as OpenAI streams: server-sent events, one chunk
+per word of the answer ``token_delay`` seconds apart, then the finish reason, the usage (when
+``stream_options.include_usage`` asks) and ``[DONE]``. ``first_tokens`` records when each
+stream's first word was sent, so a bench can time what a client sees against it."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Iterator
+
+
+USAGE = {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}  # every answer's, streamed or not
 
 
 @dataclass(frozen=True)
@@ -21,12 +30,22 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     code: str | None = None
     echo_credentials: bool = False  # a careless endpoint: the error repeats the caller's key
+    # A stream that breaks: after this many words, an error event (OpenAI's mid-stream failure)
+    # with ``code``, or with ``drop`` the connection simply closes.
+    fail_after: int | None = None
+    drop: bool = False
+    token_delay: float | None = None  # this stream's delay between words (else the fake's)
 
 
 class FakeLLM:
-    def __init__(self, answer: str = "The light was first lit in 1874 [1].", delay: float = 0.0) -> None:
+    def __init__(
+        self, answer: str = "The light was first lit in 1874 [1].", delay: float = 0.0, token_delay: float = 0.0,
+    ) -> None:
         self.answer = answer
         self.delay = delay  # for replies the script does not cover
+        self.token_delay = token_delay  # between a stream's words
+        self.stream_usage = True  # a server that leaves usage out of its streams: False
+        self.first_tokens: dict[str, float] = {}  # the question (last user message): epoch seconds
         self.script: list[Reply] = []  # replies for the next calls, in order; then 200s
         # Or decide per request (e.g. by the question in it); None falls through to the script.
         self.reply_for: Callable[[dict], Reply | None] | None = None
@@ -63,8 +82,43 @@ class FakeLLM:
             "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": self.answer}}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
+            "usage": USAGE,
         }
+
+    def _chunks(self, body: dict, reply: Reply) -> Iterator[tuple[float, dict | None]]:
+        """A stream's events with the delay before each (None: the connection drops)."""
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        gap = self.token_delay if reply.token_delay is None else reply.token_delay
+        yield 0.0, chunk({"role": "assistant", "content": ""})
+        words = re.findall(r"\S+\s*", self.answer)
+        for n, word in enumerate(words):
+            if n == reply.fail_after:
+                yield 0.0, None if reply.drop else {"error": {"message": "scripted failure", "type": "server_error",
+                                                            "code": reply.code}}
+                return
+            yield (gap if n else 0.0), chunk({"content": word})
+        yield 0.0, chunk({}, "stop")
+        if self.stream_usage and body.get("stream_options", {}).get("include_usage"):
+            yield 0.0, {**chunk({}), "choices": [], "usage": USAGE}
+
+    def _stream(self, handler: BaseHTTPRequestHandler, body: dict, reply: Reply) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()  # HTTP/1.0: the body ends when the connection closes
+        question = body["messages"][-1]["content"]
+        for delay, event in self._chunks(body, reply):
+            time.sleep(delay)
+            if event is None:
+                return
+            handler.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            if "error" in event:
+                return
+            if event.get("choices") and event["choices"][0]["delta"].get("content"):
+                self.first_tokens.setdefault(question, time.time())
+        handler.wfile.write(b"data: [DONE]\n\n")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -77,6 +131,9 @@ class FakeLLM:
                 reply = fake._next_reply(body)
                 try:
                     time.sleep(reply.delay)
+                    if body.get("stream") and reply.status == 200:
+                        fake._stream(self, body, reply)
+                        return
                     raw = json.dumps(fake._payload(body, reply, self.headers.get("Authorization", ""))).encode()
                     self.send_response(reply.status)
                     for name, value in {"Content-Type": "application/json", **reply.headers}.items():

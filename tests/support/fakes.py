@@ -313,6 +313,15 @@ class ScriptedChat:
             raise self.errors.pop(0)
         return Completion(text=self.text, model="scripted", usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))
 
+    def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None],
+               timeout: float | None = None) -> Completion:
+        """``complete``, its text handed to ``on_text`` a word at a time first."""
+        completion = self.complete(messages, timeout)
+        words = completion.text.split(" ")
+        for n in range(1, len(words) + 1):
+            on_text(" ".join(words[:n]))
+        return completion
+
 
 class RecordingIndex:
     """Keeps chunks per collection and marks published versions; enough to check what the

@@ -66,6 +66,28 @@ def test_a_queued_job_is_answered_and_finished() -> None:
     assert result["truncated"] is None
 
 
+def test_the_answer_is_kept_on_the_job_as_it_is_streamed_and_the_checked_answer_replaces_it() -> None:
+    seen: list[str | None] = []
+    ports, job_id = setup(ScriptedChat(text="First lit in 1874 [1] [7]."))
+    original = ports.store.write_partial
+
+    def watched(job_id: str, attempt: int, text: str) -> bool:
+        written = original(job_id, attempt, text)
+        seen.append(ports.store.get(job_id).partial_answer)
+        return written
+
+    ports.store.write_partial = watched  # type: ignore[method-assign]
+    ports = dataclasses.replace(ports, partial_interval_ms=0)
+    assert answer_job(JobMessage(job_id=job_id), ports, limits()) is MessageOutcome.FINISHED
+    assert seen == ["First", "First lit", "First lit in", "First lit in 1874", "First lit in 1874 [1]",
+                    "First lit in 1874 [1] [7]."]  # the model's raw text, its bad citation too
+    assert ports.store.get_result(job_id)["answer"] == "First lit in 1874 [1]."
+    assert ports.store.get(job_id).partial_answer is None
+    events = ports.store.read_events(job_id, None)
+    assert [e.type for e in events] == ["status", "status", *["delta"] * 6, "status"]
+    assert events[-1].data == {"status": "finished", "attempt": 1}
+
+
 def test_the_llm_call_is_held_to_the_prompt_budget_and_the_result_says_what_was_cut() -> None:
     """Issue 15: twenty 20 kB passages went to the LLM whole (about 100,000 prompt tokens)."""
     huge = [PASSAGES[0].model_copy(update={"chunk_id": f"c{n}", "text": "A" * 20_000}) for n in range(20)]

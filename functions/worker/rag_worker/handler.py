@@ -89,6 +89,7 @@ def _answer(
         prompt_limits=container.prompt_limits,
         mode=container.settings.answer_mode,
         conversations=container.conversations,
+        partial_interval_ms=container.settings.partial_answer_interval_ms,
     )
     return answer_job(message, ports, limits, delivery, redeliver_in)
 

@@ -65,6 +65,11 @@ class Accepted(BaseModel):
                    conversation_id=job.request["conversation_id"])
 
 
+_PARTIAL_ANSWER = (
+    "while started: the answer as the model has written it so far (raw, before the citation check; the "
+    "result's answer replaces it); null otherwise")
+
+
 class WebhookView(BaseModel):
     """A job's completion webhook: ``pending`` until the job ends and a delivery is tried,
     ``retrying`` after a failed attempt, then ``delivered`` (a 2xx) or ``failed`` (410, a refused
@@ -93,7 +98,7 @@ class JobStatusView(BaseModel):
             "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 1,
             "error": None,
             "deadline_at": "2025-01-07T10:55:02.114000+00:00", "cancel_requested": False,
-            "last_error": None, "retry_at": None,
+            "last_error": None, "retry_at": None, "partial_answer": "Skerry Point Lighthouse was first lit",
         }, {
             "job_id": _JOB_ID, "kind": "chat", "status": "queued", "created_at": _CREATED,
             "started_at": "2025-01-07T10:15:02.301000+00:00", "finished_at": None, "attempts": 2,
@@ -123,6 +128,7 @@ class JobStatusView(BaseModel):
     )
     webhook: WebhookView | None = Field(
         default=None, description="the completion webhook's delivery, for a job with a callback_url")
+    partial_answer: str | None = Field(default=None, description=_PARTIAL_ANSWER)
 
     @classmethod
     def of(cls, job: Job, webhook: WebhookDelivery | None = None) -> "JobStatusView":
@@ -140,6 +146,7 @@ class JobStatusView(BaseModel):
             cancel_requested=job.cancel_requested,
             last_error=job.last_error,
             retry_at=iso(job.retry_at),
+            partial_answer=job.partial_answer,
         )
 
 
@@ -150,7 +157,7 @@ class NotReady(BaseModel):
     model_config = ConfigDict(json_schema_extra={
         "examples": [{
             "job_id": _JOB_ID, "status": "started", "message": "the job is started; poll again in a moment",
-            "links": _LINKS, "attempts": 1,
+            "links": _LINKS, "attempts": 1, "partial_answer": "Skerry Point Lighthouse was first lit",
         }, {
             "job_id": _JOB_ID, "status": "queued",
             "message": "attempt 1 failed (llm is unavailable: InternalServerError); attempt 2 is due "
@@ -167,6 +174,7 @@ class NotReady(BaseModel):
     attempts: int = Field(default=0, description="deliveries a worker claimed so far")
     last_error: str | None = Field(default=None, description="as in the status document")
     retry_at: str | None = Field(default=None, description="as in the status document")
+    partial_answer: str | None = Field(default=None, description=_PARTIAL_ANSWER)
 
     @classmethod
     def of(cls, job: Job, links: Links) -> "NotReady":
@@ -176,7 +184,7 @@ class NotReady(BaseModel):
         else:
             message = f"the job is {job.status.value}; poll again in a moment"
         return cls(job_id=job.job_id, status=job.status, message=message, links=links, attempts=job.attempts,
-                   last_error=job.last_error, retry_at=iso(job.retry_at))
+                   last_error=job.last_error, retry_at=iso(job.retry_at), partial_answer=job.partial_answer)
 
 
 class ResultView(Answer):

@@ -1,7 +1,13 @@
 """Chat completions through the ``openai`` SDK: OpenAI itself or any compatible server
-(the local llama.cpp server offline)."""
+(the local llama.cpp server offline), whole or streamed."""
 
 from __future__ import annotations
+
+import queue
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import openai
 
@@ -11,14 +17,17 @@ from ragcore.domain.errors import AnswerGenerationError, DependencyUnavailableEr
 # Codes OpenAI (and compatible servers) put in a 4xx body for requests no retry can fix.
 _CONTEXT_TOO_LONG = {"context_length_exceeded", "string_above_max_length"}
 _REFUSED = {"content_filter", "content_policy_violation"}
+# A server that streams without usage (llama-cpp-python's does): prompt tokens are estimated
+# at OpenAI's rule of thumb, completion tokens counted as the stream's pieces (one each there).
+_BYTES_PER_TOKEN = 4
 
 
 class OpenAIChatModel:
     """Implements ``ports.ChatModel``, sorting failures into transient (429, 5xx, timeouts,
-    connection errors: ``DependencyUnavailableError``, retried by the job runner within the
-    invocation's budget) and permanent (context too long, content refused, bad credentials:
-    ``AnswerGenerationError``, which fails the job at once). Build the client with
-    ``max_retries=0``: one retry policy, the runner's, knows how much time is left."""
+    connection errors, a stream that breaks off: ``DependencyUnavailableError``, retried by the
+    job runner within the invocation's budget) and permanent (context too long, content
+    refused, bad credentials: ``AnswerGenerationError``, which fails the job at once). Build the
+    client with ``max_retries=0``: one retry policy, the runner's, knows how much time is left."""
 
     def __init__(
         self, client: openai.OpenAI, model: str, max_tokens: int, temperature: float, timeout: float
@@ -29,40 +38,124 @@ class OpenAIChatModel:
         self._temperature = temperature
         self._timeout = timeout
 
+    def _limit(self, timeout: float | None) -> float:
+        return self._timeout if timeout is None else max(0.1, min(self._timeout, timeout))
+
+    def _create(self, messages: list[dict[str, str]], limit: float, **options: Any) -> Any:
+        return self._client.chat.completions.create(
+            model=self._model,
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=self._max_tokens,
+            temperature=self._temperature,
+            timeout=limit,
+            **options,
+        )
+
     def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
-        limit = self._timeout if timeout is None else max(0.1, min(self._timeout, timeout))
-        try:
-            response = self._client.chat.completions.create(
-                model=self._model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=self._max_tokens,
-                temperature=self._temperature,
-                timeout=limit,
-            )
-        except openai.APITimeoutError as exc:
-            raise DependencyUnavailableError("llm", f"no answer within {limit:.1f} s") from exc
-        except openai.APIConnectionError as exc:
-            raise DependencyUnavailableError("llm", type(exc).__name__) from exc
-        except openai.APIStatusError as exc:
-            raise _classify(exc) from exc
+        limit = self._limit(timeout)
+        with _classified(limit):
+            response = self._create(messages, limit)
         usage = response.usage
-        completion = Completion(
-            text="",
-            model=response.model or self._model,
-            usage=Usage(
+        choice = response.choices[0] if response.choices else None
+        return _checked(
+            response.model or self._model,
+            Usage(
                 prompt_tokens=usage.prompt_tokens if usage else 0,
                 completion_tokens=usage.completion_tokens if usage else 0,
                 total_tokens=usage.total_tokens if usage else 0,
             ),
+            choice.finish_reason if choice else None,
+            (choice.message.content or "") if choice else "",
         )
-        choice = response.choices[0] if response.choices else None
-        if choice is not None and choice.finish_reason == "content_filter":
-            # The call completed and its tokens were billed: ``spent`` lets them be counted.
-            raise AnswerGenerationError("the LLM provider withheld the answer (content filter)", spent=completion)
-        text = (choice.message.content or "").strip() if choice else ""
-        if not text:
-            raise AnswerGenerationError("LLM returned an empty answer", spent=completion)
-        return completion.model_copy(update={"text": text})
+
+    def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None],
+               timeout: float | None = None) -> Completion:
+        """The SDK reads the stream in a thread of its own, so a stream that stalls is given up
+        at ``timeout`` after the call began (the socket's read timeout alone would allow that
+        much again after every piece)."""
+        limit = self._limit(timeout)
+        deadline = time.monotonic() + limit
+        text, pieces, finish, usage, model = "", 0, None, None, self._model
+        with _classified(limit):
+            chunks = self._create(messages, limit, stream=True, stream_options={"include_usage": True})
+            for chunk in _within(chunks, deadline, limit):
+                model = chunk.model or model
+                usage = chunk.usage or usage
+                for choice in chunk.choices[:1]:
+                    finish = choice.finish_reason or finish
+                    if choice.delta.content:
+                        text, pieces = text + choice.delta.content, pieces + 1
+                        on_text(text)
+        if finish is None:
+            raise DependencyUnavailableError("llm", "the stream ended before the answer did")
+        if usage is None:
+            prompt = sum(len(m["content"].encode()) for m in messages) // _BYTES_PER_TOKEN
+            counted = Usage(prompt_tokens=prompt, completion_tokens=pieces, total_tokens=prompt + pieces)
+        else:
+            counted = Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                            total_tokens=usage.total_tokens)
+        return _checked(model, counted, finish, text)
+
+
+def _checked(model: str, usage: Usage, finish_reason: str | None, text: str) -> Completion:
+    """The completion, unless its answer is unusable: the call completed and its tokens were
+    billed, so ``spent`` lets them be counted."""
+    completion = Completion(text="", model=model, usage=usage)
+    if finish_reason == "content_filter":
+        raise AnswerGenerationError("the LLM provider withheld the answer (content filter)", spent=completion)
+    if not text.strip():
+        raise AnswerGenerationError("LLM returned an empty answer", spent=completion)
+    return completion.model_copy(update={"text": text.strip()})
+
+
+@contextmanager
+def _classified(limit: float) -> Iterator[None]:
+    """The SDK's errors as the job runner's: before a stream or during it."""
+    try:
+        yield
+    except openai.APITimeoutError as exc:
+        raise DependencyUnavailableError("llm", f"no answer within {limit:.1f} s") from exc
+    except openai.APIConnectionError as exc:
+        raise DependencyUnavailableError("llm", type(exc).__name__) from exc
+    except openai.APIStatusError as exc:
+        raise _classify(exc) from exc
+    except openai.APIError as exc:  # an error event in a stream that had begun
+        code = exc.code or ""
+        if code in _CONTEXT_TOO_LONG | _REFUSED:
+            raise AnswerGenerationError(f"the LLM stopped its answer ({code})") from exc
+        raise DependencyUnavailableError("llm", "the stream broke off with an error") from exc
+
+
+_END = object()
+
+
+def _within(chunks: Any, deadline: float, limit: float) -> Iterator[Any]:
+    """``chunks`` as they come, read by a daemon thread; past ``deadline`` the stream is closed
+    and given up (the thread ends at its next piece or its read timeout)."""
+    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                handed.put(chunk)
+            handed.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - raised again where the stream is read
+            handed.put(exc)
+
+    threading.Thread(target=read, name="llm-stream", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = handed.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise DependencyUnavailableError("llm", f"no whole answer within {limit:.1f} s") from None
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        chunks.close()  # done already if it ended; otherwise nothing more is read
 
 
 def _classify(exc: openai.APIStatusError) -> Exception:

@@ -71,7 +71,7 @@ class Job(BaseModel):
     # While started: until when the attempt's lease holds it (a live lease means a live worker).
     lease_until: float | None = None
     # While started: the answer text the attempt's LLM has streamed so far (``write_partial``),
-    # raw, before the citation check; a new attempt starts it again and a final job has none.
+    # raw, before the citation check; None whenever the job is not started (``lifecycle.effects``).
     partial_answer: str | None = None
 
     @property

@@ -54,7 +54,7 @@ class Rule:
     # Effects (a final target also stamps ``finished_at`` and clears ``retry_at`` and the partial answer)
     cancel_wins: bool = False  # a requested cancel ends the job STOPPED instead: CANCELLED
     leases: bool = False  # attempts + 1, a lease of the caller's seconds, ``started_at`` now, no partial answer
-    releases: bool = False  # the lease is given back: the next delivery may claim at once
+    releases: bool = False  # the lease is given back: the next delivery may claim at once; no partial answer
     flags_cancel: bool = False  # ``cancel_requested``: the worker stops at its next step
     # A fresh run: attempts from 0, the last run's fields cleared, ``queued_at`` now, a new TTL.
     renews: bool = False
@@ -138,7 +138,7 @@ def effects(rule: Rule, now: float, values: dict[str, Any] | None = None) -> dic
     if rule.leases:  # a new attempt streams its answer from the start
         fields |= {"started_at": now, "retry_at": None, "partial_answer": None}
     if rule.releases:
-        fields["lease_until"] = None
+        fields |= {"lease_until": None, "partial_answer": None}
     if rule.flags_cancel:
         fields["cancel_requested"] = True
     if rule.target.is_terminal:

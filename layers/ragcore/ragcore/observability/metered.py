@@ -122,8 +122,15 @@ class MeteredChatModel(_Delegating):
     _metered_inner: ChatModel
 
     def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
+        return self._counted(lambda: self._metered_inner.complete(messages, timeout))
+
+    def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None],
+               timeout: float | None = None) -> Completion:
+        return self._counted(lambda: self._metered_inner.stream(messages, on_text, timeout))
+
+    def _counted(self, call: Callable[[], Completion]) -> Completion:
         try:
-            completion = self._metered_inner.complete(messages, timeout)
+            completion = call()
         except Exception as exc:
             spent = getattr(exc, "spent", None)  # a completed call whose answer was unusable
             if isinstance(spent, Completion):

@@ -26,6 +26,7 @@ from ragcore.services.conversation_turns import (
 )
 from ragcore.services.extractive import extractive_answer
 from ragcore.services.job_runner import JobLimits, MessageOutcome, Run, run_job
+from ragcore.services.partial_answers import PartialAnswers
 from ragcore.services.prompting import PromptLimits, build_prompt, sources_of
 from ragcore.services.retrieve import retrieve
 from ragcore.services.standalone_query import standalone_query
@@ -43,6 +44,7 @@ class AnswerPorts:
     prompt_limits: PromptLimits = PromptLimits()  # the token budget every LLM call is held to
     mode: AnswerMode = AnswerMode.GENERATED  # setting ANSWER_MODE
     wait_in_place_seconds: float = WAIT_IN_PLACE_SECONDS  # for an earlier turn, before handing back
+    partial_interval_ms: int = 100  # setting PARTIAL_ANSWER_INTERVAL_MS (services/partial_answers.py)
 
 
 def answer_job(
@@ -126,7 +128,12 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
         checked, method, completion = extracted.checked, extracted.method, extracted.completion
         llm_seconds = extracted.llm_seconds
     else:
-        completion = ports.chat.complete(prompt.messages, max(0.0, run.budget.remaining() - CHECK_SECONDS))
+        # The answer is streamed and kept on the job as it is written, raw; the checked answer
+        # replaces it in the result.
+        partial = PartialAnswers(ports.store, run.job.job_id, run.job.attempts, ports.partial_interval_ms)
+        completion = ports.chat.stream(prompt.messages, partial.update,
+                                       max(0.0, run.budget.remaining() - CHECK_SECONDS))
+        partial.flush()
         llm_seconds = time.perf_counter() - started
         checked = check_citations(completion.text, prompt.passages, ports.embedder)
         method = AnswerMethod.GENERATED
