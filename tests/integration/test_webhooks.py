@@ -104,6 +104,9 @@ def test_a_finished_chat_is_posted_signed_once_and_its_status_says_delivered(
     webhook = webhook_of(http, job_id, WebhookState.DELIVERED)
     assert webhook["id"] == f"msg_{job_id}" and webhook["attempts"] == 1 and webhook["last_status"] == 200
     assert webhook["delivered_at"] and webhook["last_error"] is None
+    plain = http.post("/chat", json={"query": ASK}).json()["job_id"]
+    (listed, unhooked) = http.get("/jobs", params={"ids": f"{job_id},{plain}"}).json()["jobs"]
+    assert listed["webhook"] == webhook and unhooked["webhook"] is None
     with pytest.raises(WebhookVerificationError):
         Webhook(get_container().webhook_secrets.rotate("another-tenant", 0)).verify(delivery.body, delivery.headers)
 
@@ -243,7 +246,8 @@ def test_a_cancelled_job_posts_its_error_document(
         deadline = time.monotonic() + 30
         while fake_llm.in_flight == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
+        stopping = http.post(f"/jobs/{job_id}/cancel")
+        assert stopping.status_code == 202 and stopping.json()["webhook"]["state"] == "pending"
         (delivery,) = receiver.wait_for(job_id)
     finally:
         fake_llm.delay = 0.0

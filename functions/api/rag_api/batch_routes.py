@@ -45,6 +45,7 @@ from ragcore.domain.messages import ChatRequest
 from ragcore.services.auth import admit_questions
 from ragcore.services.jobs import current_jobs, settle_overdue
 from ragcore.services.submit import submit_chats
+from ragcore.services.webhooks import webhooks_of
 
 from .auth import Caller, in_scope, owner_of
 from .errors import JSON_BODY, KEYED, core_error_response, error_response, responses, validation_details
@@ -173,6 +174,7 @@ async def job_statuses(
     # Settled as GET /job-status settles one (``settle_overdue``): only an overdue job costs a write.
     settled = {job_id: settle_overdue(job, container.job_store, container.document_store)
                for job_id, job in found.items()}
-    answer = JobStatuses(jobs=[JobStatusView.of(settled[i]) for i in wanted if i in settled],
+    webhooks = webhooks_of(settled.values(), container.webhook_store)
+    answer = JobStatuses(jobs=[JobStatusView.of(settled[i], webhooks.get(i)) for i in wanted if i in settled],
                          not_found=[i for i in wanted if i not in settled])
     return JSONResponse(answer.model_dump(mode="json"))

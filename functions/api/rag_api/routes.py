@@ -34,7 +34,7 @@ from ragcore.domain.jobs import JOB_ID_PATTERN, Job, JobStatus
 from ragcore.domain.messages import ChatRequest
 from ragcore.services.jobs import cancel_job, current_job, settle_overdue
 from ragcore.services.submit import submit_chat
-from ragcore.services.webhooks import callback_of, delivery_of
+from ragcore.services.webhooks import webhooks_of
 
 from .auth import Caller, in_scope, owner_of
 from .errors import JSON_BODY, KEYED, RETRY_AFTER_HEADER, error_response, responses
@@ -133,8 +133,7 @@ def settled_job(container: Container, job_id: str, key: ApiKey | None) -> Job:
 @router.get("/job-status/{job_id}", response_model=JobStatusView, responses=responses(*_JOB_ERRORS))
 async def job_status(job_id: JobId, container: ContainerDep, key: Caller) -> JobStatusView:
     job = settled_job(container, job_id, key)
-    webhook = delivery_of(job, container.webhook_store) if callback_of(job) else None
-    return JobStatusView.of(job, webhook)
+    return JobStatusView.of(job, webhooks_of([job], container.webhook_store).get(job_id))
 
 
 @router.post(
@@ -151,7 +150,7 @@ async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONRes
         job = cancel_job(container.job_store, settled_job(container, job_id, key))
     except JobNotCancellableError as exc:
         return error_response(409, "job_not_stoppable", str(exc), job_id=job_id)
-    view = JobStatusView.of(job)
+    view = JobStatusView.of(job, webhooks_of([job], container.webhook_store).get(job_id))
     return JSONResponse(view.model_dump(), status_code=200 if job.status is JobStatus.STOPPED else 202)
 
 

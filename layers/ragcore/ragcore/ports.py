@@ -300,7 +300,8 @@ class WebhookClaim:
 class WebhookStore(Protocol):
     """Each job's webhook delivery state, kept in the job's cluster slot and expiring with it."""
 
-    def get(self, job_id: str) -> WebhookDelivery | None: ...
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, WebhookDelivery]:
+        """The deliveries tried so far of ``job_ids``, by job id, in one round trip per node."""
     def claim(self, job_id: str, token: str, seconds: int) -> WebhookClaim:
         """Atomically: ``token`` holds the job's delivery for ``seconds`` unless it is final or
         another live claim holds it, so one job's deliveries never run at once."""

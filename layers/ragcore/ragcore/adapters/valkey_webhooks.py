@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.adapters.valkey_jobs import JOB_KEY_PREFIX
@@ -86,9 +86,14 @@ class ValkeyWebhookStore:
         self._claim = client.register_script(_CLAIM_LUA)
         self._record = client.register_script(_RECORD_LUA)
 
-    def get(self, job_id: str) -> WebhookDelivery | None:
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, WebhookDelivery]:
         with valkey_errors():
-            return _delivery(self._client.hmget(delivery_key(job_id), _FIELDS))
+            pipe = self._client.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hmget(delivery_key(job_id), _FIELDS)
+            rows = pipe.execute()
+        found = {job_id: _delivery(values) for job_id, values in zip(job_ids, rows)}
+        return {job_id: delivery for job_id, delivery in found.items() if delivery is not None}
 
     def claim(self, job_id: str, token: str, seconds: int) -> WebhookClaim:
         with valkey_errors():

@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Any
+from typing import Any, Iterable
 
 from standardwebhooks import Webhook
 
@@ -89,10 +89,13 @@ class AnnouncingJobStore:
             raise WebhookNotQueuedError(f"the webhook of job {job.job_id} could not be queued") from exc
 
 
-def delivery_of(job: Job, deliveries: WebhookStore) -> WebhookDelivery:
-    """The webhook of a job with a callback URL as its status shows it: ``pending`` until a
-    delivery has been tried."""
-    return deliveries.get(job.job_id) or WebhookDelivery(id=webhook_id(job.job_id), state=WebhookState.PENDING)
+def webhooks_of(jobs: Iterable[Job], deliveries: WebhookStore) -> dict[str, WebhookDelivery]:
+    """The webhook of each job with a callback URL, by job id, as its status shows it
+    (``pending`` until a delivery has been tried), read at once; jobs without one cost nothing."""
+    wanted = [job.job_id for job in jobs if callback_of(job) is not None]
+    found = deliveries.get_many(wanted) if wanted else {}
+    return {job_id: found.get(job_id) or WebhookDelivery(id=webhook_id(job_id), state=WebhookState.PENDING)
+            for job_id in wanted}
 
 
 @dataclass(frozen=True)
