@@ -8,10 +8,10 @@ from typing import Iterator
 
 import httpx
 
-from ragcore.local.apigateway import Route
 from ragcore.local.handlers import invoke, load_handler
-from ragcore.local.http_gateway import HttpGateway
+from ragcore.local.http_gateway import HttpGateway, routes_of
 from ragcore.local.template import load_template
+from ragcore.local.web_adapter import WebAdapter
 from tests.support.paths import ROOT, free_port
 
 
@@ -20,11 +20,15 @@ def local_api() -> Iterator[httpx.Client]:
     template = load_template(ROOT / "template.yaml")
     handler = load_handler(template.api)
     port = free_port()
-    gateway = HttpGateway("127.0.0.1", port, [Route(m, p) for m, p in template.api_routes], template.stage,
-                          lambda event: invoke(template.api, handler, event))
+    assert template.streaming is not None
+    adapter = WebAdapter(template.streaming)  # the streaming routes' function (GET /jobs/{id}/events)
+    adapter.start()
+    gateway = HttpGateway("127.0.0.1", port, routes_of(template), template.stage,
+                          lambda event: invoke(template.api, handler, event), web_adapter=adapter)
     gateway.start()
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             yield client
     finally:
         gateway.stop()
+        adapter.stop()

@@ -20,6 +20,7 @@ from .auth import KEY_SCHEMES, RequireKey
 from .batch_routes import router as batch_router
 from .conversation_routes import router as conversation_router
 from .document_routes import router as document_router
+from .event_routes import router as event_router
 from .headers import SecurityHeaders
 from .limits import BodyLimit
 from .routes import public_router, router
@@ -45,6 +46,7 @@ def create_app() -> FastAPI:
     app.include_router(batch_router, dependencies=KEY_SCHEMES)
     app.include_router(document_router, dependencies=KEY_SCHEMES)
     app.include_router(conversation_router, dependencies=KEY_SCHEMES)
+    app.include_router(event_router, dependencies=KEY_SCHEMES)  # StreamFunction's, in AWS
     # Innermost first: the key is checked before the body is read or capped, and an
     # Idempotency-Key is looked up with the caller's tenant and the capped body.
     idempotency.install(app)

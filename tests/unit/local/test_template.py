@@ -38,7 +38,10 @@ def test_functions_and_routes() -> None:
     app_routes = OPERATIONS
     pages = {("GET", path) for path in UI_FILES}  # /ui, /docs and their files: not in the schema
     preflights = {("OPTIONS", path) for _, path in KEYED}  # CORS: reach the app without a key
-    assert set(TEMPLATE.api_routes) == app_routes | pages | preflights | {("GET", "/openapi.json")}
+    assert TEMPLATE.streaming is not None
+    served = set(TEMPLATE.api_routes) | set(TEMPLATE.streaming.routes)
+    assert served == app_routes | pages | preflights | {("GET", "/openapi.json")}
+    assert not set(TEMPLATE.api_routes) & set(TEMPLATE.streaming.routes)
     assert RAW["Resources"]["RestApi"]["Type"] == "AWS::Serverless::Api"  # REST, not HTTP API
     assert RAW["Globals"]["Function"]["Runtime"] == "python3.12"
     assert RAW["Globals"]["Function"]["Architectures"] == ["x86_64"]
@@ -52,12 +55,32 @@ def test_the_gateway_asks_for_a_key_exactly_where_the_app_does() -> None:
     auth = RAW["Resources"]["RestApi"]["Properties"]["Auth"]
     assert auth["DefaultAuthorizer"] == "KeyAuthorizer" and auth["ApiKeyRequired"] is True
     assert RAW["Resources"]["RestApi"]["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
-    for name, event in RAW["Resources"]["ApiFunction"]["Properties"]["Events"].items():
+    events = {**RAW["Resources"]["ApiFunction"]["Properties"]["Events"],
+              **RAW["Resources"]["StreamFunction"]["Properties"]["Events"]}
+    for name, event in events.items():
         route = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
         opted_out = event["Properties"].get("Auth") == {"Authorizer": "NONE", "ApiKeyRequired": False}
         assert opted_out == (route in PUBLIC or route[0] == "OPTIONS"), name
         if route in KEYED:
             assert "Auth" not in event["Properties"], name
+
+
+def test_the_streaming_route_runs_the_api_app_under_the_web_adapter() -> None:
+    """StreamFunction: the API's code and app, run by the Lambda Web Adapter in
+    response_stream mode behind a streaming integration, with time for a whole connection."""
+    assert TEMPLATE.streaming is not None
+    stream = TEMPLATE.streaming
+    props = RAW["Resources"][stream.function.logical_id]["Properties"]
+    env = props["Environment"]["Variables"]
+    assert stream.routes == [("GET", "/jobs/{job_id}/events")]
+    assert stream.function.code_uri == TEMPLATE.api.code_uri
+    module, _, attribute = stream.app.partition(":")
+    assert (module, attribute) == ("rag_api.app", "app")  # the object the API's handler wraps
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap" and env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert any("layer:LambdaAdapterLayerX86:" in str(layer) for layer in props["Layers"])
+    assert (stream.function.code_uri / stream.function.handler).stat().st_mode & 0o111  # executable
+    assert stream.function.timeout > int(env["EVENTS_MAX_SECONDS"])
+    assert int(env["EVENTS_MAX_SECONDS"]) == Settings().events_max_seconds
 
 
 @pytest.mark.parametrize("function_id", ["WorkerFunction", "IngestFunction"])

@@ -28,6 +28,9 @@ MISSING_ROUTE = gateway_error("MISSING_AUTHENTICATION_TOKEN", "Missing Authentic
 class Route:
     method: str
     path: str  # e.g. /result/{job_id}
+    # Its integration streams (ResponseTransferMode: RESPONSE_STREAM): the function's app
+    # answers through the web adapter, not a buffered invocation (``local.web_adapter``).
+    streaming: bool = False
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method.upper() != self.method.upper() and self.method.upper() != "ANY":

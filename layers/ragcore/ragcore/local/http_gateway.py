@@ -4,11 +4,12 @@ needed for a pass-through."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from ragcore.local.apigateway import (
@@ -19,13 +20,26 @@ from ragcore.local.apigateway import (
     gateway_error,
     to_event,
 )
+from ragcore.local.template import Template
+
+if TYPE_CHECKING:
+    from ragcore.local.web_adapter import WebAdapter
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
+_CHUNK_BYTES = 64 * 1024
+# Headers of one connection, not of the answer: the gateway sets its own.
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 # A runner's own endpoint: () -> (status, headers, body).
 LocalEndpoint = Callable[[], tuple[int, list[tuple[str, str]], bytes]]
+
+
+def routes_of(template: Template) -> list[Route]:
+    """Every route of the template's REST API, those whose integration streams marked."""
+    streaming = template.streaming.routes if template.streaming else []
+    return [Route(m, p) for m, p in template.api_routes] + [Route(m, p, streaming=True) for m, p in streaming]
 
 
 class _Server(ThreadingHTTPServer):
@@ -44,9 +58,13 @@ class HttpGateway:
         stage: str,
         invoke: Callable[[dict[str, Any]], dict[str, Any]],
         local_endpoints: dict[str, LocalEndpoint] | None = None,
+        web_adapter: WebAdapter | None = None,
     ) -> None:
         """``local_endpoints``: GET paths the runner answers itself, never the API function
-        (``/metrics``); API Gateway has no such routes."""
+        (``/metrics``); API Gateway has no such routes. ``web_adapter``: where the streaming
+        routes' events go (``Route.streaming``)."""
+        if web_adapter is None and any(route.streaming for route in routes):
+            raise ValueError("streaming routes need the web adapter that serves them")
         gateway = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -67,6 +85,7 @@ class HttpGateway:
         self._stage = stage
         self._invoke = invoke
         self._local_endpoints = local_endpoints or {}
+        self._web_adapter = web_adapter
         self._server = _Server((host, port), _Handler)
         self._thread: threading.Thread | None = None
 
@@ -122,6 +141,9 @@ class HttpGateway:
             stage=self._stage,
             source_ip=request.client_address[0],
         )
+        if route.streaming:
+            self._stream(request, event)
+            return
         try:
             status, headers, payload = from_response(self._invoke(event))
         except Exception:  # a crashed or malformed invocation: API Gateway answers 502
@@ -129,6 +151,31 @@ class HttpGateway:
             self._json(request, 502, gateway_error("INTEGRATION_FAILURE", "Internal server error"))
             return
         self._reply(request, status, headers, payload)
+
+    def _stream(self, request: BaseHTTPRequestHandler, event: dict[str, Any]) -> None:
+        """API Gateway's streaming integration: the status and headers as soon as the app
+        sends them, then each piece of the body as it is written (chunked), unbuffered."""
+        assert self._web_adapter is not None
+        try:
+            connection, response = self._web_adapter.open(event)
+        except (OSError, http.client.HTTPException):  # the app's server is gone: the integration failed
+            log.exception("streaming function failed")
+            self._json(request, 502, gateway_error("INTEGRATION_FAILURE", "Internal server error"))
+            return
+        try:
+            request.send_response(response.status)
+            for name, value in response.getheaders():
+                if name.lower() not in _HOP_BY_HOP:
+                    request.send_header(name, value)
+            request.send_header("Transfer-Encoding", "chunked")
+            request.end_headers()
+            while chunk := response.read1(_CHUNK_BYTES):
+                request.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            request.wfile.write(b"0\r\n\r\n")
+        except (OSError, http.client.HTTPException):  # the client left, or the stream broke off
+            request.close_connection = True
+        finally:
+            connection.close()
 
     @classmethod
     def _json(cls, request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:

@@ -49,12 +49,24 @@ class SqsTrigger:
 
 
 @dataclass(frozen=True)
+class StreamingSpec:
+    """The function behind the routes whose integration streams (``ResponseTransferMode:
+    RESPONSE_STREAM``): the AWS Lambda Web Adapter runs its run script (``Handler``), which
+    serves the ASGI app its ``ASGI_APP`` variable names on ``AWS_LWA_PORT``."""
+
+    function: FunctionSpec
+    app: str  # module:attribute
+    routes: list[tuple[str, str]]  # (method, path)
+
+
+@dataclass(frozen=True)
 class Template:
     api: FunctionSpec
     api_routes: list[tuple[str, str]]  # (method, path) of the REST API events
     stage: str
     workers: list[SqsTrigger]  # every function fed by an SQS queue
     queue_env: dict[str, str]  # environment variable -> the queue (logical id) it names
+    streaming: StreamingSpec | None = None
 
     def trigger(self, function_id: str) -> SqsTrigger:
         (found,) = [w for w in self.workers if w.function.logical_id == function_id]
@@ -103,6 +115,20 @@ def load_template(path: Path, api_id: str = "ApiFunction") -> Template:
         if isinstance(value, dict) and resources.get(value.get("!Ref", ""), {}).get("Type") == "AWS::SQS::Queue"
     }
     api_events = resources[api_id]["Properties"]["Events"].values()
+    streaming = [
+        (logical_id, (e["Properties"]["Method"].upper(), e["Properties"]["Path"]))
+        for logical_id, resource in resources.items() if resource["Type"] == "AWS::Serverless::Function"
+        for e in (resource["Properties"].get("Events") or {}).values()
+        if e["Type"] == "Api" and e["Properties"].get("ResponseTransferMode") == "RESPONSE_STREAM"
+    ]
+    stream_ids = {logical_id for logical_id, _ in streaming}
+    if len(stream_ids) > 1:
+        raise ValueError(f"one streaming function is served offline, the template has {sorted(stream_ids)}")
+    stream = None
+    if stream_ids:
+        (stream_id,) = stream_ids
+        stream_env = {**variables, **resources[stream_id]["Properties"]["Environment"]["Variables"]}
+        stream = StreamingSpec(function(stream_id), stream_env["ASGI_APP"], [route for _, route in streaming])
     return Template(
         api=function(api_id),
         api_routes=[
@@ -113,4 +139,5 @@ def load_template(path: Path, api_id: str = "ApiFunction") -> Template:
         stage=str(doc.get("Parameters", {}).get("StageName", {}).get("Default", "v1")),
         workers=workers,
         queue_env=queue_env,
+        streaming=stream,
     )

@@ -1,0 +1,71 @@
+"""``GET /jobs/{job_id}/events``: a job followed as server-sent events (docs/STREAMING.md).
+
+Served by StreamFunction, the same app under the AWS Lambda Web Adapter, whose answers API
+Gateway streams (template.yaml); offline, by the local gateway through the same adapter's
+stand-in (``ragcore.local.web_adapter``). Unlike the other routes, this one waits: it runs
+under uvicorn, whose one event loop serves every open stream, so each store call (a blocking
+Valkey read, up to ``POLL_MS``) runs on a worker thread, never on the loop."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, AsyncIterator
+
+from anyio import to_thread
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from ragcore.bootstrap import Container
+from ragcore.domain.jobs import Job
+from ragcore.services.job_events import JobFollower
+
+from .auth import Caller
+from .errors import KEYED, responses
+from .routes import ContainerDep, JobId, settled_job
+
+router = APIRouter()  # app.py puts the API-key check in front of it
+
+PING_SECONDS = 15  # a comment (": ping") while nothing happens, well inside idle timeouts
+POLL_MS = 1000  # the longest one read waits for an event
+EVENT_ID = r"^\d{1,20}-\d{1,20}$"  # a stream entry id, <ms>-<seq>
+_ID_DESCRIPTION = "the id of the last event received: the stream resumes after it"
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+              "description": "`status`, `delta` and a final `result` or `error` event, each with an `id:`; "
+                             "`: ping` comments while the job waits. Ends after the final event or "
+                             "EVENTS_MAX_SECONDS: reconnect with `Last-Event-ID`"},
+        **responses(*KEYED, 404, 422),
+    },
+    summary="Follow a job: its status changes, its answer as it is written, then its result",
+)
+async def job_events(
+    job_id: JobId,
+    container: ContainerDep,
+    key: Caller,
+    last_event_id: Annotated[str | None, Query(pattern=EVENT_ID, description=_ID_DESCRIPTION)] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", pattern=EVENT_ID, description=_ID_DESCRIPTION)
+    ] = None,
+) -> EventSourceResponse:
+    # Read (404 for another tenant's job, settled if overdue) before the 200 goes out.
+    job = await to_thread.run_sync(settled_job, container, job_id, key)
+    after = last_event_id_header or last_event_id
+    return EventSourceResponse(
+        _events(container, job, after),
+        ping=PING_SECONDS,
+        ping_message_factory=lambda: ServerSentEvent(comment="ping"),
+    )
+
+
+async def _events(container: Container, job: Job, after: str | None) -> AsyncIterator[ServerSentEvent]:
+    follower = JobFollower(container.job_store, container.document_store, job, after)
+    ends_at = time.monotonic() + container.settings.events_max_seconds
+    while not follower.done and (left := ends_at - time.monotonic()) > 0:
+        for event in await to_thread.run_sync(follower.poll, min(POLL_MS, int(left * 1000))):
+            yield ServerSentEvent(data=json.dumps(event.data, separators=(",", ":")), event=event.event, id=event.id)
