@@ -102,6 +102,7 @@ def test_chat_queues_a_job_and_sends_one_message(sqs: Any, queue: dict[str, str]
     assert job.request == {
         "query": "When was Skerry Point Lighthouse first lit?", "top_k": 3, "collection": "default", "mode": "hybrid",
         "filter": None, "conversation_id": body["conversation_id"],  # a new conversation, named in the 202
+        "callback_url": None,
     }
     assert get_container().conversations.get(body["conversation_id"]).turns[0].job_id == job_id
     messages = sqs.receive_message(QueueUrl=queue["url"], WaitTimeSeconds=2)["Messages"]
