@@ -16,14 +16,17 @@ from tests.support.paths import ROOT, free_port
 
 
 @contextmanager
-def local_api() -> Iterator[httpx.Client]:
+def local_api(streaming: bool = True) -> Iterator[httpx.Client]:
+    """``streaming=False``: the API as deployed before its streaming routes (a client's
+    fallback is tested against it), whose paths the gateway answers 403."""
     template = load_template(ROOT / "template.yaml")
     handler = load_handler(template.api)
     port = free_port()
     assert template.streaming is not None
     adapter = WebAdapter(template.streaming)  # the streaming routes' function (GET /jobs/{id}/events)
     adapter.start()
-    gateway = HttpGateway("127.0.0.1", port, routes_of(template), template.stage,
+    routes = routes_of(template) if streaming else [route for route in routes_of(template) if not route.streaming]
+    gateway = HttpGateway("127.0.0.1", port, routes, template.stage,
                           lambda event: invoke(template.api, handler, event), web_adapter=adapter)
     gateway.start()
     try:

@@ -35,6 +35,9 @@ class Reply:
     fail_after: int | None = None
     drop: bool = False
     token_delay: float | None = None  # this stream's delay between words (else the fake's)
+    # A stream that pauses after this many words until the event is set: a test sees the
+    # answer so far before the rest is written (a condition, not a timing).
+    hold: tuple[int, threading.Event] | None = None
 
 
 class FakeLLM:
@@ -95,6 +98,8 @@ class FakeLLM:
         yield 0.0, chunk({"role": "assistant", "content": ""})
         words = re.findall(r"\S+\s*", self.answer)
         for n, word in enumerate(words):
+            if reply.hold and n == reply.hold[0]:
+                reply.hold[1].wait(timeout=60)
             if n == reply.fail_after:
                 yield 0.0, None if reply.drop else {"error": {"message": "scripted failure", "type": "server_error",
                                                             "code": reply.code}}

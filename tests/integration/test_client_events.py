@@ -1,0 +1,216 @@
+"""A job's events in ``ragcore.client`` against the real API (the local gateway streaming
+``GET /jobs/{id}/events`` from the app under the web adapter's stand-in), real Valkey and SQS,
+the worker handler on a real poller, and the fake LLM streaming its answer a word at a time.
+The same parsing from recorded event text: tests/unit/test_client_events.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import subprocess
+import sys
+import threading
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from ragcore.bootstrap import get_container
+from ragcore.client import AsyncClient, Client
+from ragcore.client.events import AnswerText, DeltaEvent, Event, ResultEvent, StatusEvent
+from ragcore.domain.jobs import JobStatus
+from ragcore.services.ingest import index_files
+from tests.support.api import local_api
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.paths import ROOT, SAMPLES
+from tests.support.workers import Workers
+
+QUESTION = "When was Skerry Point Lighthouse first lit?"
+ANSWER = "Skerry Point Lighthouse was first lit on 12 October 1874 and automated in 1991 [1]."
+WORD_SECONDS = 0.05  # between the fake's words: a stream the worker writes out in several pieces
+HELD_WORDS = 6  # where a held answer stops: its first word is written at once, so a client sees it
+
+
+@pytest.fixture
+def streaming_llm(fake_llm: FakeLLM) -> FakeLLM:
+    fake_llm.answer = ANSWER
+    fake_llm.token_delay = WORD_SECONDS
+    return fake_llm
+
+
+def held_at(llm: FakeLLM, words: int) -> threading.Event:
+    """The next answer stops after ``words`` words until the event is set: a client must show
+    the answer so far before it can go on (a condition, not a timing)."""
+    release = threading.Event()
+    llm.script = [Reply(hold=(words, release))]
+    return release
+
+
+@pytest.fixture
+def api_url(lambda_env: dict[str, str], streaming_llm: FakeLLM) -> Iterator[str]:
+    container = get_container()
+    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    with local_api() as http:
+        yield str(http.base_url).rstrip("/")
+
+
+@pytest.fixture
+def older_api_url(lambda_env: dict[str, str], streaming_llm: FakeLLM) -> Iterator[str]:
+    """The same API as a server from before the events route: API Gateway answers the path
+    with its 403 MISSING_AUTHENTICATION_TOKEN."""
+    container = get_container()
+    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    with local_api(streaming=False) as http:
+        yield str(http.base_url).rstrip("/")
+
+
+@pytest.fixture
+def workers(sqs: Any, queue: dict[str, str]) -> Iterator[Workers]:
+    with Workers(sqs, queue) as running:
+        yield running
+
+
+def folded(events: list[Event]) -> str:
+    text = AnswerText()
+    for event in events:
+        if isinstance(event, DeltaEvent):
+            text.add(event)
+    return text.text
+
+
+def test_the_client_hears_the_answer_written_before_the_result(api_url: str, workers: Workers) -> None:
+    with Client(api_url) as client:
+        accepted = client.submit(QUESTION)
+        events = list(client.events(accepted.job_id, timeout=120))
+    statuses = [e.status for e in events if isinstance(e, StatusEvent)]
+    assert statuses == [JobStatus.QUEUED, JobStatus.STARTED, JobStatus.FINISHED]
+    deltas = [i for i, e in enumerate(events) if isinstance(e, DeltaEvent)]
+    finished = next(i for i, e in enumerate(events) if isinstance(e, StatusEvent) and e.status.is_terminal)
+    assert deltas and max(deltas) < finished  # written while started, before the result
+    assert ANSWER.startswith(folded(events)) and folded(events)
+    assert isinstance(events[-1], ResultEvent) and events[-1].result.answer == ANSWER
+    ids = [e.id for e in events]
+    assert all(ids) and ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+
+
+class CutOnce(httpx.HTTPTransport):
+    """The real transport, but the first events connection is cut once it has carried answer
+    text: a connection lost mid-answer. Records each events request's ``Last-Event-ID``, and
+    sets ``reconnected`` at the second."""
+
+    def __init__(self, reconnected: threading.Event) -> None:
+        super().__init__()
+        self.resumed_after: list[str | None] = []
+        self._reconnected = reconnected
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            self.resumed_after.append(request.headers.get("last-event-id"))
+        response = super().handle_request(request)
+        if not request.url.path.endswith("/events"):
+            return response
+        if len(self.resumed_after) > 1:
+            self._reconnected.set()
+            return response
+        return httpx.Response(response.status_code, headers=response.headers, stream=_Cut(response.stream),
+                              extensions=response.extensions)
+
+
+class _Cut(httpx.SyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            yield chunk
+            if b"event: delta" in chunk:
+                raise httpx.ReadError("connection reset mid-answer")
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def test_a_connection_lost_mid_answer_resumes_after_the_last_event_without_repeats(
+    api_url: str, workers: Workers, streaming_llm: FakeLLM
+) -> None:
+    release = held_at(streaming_llm, HELD_WORDS)  # the answer is still being written when the cut comes
+    transport = CutOnce(reconnected=release)
+    with Client(api_url, transport=transport) as client:
+        accepted = client.submit(QUESTION)
+        seen = list(client.events(accepted.job_id, timeout=120))
+    assert len(transport.resumed_after) == 2 and transport.resumed_after[0] is None
+    last_before_cut = transport.resumed_after[1]
+    assert last_before_cut in [e.id for e in seen if isinstance(e, DeltaEvent)]
+    pairs = [(type(e).__name__, e.id) for e in seen]
+    assert len(pairs) == len(set(pairs))  # nothing heard twice
+    assert folded(seen) == ANSWER and isinstance(seen[-1], ResultEvent)
+
+
+def test_ask_with_on_text_and_the_async_client(api_url: str, workers: Workers) -> None:
+    texts: list[str] = []
+    with Client(api_url) as client:
+        answer = client.ask(QUESTION, on_text=texts.append, timeout=120)
+    assert answer.answer == ANSWER and texts and all(ANSWER.startswith(t) for t in texts)
+
+    async def run() -> tuple[Any, list[str]]:
+        heard: list[str] = []
+        async with AsyncClient(api_url) as client:
+            return await client.ask(QUESTION, on_text=heard.append, timeout=120), heard
+
+    answer, heard = asyncio.run(run())
+    assert answer.answer == ANSWER and heard and all(ANSWER.startswith(t) for t in heard)
+
+
+def test_a_server_without_the_events_route_is_followed_by_polling_its_partial_answer(
+    older_api_url: str, workers: Workers, streaming_llm: FakeLLM
+) -> None:
+    release = held_at(streaming_llm, HELD_WORDS)
+    texts: list[str] = []
+
+    def heard(text: str) -> None:
+        texts.append(text)
+        release.set()  # the answer so far was seen: the model may go on
+
+    with Client(older_api_url) as client:
+        answer = client.ask(QUESTION, on_text=heard, timeout=120)
+        assert client.status(answer.job_id).status is JobStatus.FINISHED
+    assert answer.answer == ANSWER
+    assert texts and ANSWER.startswith(texts[0]) and texts[0] != ANSWER
+
+
+def test_ragcore_ask_on_a_terminal_shows_the_answer_as_it_is_written(
+    api_url: str, workers: Workers, streaming_llm: FakeLLM
+) -> None:
+    release = held_at(streaming_llm, HELD_WORDS)
+    first_word = ANSWER.split()[0]
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "COLUMNS": "200", "RAGCORE_API_URL": api_url}
+    env.pop("RAGCORE_API_KEY", None)
+    asked = subprocess.Popen([sys.executable, "-m", "ragcore.cli", "ask", QUESTION], cwd=ROOT, env=env,
+                             stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    written = b""
+    try:
+        while first_word.encode() not in written:  # the answer's start, shown while it is written
+            written += os.read(controller, 4096)
+        shown_early = written.decode()
+        release.set()
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the command ended and closed its end
+                break
+            if not chunk:
+                break
+            written += chunk
+        assert asked.wait(timeout=120) == 0
+    finally:
+        release.set()
+        asked.kill()
+        os.close(controller)
+    assert ANSWER not in shown_early  # text shown before the end
+    output = written.decode()
+    final = output[len(shown_early):]
+    assert "\x1b[J" in final  # the live text erased, then the final answer with its sources
+    assert ANSWER in final and "[1] Skerry Point Lighthouse" in final
