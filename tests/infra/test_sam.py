@@ -8,11 +8,14 @@ import json
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.paths import ROOT
+from ragcore.local.template import load_template
+from tests.support.paths import ROOT, free_port
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 CFN_LINT = ROOT / ".venv-sam" / "bin" / "cfn-lint"
@@ -158,3 +161,38 @@ def test_built_artifacts_run_with_tracing_on(build_dir: Path) -> None:
     # Adapter subsegments (bootstrap's Traced wrappers) and patched botocore (the SQS call).
     # (the worker's first store call reads the job, for its conversation's order, before a claim)
     assert {"## valkey.ping", "## sqs.ping", "sqs", "## valkey.get"} <= set(segments), segments
+
+
+def test_the_stream_functions_run_script_serves_the_app(build_dir: Path) -> None:
+    """StreamFunction as the Lambda Web Adapter starts it: its handler, serve.sh, run from the
+    built function with the built layer, serves the API's app with uvicorn on AWS_LWA_PORT
+    under python3.12 (uvicorn and sse-starlette in the layer, the events route in the app)."""
+    template = load_template(ROOT / "template.yaml")
+    assert template.streaming is not None
+    function = build_dir / template.streaming.function.logical_id
+    script = function / template.streaming.function.handler
+    assert os.access(script, os.X_OK)
+    port = free_port()
+    env = {
+        **_runtime_env(build_dir), "PATH": f"{LAMBDA_PYTHON.parent}:/usr/bin:/bin",
+        "PYTHONPATH": str(build_dir / "RagcoreLayer/python"), "LAMBDA_TASK_ROOT": str(function),
+        "AWS_LWA_PORT": str(port), "ASGI_APP": template.streaming.app,
+        "AWS_LAMBDA_FUNCTION_NAME": template.streaming.function.logical_id,
+    }
+    server = subprocess.Popen([str(script)], cwd=function, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()  # type: ignore[union-attr]
+                time.sleep(0.2)
+        assert schema.status_code == 200 and "/jobs/{job_id}/events" in schema.json()["paths"]
+        health = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert health.status_code == 503 and health.json()["checks"]["valkey"]["status"] == "unavailable"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
