@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,14 +42,25 @@ ANSWER = "Skerry Point Lighthouse was first lit on 12 October 1874 [1]. Its firs
 LLM_SECONDS = 2.0  # long enough for the page to see the job started
 SLOW_LLM_SECONDS = 6.0
 MS = 1000
+# Questions whose answer stops after its first words until the test releases it: the page must
+# show those words while the job is started (a condition, not a timing).
+HELD: dict[str, threading.Event] = {}
+HELD_WORDS = 6
+FIRST_WORD = "Skerry"  # written at once: the first piece of a stream is not held back
+
+
+def reply_for(body: dict[str, Any]) -> Reply | None:
+    question = body["messages"][-1]["content"]
+    if SLOW_QUESTION in question:
+        return Reply(delay=SLOW_LLM_SECONDS)
+    held = [release for text, release in HELD.items() if text in question]
+    return Reply(hold=(HELD_WORDS, held[0]), token_delay=0.05) if held else None
 
 
 @pytest.fixture(scope="module")
 def fake_llm() -> Iterator[FakeLLM]:
     with FakeLLM(answer=ANSWER, delay=LLM_SECONDS) as llm:
-        llm.reply_for = lambda body: (
-            Reply(delay=SLOW_LLM_SECONDS) if SLOW_QUESTION in body["messages"][-1]["content"] else None
-        )
+        llm.reply_for = reply_for
         yield llm
 
 
@@ -213,6 +225,71 @@ def test_ask_read_the_cited_passage_upload_list_and_delete(
     assert page.evaluate("localStorage.getItem('ragcore.apiKey')") is None
 
 
+def held_answer(question: str) -> threading.Event:
+    HELD[question] = threading.Event()
+    return HELD[question]
+
+
+def ask_and_see_the_answer_written(page: Any, question: str, release: threading.Event) -> None:
+    """Asks ``question``; its first word shows, marked as being written, while the job is
+    started and before the rest is written; then the checked answer with its citation replaces them."""
+    expect = playwright.expect
+    page.get_by_label("Question", exact=True).fill(question)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    answer = page.locator("#answer")
+    try:
+        expect(answer).to_have_attribute("data-state", "writing")
+        expect(page.locator("#answer-text")).to_contain_text(FIRST_WORD)
+        expect(page.locator("#job")).to_have_attribute("data-state", "started")
+        expect(answer).to_have_attribute("aria-busy", "true")
+        assert "12 October" not in page.locator("#answer-text").text_content()
+        expect(page.locator("#sources li")).to_have_count(0)
+        expect(page.locator("#sources-title")).to_be_hidden()
+    finally:
+        release.set()
+    expect(answer).to_have_attribute("data-state", "final", timeout=60 * MS)
+    expect(page.locator("#job")).to_have_attribute("data-state", "finished")
+    expect(page.locator("#answer-text")).to_contain_text("first lit on 12 October 1874 [1].")
+    expect(page.locator("#answer-text button.cite")).to_have_count(1)
+    expect(page.locator("#answer-text .sentence.unsupported")).to_have_count(1)
+    expect(page.locator("#sources li").first).to_be_visible()
+    assert answer.get_attribute("aria-busy") is None
+
+
+def test_the_answer_shows_as_it_is_written_and_the_checked_answer_replaces_it(
+    stack: DevStack, http: httpx.Client, api_key: str, watched: Watched
+) -> None:
+    page = watched.page
+    followed: list[str] = []
+    page.on("request", lambda request: followed.append(request.url) if request.url.endswith("/events") else None)
+    page.goto(f"{stack.api_url}/ui")
+    page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
+    page.reload()
+    question = "Write as you go: when was Skerry Point Lighthouse first lit?"
+    ask_and_see_the_answer_written(page, question, held_answer(question))
+    assert len(followed) == 1 and "/jobs/" in followed[0]  # one connection: the job's events
+
+
+def test_without_the_events_route_the_page_polls_the_partial_answer(
+    stack: DevStack, http: httpx.Client, api_key: str, watched: Watched
+) -> None:
+    page = watched.page
+    refused: list[str] = []
+
+    def older_gateway(route: Any) -> None:  # API Gateway's answer to a path it does not route
+        refused.append(route.request.url)
+        route.fulfill(status=403, content_type="application/json", body=json.dumps(
+            {"error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "Missing Authentication Token"}}))
+
+    page.route("**/jobs/*/events", older_gateway)
+    page.goto(f"{stack.api_url}/ui")
+    page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
+    page.reload()
+    question = "Poll as it is written: when was Skerry Point Lighthouse first lit?"
+    ask_and_see_the_answer_written(page, question, held_answer(question))
+    assert len(refused) == 1
+
+
 def test_a_started_question_can_be_cancelled(stack: DevStack, http: httpx.Client, api_key: str,
                                              watched: Watched) -> None:
     page = watched.page
@@ -323,8 +400,9 @@ def test_a_poll_told_to_wait_hours_shows_the_error_instead_of_waiting(
     page.evaluate("key => localStorage.setItem('ragcore.apiKey', key)", api_key)
     page.reload()
     quota = json.dumps({"error": {"code": "quota_exceeded", "message": "the daily quota is used up"}})
-    page.route("**/job-status/*", lambda route: route.fulfill(
-        status=429, body=quota, headers={"Content-Type": "application/json", "Retry-After": "7200"}))
+    for path in ("**/jobs/*/events", "**/job-status/*"):  # every read of the job is refused alike
+        page.route(path, lambda route: route.fulfill(
+            status=429, body=quota, headers={"Content-Type": "application/json", "Retry-After": "7200"}))
     expect = playwright.expect
     page.get_by_label("Question", exact=True).fill(QUESTION)
     page.get_by_role("button", name="Ask", exact=True).click()
