@@ -246,6 +246,8 @@ def test_a_cancelled_job_posts_its_error_document(
         deadline = time.monotonic() + 30
         while fake_llm.in_flight == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
+        waiting = http.get(f"/result/{job_id}")
+        assert waiting.status_code == 202 and waiting.json()["webhook"]["state"] == "pending"
         stopping = http.post(f"/jobs/{job_id}/cancel")
         assert stopping.status_code == 202 and stopping.json()["webhook"]["state"] == "pending"
         (delivery,) = receiver.wait_for(job_id)

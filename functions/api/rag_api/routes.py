@@ -168,7 +168,8 @@ async def cancel(job_id: JobId, container: ContainerDep, key: Caller) -> JSONRes
 async def result(job_id: JobId, request: Request, container: ContainerDep, key: Caller) -> JSONResponse:
     job = settled_job(container, job_id, key)
     if not job.status.is_terminal:
-        body = NotReady.of(job, links_for(job_id, base_path(request)))
+        body = NotReady.of(job, links_for(job_id, base_path(request)),
+                           webhooks_of([job], container.webhook_store).get(job_id))
         return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": POLL_AFTER_SECONDS})
     outcome = container.job_store.get_result(job_id) if job.status is JobStatus.FINISHED else None
     status, document = final_document(job, outcome)

@@ -175,16 +175,18 @@ class NotReady(BaseModel):
     last_error: str | None = Field(default=None, description="as in the status document")
     retry_at: str | None = Field(default=None, description="as in the status document")
     partial_answer: str | None = Field(default=None, description=_PARTIAL_ANSWER)
+    webhook: WebhookView | None = Field(default=None, description="as in the status document")
 
     @classmethod
-    def of(cls, job: Job, links: Links) -> "NotReady":
+    def of(cls, job: Job, links: Links, webhook: WebhookDelivery | None = None) -> "NotReady":
         if job.status is JobStatus.QUEUED and job.retry_at is not None:
             message = (f"attempt {job.attempts} failed ({job.last_error}); attempt {job.attempts + 1} "
                        f"is due at {iso(job.retry_at)}")
         else:
             message = f"the job is {job.status.value}; poll again in a moment"
         return cls(job_id=job.job_id, status=job.status, message=message, links=links, attempts=job.attempts,
-                   last_error=job.last_error, retry_at=iso(job.retry_at), partial_answer=job.partial_answer)
+                   last_error=job.last_error, retry_at=iso(job.retry_at), partial_answer=job.partial_answer,
+                   webhook=WebhookView.of(webhook) if webhook is not None else None)
 
 
 class ResultView(Answer):
