@@ -7,7 +7,11 @@
         print(answer.answer, [s.title for s in answer.sources])
 
 Responses are the API's own models (``ragcore.api_schema``); errors are the exceptions of
-``ragcore.client.errors``.
+``ragcore.client.errors``. The answer as it is written: ``ask(..., on_text=print)``, or a job's
+events one by one (``ragcore.client.events``):
+
+    for event in api.events(job_id):  # StatusEvent, DeltaEvent, ..., then ResultEvent or ErrorEvent
+        ...
 """
 
 from ragcore.api_schema import (
@@ -43,12 +47,14 @@ from ragcore.client.errors import (
     UnexpectedResponse,
     WaitTimeout,
 )
+from ragcore.client.events import AnswerText, DeltaEvent, ErrorEvent, Event, ResultEvent, StatusEvent
 from ragcore.client.sync_client import Client
 
 __all__ = [
-    "MAX_BATCH", "Accepted", "ApiError", "ApiUnreachable", "AsyncClient", "BadRequest", "BatchAccepted",
-    "BatchQueued", "BatchRefused", "Client", "Conflict", "ConversationView",
-    "DocumentAccepted", "DocumentResultView", "Forbidden", "JobFailed", "JobResult", "JobStatuses", "JobStatusView",
-    "JobStopped", "NotFound", "NotReady", "RagcoreError", "RateLimited", "ResultView", "ServerError",
-    "Unauthorized", "Unavailable", "UnexpectedResponse", "WaitTimeout",
+    "MAX_BATCH", "Accepted", "AnswerText", "ApiError", "ApiUnreachable", "AsyncClient", "BadRequest",
+    "BatchAccepted", "BatchQueued", "BatchRefused", "Client", "Conflict", "ConversationView", "DeltaEvent",
+    "DocumentAccepted", "DocumentResultView", "ErrorEvent", "Event", "Forbidden", "JobFailed", "JobResult",
+    "JobStatuses", "JobStatusView", "JobStopped", "NotFound", "NotReady", "RagcoreError", "RateLimited",
+    "ResultEvent", "ResultView", "ServerError", "StatusEvent", "Unauthorized", "Unavailable",
+    "UnexpectedResponse", "WaitTimeout",
 ]
