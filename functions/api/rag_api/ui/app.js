@@ -174,7 +174,7 @@
 
   // What an older server answers for GET jobs/{id}/events: the page then polls.
   const NO_EVENTS_ROUTE = new Set([404, 405, 501]);
-  const MAX_QUIET_CONNECTIONS = 3; // in a row without an event: the page polls instead
+  const MAX_QUIET_CONNECTIONS = 3; // in a row that brought nothing: the page polls instead
 
   // Follows GET jobs/{id}/events: server-sent events read with fetch, since EventSource cannot
   // send the API key. A dropped connection, or the server's close of a long one, is opened
@@ -217,8 +217,8 @@
             return undefined;
           }
           if (done) break;
+          heard = true; // events or heartbeats: the connection was alive, a close is the server's bound
           for (const event of parser(value)) {
-            heard = true;
             if (event.id) lastId = event.id;
             const data = JSON.parse(event.data);
             if (event.type === "status") onStatus(data.status);
