@@ -12,8 +12,8 @@ followed by a client the two ways a client can follow it:
 - SSE: ``GET /jobs/{id}/events`` opened right after ``POST /chat``, until the first ``delta``.
 
 Each figure is the client's clock at that moment less the fake's first-token time (one
-machine, one clock); "stored" is the first delta's stream entry id (Valkey's clock, in ms) less
-the same, the worker's part. Each client then follows its job to the end (polling: until it is
+machine, one clock); "stored" is the first delta's stream entry id (Valkey's clock, in whole
+ms, so within 1 ms either way) less the same, the worker's part. Each client then follows its job to the end (polling: until it is
 final; SSE: until the ``result`` event) and checks the answer. Target: p50 <= 100 ms, polling
 and SSE. About a minute.
 """

@@ -73,6 +73,9 @@ def test_a_started_job_shows_its_answer_as_it_is_written_and_the_result_replaces
     assert seen[-1]["status"] == "finished" and seen[-1]["partial_answer"] is None
     result = http.get(f"/result/{job_id}").json()
     assert "12 October 1874" in result["answer"]  # the checked answer
+    schemas = http.get("/openapi.json").json()["components"]["schemas"]
+    assert {"JobStatusView", "NotReady"} <= {name for name, schema in schemas.items()
+                                             if "partial_answer" in schema.get("properties", {})}
     assert result["usage"] == USAGE  # a streamed call's tokens are still counted
     assert fake_llm.requests[-1]["stream"] is True
     # At most one write per 100 ms: the 14 words, 0.1 s apart, in about as many writes.
