@@ -219,3 +219,12 @@ def test_the_async_client_follows_and_resumes_the_same_way() -> None:
             return [event async for event in api.events(JOB)]
 
     assert [type(e) for e in asyncio.run(listed())] == [StatusEvent, DeltaEvent, ResultEvent]
+
+
+def test_a_stream_waits_out_two_heartbeats_whatever_the_clients_read_timeout() -> None:
+    seen, handle = serving(stream(RECORDED), *polls())
+    with Client("http://api", transport=httpx.MockTransport(handle), timeout=5) as api:
+        list(api.events(JOB))
+        api.result(JOB)
+    assert seen[0].extensions["timeout"]["read"] == 30.0  # the server's heartbeat comes every 15 s
+    assert seen[1].extensions["timeout"]["read"] == 5  # other requests keep the client's

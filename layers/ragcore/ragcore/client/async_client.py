@@ -154,7 +154,7 @@ class AsyncClient(Described):
 
         async def once() -> httpx.Response | None:
             request = self._http.build_request("GET", path, headers=resume.headers(),
-                                               timeout=backoff.request_timeout(self._http.timeout, deadline))
+                                               timeout=backoff.request_timeout(events.stream_timeout(self._http.timeout), deadline))
             try:
                 response = await self._http.send(request, stream=True)
             except httpx.RequestError as exc:

@@ -35,7 +35,20 @@ _GATEWAY_NO_ROUTE = "MISSING_AUTHENTICATION_TOKEN"
 # The status GET /result answers a failed or stopped job with; an error event carries its body.
 _ENDED_STATUS = 409
 
+# The server sends a heartbeat every 15 s while nothing happens: a stream's reads wait at least
+# two of them (whatever the client's own read timeout) before the connection counts as lost.
+STREAM_READ_SECONDS = 30.0
+
 TextCallback = Callable[[str], None]
+
+
+def stream_timeout(client_timeout: httpx.Timeout) -> httpx.Timeout:
+    """The client's timeouts for an event stream, its reads given at least ``STREAM_READ_SECONDS``."""
+    read = client_timeout.read
+    if read is None or read >= STREAM_READ_SECONDS:
+        return client_timeout
+    return httpx.Timeout(connect=client_timeout.connect, read=STREAM_READ_SECONDS, write=client_timeout.write,
+                         pool=client_timeout.pool)
 
 
 @dataclass(frozen=True)
