@@ -328,3 +328,20 @@ def test_the_readmes_receiver_accepts_a_delivery_and_rejects_a_tampered_one(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_without_a_secret_nothing_unsigned_is_sent_until_one_is_made(
+    http: httpx.Client, receiver: WebhookReceiver, secret: str
+) -> None:
+    from ragcore.adapters.valkey_webhooks import secrets_key
+
+    get_container().valkey_client().delete(secrets_key(None))
+    job_id = ask(http, f"{receiver.url}/unsigned")
+    webhook = webhook_of(http, job_id, WebhookState.RETRYING)
+    assert webhook["last_status"] is None
+    assert webhook["last_error"] == ("no webhook signing secret for tenant (none): create one with "
+                                     "`ragcore webhooks secret create`")
+    assert receiver.for_job(job_id) == []
+    made = get_container().webhook_secrets.create(None)
+    (delivery,) = receiver.wait_for(job_id)
+    assert verified(delivery, made)["job_id"] == job_id
