@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -20,8 +21,12 @@ from ragcore.bootstrap import get_container
 from ragcore.domain.job_events import EVENTS_KEPT
 from ragcore.domain.jobs import JobStatus
 from ragcore.services.auth import create_key
+from ragcore.services.ingest import index_files
 from tests.support.api import local_api
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.paths import SAMPLES
 from tests.support.settings import Configure
+from tests.support.workers import Workers
 
 ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
 # A finished chat job's stored result: the result document's example, less the job's fields.
@@ -50,10 +55,11 @@ def events_of(response: httpx.Response) -> Iterator[Event]:
             fields[name] = value[1:] if value.startswith(" ") else value
 
 
-def follow(http: httpx.Client, job_id: str, stop_after: int | None = None, **headers: str) -> list[Event]:
-    """The events of one connection: all of them until the server closes, or the first
-    ``stop_after`` (then the client hangs up)."""
-    seen: list[Event] = []
+def follow(http: httpx.Client, job_id: str, stop_after: int | None = None, into: list[Event] | None = None,
+           **headers: str) -> list[Event]:
+    """The events of one connection (added to ``into`` as they arrive): all of them until
+    the server closes, or the first ``stop_after`` (then the client hangs up)."""
+    seen: list[Event] = [] if into is None else into
     with http.stream("GET", f"/jobs/{job_id}/events", headers=headers) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -241,7 +247,7 @@ def many_deltas(job_id: str, attempt: int, mark: str) -> str:
 
 def following(http: httpx.Client, job_id: str, **headers: str) -> tuple[threading.Thread, list[Event]]:
     seen: list[Event] = []
-    thread = threading.Thread(target=lambda: seen.extend(follow(http, job_id, **headers)))
+    thread = threading.Thread(target=follow, args=(http, job_id), kwargs={"into": seen, **headers})
     thread.start()
     time.sleep(0.3)
     return thread, seen
@@ -334,3 +340,58 @@ def test_another_tenants_job_is_not_found(lambda_env: dict[str, str], configure:
         with http.stream("GET", f"/jobs/{job_id}/events", headers=mine) as response:
             assert response.status_code == 200
             assert next(events_of(response)).data == {"job_id": job_id, "status": "queued", "attempt": 0}
+
+
+STREAMED = "Skerry Point Lighthouse was first lit on 12 October 1874 [1], after four years of building."
+
+
+@contextmanager
+def answering(fake_llm: FakeLLM, sqs: Any, queue: dict[str, str]) -> Iterator[tuple[httpx.Client, str]]:
+    """A question asked of the API and answered by the real worker (real SQS), the fake LLM
+    streaming ``STREAMED``; the job's id, while the workers run."""
+    fake_llm.answer = STREAMED
+    container = get_container()
+    index_files([SAMPLES], "default", container.embedder, container.vector_index)
+    with local_api() as http, Workers(sqs, queue):
+        yield http, new_job(http)
+
+
+def test_a_question_answered_by_the_worker_is_followed_word_by_word(
+    lambda_env: dict[str, str], fake_llm: FakeLLM, sqs: Any, queue: dict[str, str]
+) -> None:
+    """The model holds after four words: the client has the first of them (and no result)
+    before the rest is written; then the rest, the result (GET /result's), and the stream ends."""
+    release = threading.Event()
+    fake_llm.script = [Reply(hold=(4, release))]
+    with answering(fake_llm, sqs, queue) as (http, job_id):
+        thread, seen = following(http, job_id)
+        deadline = time.monotonic() + 30
+        while not text_of(seen):
+            assert time.monotonic() < deadline, [e.event for e in seen]
+            time.sleep(0.01)
+        assert STREAMED.startswith(text_of(seen)) and len(text_of(seen).split()) <= 4  # the first words
+        assert [e.event for e in seen if e.event in ("result", "error")] == []
+        release.set()
+        thread.join(timeout=30)
+        result = http.get(f"/result/{job_id}").json()
+    assert text_of(seen) == STREAMED  # the raw text; the result holds the checked answer
+    assert [e.data["status"] for e in seen if e.event == "status"] == ["queued", "started", "finished"]
+    assert seen[-1].event == "result" and seen[-1].data == result
+
+
+def test_a_retried_attempt_starts_its_text_again(http: httpx.Client) -> None:
+    """The first attempt's text is dropped when the job goes back to the queue: the next
+    attempt's first delta is at offset 0, and the client ends with that attempt's text."""
+    job_id = new_job(http)
+    store = get_container().job_store
+    first = claim(job_id)
+    written(job_id, first, "A first try", "A first try that failed")
+    store.retry_later(job_id, first, "llm unavailable", time.time())
+    second = claim(job_id)
+    written(job_id, second, "The second", "The second one")
+    store.finish(job_id, second, RESULT)
+    seen = follow(http, job_id)
+    assert [(e.event, e.data.get("attempt", e.data.get("offset"))) for e in seen] == [
+        ("status", 0), ("status", first), ("delta", 0), ("delta", 11), ("status", first),
+        ("status", second), ("delta", 0), ("delta", 10), ("status", second), ("result", None)]
+    assert text_of(seen) == "The second one"

@@ -127,8 +127,8 @@ def load_template(path: Path, api_id: str = "ApiFunction") -> Template:
     stream = None
     if stream_ids:
         (stream_id,) = stream_ids
-        stream_env = {**variables, **resources[stream_id]["Properties"]["Environment"]["Variables"]}
-        stream = StreamingSpec(function(stream_id), stream_env["ASGI_APP"], [route for _, route in streaming])
+        app = resources[stream_id]["Properties"]["Environment"]["Variables"]["ASGI_APP"]
+        stream = StreamingSpec(function(stream_id), app, [route for _, route in streaming])
     return Template(
         api=function(api_id),
         api_routes=[
