@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import select
 import subprocess
 import sys
+import termios
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -179,38 +181,53 @@ def test_a_server_without_the_events_route_is_followed_by_polling_its_partial_an
     assert texts and ANSWER.startswith(texts[0]) and texts[0] != ANSWER
 
 
-def test_ragcore_ask_on_a_terminal_shows_the_answer_as_it_is_written(
-    api_url: str, workers: Workers, streaming_llm: FakeLLM
+def read_until(controller: int, written: bytes, done: Callable[[bytes], bool]) -> bytes:
+    """What the terminal shows, read until ``done`` says so or the command closes its end (a
+    minute without output fails the test rather than hanging it)."""
+    while not done(written):
+        ready, _, _ = select.select([controller], [], [], 60)
+        assert ready, f"nothing more on the terminal after {written.decode()!r}"
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the command ended and closed its end
+            return written
+        if not chunk:
+            return written
+        written += chunk
+    return written
+
+
+@pytest.mark.parametrize("command", ["ask", "chat"])
+def test_ragcore_on_a_terminal_shows_the_answer_as_it_is_written(
+    api_url: str, workers: Workers, streaming_llm: FakeLLM, command: str
 ) -> None:
+    """``ragcore ask`` and, by the same code, each answer of ``ragcore chat`` (the question typed
+    at the terminal, then Ctrl-D)."""
     release = held_at(streaming_llm, HELD_WORDS)
     first_word = ANSWER.split()[0]
     controller, terminal = pty.openpty()
+    quiet = termios.tcgetattr(terminal)
+    quiet[3] &= ~termios.ECHO  # what is typed is not shown: the output is only the command's
+    termios.tcsetattr(terminal, termios.TCSANOW, quiet)
     env = {**os.environ, "COLUMNS": "200", "RAGCORE_API_URL": api_url}
     env.pop("RAGCORE_API_KEY", None)
-    asked = subprocess.Popen([sys.executable, "-m", "ragcore.cli", "ask", QUESTION], cwd=ROOT, env=env,
-                             stdin=terminal, stdout=terminal, stderr=terminal)
+    args = ["ask", QUESTION] if command == "ask" else ["chat"]
+    running = subprocess.Popen([sys.executable, "-m", "ragcore.cli", *args], cwd=ROOT, env=env,
+                               stdin=terminal, stdout=terminal, stderr=terminal)
     os.close(terminal)
-    written = b""
     try:
-        while first_word.encode() not in written:  # the answer's start, shown while it is written
-            written += os.read(controller, 4096)
-        shown_early = written.decode()
+        if command == "chat":
+            os.write(controller, f"{QUESTION}\n\x04".encode())
+        # The answer's start, shown while it is written (the rest waits for the release).
+        shown_early = read_until(controller, b"", lambda written: first_word.encode() in written)
         release.set()
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # the command ended and closed its end
-                break
-            if not chunk:
-                break
-            written += chunk
-        assert asked.wait(timeout=120) == 0
+        output = read_until(controller, shown_early, lambda written: False)
+        assert running.wait(timeout=120) == 0
     finally:
         release.set()
-        asked.kill()
+        running.kill()
         os.close(controller)
-    assert ANSWER not in shown_early  # text shown before the end
-    output = written.decode()
-    final = output[len(shown_early):]
+    assert first_word.encode() in shown_early and ANSWER.encode() not in shown_early
+    final = output[len(shown_early):].decode()
     assert "\x1b[J" in final  # the live text erased, then the final answer with its sources
     assert ANSWER in final and "[1] Skerry Point Lighthouse" in final
