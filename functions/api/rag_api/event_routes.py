@@ -28,7 +28,8 @@ router = APIRouter()  # app.py puts the API-key check in front of it
 
 PING_SECONDS = 15  # a comment (": ping") while nothing happens, well inside idle timeouts
 POLL_MS = 1000  # the longest one read waits for an event
-EVENT_ID = r"^\d{1,20}-\d{1,20}$"  # a stream entry id, <ms>-<seq>
+# A stream entry id, <ms>-<seq>; empty: none (from the start).
+EVENT_ID = r"^(\d{1,20}-\d{1,20})?$"
 _ID_DESCRIPTION = "the id of the last event received: the stream resumes after it"
 
 
@@ -48,14 +49,14 @@ async def job_events(
     job_id: JobId,
     container: ContainerDep,
     key: Caller,
-    last_event_id: Annotated[str | None, Query(pattern=EVENT_ID, description=_ID_DESCRIPTION)] = None,
+    last_event_id: Annotated[str, Query(pattern=EVENT_ID, description=_ID_DESCRIPTION)] = "",
     last_event_id_header: Annotated[
-        str | None, Header(alias="Last-Event-ID", pattern=EVENT_ID, description=_ID_DESCRIPTION)
-    ] = None,
+        str, Header(alias="Last-Event-ID", pattern=EVENT_ID, description=_ID_DESCRIPTION)
+    ] = "",
 ) -> EventSourceResponse:
     # Read (404 for another tenant's job, settled if overdue) before the 200 goes out.
     job = await to_thread.run_sync(settled_job, container, job_id, key)
-    after = last_event_id_header or last_event_id
+    after = last_event_id_header or last_event_id or None
     return EventSourceResponse(
         _events(container, job, after),
         ping=PING_SECONDS,
