@@ -26,7 +26,7 @@ import uvicorn
 
 from ragcore.local.template import StreamingSpec
 
-# Seconds uvicorn gives open streams to end when the stack stops (sse-starlette ends them).
+# Seconds uvicorn gives requests still open when the stack stops (``stop`` cuts the streams first).
 SHUTDOWN_GRACE_SECONDS = 2
 _STARTUP_SECONDS = 30
 
