@@ -10,6 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -26,6 +27,7 @@ from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.paths import SAMPLES
 from tests.support.settings import Configure
+from tests.support.stack import fake_llm_stack
 from tests.support.workers import Workers
 
 ASK = {"query": "When was Skerry Point Lighthouse first lit?"}
@@ -395,3 +397,27 @@ def test_a_retried_attempt_starts_its_text_again(http: httpx.Client) -> None:
         ("status", 0), ("status", first), ("delta", 0), ("delta", 11), ("status", first),
         ("status", second), ("delta", 0), ("delta", 10), ("status", second), ("result", None)]
     assert text_of(seen) == "The second one"
+
+
+def test_the_dev_stack_streams_the_events_and_a_dropped_client_resumes(tmp_path: Path) -> None:
+    """``ragcore dev``'s stack (its own services, the pollers and gateway it builds from the
+    template): a client that hangs up after the first delta resumes with its last id and gets
+    the rest, to GET /result's document."""
+    release = threading.Event()
+    with FakeLLM(answer=STREAMED) as llm, fake_llm_stack(llm, tmp_path) as stack:
+        llm.script = [Reply(hold=(3, release))]
+        with httpx.Client(base_url=stack.api_url, timeout=60) as http:
+            job_id = new_job(http)
+            first: list[Event] = []
+            with http.stream("GET", f"/jobs/{job_id}/events") as response:
+                for event in events_of(response):
+                    first.append(event)
+                    if event.event == "delta":
+                        break
+            release.set()
+            rest = follow(http, job_id, **{"Last-Event-ID": first[-1].id or ""})
+            result = http.get(f"/result/{job_id}").json()
+    ids = [e.id for e in first + rest]
+    assert len(ids) - 1 == len(set(ids))  # no event twice (the result shares its status's id)
+    assert text_of(first + rest) == STREAMED
+    assert rest[-1].event == "result" and rest[-1].data == result
