@@ -25,6 +25,7 @@ from ragcore.services.auth import create_key
 from ragcore.services.ingest import index_files
 from tests.support.api import local_api
 from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.logs import captured_json_logs, log_lines
 from tests.support.paths import SAMPLES
 from tests.support.settings import Configure
 from tests.support.stack import fake_llm_stack
@@ -204,8 +205,16 @@ def test_a_finished_job_answers_its_status_and_result_at_once(http: httpx.Client
     attempt = claim(job_id)
     get_container().job_store.finish(job_id, attempt, RESULT)
     started = time.monotonic()
-    seen = follow(http, job_id)
-    assert time.monotonic() - started < 2
+    with captured_json_logs() as logs:
+        seen = follow(http, job_id)
+        assert time.monotonic() - started < 2
+        while not (lines := [line for line in log_lines(logs) if line["message"] == "events"]):
+            assert time.monotonic() - started < 5  # written as the stream closes
+            time.sleep(0.01)
+    (line,) = lines  # one per stream
+    assert {k: line[k] for k in ("job_id", "events", "final", "resumed")} == {
+        "job_id": job_id, "events": len(seen), "final": True, "resumed": False}
+    assert line["correlation_id"]  # API Gateway's request id, from x-amzn-request-context
     assert [(e.event, e.data.get("status")) for e in seen][-2:] == [("status", "finished"), ("result", "finished")]
     # Resumed after its end, it answers the same ending again, no event twice.
     again = follow(http, job_id, **{"Last-Event-ID": seen[-1].id or ""})

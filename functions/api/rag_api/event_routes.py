@@ -13,11 +13,13 @@ import time
 from typing import Annotated, AsyncIterator
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Query
+from aws_lambda_powertools import Logger
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ragcore.bootstrap import Container
 from ragcore.domain.jobs import Job
+from ragcore.observability.logs import correlate
 from ragcore.services.job_events import JobFollower
 
 from .auth import Caller
@@ -25,6 +27,7 @@ from .errors import KEYED, responses
 from .routes import ContainerDep, JobId, settled_job
 
 router = APIRouter()  # app.py puts the API-key check in front of it
+logger = Logger(service="ragcore-api", child=True)  # the app's logger (app.py), its lines' format
 
 PING_SECONDS = 15  # a comment (": ping") while nothing happens, well inside idle timeouts
 POLL_MS = 1000  # the longest one read waits for an event
@@ -47,6 +50,7 @@ _ID_DESCRIPTION = "the id of the last event received: the stream resumes after i
 )
 async def job_events(
     job_id: JobId,
+    request: Request,
     container: ContainerDep,
     key: Caller,
     last_event_id: Annotated[str, Query(pattern=EVENT_ID, description=_ID_DESCRIPTION)] = "",
@@ -58,15 +62,39 @@ async def job_events(
     job = await to_thread.run_sync(settled_job, container, job_id, key)
     after = last_event_id_header or last_event_id or None
     return EventSourceResponse(
-        _events(container, job, after),
+        _events(container, job, after, _request_id(request)),
         ping=PING_SECONDS,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
     )
 
 
-async def _events(container: Container, job: Job, after: str | None) -> AsyncIterator[ServerSentEvent]:
+def _request_id(request: Request) -> str | None:
+    """API Gateway's id of the request, which the web adapter passes in
+    ``x-amzn-request-context``: the stream's log line is correlated by it, as every request's."""
+    try:
+        context = json.loads(request.headers.get("x-amzn-request-context") or "{}")
+    except ValueError:
+        return None
+    return context.get("requestId") if isinstance(context, dict) else None
+
+
+async def _events(
+    container: Container, job: Job, after: str | None, request_id: str | None
+) -> AsyncIterator[ServerSentEvent]:
     follower = JobFollower(container.job_store, container.document_store, job, after)
-    ends_at = time.monotonic() + container.settings.events_max_seconds
-    while not follower.done and (left := ends_at - time.monotonic()) > 0:
-        for event in await to_thread.run_sync(follower.poll, min(POLL_MS, int(left * 1000))):
-            yield ServerSentEvent(data=json.dumps(event.data, separators=(",", ":")), event=event.event, id=event.id)
+    started = time.monotonic()
+    ends_at = started + container.settings.events_max_seconds
+    sent = 0
+    try:
+        while not follower.done and (left := ends_at - time.monotonic()) > 0:
+            for event in await to_thread.run_sync(follower.poll, min(POLL_MS, int(left * 1000))):
+                sent += 1
+                yield ServerSentEvent(data=json.dumps(event.data, separators=(",", ":")), event=event.event,
+                                      id=event.id)
+    finally:
+        # One line per stream, as logged_request writes one per buffered request: how long
+        # it was open, what it sent, and whether it ended with the job (else the client left,
+        # or EVENTS_MAX_SECONDS ended it).
+        correlate(logger, correlation_id=request_id)
+        logger.info("events", job_id=job.job_id, resumed=after is not None, events=sent, final=follower.done,
+                    duration_ms=round((time.monotonic() - started) * 1000, 1))
