@@ -13,7 +13,7 @@ import pytest
 from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.domain.errors import DependencyUnavailableError, JobNotFoundError
-from ragcore.domain.job_events import EVENTS_KEPT, event_order
+from ragcore.domain.job_events import EVENTS_KEPT, EVENTS_KEPT_AFTER_END_SECONDS, event_order
 from ragcore.domain.jobs import Job, JobStatus, new_job, new_job_id
 from ragcore.domain.lifecycle import CANCELLED_ERROR, OVERDUE_ERROR, Outcome
 from tests.support.fakes import InMemoryJobStore
@@ -446,6 +446,21 @@ def test_a_job_keeps_its_newest_events_only(store: ValkeyJobStore) -> None:
     assert len(kept) == EVENTS_KEPT
     # 2 status events and 1,005 deltas: the 7 oldest went.
     assert kept[0].data["offset"] == 5 and kept[-1].data["offset"] == EVENTS_KEPT + 4
+
+
+def test_an_ended_jobs_events_are_kept_an_hour_its_record_for_its_ttl(cluster_url: str) -> None:
+    store = ValkeyJobStore(connect(cluster_url, timeout_seconds=5), ttl_seconds=86400,
+                           prefix=f"test:{uuid.uuid4().hex[:8]}:")
+    job = _queued(store)
+    hash_key, events_key = store._keys(job.job_id)
+    claim = store.claim(job.job_id, 60)
+    store.write_partial(job.job_id, claim.attempt, "text")
+    assert store._client.ttl(events_key) > 86000
+    store.fail(job.job_id, claim.attempt, "gave up")
+    assert EVENTS_KEPT_AFTER_END_SECONDS - 10 < store._client.ttl(events_key) <= EVENTS_KEPT_AFTER_END_SECONDS
+    assert store._client.ttl(hash_key) > 86000
+    store.requeue(job.job_id, time.time() + 900)  # a redrive: it runs again, its events kept as long as it
+    assert store._client.ttl(events_key) > 86000
 
 
 def test_the_event_stream_expires_with_its_job(valkey_store: ValkeyJobStore) -> None:

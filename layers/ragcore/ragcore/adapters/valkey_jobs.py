@@ -7,7 +7,8 @@ transition of its own: it checks and applies the ``domain.lifecycle`` rule it is
 
 Each job also has an event stream (``domain/job_events.py``), ``{<job key>}:events``: the
 braces hash it to the job's slot, so the script that changes the job adds the event in the
-same step, on a cluster too. It is capped at ``EVENTS_KEPT`` entries and expires with the job.
+same step, on a cluster too. It is capped at ``EVENTS_KEPT`` entries and expires with the job,
+or ``EVENTS_KEPT_AFTER_END_SECONDS`` after the job ends if that is sooner.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any, Iterator, Sequence
 
 from ragcore.adapters.valkey_client import valkey_errors
 from ragcore.domain.errors import JobNotFoundError
-from ragcore.domain.job_events import EVENTS_KEPT, JobEvent
+from ragcore.domain.job_events import EVENTS_KEPT, EVENTS_KEPT_AFTER_END_SECONDS, JobEvent
 from ragcore.domain.job_kinds import JobKind
-from ragcore.domain.jobs import Job, JobStatus
+from ragcore.domain.jobs import TERMINAL, Job, JobStatus
 from ragcore.domain.lifecycle import HONOUR_CANCEL, Outcome, Rule, RuleStore, Transition, effects
 
 JOB_KEY_PREFIX = "ragcore:job:"  # + the job id: one hash per job
@@ -35,14 +36,15 @@ STATUS_FIELDS = (
 RESULT_FIELD = "result"
 
 # KEYS[2] in every script: the job's event stream. An event is added, the stream capped, and
-# its expiry set to the job hash's own.
+# its expiry set to the job hash's own, or sooner once the job has ended (``final``).
 _ADD_EVENT_LUA = """
-local function add_event(type_, data)
+local function add_event(type_, data, final)
   redis.call('XADD', KEYS[2], 'MAXLEN', %(kept)d, '*', 'type', type_, 'data', cjson.encode(data))
   local ttl = redis.call('PTTL', KEYS[1])
+  if final and (ttl < 0 or ttl > %(after_end_ms)d) then ttl = %(after_end_ms)d end
   if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 end
-""" % {"kept": EVENTS_KEPT}
+""" % {"kept": EVENTS_KEPT, "after_end_ms": EVENTS_KEPT_AFTER_END_SECONDS * 1000}
 
 # ARGV[1]: the rule (``_rule_json``) with the fields it writes, then the call's attempt, lease
 # and TTL. The checks are ``lifecycle.refusal``'s, in its order. A change of status, or a new
@@ -86,13 +88,18 @@ end
 local pairs_ = {}
 for field, value in pairs(writes) do table.insert(pairs_, field); table.insert(pairs_, value) end
 redis.call('HSET', key, unpack(pairs_))
-if outcome == 'applied' and rule.renews then redis.call('EXPIRE', key, call.ttl) end
+if outcome == 'applied' and rule.renews then
+  redis.call('EXPIRE', key, call.ttl)
+  redis.call('EXPIRE', KEYS[2], call.ttl)
+end
 local now_status = redis.call('HGET', key, 'status')
 if now_status ~= status or (outcome == 'applied' and rule.leases) then
-  add_event('status', {status = now_status, attempt = tonumber(redis.call('HGET', key, 'attempts') or '0')})
+  local final = ({%(terminal)s})[now_status] or false
+  add_event('status', {status = now_status, attempt = tonumber(redis.call('HGET', key, 'attempts') or '0')}, final)
 end
 return answer(outcome)
-""" % {"fields": ", ".join(f"'{f}'" for f in STATUS_FIELDS)}
+""" % {"fields": ", ".join(f"'{f}'" for f in STATUS_FIELDS),
+       "terminal": ", ".join(f"{s.value} = true" for s in sorted(TERMINAL))}
 
 # A new record, its expiry and its first event in one step (a script, not MULTI: the cluster
 # client has none). A job id is new, so its stream starts empty.

@@ -6,7 +6,9 @@ Two kinds, both written by the job store in the same atomic step as the change t
 and ``delta`` (answer text the worker has streamed: ``{"offset", "text", "attempt"}``; a
 follower keeps ``partial[:offset] + text``, offsets in Unicode code points, and a retried
 attempt starts again at offset 0). The store keeps the newest ``EVENTS_KEPT`` of a job's
-events, for as long as it keeps the job.
+events while the job runs, and ``EVENTS_KEPT_AFTER_END_SECONDS`` once it has ended (never past
+the job's own expiry): a client that comes later is answered from the job, which holds its
+result for its whole TTL, and days of streams nobody will replay cost no memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 STATUS = "status"
 DELTA = "delta"
 EVENTS_KEPT = 1000  # per job: ~100 s of deltas at the default write interval, then the oldest go
+EVENTS_KEPT_AFTER_END_SECONDS = 3600
 
 
 class JobEvent(BaseModel):
