@@ -29,6 +29,7 @@ env.apply()
 import httpx  # noqa: E402
 
 from ragcore.adapters.valkey_client import connect  # noqa: E402
+from ragcore.domain.job_events import EVENTS_KEPT_AFTER_END_SECONDS  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 from tests.support.stack import fake_llm_stack  # noqa: E402
 
@@ -63,6 +64,8 @@ def measure() -> list[tuple[str, int, str]]:
             first = http.post("/chat", json={"query": QUESTION, "top_k": 5}).json()
             answer = _finished(http, first["job_id"])
             job = _bytes(valkey, f"ragcore:job:{first['job_id']}")
+            events_key = f"{{ragcore:job:{first['job_id']}}}:events"  # domain/job_events.py
+            events, entries = _bytes(valkey, events_key), valkey.xlen(events_key)
             conversation = _bytes(valkey, f"ragcore:conv:{{{first['conversation_id']}}}:*")
             follow = http.post("/chat", json={"query": "When was it automated?", "top_k": 5,
                                               "conversation_id": first["conversation_id"]}).json()
@@ -81,6 +84,8 @@ def measure() -> list[tuple[str, int, str]]:
             return [
                 (f"a finished chat job (answer of {len(answer['answer'])} chars, {len(answer['sources'])} "
                  "sources)", job, f"{ttl} s"),
+                (f"its event stream ({entries} entries)", events,
+                 f"{EVENTS_KEPT_AFTER_END_SECONDS} s after the job ends"),
                 ("its conversation, one turn recorded", conversation, f"{ttl} s from the last turn"),
                 ("the same conversation after a follow-up", two_turns, f"{ttl} s from the last turn"),
                 ("a POST /chat answer kept for its Idempotency-Key", one_key, f"{kept} s"),
