@@ -13,9 +13,9 @@ followed by a client the two ways a client can follow it:
 
 Each figure is the client's clock at that moment less the fake's first-token time (one
 machine, one clock); "stored" is the first delta's stream entry id (Valkey's clock, in whole
-ms, so within 1 ms either way) less the same, the worker's part. Each client then follows its job to the end (polling: until it is
-final; SSE: until the ``result`` event) and checks the answer. Target: p50 <= 100 ms, polling
-and SSE. About a minute.
+ms, so within 1 ms either way) less the same, the worker's part. Each client then follows its
+job to the end (polling: until it is final; SSE: until the ``result`` event) and checks the
+answer. Target: p50 <= 100 ms, polling and SSE. About a minute.
 """
 
 from __future__ import annotations
@@ -104,15 +104,19 @@ def _quantile(values: list[float], q: float) -> float:
 
 def measure(jobs: int, poll_ms: float, token_ms: float) -> Report:
     report = Report("streaming", "Partial answers: the LLM's first token to the first text a client sees",
-                    f".venv/bin/python bench/streaming.py --jobs {jobs} --poll-ms {poll_ms:g} --token-ms {token_ms:g}")
-    ms: dict[str, list[float]] = {"polling": [], "SSE": [], "stored (polling runs)": [], "stored (SSE runs)": []}
+                    f".venv/bin/python bench/streaming.py --jobs {jobs} --poll-ms {poll_ms:g} "
+                    f"--token-ms {token_ms:g}")
+    ms: dict[str, list[float]] = {name: [] for name in ("polling", "SSE", "stored (polling runs)",
+                                                          "stored (SSE runs)")}
     with FakeLLM(answer=ANSWER, token_delay=token_ms / 1000) as llm, \
             tempfile.TemporaryDirectory(prefix="ragcore-streaming-") as tmp:
-        with fake_llm_stack(llm, Path(tmp)) as stack, httpx.Client(base_url=stack.api_url, timeout=60) as http:
+        with fake_llm_stack(llm, Path(tmp)) as stack, \
+                httpx.Client(base_url=stack.api_url, timeout=60) as http:
             for mode in ("polling", "SSE"):
                 for n in range(jobs + 1):  # the first warms the path: clients built, scripts loaded
                     job_id, question = _ask(http, n, mode)
-                    seen = _polled(http, job_id, poll_ms / 1000) if mode == "polling" else _followed(http, job_id)
+                    polling = mode == "polling"
+                    seen = _polled(http, job_id, poll_ms / 1000) if polling else _followed(http, job_id)
                     if n:
                         sent = _first_token(llm, question)
                         ms[mode].append((seen - sent) * 1000)

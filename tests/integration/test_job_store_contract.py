@@ -408,10 +408,13 @@ def test_only_the_attempt_that_holds_the_job_started_writes_partial_text(store: 
     assert not store.write_partial(job.job_id, third.attempt, "second, late")
     deltas = [e.data for e in store.read_events(job.job_id, None) if e.type == "delta"]
     assert deltas == [{"offset": 0, "text": "first attempt's", "attempt": 1},
-                      {"offset": 0, "text": "second", "attempt": 2}, {"offset": 0, "text": "second", "attempt": 3}]
+                      {"offset": 0, "text": "second", "attempt": 2},
+                      {"offset": 0, "text": "second", "attempt": 3}]
 
 
-def test_events_are_read_after_an_id_in_pages_and_a_blocked_read_wakes_on_a_write(store: ValkeyJobStore) -> None:
+def test_events_are_read_after_an_id_in_pages_and_a_blocked_read_wakes_on_a_write(
+    store: ValkeyJobStore,
+) -> None:
     job = _queued(store)
     claim = store.claim(job.job_id, 60)
     for n in range(1, 6):

@@ -39,7 +39,8 @@ def test_the_text_is_handed_on_as_it_comes_and_the_usage_is_the_servers() -> Non
     assert seen[-1][0] - seen[0][0] >= 0.25  # as the words came, not all at the end
     assert completion.text == "It was first lit in 1874 [1]." and completion.model == "m"
     assert completion.usage == Usage(**USAGE)
-    assert llm.requests[-1]["stream"] is True and llm.requests[-1]["stream_options"] == {"include_usage": True}
+    sent = llm.requests[-1]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
 def test_a_server_that_streams_without_usage_has_it_estimated(llm: FakeLLM) -> None:

@@ -42,7 +42,8 @@ class Reply:
 
 class FakeLLM:
     def __init__(
-        self, answer: str = "The light was first lit in 1874 [1].", delay: float = 0.0, token_delay: float = 0.0,
+        self, answer: str = "The light was first lit in 1874 [1].", delay: float = 0.0,
+        token_delay: float = 0.0,
     ) -> None:
         self.answer = answer
         self.delay = delay  # for replies the script does not cover
@@ -101,8 +102,8 @@ class FakeLLM:
             if reply.hold and n == reply.hold[0]:
                 reply.hold[1].wait(timeout=60)
             if n == reply.fail_after:
-                yield 0.0, None if reply.drop else {"error": {"message": "scripted failure", "type": "server_error",
-                                                            "code": reply.code}}
+                failure = {"message": "scripted failure", "type": "server_error", "code": reply.code}
+                yield 0.0, None if reply.drop else {"error": failure}
                 return
             yield (gap if n else 0.0), chunk({"content": word})
         yield 0.0, chunk({}, "stop")

@@ -61,7 +61,9 @@ class InMemoryJobStore(RuleStore):
                 self._add_event(job_id, DELTA, {"offset": offset, "text": added, "attempt": attempt})
             return True
 
-    def read_events(self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[JobEvent]:
+    def read_events(
+        self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100
+    ) -> list[JobEvent]:
         def newer() -> list[JobEvent]:
             start = event_order(after) if after else (-1, -1)
             return [e for e in self.events.get(job_id, []) if event_order(e.id) > start][:count]
@@ -97,7 +99,8 @@ class InMemoryJobStore(RuleStore):
                 return done
             self.jobs[job_id] = done.job
             if done.job.status is not before.status or (done.outcome is Outcome.APPLIED and rule.leases):
-                self._add_event(job_id, STATUS, {"status": done.job.status.value, "attempt": done.job.attempts})
+                status = {"status": done.job.status.value, "attempt": done.job.attempts}
+                self._add_event(job_id, STATUS, status)
             if result is not None and done.outcome is Outcome.APPLIED:
                 self.results[job_id] = result
             return Transition(done.outcome, done.job.model_copy())

@@ -49,7 +49,9 @@ class JobStore(Protocol):
         """Atomically: ``text`` (the whole answer so far) becomes the job's ``partial_answer``
         and what it adds a ``delta`` event, only while the job is started by ``attempt`` (False,
         nothing written, otherwise: a stale worker, or a job that has ended)."""
-    def read_events(self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[JobEvent]:
+    def read_events(
+        self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100
+    ) -> list[JobEvent]:
         """Up to ``count`` events after the id ``after`` (None: from the oldest kept), oldest
         first; with ``block_ms`` and none yet, waits up to that long for one. Empty for an
         unknown or expired job."""

@@ -95,7 +95,8 @@ end
 local now_status = redis.call('HGET', key, 'status')
 if now_status ~= status or (outcome == 'applied' and rule.leases) then
   local final = ({%(terminal)s})[now_status] or false
-  add_event('status', {status = now_status, attempt = tonumber(redis.call('HGET', key, 'attempts') or '0')}, final)
+  local attempt = tonumber(redis.call('HGET', key, 'attempts') or '0')
+  add_event('status', {status = now_status, attempt = attempt}, final)
 end
 return answer(outcome)
 """ % {"fields": ", ".join(f"'{f}'" for f in STATUS_FIELDS),
@@ -236,7 +237,9 @@ class ValkeyJobStore(RuleStore):
         with valkey_errors():
             return bool(self._write_partial(keys=self._keys(job_id), args=[attempt, text]))
 
-    def read_events(self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100) -> list[JobEvent]:
+    def read_events(
+        self, job_id: str, after: str | None, block_ms: int = 0, count: int = 100
+    ) -> list[JobEvent]:
         """XREAD after ``after`` ("0-0": from the start); a long block is a loop of short ones."""
         stream = self._keys(job_id)[1]
         waited_until = time.monotonic() + block_ms / 1000
