@@ -38,12 +38,18 @@ def test_every_store_works_as_the_restricted_user(restricted_user: str) -> None:
     job = new_job("chat", {"query": "q"}, 600)
     container.job_store.create(job)
     claim = container.job_store.claim(job.job_id, 60)
+    assert container.job_store.write_partial(job.job_id, claim.attempt, "a")
     assert container.job_store.finish(job.job_id, claim.attempt, {"answer": "a"}) is not None
+    assert [event.type for event in container.job_store.read_events(job.job_id, None)] == [
+        "status", "status", "delta", "status"]
     record = DocumentRecord(document_id="d", collection="c", status=DocumentStatus.READY, job_id=job.job_id,
                             created_at=1.0, updated_at=1.0)
     container.document_store.admit(record, max_documents=1)
     assert container.document_store.lock("c", "d", job.job_id, 10)
     container.document_store.unlock("c", "d", job.job_id)
+    container.webhook_store.claim(job.job_id, "token", 10)
+    assert container.webhook_store.get_many([job.job_id])
+    assert container.webhook_secrets.create(None) is not None
     key, _ = create_key(container.key_store, container.api_key_pepper, "k")
     admit(key, container.key_store)
 
