@@ -130,10 +130,9 @@ def _answer(request: ChatJob, ports: AnswerPorts, run: Run) -> Answer:
     else:
         # The answer is streamed and kept on the job as it is written, raw; the checked answer
         # replaces it in the result.
-        partial = PartialAnswers(ports.store, run.job.job_id, run.job.attempts, ports.partial_interval_ms)
-        completion = ports.chat.stream(prompt.messages, partial.update,
-                                       max(0.0, run.budget.remaining() - CHECK_SECONDS))
-        partial.flush()
+        with PartialAnswers(ports.store, run.job.job_id, run.job.attempts, ports.partial_interval_ms) as partial:
+            completion = ports.chat.stream(prompt.messages, partial.update,
+                                           max(0.0, run.budget.remaining() - CHECK_SECONDS))
         llm_seconds = time.perf_counter() - started
         checked = check_citations(completion.text, prompt.passages, ports.embedder)
         method = AnswerMethod.GENERATED
