@@ -336,6 +336,18 @@ def test_unknown_jobs_and_malformed_ids_are_json_errors(http: httpx.Client) -> N
         assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request"
 
 
+def test_an_id_valkey_would_refuse_is_a_json_error_before_the_stream(http: httpx.Client) -> None:
+    """A part past 2**64-1 is not a Valkey id: refused with a 422, not by XREAD inside a stream
+    already answered 200. The largest id the route takes is read."""
+    job_id = new_job(http)
+    for bad in ({"headers": {"Last-Event-ID": f"{2**64}-0"}}, {"params": {"last_event_id": f"1-{10**20 - 1}"}}):
+        refused = http.get(f"/jobs/{job_id}/events", **bad)  # type: ignore[arg-type]
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request", refused.text
+    get_container().job_store.finish(job_id, claim(job_id), RESULT)
+    largest = f"{10**19 - 1}-{10**19 - 1}"
+    assert [e.event for e in follow(http, job_id, **{"Last-Event-ID": largest})] == ["status", "result"]
+
+
 def test_another_tenants_job_is_not_found(lambda_env: dict[str, str], configure: Configure) -> None:
     configure(auth_disabled=False)
     container = get_container()

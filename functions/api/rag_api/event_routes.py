@@ -31,8 +31,10 @@ logger = Logger(service="ragcore-api", child=True)  # the app's logger (app.py),
 
 PING_SECONDS = 15  # a comment (": ping") while nothing happens, well inside idle timeouts
 POLL_MS = 1000  # the longest one read waits for an event
-# A stream entry id, <ms>-<seq>; empty: none (from the start).
-EVENT_ID = r"^(\d{1,20}-\d{1,20})?$"
+# A stream entry id, <ms>-<seq>; empty: none (from the start). Valkey's parts are unsigned
+# 64-bit integers, and it would refuse a larger one only inside the stream, after the 200:
+# 19 digits stay below 2**64 (an id's ms has 13), and the schema says exactly what is taken.
+EVENT_ID = r"^(\d{1,19}-\d{1,19})?$"
 _ID_DESCRIPTION = "the id of the last event received: the stream resumes after it"
 
 
