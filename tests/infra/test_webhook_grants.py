@@ -55,7 +55,8 @@ def _statements(policies: list[Any]) -> list[dict[str, Any]]:
 def _may_send_to_webhook_queue(properties: dict[str, Any]) -> bool:
     for statement in _statements(properties.get("Policies", [])):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
         if statement["Effect"] == "Allow" and "sqs:SendMessage" in actions and WEBHOOK_QUEUE in resources:
             return True
     return False
@@ -63,11 +64,13 @@ def _may_send_to_webhook_queue(properties: dict[str, Any]) -> bool:
 
 def test_every_function_that_can_end_a_job_may_announce_its_webhook() -> None:
     functions = _functions()
-    announcing = {name for name, properties in functions.items() if "WEBHOOK_QUEUE_URL" in _environment(properties)}
+    announcing = {name for name, properties in functions.items()
+                  if "WEBHOOK_QUEUE_URL" in _environment(properties)}
     assert set(NEVER_ENDS_JOBS) <= set(functions)  # no stale exemption
     must_send = announcing - set(NEVER_ENDS_JOBS)
     # The functions that end jobs today: the worker and ingest (finish, fail, stop), the API
     # (cancel, settle overdue), the events route (settle overdue) and the redrive (stop).
-    assert must_send == {"ApiFunction", "StreamFunction", "WorkerFunction", "IngestFunction", "RedriveFunction"}
+    assert must_send == {"ApiFunction", "StreamFunction", "WorkerFunction", "IngestFunction",
+                         "RedriveFunction"}
     missing = sorted(name for name in must_send if not _may_send_to_webhook_queue(functions[name]))
     assert missing == [], f"may end jobs but not queue their webhooks: {missing}"
