@@ -138,3 +138,20 @@ def test_a_job_gone_ends_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     follow.poll(0)
     store.delete(job_id)
     assert follow.poll(0) == [] and follow.done
+
+
+def test_a_job_gone_while_its_stream_is_read_ends_it() -> None:
+    """The job's record expires (or is deleted) while its events are still read: the events
+    read so far are sent, then the stream ends, as when the job is gone while nothing happens."""
+    store = InMemoryJobStore()
+    job_id = queued(store)
+    attempt = store.claim(job_id, 60).job.attempts  # type: ignore[union-attr]
+    store.write_partial(job_id, attempt, "An answer")
+    store.finish(job_id, attempt, RESULT)
+    ended = follower(store, job_id)
+    behind = follower(store, job_id, after="0-1")  # before the oldest kept: a snapshot
+    del store.jobs[job_id]  # the record gone, its stream still there
+    assert shown(ended.poll(0)) == [("status", "queued"), ("status", "started"), ("delta", "An answer"),
+                                    ("status", "finished")]
+    assert ended.done and ended.poll(0) == []
+    assert behind.poll(0) == [] and behind.done

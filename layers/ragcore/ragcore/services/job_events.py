@@ -88,7 +88,9 @@ class JobFollower:
         while page := self._store.read_events(self._job_id, newest, count=PAGE):
             newest = page[-1].id
         self._cursor = newest
-        job = self._store.get(self._job_id)
+        job = self._current()
+        if job is None:
+            return []
         if job.status.is_terminal:
             return self._ending(job)
         sent = [self._status(newest, job.status.value, job.attempts)]
@@ -105,9 +107,11 @@ class JobFollower:
             elif event.type == STATUS:
                 sent.append(self._status(event.id, event.data["status"], event.data.get("attempt", 0)))
                 if JobStatus(event.data["status"]).is_terminal:
-                    final = self._final(self._store.get(self._job_id))
-                    if final is not None:  # else redriven since: it goes on
+                    job = self._current()
+                    final = self._final(job) if job is not None else None
+                    if final is not None:
                         sent.append(final)
+                    if self.done:  # its final document sent, or the job gone; else redriven since
                         break
         return sent
 
@@ -118,15 +122,23 @@ class JobFollower:
         if time.monotonic() - self._checked_at < RECHECK_SECONDS:
             return []
         self._checked_at = time.monotonic()
-        try:
-            job = settle_overdue(self._store.get(self._job_id), self._store, self._documents)
-        except JobNotFoundError:
-            self.done = True
+        job = self._current()
+        if job is None:
             return []
+        job = settle_overdue(job, self._store, self._documents)
         if not job.status.is_terminal:
             return []
         events = self._store.read_events(self._job_id, self._cursor, count=PAGE)
         return self._relay(events) if events else self._ending(job)
+
+    def _current(self) -> Job | None:
+        """The job as stored now; None once it has gone (expired, or deleted), which ends the
+        stream: there is nothing more to follow, and a reconnection is answered 404."""
+        try:
+            return self._store.get(self._job_id)
+        except JobNotFoundError:
+            self.done = True
+            return None
 
     def _ending(self, job: Job) -> list[Outgoing]:
         """A final job's status and document, named by the last id the client has."""
