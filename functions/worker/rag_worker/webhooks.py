@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ragcore.bootstrap import get_container
+from ragcore.domain.callbacks import post_deadline_seconds
 from ragcore.domain.errors import RagError
 from ragcore.observability.logs import route_core_logs
 from ragcore.services.webhooks import RetryDelivery, WebhookPorts, deliver
@@ -34,8 +35,9 @@ def _ports() -> WebhookPorts:
     return WebhookPorts(
         jobs=container.job_store, deliveries=container.webhook_store, secrets=container.webhook_secrets,
         sender=container.webhook_sender, schedule=s.webhook_schedule,
-        # A claim outlasts one POST: its connect and its reads, each bounded by the timeout.
-        claim_seconds=math.ceil(3 * s.webhook_timeout_seconds) + 5,
+        # A claim outlasts one attempt: its POST's deadline, and the Valkey reads and writes
+        # around it (20 s with the 5 s timeout).
+        claim_seconds=math.ceil(post_deadline_seconds(s.webhook_timeout_seconds)) + 10,
     )
 
 

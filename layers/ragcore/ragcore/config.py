@@ -85,7 +85,8 @@ class Settings(BaseSettings):
     webhook_queue_url: str | None = None
     webhook_retry_delays: str = Field(default="30,60,120,300,600,1200,1800,1800", pattern=r"^\d+(,\d+)*$")
     webhook_max_attempts: int = Field(default=9, ge=1)
-    # Connect, and each read, of one POST (so at most twice this per attempt).
+    # Connect, and each read, of one POST; the whole POST, up to the receiver's status and
+    # headers, is cut off at twice this (domain/callbacks.post_deadline_seconds).
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=5)
     # After `ragcore webhooks secret rotate`, deliveries carry a signature by the old secret too
     # for this long, so receivers can switch when they like.

@@ -112,6 +112,14 @@ CallbackUrl = Annotated[
 ]
 
 
+def post_deadline_seconds(timeout_seconds: float) -> float:
+    """The longest one attempt's POST may take, from its connect to the receiver's status and
+    headers, with ``WEBHOOK_TIMEOUT_SECONDS`` bounding the connect and each read: twice that, so
+    a receiver that takes one whole timeout to answer is still heard, while one that trickles
+    its answer is cut off (``adapters/webhook_http.py``). A delivery's claim outlasts it."""
+    return 2 * timeout_seconds
+
+
 def webhook_id(job_id: str) -> str:
     """The ``webhook-id`` of a job's delivery: one per job, however often it is sent, so a
     receiver drops repeats by it."""
