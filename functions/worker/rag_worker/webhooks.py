@@ -42,6 +42,17 @@ def _ports() -> WebhookPorts:
 
 
 def _process(record: dict[str, Any], ports: WebhookPorts) -> bool:
+    """True: done with the message. Any error is this record's alone: it is reported as a
+    batch item failure, so it comes back (and after the last receive goes to the dead-letter
+    queue) while the batch's other deliveries stand."""
+    try:
+        return _deliver(record, ports)
+    except Exception:  # a bug or an error nobody mapped: logged with its traceback
+        logger.exception("webhook record failed", message_id=record.get("messageId"))
+        return False
+
+
+def _deliver(record: dict[str, Any], ports: WebhookPorts) -> bool:
     """True: done with the message (delivered, given up or nothing to send)."""
     job_id = json.loads(record["body"])["job_id"]
     receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
