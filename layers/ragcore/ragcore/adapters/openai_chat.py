@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from contextlib import contextmanager
@@ -70,42 +69,81 @@ class OpenAIChatModel:
 
     def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None],
                timeout: float | None = None) -> Completion:
-        """The SDK reads the stream in a thread of its own, so a stream that stalls is given up
-        at ``timeout`` after the call began (the socket's read timeout alone would allow that
-        much again after every piece).
+        """The stream is read, and ``on_text`` called, in a thread of its own, so a stream that
+        stalls is given up at ``timeout`` after the call began (the socket's read timeout alone
+        would allow that much again after every piece); ``on_text`` may be called once more
+        after that, which the caller ignores (``services/partial_answers.py``).
 
         Its chunks arrive as plain dicts, through the SDK's raw request (``client.post``, its
         documented way to an endpoint's untyped body, with the same SSE decoding, error events
         and exceptions): building a typed model per chunk cost as much CPU as the rest of the
-        call (0.9 of 2.0 ms for an 11-piece answer; docs/PERFORMANCE.md, "Worker throughput
-        before and after")."""
+        call (``bench/llm_call_cpu.py``)."""
         limit = self._limit(timeout)
         deadline = time.monotonic() + limit
-        text, pieces, finish, usage, model = "", 0, None, None, self._model
         body = {"model": self._model, "messages": messages, "max_tokens": self._max_tokens,
                 "temperature": self._temperature, "stream": True, "stream_options": {"include_usage": True}}
         with _classified(limit):
             chunks = self._client.post("/chat/completions", body=body, cast_to=object, options={"timeout": limit},
                                        stream=True, stream_cls=openai.Stream[dict[str, Any]])
-            for chunk in _within(chunks, deadline, limit):
-                model = chunk.get("model") or model
-                usage = chunk.get("usage") or usage
-                for choice in (chunk.get("choices") or [])[:1]:
-                    finish = choice.get("finish_reason") or finish
-                    piece = (choice.get("delta") or {}).get("content")
-                    if piece:
-                        text, pieces = text + piece, pieces + 1
-                        on_text(text)
-        if finish is None:
+            read = _Read(self._model, on_text)
+            read.within(chunks, deadline, limit)
+        if read.finish is None:
             raise DependencyUnavailableError("llm", "the stream ended before the answer did")
-        if usage is None:
+        if read.usage is None:
             prompt = sum(len(m["content"].encode()) for m in messages) // _BYTES_PER_TOKEN
-            counted = Usage(prompt_tokens=prompt, completion_tokens=pieces, total_tokens=prompt + pieces)
+            usage = Usage(prompt_tokens=prompt, completion_tokens=read.pieces, total_tokens=prompt + read.pieces)
         else:
-            counted = Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
-                            completion_tokens=usage.get("completion_tokens") or 0,
-                            total_tokens=usage.get("total_tokens") or 0)
-        return _checked(model, counted, finish, text)
+            usage = Usage(prompt_tokens=read.usage.get("prompt_tokens") or 0,
+                          completion_tokens=read.usage.get("completion_tokens") or 0,
+                          total_tokens=read.usage.get("total_tokens") or 0)
+        return _checked(read.model, usage, read.finish, read.text)
+
+
+class _Read:
+    """One stream's chunks, taken in order: its text so far, finish reason, usage and model."""
+
+    def __init__(self, model: str, on_text: Callable[[str], None]) -> None:
+        self.model, self._on_text = model, on_text
+        self.text, self.pieces = "", 0
+        self.finish: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+
+    def take(self, chunk: dict[str, Any]) -> None:
+        self.model = chunk.get("model") or self.model
+        self.usage = chunk.get("usage") or self.usage
+        for choice in (chunk.get("choices") or [])[:1]:
+            self.finish = choice.get("finish_reason") or self.finish
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                self.text, self.pieces = self.text + piece, self.pieces + 1
+                self._on_text(self.text)
+
+    def within(self, chunks: Any, deadline: float, limit: float) -> None:
+        """Reads ``chunks`` to their end in a daemon thread and waits for it until ``deadline``;
+        past it the stream is closed and given up (the thread ends at its next piece or its
+        read timeout). The whole read is the thread's, not a hand-off per piece: one wake-up
+        a call (``bench/llm_call_cpu.py``)."""
+        ended, given_up = threading.Event(), threading.Event()
+
+        def read() -> None:
+            try:
+                for chunk in chunks:
+                    if given_up.is_set():
+                        return
+                    self.take(chunk)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                self._error = exc
+            finally:
+                ended.set()
+
+        threading.Thread(target=read, name="llm-stream", daemon=True).start()
+        if not ended.wait(max(0.0, deadline - time.monotonic())):
+            given_up.set()
+            chunks.close()
+            raise DependencyUnavailableError("llm", f"no whole answer within {limit:.1f} s")
+        if self._error is not None:
+            raise self._error
 
 
 def _checked(model: str, usage: Usage, finish_reason: str | None, text: str) -> Completion:
@@ -135,38 +173,6 @@ def _classified(limit: float) -> Iterator[None]:
         if code in _CONTEXT_TOO_LONG | _REFUSED:
             raise AnswerGenerationError(f"the LLM stopped its answer ({code})") from exc
         raise DependencyUnavailableError("llm", "the stream broke off with an error") from exc
-
-
-_END = object()
-
-
-def _within(chunks: Any, deadline: float, limit: float) -> Iterator[Any]:
-    """``chunks`` as they come, read by a daemon thread; past ``deadline`` the stream is closed
-    and given up (the thread ends at its next piece or its read timeout)."""
-    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
-
-    def read() -> None:
-        try:
-            for chunk in chunks:
-                handed.put(chunk)
-            handed.put(_END)
-        except BaseException as exc:  # noqa: BLE001 - raised again where the stream is read
-            handed.put(exc)
-
-    threading.Thread(target=read, name="llm-stream", daemon=True).start()
-    try:
-        while True:
-            try:
-                item = handed.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise DependencyUnavailableError("llm", f"no whole answer within {limit:.1f} s") from None
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        chunks.close()  # done already if it ended; otherwise nothing more is read
 
 
 def _classify(exc: openai.APIStatusError) -> Exception:
