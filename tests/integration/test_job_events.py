@@ -382,17 +382,18 @@ def answering(fake_llm: FakeLLM, sqs: Any, queue: dict[str, str]) -> Iterator[tu
 def test_a_question_answered_by_the_worker_is_followed_word_by_word(
     lambda_env: dict[str, str], fake_llm: FakeLLM, sqs: Any, queue: dict[str, str]
 ) -> None:
-    """The model holds after four words: the client has the first of them (and no result)
-    before the rest is written; then the rest, the result (GET /result's), and the stream ends."""
+    """The model holds after four words: the client has all four (and no result) while it
+    holds, the first at once and the rest when the write interval ends, though no word came
+    after them; then the rest, the result (GET /result's), and the stream ends."""
     release = threading.Event()
     fake_llm.script = [Reply(hold=(4, release))]
     with answering(fake_llm, sqs, queue) as (http, job_id):
         thread, seen = following(http, job_id)
         deadline = time.monotonic() + 30
-        while not text_of(seen):
-            assert time.monotonic() < deadline, [e.event for e in seen]
+        while len(text_of(seen).split()) < 4:
+            assert time.monotonic() < deadline, [(e.event, e.data) for e in seen]
             time.sleep(0.01)
-        assert STREAMED.startswith(text_of(seen)) and len(text_of(seen).split()) <= 4  # the first words
+        assert STREAMED.startswith(text_of(seen)) and len(text_of(seen).split()) == 4  # the words before the pause
         assert [e.event for e in seen if e.event in ("result", "error")] == []
         release.set()
         thread.join(timeout=30)
