@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     # Per call, and never more than the invocation has left.
     llm_timeout_seconds: float = Field(default=15.0, gt=0)
     # A generated answer is streamed and kept on its job as it is written (partial_answer): the
-    # first piece at once, then one write at most this often (services/partial_answers.py).
+    # first piece at once, then one write at most this often, text held back written when the
+    # interval ends (services/partial_answers.py).
     partial_answer_interval_ms: int = Field(default=100, ge=0, le=60_000)
     # Prompt size (issue 15), in tokens estimated as UTF-8 bytes (an upper bound; see
     # services/prompting.py): the whole prompt, and each passage in it. With LLM_MAX_TOKENS they
