@@ -68,9 +68,7 @@
   }
 
   async function call(method, path, { json, form, params } = {}) {
-    const headers = { Accept: "application/json" };
-    const key = getKey();
-    if (key) headers.Authorization = `Bearer ${key}`;
+    const headers = authorized({ Accept: "application/json" });
     let body;
     if (json !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -86,15 +84,26 @@
     } catch {
       throw new ApiError(0, "network_error", "The API could not be reached. Check the connection and try again.");
     }
-    const text = await response.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = null;
-    }
+    const data = await jsonOf(response);
     if (!response.ok) throw errorOf(response, data);
     return { status: response.status, data, headers: response.headers };
+  }
+
+  // The API key, when one is set, on a request's headers.
+  function authorized(headers) {
+    const key = getKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    return headers;
+  }
+
+  // A response's JSON body, or null (empty, or not JSON: a gateway's HTML error page).
+  async function jsonOf(response) {
+    const text = await response.text();
+    try {
+      return text ? JSON.parse(text) : null;
+    } catch {
+      return null;
+    }
   }
 
   function errorOf(response, data) {
@@ -186,9 +195,7 @@
     let lastId = null;
     let quiet = 0;
     while (quiet < MAX_QUIET_CONNECTIONS) {
-      const headers = { Accept: "text/event-stream" };
-      const key = getKey();
-      if (key) headers.Authorization = `Bearer ${key}`;
+      const headers = authorized({ Accept: "text/event-stream" });
       if (lastId) headers["Last-Event-ID"] = lastId;
       let heard = false;
       try {
@@ -196,13 +203,7 @@
           headers, cache: "no-store", credentials: "omit", redirect: "error",
         });
         if (!response.ok) {
-          const text = await response.text();
-          let data = null;
-          try {
-            data = text ? JSON.parse(text) : null;
-          } catch {
-            data = null;
-          }
+          const data = await jsonOf(response);
           const code = data && data.error && data.error.code;
           if (NO_EVENTS_ROUTE.has(response.status) || code === "MISSING_AUTHENTICATION_TOKEN") return null;
           if (response.status === 401 || response.status === 403) throw errorOf(response, data);
