@@ -13,13 +13,14 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 
 from ragcore.bootstrap import get_container
-from ragcore.client import AsyncClient, Client
+from ragcore.client import AsyncClient, Client, WaitTimeout
 from ragcore.client.events import AnswerText, DeltaEvent, Event, ResultEvent, StatusEvent
 from ragcore.domain.jobs import JobStatus
 from ragcore.services.ingest import index_files
@@ -186,6 +187,28 @@ def test_ask_with_on_text_and_the_async_client(api_url: str, workers: Workers) -
 
     answer, heard = asyncio.run(run())
     assert answer.answer == ANSWER and heard and all(ANSWER.startswith(t) for t in heard)
+
+
+def test_waiting_ends_at_its_timeout_while_the_answer_is_still_written(
+    api_url: str, workers: Workers, streaming_llm: FakeLLM
+) -> None:
+    """Once the answer is being written (a long one, a word every 50 ms: seconds of deltas),
+    ``wait(timeout=1.5, on_text=...)`` gives up after 1.5 s with the text so far, though the
+    stream never went quiet."""
+    streaming_llm.answer = " ".join([ANSWER] * 10)
+    texts: list[str] = []
+    with Client(api_url) as client:
+        job_id = client.submit(QUESTION).job_id
+        stream = client.events(job_id, timeout=60)
+        next(e for e in stream if isinstance(e, DeltaEvent))  # started writing
+        stream.close()
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout) as timed_out:
+            client.wait(job_id, timeout=1.5, on_text=texts.append)
+        assert 1.5 <= time.monotonic() - started < 3
+        assert timed_out.value.status is JobStatus.STARTED and len(texts) > 2
+        assert streaming_llm.answer.startswith(texts[-1]) and texts[-1] != streaming_llm.answer
+        client.cancel(job_id)
 
 
 def test_a_server_without_the_events_route_is_followed_by_polling_its_partial_answer(

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 
-from ragcore.client import ApiUnreachable, AsyncClient, Client, JobFailed, Unauthorized, UnexpectedResponse
+from ragcore.client import (
+    ApiUnreachable, AsyncClient, Client, JobFailed, Unauthorized, UnexpectedResponse, WaitTimeout,
+)
 from ragcore.client import backoff
 from ragcore.client.events import AnswerText, DeltaEvent, ErrorEvent, ResultEvent, StatusEvent
 from ragcore.domain.jobs import JobStatus
@@ -228,3 +231,50 @@ def test_a_stream_waits_out_two_heartbeats_whatever_the_clients_read_timeout() -
         api.result(JOB)
     assert seen[0].extensions["timeout"]["read"] == 30.0  # the server's heartbeat comes every 15 s
     assert seen[1].extensions["timeout"]["read"] == 5  # other requests keep the client's
+
+
+class Writing(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A job writing its answer for a minute: a delta every 20 ms, then the result."""
+
+    def __init__(self) -> None:
+        self.deltas = [f'id: {n}-0\nevent: delta\ndata: {{"offset": {n}, "text": "x"}}\n\n'.encode()
+                       for n in range(3000)]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for delta in self.deltas:
+            time.sleep(0.02)
+            yield delta
+        yield RECORDED[-1].encode()
+
+    async def __aiter__(self) -> Any:
+        for delta in self.deltas:
+            await asyncio.sleep(0.02)
+            yield delta
+        yield RECORDED[-1].encode()
+
+
+def writing() -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Writing())
+
+
+def test_the_callers_timeout_ends_a_stream_that_keeps_sending() -> None:
+    """The deadline is checked at each event, not only between connections: the answer is
+    still being written when ``timeout`` has passed, and ``WaitTimeout`` says so."""
+    texts: list[str] = []
+    _, handle = serving(writing())
+    started = time.monotonic()
+    with client(handle) as api, pytest.raises(WaitTimeout) as timed_out:
+        api.wait(JOB, timeout=0.5, on_text=texts.append)
+    assert 0.5 <= time.monotonic() - started < 2 and 10 < len(texts) < 100
+    assert timed_out.value.timeout == 0.5 and timed_out.value.job_id == JOB
+
+    _, handle = serving(writing())
+
+    async def run() -> Any:
+        async with AsyncClient("http://api", transport=httpx.MockTransport(handle)) as api:
+            return [event async for event in api.events(JOB, timeout=0.5)]
+
+    started = time.monotonic()
+    with pytest.raises(WaitTimeout):
+        asyncio.run(run())
+    assert 0.5 <= time.monotonic() - started < 2

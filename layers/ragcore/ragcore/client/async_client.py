@@ -130,12 +130,13 @@ class AsyncClient(Described):
             try:
                 async for sse in EventSource(response).aiter_sse():
                     event = events.read_event(sse, path)
-                    if event is None:
-                        continue
-                    resume.seen(event)
-                    yield event
-                    if events.is_final(event):
-                        return
+                    if event is not None:
+                        resume.seen(event)
+                        yield event
+                        if events.is_final(event):
+                            return
+                    if events.past(deadline):
+                        raise WaitTimeout(job_id, resume.status, timeout or 0.0)
             except SSEError as exc:
                 raise UnexpectedResponse("GET", path, str(exc)) from exc
             except httpx.TransportError:
@@ -143,7 +144,7 @@ class AsyncClient(Described):
             finally:
                 await response.aclose()
             pause = resume.pause()
-            if deadline is not None and time.monotonic() + pause >= deadline:
+            if events.past(deadline, pause):
                 raise WaitTimeout(job_id, resume.status, timeout or 0.0)
             await asyncio.sleep(pause)
 
@@ -186,7 +187,7 @@ class AsyncClient(Described):
                 yield event
             if not isinstance(outcome, NotReady):
                 return
-            if deadline is not None and time.monotonic() + pause >= deadline:
+            if events.past(deadline, pause):
                 raise WaitTimeout(job_id, progress.last, timeout or 0.0)
             await asyncio.sleep(pause)
 

@@ -14,6 +14,7 @@ failed or was stopped: its ``JobFailed``/``JobStopped``), after which the events
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Union
 
@@ -156,6 +157,13 @@ class Resume:
 
 def is_final(event: Event) -> bool:
     return isinstance(event, (ResultEvent, ErrorEvent))
+
+
+def past(deadline: float | None, pause: float = 0.0) -> bool:
+    """Whether ``deadline`` (``time.monotonic``; None: none) is reached once ``pause`` has passed.
+    Checked at each server-sent event (a heartbeat too), not only between connections: a
+    stream that keeps sending would otherwise run to the server's close."""
+    return deadline is not None and time.monotonic() + pause >= deadline
 
 
 class Polled:

@@ -146,12 +146,13 @@ class Client(Described):
             try:
                 for sse in EventSource(response).iter_sse():
                     event = events.read_event(sse, path)
-                    if event is None:
-                        continue
-                    resume.seen(event)
-                    yield event
-                    if events.is_final(event):
-                        return
+                    if event is not None:
+                        resume.seen(event)
+                        yield event
+                        if events.is_final(event):
+                            return
+                    if events.past(deadline):
+                        raise WaitTimeout(job_id, resume.status, timeout or 0.0)
             except SSEError as exc:
                 raise UnexpectedResponse("GET", path, str(exc)) from exc
             except httpx.TransportError:
@@ -159,7 +160,7 @@ class Client(Described):
             finally:
                 response.close()
             pause = resume.pause()
-            if deadline is not None and time.monotonic() + pause >= deadline:
+            if events.past(deadline, pause):
                 raise WaitTimeout(job_id, resume.status, timeout or 0.0)
             time.sleep(pause)
 
@@ -201,7 +202,7 @@ class Client(Described):
             yield from polled.outcome(outcome)
             if not isinstance(outcome, NotReady):
                 return
-            if deadline is not None and time.monotonic() + pause >= deadline:
+            if events.past(deadline, pause):
                 raise WaitTimeout(job_id, progress.last, timeout or 0.0)
             time.sleep(pause)
 
