@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from ragcore.api_schema import JobResult, NotReady
 from ragcore.client.backoff import StatusCallback, reconnect_wait
 from ragcore.client.errors import ApiError, UnexpectedResponse, error_from_body, error_from_response
+from ragcore.domain.job_events import delta_after
 from ragcore.domain.jobs import JobStatus
 
 _RESULT = TypeAdapter(JobResult)
@@ -185,9 +186,9 @@ class Polled:
             yield StatusEvent(None, outcome.status, outcome.attempts)
         partial = outcome.partial_answer or ""
         if partial != self._partial:
-            kept = len(self._partial) if partial.startswith(self._partial) else 0
+            offset, added = delta_after(self._partial, partial)
             self._partial = partial
-            yield DeltaEvent(None, kept, partial[kept:])
+            yield DeltaEvent(None, offset, added)
 
     @staticmethod
     def ended(error: ApiError) -> ErrorEvent:

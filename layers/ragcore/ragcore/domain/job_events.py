@@ -39,7 +39,9 @@ def event_order(event_id: str) -> tuple[int, int]:
 
 def delta_after(previous: str, text: str) -> tuple[int, str]:
     """What a follower holding ``previous`` needs to see ``text``: the offset to cut at and the
-    text to append there (the whole text from 0 when it does not extend ``previous``)."""
+    text to append there (the whole text from 0 when it does not extend ``previous``). One rule
+    for every delta: the in-memory store's (the Valkey store's script applies it in Lua) and the
+    client's, made from polls of a server without the events route."""
     if text.startswith(previous):
         return len(previous), text[len(previous):]
     return 0, text
