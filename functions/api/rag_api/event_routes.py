@@ -29,7 +29,7 @@ from .routes import ContainerDep, JobId, settled_job
 router = APIRouter()  # app.py puts the API-key check in front of it
 logger = Logger(service="ragcore-api", child=True)  # the app's logger (app.py), its lines' format
 
-PING_SECONDS = 15  # a comment (": ping") while nothing happens, well inside idle timeouts
+PING_SECONDS = 15  # a comment (": ping") on sse-starlette's fixed timer, well inside idle timeouts
 POLL_MS = 1000  # the longest one read waits for an event
 # A stream entry id, <ms>-<seq>; empty: none (from the start). Valkey's parts are unsigned
 # 64-bit integers, and it would refuse a larger one only inside the stream, after the 200:
@@ -44,7 +44,7 @@ _ID_DESCRIPTION = "the id of the last event received: the stream resumes after i
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
               "description": "`status`, `delta` and a final `result` or `error` event, each with an `id:`; "
-                             "`: ping` comments while the job waits. Ends after the final event or "
+                             "`: ping` comments every 15 s. Ends after the final event or "
                              "EVENTS_MAX_SECONDS: reconnect with `Last-Event-ID`"},
         **responses(*KEYED, 404, 422),
     },

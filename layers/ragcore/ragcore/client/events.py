@@ -37,7 +37,7 @@ _GATEWAY_NO_ROUTE = "MISSING_AUTHENTICATION_TOKEN"
 # The status GET /result answers a failed or stopped job with; an error event carries its body.
 _ENDED_STATUS = 409
 
-# The server sends a heartbeat every 15 s while nothing happens: a stream's reads wait at least
+# The server sends a heartbeat every 15 s (whatever else it sends): a stream's reads wait at least
 # two of them (whatever the client's own read timeout) before the connection counts as lost.
 STREAM_READ_SECONDS = 30.0
 
@@ -126,8 +126,9 @@ class AnswerText:
 class Resume:
     """Where a job's event stream picks up again: after the last event seen (sent as
     ``Last-Event-ID``), so a reconnection after a dropped connection, or after the server's
-    bounded close, gets exactly the events it missed. Also counts the connections in a row that
-    brought no event, which the pause before the next one grows with."""
+    bounded close, gets the events it missed (or a snapshot, where the server no longer keeps
+    them: docs/STREAMING.md). Also counts the connections in a row that brought no event, which
+    the pause before the next one grows with."""
 
     def __init__(self, last_event_id: str | None) -> None:
         self.last_event_id = last_event_id

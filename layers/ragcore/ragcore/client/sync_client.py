@@ -126,8 +126,9 @@ class Client(Described):
         """The job's events as they happen (``GET /jobs/{id}/events``): ``StatusEvent``s,
         ``DeltaEvent``s of the answer being written, then a ``ResultEvent`` or ``ErrorEvent``,
         after which the iterator ends (``ragcore.client.events``). A dropped connection, or the
-        server's close of a long one, is reconnected with ``Last-Event-ID``: no event is lost or
-        repeated. ``last_event_id`` resumes after an event of an earlier call. From a server
+        server's close of a long one, is reconnected with ``Last-Event-ID``: no event is lost, and
+        none repeated but where the server answers with a snapshot (docs/STREAMING.md, "Ids and
+        resuming"). ``last_event_id`` resumes after an event of an earlier call. From a server
         without the route, the events come from polling ``GET /result`` instead (without ids).
         With ``timeout``, ``WaitTimeout`` once that many seconds have passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
