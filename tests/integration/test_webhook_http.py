@@ -21,7 +21,13 @@ from ragcore.adapters.valkey_client import connect
 from ragcore.adapters.valkey_jobs import ValkeyJobStore
 from ragcore.adapters.valkey_webhooks import ValkeyWebhookSecrets, ValkeyWebhookStore
 from ragcore.adapters.webhook_http import PinnedHttpSender
-from ragcore.domain.callbacks import Address, RetrySchedule, WebhookState, post_deadline_seconds
+from ragcore.domain.callbacks import (
+    Address,
+    RetrySchedule,
+    WebhookState,
+    ascii_callback_url,
+    post_deadline_seconds,
+)
 from ragcore.domain.errors import CallbackRefusedError, CallbackUnreachableError
 from ragcore.domain.jobs import new_job
 from ragcore.services.webhooks import RetryDelivery, WebhookPorts, deliver
@@ -51,9 +57,19 @@ def test_a_name_is_called_at_the_address_it_resolved_to_with_its_own_host_header
     assert delivery.headers["webhook-id"] == "msg_1"
 
 
+def test_an_internationalised_host_is_called_by_its_ascii_name(receiver: WebhookReceiver) -> None:
+    """The form submission keeps (``domain.callbacks``): its Host header can be sent."""
+    port = receiver.url.rsplit(":", 1)[1]
+    url = ascii_callback_url(f"http://Bücher.example:{port}/in")
+    sender = PinnedHttpSender(2.0, allow_private=True, resolver=resolving("127.0.0.1"))
+    assert sender.post(url, b"{}", {}) == 200
+    (delivery,) = receiver.deliveries
+    assert delivery.headers["host"] == f"xn--bcher-kva.example:{port}"
+
+
 @pytest.mark.parametrize("addresses", [
     ("127.0.0.1",), ("93.184.216.34", "10.1.2.3"), ("169.254.169.254",), ("::1",), ("::ffff:192.168.1.1",),
-    ("fd00::5",), ("0.0.0.0",), ("224.0.0.1",), ("100.64.0.1",),
+    ("fd00::5",), ("fec0::5",), ("0.0.0.0",), ("224.0.0.1",), ("100.64.0.1",),
 ])
 def test_a_host_with_any_internal_address_is_refused_without_a_connection(
     receiver: WebhookReceiver, addresses: tuple[str, ...]

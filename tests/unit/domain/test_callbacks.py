@@ -7,7 +7,10 @@ import ipaddress
 import pytest
 
 from ragcore.config import Settings
+from pydantic import ValidationError
+
 from ragcore.domain.callbacks import RetrySchedule, Verdict, address_refusal, callback_problem, verdict
+from ragcore.domain.messages import ChatRequest
 
 
 @pytest.mark.parametrize(("address", "kind"), [
@@ -16,6 +19,7 @@ from ragcore.domain.callbacks import RetrySchedule, Verdict, address_refusal, ca
     ("240.0.0.1", "reserved"), ("100.64.0.1", "not a public"), ("::1", "loopback"), ("::", "unspecified"),
     ("fe80::1", "link-local"), ("fd00::1", "private"), ("ff02::1", "multicast"),
     ("::ffff:127.0.0.1", "loopback"), ("::ffff:169.254.169.254", "link-local"), ("2002:a00:1::", "private"),
+    ("fec0::1", "site-local"), ("feff:ffff::1", "site-local"),
 ])
 def test_internal_addresses_are_refused_with_their_kind(address: str, kind: str) -> None:
     refused = address_refusal(ipaddress.ip_address(address))
@@ -34,6 +38,51 @@ def test_offline_allows_http_and_loopback_but_never_credentials() -> None:
     assert callback_problem("https://hooks.example.com/x?y=1", allow_private=False) is None
     assert callback_problem("https://hooks.example.com/#frag", allow_private=False) == "must not have a fragment (#...)"
     assert "not a valid URL" in (callback_problem("https://[::1/", allow_private=True) or "")
+
+
+@pytest.mark.parametrize("url", [
+    "https://exa mple.com/", "https://exa_mple.com/hook", "https://-hooks.example.com/",
+    "https://hooks-.example.com/", "https://a..example.com/", f"https://{'a' * 64}.example.com/",
+    "https://ex%41mple.com/", "https://[v1.x]/", "https://bü cher.example/", "https://xn--.example/",
+])
+def test_a_host_that_is_no_valid_name_or_ip_address_is_refused(url: str) -> None:
+    assert (callback_problem(url, allow_private=False) or "").startswith("must name a")
+    assert (callback_problem(url, allow_private=True) or "").startswith("must name a")  # offline too
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.com/", "https://HOOKS.Example.com./in", "https://a-b.c0.example:8443/",
+    "https://xn--bcher-kva.example/", "https://bücher.example/", "https://8.8.8.8/",
+    "https://[2606:4700::1111]/",
+])
+def test_valid_names_and_public_addresses_pass(url: str) -> None:
+    assert callback_problem(url, allow_private=False) is None
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("https://[fec0::1]/", "fec0::1 is a site-local address"),
+    ("https://2130706433/", "127.0.0.1 is a loopback address"),  # what a resolver reads it as
+    ("https://127.1/", "127.0.0.1 is a loopback address"),
+    ("https://１２７.０.０.１/", "127.0.0.1 is a loopback address"),  # full-width digits, mapped
+    ("https://api.localhost/", "localhost is a loopback address"),
+    ("https://ＬＯＣＡＬＨＯＳＴ/", "localhost is a loopback address"),
+])
+def test_other_spellings_of_internal_hosts_are_refused(url: str, refused: str) -> None:
+    assert callback_problem(url, allow_private=False) == f"cannot be called: {refused}"
+
+
+def test_an_internationalised_host_is_kept_in_its_ascii_form() -> None:
+    """The form DNS and the Host header carry (a non-ASCII Host header cannot be sent), by IDNA
+    2008 with UTS #46 mapping: ß stays a letter of its own, upper case is folded."""
+    assert ChatRequest(query="q", callback_url="https://Bücher.example:8443/in?q=ü").callback_url == (
+        "https://xn--bcher-kva.example:8443/in?q=ü")
+    assert ChatRequest(query="q", callback_url="https://faß.de/").callback_url == "https://xn--fa-hia.de/"
+    assert ChatRequest(query="q", callback_url="https://hooks.example.com/x").callback_url == (
+        "https://hooks.example.com/x")  # ASCII: as given
+    with pytest.raises(ValidationError) as refused:
+        ChatRequest(query="q", callback_url="https://exa mple.com/")
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("callback_url",) and "must name a valid host" in error["msg"]
 
 
 def test_2xx_delivers_410_gives_up_the_rest_retry() -> None:

@@ -2,10 +2,12 @@
 addresses the service may call, a delivery's id, states and retry schedule.
 
 A callback URL is checked twice. At submission (a 422 naming ``callback_url``): a URL the
-service could never call, or one whose host is a literal address it must not call. At each
-delivery (``adapters/webhook_http.py``): every address the host resolves to, and the
-connection goes to the address checked, so a name that resolves to an internal address later
-(DNS rebinding) is refused too.
+service could never call (one whose host is neither a valid name nor an IP address, say), or
+one whose host is a literal address it must not call; an internationalised host name is kept
+in its ASCII (punycode) form, the one DNS and the ``Host`` header carry. At each delivery
+(``adapters/webhook_http.py``): every address the host resolves to, and the connection goes
+to the address checked, so a name that resolves to an internal address later (DNS rebinding)
+is refused too.
 
 Offline, the stack's receivers listen on 127.0.0.1 over plain HTTP, so the setting
 ``WEBHOOK_ALLOW_PRIVATE`` (refused in AWS Lambda, ``config.py``) allows ``http`` and private
@@ -16,14 +18,19 @@ value is handed here once (``bootstrap.use``) and read by the validator.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import idna
 from pydantic import AfterValidator, BaseModel, Field
 
 MAX_CALLBACK_URL_CHARS = 2000
+MAX_HOST_CHARS = 253  # DNS's limit on a name
+_LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 @dataclass
@@ -53,8 +60,8 @@ def address_refusal(address: Address) -> str | None:
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is not None:
             return address_refusal(embedded)
-    for kind in ("loopback", "link_local", "unspecified", "multicast", "reserved", "private"):
-        if getattr(address, f"is_{kind}"):
+    for kind in ("loopback", "link_local", "site_local", "unspecified", "multicast", "reserved", "private"):
+        if getattr(address, f"is_{kind}", False):  # site-local: IPv6 only (fec0::/10, deprecated)
             return f"{address} is a {kind.replace('_', '-')} address"
     if not address.is_global:
         return f"{address} is not a public address"
@@ -62,10 +69,37 @@ def address_refusal(address: Address) -> str | None:
 
 
 def literal_address(host: str) -> Address | None:
+    """The address ``host`` is, if it is one: an IP address, or a valid host name that resolvers
+    read as an IPv4 address (inet_aton's other spellings, ``2130706433`` or ``127.1``), so that
+    one is judged as the address it is too."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        pass
+    name = ascii_host(host)
+    if name is None:
         return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
+def ascii_host(host: str) -> str | None:
+    """``host`` (lower case, as ``urlsplit`` gives it) as DNS and the ``Host`` header carry it,
+    None if it is no valid host name: labels of letters, digits and hyphens (LDH), none empty,
+    at most 63 characters, none starting or ending with a hyphen. An internationalised name
+    becomes its ASCII (punycode) form first, by IDNA 2008 with UTS #46 mapping: the ``idna``
+    package, which httpx uses for the same."""
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
+        except UnicodeError:  # idna.IDNAError among them
+            return None
+    labels = host.removesuffix(".").split(".")
+    if len(host) > MAX_HOST_CHARS or not all(_LDH_LABEL.fullmatch(label) for label in labels):
+        return None
+    return host
 
 
 def callback_problem(url: str, allow_private: bool) -> str | None:
@@ -87,20 +121,39 @@ def callback_problem(url: str, allow_private: bool) -> str | None:
     if port == 0:
         return "port 0 cannot be called"
     address = literal_address(parts.hostname)
-    if address is not None and not allow_private:
+    if parts.netloc.rpartition("@")[2].startswith("[") and not isinstance(address, ipaddress.IPv6Address):
+        return "must name a host: only an IPv6 address goes in brackets"
+    name = ascii_host(parts.hostname) if address is None else None
+    if address is None and name is None:
+        return "must name a valid host: an IP address, or a domain name of letters, digits and hyphens"
+    if allow_private:
+        return None
+    if address is not None:
         refused = address_refusal(address)
         if refused:
             return f"cannot be called: {refused}"
-    if parts.hostname.rstrip(".").lower() == "localhost" and not allow_private:
+    elif name is not None and (name.rstrip(".") == "localhost" or name.rstrip(".").endswith(".localhost")):
         return "cannot be called: localhost is a loopback address"
     return None
+
+
+def ascii_callback_url(url: str) -> str:
+    """``url`` (one ``callback_problem`` passed) with its host in ASCII form (``ascii_host``)."""
+    parts = urlsplit(url)
+    if parts.netloc.isascii():
+        return url
+    netloc = str(ascii_host(parts.hostname or "")) + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _valid_callback(url: str) -> str:
     problem = callback_problem(url, private_allowed())
     if problem:
         raise ValueError(problem)
-    return url
+    ascii_url = ascii_callback_url(url)
+    if len(ascii_url) > MAX_CALLBACK_URL_CHARS:
+        raise ValueError(f"must be at most {MAX_CALLBACK_URL_CHARS} characters with its host in ASCII form")
+    return ascii_url
 
 
 CallbackUrl = Annotated[
