@@ -105,7 +105,7 @@ class WebhookPorts:
     secrets: WebhookSecrets
     sender: WebhookSender
     schedule: RetrySchedule
-    claim_seconds: int  # longer than one POST may take (connect + read timeouts)
+    claim_seconds: int  # longer than one POST may take (its deadline) and the Valkey calls around it
 
 
 class DeliveryOutcome(StrEnum):
