@@ -111,6 +111,25 @@ def test_a_finished_chat_is_posted_signed_once_and_its_status_says_delivered(
         Webhook(get_container().webhook_secrets.rotate("another-tenant", 0)).verify(delivery.body, delivery.headers)
 
 
+def test_the_python_client_and_ragcore_ask_send_a_callback_url(
+    stack: DevStack, receiver: WebhookReceiver, secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``Client.ask(callback_url=)`` and ``ragcore ask --callback-url`` put it on the job:
+    each job's result is POSTed, signed, to its URL."""
+    from ragcore.client import Client
+
+    with Client(stack.api_url) as client:
+        answered = client.ask(ASK, callback_url=f"{receiver.url}/from-client", timeout=60)
+    (delivery,) = receiver.wait_for(answered.job_id)
+    assert delivery.path == "/from-client" and verified(delivery, secret)["answer"] == answered.answer
+    capsys.readouterr()
+    assert ragcore_main(["ask", ASK, "--api", stack.api_url, "--callback-url", f"{receiver.url}/from-cli",
+                         "--json"]) == 0
+    job_id = json.loads(capsys.readouterr().out)["job_id"]
+    (delivery,) = receiver.wait_for(job_id)
+    assert delivery.path == "/from-cli" and verified(delivery, secret)["job_id"] == job_id
+
+
 def test_a_job_without_a_callback_has_no_webhook(http: httpx.Client) -> None:
     job_id = http.post("/chat", json={"query": ASK}).json()["job_id"]
     assert http.get(f"/job-status/{job_id}").json()["webhook"] is None

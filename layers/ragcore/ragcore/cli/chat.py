@@ -74,7 +74,8 @@ def _turn(client: "Client", args: argparse.Namespace, question: str,
     started = time.monotonic()
     try:
         accepted = client.submit(question, collection=args.collection, top_k=args.top_k, mode=args.mode,
-                                 filter=filter_of(args), conversation_id=conversation_id, timeout=args.timeout)
+                                 filter=filter_of(args), conversation_id=conversation_id, timeout=args.timeout,
+                                 callback_url=args.callback_url)
     except (Unauthorized, Forbidden):
         raise  # every question would be refused alike: the session ends (exit 3)
     except ApiError as exc:

@@ -127,7 +127,7 @@ def _ask(client: "Client", args: argparse.Namespace) -> int:
 
     started = time.monotonic()  # --timeout covers the submission and the wait
     accepted = client.submit(args.question, collection=args.collection, top_k=args.top_k, mode=args.mode,
-                             timeout=args.timeout, filter=filter_of(args))
+                             timeout=args.timeout, filter=filter_of(args), callback_url=args.callback_url)
     args.job_id = accepted.job_id  # named by the error messages
     try:
         left = max(0.0, args.timeout - (time.monotonic() - started))
@@ -148,7 +148,7 @@ def _ask_file(client: "Client", args: argparse.Namespace) -> int:
 
     defaults = {name: value for name, value in
                 (("collection", args.collection), ("top_k", args.top_k), ("mode", args.mode),
-                 ("filter", filter_of(args))) if value is not None}
+                 ("filter", filter_of(args)), ("callback_url", args.callback_url)) if value is not None}
     try:
         questions = ask_file.read_questions(args.file, defaults)
     except OSError as exc:

@@ -1,5 +1,5 @@
 """The options ``ragcore ask`` and ``ragcore chat`` share: what a question is asked of (POST
-/chat's collection, top_k, mode and filter), how long to wait for its answer, and which API.
+/chat's collection, top_k, mode and filter), where its result is called back, how long to wait for its answer, and which API.
 Declared once so both commands take and check them alike."""
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def add_question_options(parser: argparse.ArgumentParser, timeout_help: str) -> 
                              "(docs/RETRIEVAL.md, Filters)")
     parser.add_argument("--document-id", action="append", metavar="ID",
                         help="only passages of this document (repeatable; added to --filter's document_ids)")
+    parser.add_argument("--callback-url", metavar="URL",
+                        help="an https URL the service POSTs each answer to, signed, when its job ends "
+                             "(docs/WEBHOOKS.md)")
     parser.add_argument("--timeout", type=float, help=timeout_help)
 
 

@@ -75,11 +75,11 @@ class AsyncClient(Described):
     async def submit(self, query: str, *, collection: str | None = None, top_k: int | None = None,
                      mode: str | None = None, timeout: float | None = None,
                      idempotency_key: str | None = None, conversation_id: str | None = None,
-                     filter: Mapping[str, Any] | None = None) -> Accepted:
+                     filter: Mapping[str, Any] | None = None, callback_url: str | None = None) -> Accepted:
         """Queue a question without blocking the event loop; see ``Client.submit``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         return await self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                             conversation_id=conversation_id, filter=filter), deadline)
+                                             conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
 
     async def submit_batch(self, questions: Sequence[str | Mapping[str, Any]], *,
                            idempotency_key: str | None = None) -> BatchAccepted:
@@ -217,11 +217,11 @@ class AsyncClient(Described):
                   mode: str | None = None, timeout: float = DEFAULT_WAIT,
                   on_status: StatusCallback | None = None, idempotency_key: str | None = None,
                   conversation_id: str | None = None, filter: Mapping[str, Any] | None = None,
-                  on_text: TextCallback | None = None) -> ResultView:
+                  on_text: TextCallback | None = None, callback_url: str | None = None) -> ResultView:
         """``submit`` then ``wait`` within ``timeout``, for many questions at once; see ``Client.ask``."""
         deadline = time.monotonic() + timeout
         accepted = await self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                                 conversation_id=conversation_id, filter=filter), deadline)
+                                                 conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
         if on_status:
             on_status(accepted.status)
         answer = await self._wait(accepted.job_id, deadline, timeout, on_status, on_text)

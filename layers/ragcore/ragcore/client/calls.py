@@ -100,11 +100,12 @@ def _keyed(key: str | None) -> dict[str, str]:
 
 def submit(query: str, collection: str | None = None, top_k: int | None = None,
            mode: str | None = None, idempotency_key: str | None = None, *,
-           conversation_id: str | None = None, filter: Mapping[str, Any] | None = None) -> Call[Accepted]:
+           conversation_id: str | None = None, filter: Mapping[str, Any] | None = None,
+           callback_url: str | None = None) -> Call[Accepted]:
     # Not validated here: the API is the one judge of a request (its limits may be newer
     # than this client), and its 422 names each bad field.
     body = _present(query=query, collection=collection, top_k=top_k, mode=mode, conversation_id=conversation_id,
-                    filter=None if filter is None else dict(filter))
+                    filter=None if filter is None else dict(filter), callback_url=callback_url)
     return Call("POST", "/chat", _model(Accepted), body, backoff.keyed, _keyed(idempotency_key))
 
 

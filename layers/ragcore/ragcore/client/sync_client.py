@@ -74,17 +74,19 @@ class Client(Described):
     def submit(self, query: str, *, collection: str | None = None, top_k: int | None = None,
                mode: str | None = None, timeout: float | None = None,
                idempotency_key: str | None = None, conversation_id: str | None = None,
-               filter: Mapping[str, Any] | None = None) -> Accepted:
+               filter: Mapping[str, Any] | None = None, callback_url: str | None = None) -> Accepted:
         """Queue a question (``POST /chat``); ``wait`` for its answer. ``timeout``: seconds
         the submission may take, resends included (default: each request the client's).
         ``idempotency_key``: sent as ``Idempotency-Key`` on the request and each resend (default:
         a new UUID per call), so a resend never makes a second job; give your own to make your
         own resends of the call safe too. ``conversation_id``: ask a follow-up in the conversation
         an earlier ``Accepted`` named (default: a new conversation); ``filter``: only passages
-        of some documents (``document_ids``, ``metadata`` conditions; see docs/RETRIEVAL.md)."""
+        of some documents (``document_ids``, ``metadata`` conditions; see docs/RETRIEVAL.md);
+        ``callback_url``: an https URL the service POSTs the job's result to, signed, when it
+        ends (docs/WEBHOOKS.md)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         return self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                       conversation_id=conversation_id, filter=filter), deadline)
+                                       conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
 
     def submit_batch(self, questions: Sequence[str | Mapping[str, Any]], *,
                      idempotency_key: str | None = None) -> BatchAccepted:
@@ -236,12 +238,12 @@ class Client(Described):
             mode: str | None = None, timeout: float = DEFAULT_WAIT,
             on_status: StatusCallback | None = None, idempotency_key: str | None = None,
             conversation_id: str | None = None, filter: Mapping[str, Any] | None = None,
-            on_text: TextCallback | None = None) -> ResultView:
+            on_text: TextCallback | None = None, callback_url: str | None = None) -> ResultView:
         """``submit`` then ``wait``: the answer with its sources, both within ``timeout``;
         ``on_text`` as for ``wait``."""
         deadline = time.monotonic() + timeout
         accepted = self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                           conversation_id=conversation_id, filter=filter), deadline)
+                                           conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
         if on_status:
             on_status(accepted.status)
         answer = self._wait(accepted.job_id, deadline, timeout, on_status, on_text)
