@@ -18,7 +18,7 @@ from typing import Iterator
 import pytest
 
 from ragcore.adapters.valkey_client import connect
-from ragcore.adapters.valkey_jobs import ValkeyJobStore
+from ragcore.adapters.valkey_jobs import RESULT_FIELD, ValkeyJobStore
 from ragcore.adapters.valkey_webhooks import ValkeyWebhookSecrets, ValkeyWebhookStore
 from ragcore.adapters.webhook_http import PinnedHttpSender
 from ragcore.domain.callbacks import (
@@ -30,7 +30,7 @@ from ragcore.domain.callbacks import (
 )
 from ragcore.domain.errors import CallbackRefusedError, CallbackUnreachableError
 from ragcore.domain.jobs import new_job
-from ragcore.services.webhooks import RetryDelivery, WebhookPorts, deliver
+from ragcore.services.webhooks import DeliveryOutcome, RetryDelivery, WebhookPorts, deliver
 from tests.support.webhook_receiver import WebhookReceiver
 
 
@@ -245,3 +245,22 @@ def test_a_delivery_given_up_at_the_deadline_is_tried_again_later(valkey_url: st
         assert delivery.last_error == "no answer from 127.0.0.1 within 1 s"
     finally:
         receiver.close()
+
+
+def test_a_finished_job_whose_result_expired_before_its_post_is_skipped(valkey_url: str) -> None:
+    """The job's record is read, then its result is gone (expired, deleted): nothing is POSTed,
+    and the message is done with (SKIPPED), not failed with an unexpected error."""
+    client = connect(valkey_url, timeout_seconds=5)
+    jobs = ValkeyJobStore(client, ttl_seconds=600)
+    tenant = f"t{time.monotonic_ns()}"
+    ValkeyWebhookSecrets(client).create(tenant)
+    with WebhookReceiver() as receiver:
+        job = new_job("chat", {"query": "q", "callback_url": f"{receiver.url}/hook"}, 600, owner=tenant)
+        jobs.create(job)
+        jobs.finish(job.job_id, jobs.claim(job.job_id, 60).attempt, {"answer": "a", "sources": []})
+        client.hdel(f"ragcore:job:{job.job_id}", RESULT_FIELD)
+        ports = WebhookPorts(jobs=jobs, deliveries=ValkeyWebhookStore(client, ttl_seconds=600),
+                             secrets=ValkeyWebhookSecrets(client), sender=PinnedHttpSender(0.5, allow_private=True),
+                             schedule=RetrySchedule((30,), 9), claim_seconds=20)
+        assert deliver(job.job_id, 1, ports) is DeliveryOutcome.SKIPPED
+        assert receiver.deliveries == []

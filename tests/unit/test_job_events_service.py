@@ -9,6 +9,7 @@ import pytest
 
 import ragcore.services.job_events as job_events
 from ragcore.api_schema import ResultView, final_document
+from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.job_events import EVENTS_KEPT
 from ragcore.domain.messages import ChatRequest
 from ragcore.services.job_events import JobFollower, Outgoing
@@ -155,3 +156,17 @@ def test_a_job_gone_while_its_stream_is_read_ends_it() -> None:
                                     ("status", "finished")]
     assert ended.done and ended.poll(0) == []
     assert behind.poll(0) == [] and behind.done
+
+
+def test_a_finished_job_whose_result_is_gone_ends_the_stream_without_a_document() -> None:
+    """The job expires between its read and its result's: no result event (there is no
+    document to send), the stream ends, as for a job gone."""
+    store = InMemoryJobStore()
+    job_id = queued(store)
+    attempt = store.claim(job_id, 60).job.attempts  # type: ignore[union-attr]
+    store.finish(job_id, attempt, RESULT)
+    del store.results[job_id]
+    sent = drain(follower(store, job_id))
+    assert shown(sent) == [("status", "queued"), ("status", "started"), ("status", "finished")]
+    with pytest.raises(JobNotFoundError):
+        final_document(store.get(job_id), None)

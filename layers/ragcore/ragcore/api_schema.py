@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragcore.domain.answers import Answer, Source
 from ragcore.domain.callbacks import WebhookDelivery, WebhookState
 from ragcore.domain.documents import DocumentRecord
+from ragcore.domain.errors import JobNotFoundError
 from ragcore.domain.jobs import Job, JobStatus
 from ragcore.domain.job_kinds import JobKind, ResultShape, policy
 from ragcore.domain.tenancy import unscoped
@@ -312,14 +313,17 @@ def final_document(job: Job, outcome: dict | None) -> tuple[int, dict]:
     """What ``GET /result`` answers for a final job, and its HTTP status: 200 with the result,
     or 409 with the error document of a failed or stopped job. One definition, because a
     completion webhook POSTs the same document (``services/webhooks.py``). A document job's
-    collection is shown as the job's tenant names it."""
+    collection is shown as the job's tenant names it. A finished job without its result has
+    expired (or been deleted) since it was read: ``JobNotFoundError``, as a read now would be."""
     if job.status is not JobStatus.FINISHED:
         error = ErrorInfo(code=f"job_{job.status.value}", message=job.error or f"the job was {job.status.value}",
                           job_id=job.job_id, status=job.status.value)
         return 409, ErrorBody(error=error).model_dump(exclude_none=True)
+    if outcome is None:
+        raise JobNotFoundError(job.job_id)
     view = RESULT_VIEWS[policy(job.kind).result](
         job_id=job.job_id, kind=job.kind, status=job.status, created_at=iso(job.created_at),
-        finished_at=iso(job.finished_at), **(outcome or {}),
+        finished_at=iso(job.finished_at), **outcome,
     )
     if isinstance(view, DocumentResultView):
         shown = view.model_copy(update={"collection": unscoped(job.owner, view.collection)})

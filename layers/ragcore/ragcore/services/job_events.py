@@ -149,8 +149,11 @@ class JobFollower:
         if not job.status.is_terminal:
             return None
         outcome = self._store.get_result(self._job_id) if job.status is JobStatus.FINISHED else None
-        status, document = final_document(job, outcome)
         self.done = True
+        try:
+            status, document = final_document(job, outcome)
+        except JobNotFoundError:  # gone since it was read: the stream ends, as in _current
+            return None
         return Outgoing(self._cursor, "result" if status == 200 else "error", document)
 
     def _status(self, event_id: str, status: str, attempt: int) -> Outgoing:

@@ -159,7 +159,12 @@ def deliver(job_id: str, receive_count: int, ports: WebhookPorts) -> DeliveryOut
                  f"`ragcore webhooks secret create{' --tenant ' + job.owner if job.owner else ''}`")
     else:
         outcome = ports.jobs.get_result(job_id) if job.status is JobStatus.FINISHED else None
-        body = json.dumps(final_document(job, outcome)[1], separators=(",", ":"), ensure_ascii=False)
+        try:
+            document = final_document(job, outcome)[1]
+        except JobNotFoundError:  # expired since it was read: as above
+            log.warning("job expired before its webhook was delivered", extra={"job_id": job_id})
+            return DeliveryOutcome.SKIPPED
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
         headers = {"Content-Type": "application/json", "User-Agent": "ragcore-webhooks",
                    **signed_headers(job_id, body, secrets, datetime.now(timezone.utc))}
         try:
