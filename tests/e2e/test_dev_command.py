@@ -34,13 +34,15 @@ def dev_env(tmp_path: Path, ports: dict[str, int], **extra: str) -> dict[str, st
 def start_dev(
     tmp_path: Path, output: Path | None = None, **extra_env: str
 ) -> tuple[subprocess.Popen[str], dict[str, int]]:
-    """``ragcore dev`` with ``extra_env``, once its API answers; its output goes to ``output``."""
+    """``ragcore dev`` with ``extra_env``, once its API answers; its output goes to ``output``.
+    It starts with SIGINT ignored, as a shell without job control starts ``ragcore dev &``:
+    Ctrl-C's signal must stop it all the same."""
     ports = {name: free_port() for name in ("API", "VALKEY", "LOCALSTACK", "LLM")}
     env = dev_env(tmp_path, ports, **extra_env)
     with open(output or os.devnull, "w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "ragcore.cli", "dev"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-            text=True,
+            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not listening(ports["API"]):

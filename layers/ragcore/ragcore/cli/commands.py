@@ -241,8 +241,11 @@ def _stack(**overrides: Any) -> "DevStack":
 
 def _dev(args: argparse.Namespace) -> int:
     # SIGTERM takes the same path as Ctrl-C: the stack's context manager stops every service,
-    # whether the signal comes during start-up, ingestion or serving.
+    # whether the signal comes during start-up, ingestion or serving. SIGINT is set too: a
+    # shell without job control starts `ragcore dev &` with SIGINT ignored, and Python keeps
+    # an ignored SIGINT ignored, so `kill -INT` would not stop it.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with _stack() as stack:
             if args.ingest:
