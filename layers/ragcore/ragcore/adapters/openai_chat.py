@@ -40,20 +40,15 @@ class OpenAIChatModel:
     def _limit(self, timeout: float | None) -> float:
         return self._timeout if timeout is None else max(0.1, min(self._timeout, timeout))
 
-    def _create(self, messages: list[dict[str, str]], limit: float, **options: Any) -> Any:
-        return self._client.chat.completions.create(
-            model=self._model,
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=self._max_tokens,
-            temperature=self._temperature,
-            timeout=limit,
-            **options,
-        )
+    def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """What a call asks for, whole or streamed: one place, so the two never differ."""
+        return {"model": self._model, "messages": messages, "max_tokens": self._max_tokens,
+                "temperature": self._temperature}
 
     def complete(self, messages: list[dict[str, str]], timeout: float | None = None) -> Completion:
         limit = self._limit(timeout)
         with _classified(limit):
-            response = self._create(messages, limit)
+            response = self._client.chat.completions.create(**self._request(messages), timeout=limit)
         usage = response.usage
         choice = response.choices[0] if response.choices else None
         return _checked(
@@ -80,8 +75,7 @@ class OpenAIChatModel:
         call (``bench/llm_call_cpu.py``)."""
         limit = self._limit(timeout)
         deadline = time.monotonic() + limit
-        body = {"model": self._model, "messages": messages, "max_tokens": self._max_tokens,
-                "temperature": self._temperature, "stream": True, "stream_options": {"include_usage": True}}
+        body = {**self._request(messages), "stream": True, "stream_options": {"include_usage": True}}
         with _classified(limit):
             chunks = self._client.post("/chat/completions", body=body, cast_to=object, options={"timeout": limit},
                                        stream=True, stream_cls=openai.Stream[dict[str, Any]])
