@@ -87,8 +87,8 @@ class PartialAnswers:
             if self._timer is not timer:  # stopped, or a write came first and a newer one waits
                 return
             self._timer = None
-            if not self._done and self._pending != self._written:
-                self._write()
+            if self._pending != self._written:
+                self._write()  # nothing, once the writer is done
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
