@@ -190,7 +190,8 @@
   // again with Last-Event-ID, so nothing is lost (a snapshot may repeat text: STREAMING.md).
   // Calls onStatus(status) and onDelta(offset, text); resolves with the job's end ({status,
   // error} and the result), or null when the events cannot be followed (an older server, or
-  // connections that keep failing): the caller polls then. A refused key (401, 403) is thrown, as a poll would.
+  // connections that keep failing): the caller polls then. A refused key (401, 403) is thrown,
+  // as a poll would.
   async function streamEvents(jobId, { onStatus, onDelta }, isCurrent) {
     let lastId = null;
     let quiet = 0;

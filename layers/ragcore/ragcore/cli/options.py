@@ -1,5 +1,6 @@
 """The options ``ragcore ask`` and ``ragcore chat`` share: what a question is asked of (POST
-/chat's collection, top_k, mode and filter), where its result is called back, how long to wait for its answer, and which API.
+/chat's collection, top_k, mode and filter), where its result is called back, how long to
+wait for its answer, and which API.
 Declared once so both commands take and check them alike."""
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ class AsyncClient(Described):
         """Queue a question without blocking the event loop; see ``Client.submit``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         return await self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                             conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
+                                             conversation_id=conversation_id, filter=filter,
+                                             callback_url=callback_url), deadline)
 
     async def submit_batch(self, questions: Sequence[str | Mapping[str, Any]], *,
                            idempotency_key: str | None = None) -> BatchAccepted:
@@ -221,7 +222,8 @@ class AsyncClient(Described):
         """``submit`` then ``wait`` within ``timeout``, for many questions at once; see ``Client.ask``."""
         deadline = time.monotonic() + timeout
         accepted = await self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                                 conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
+                                                 conversation_id=conversation_id, filter=filter,
+                                                 callback_url=callback_url), deadline)
         if on_status:
             on_status(accepted.status)
         answer = await self._wait(accepted.job_id, deadline, timeout, on_status, on_text)

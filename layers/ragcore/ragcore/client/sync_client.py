@@ -86,7 +86,8 @@ class Client(Described):
         ends (docs/WEBHOOKS.md)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         return self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                       conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
+                                       conversation_id=conversation_id, filter=filter,
+                                       callback_url=callback_url), deadline)
 
     def submit_batch(self, questions: Sequence[str | Mapping[str, Any]], *,
                      idempotency_key: str | None = None) -> BatchAccepted:
@@ -243,7 +244,8 @@ class Client(Described):
         ``on_text`` as for ``wait``."""
         deadline = time.monotonic() + timeout
         accepted = self._send(calls.submit(query, collection, top_k, mode, idempotency_key,
-                                           conversation_id=conversation_id, filter=filter, callback_url=callback_url), deadline)
+                                           conversation_id=conversation_id, filter=filter,
+                                           callback_url=callback_url), deadline)
         if on_status:
             on_status(accepted.status)
         answer = self._wait(accepted.job_id, deadline, timeout, on_status, on_text)
